@@ -1,0 +1,11 @@
+"""kzoo: a Keras 3 model zoo for astrophysics, from simulated data to exported models."""
+
+__version__ = "0.1.0"
+
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of notebooks
+
+from kzoo.registry import ModelSpec, build, list_models, register, spec  # noqa: E402
+
+__all__ = ["ModelSpec", "build", "list_models", "register", "spec", "__version__"]

@@ -1,0 +1,168 @@
+"""The ``kzoo`` command line: list, info, simulate, verify, train, evaluate, export."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def _cmd_list(a):
+    from kzoo.experiments import list_experiments
+    from kzoo.registry import list_models, spec
+
+    if a.experiments:
+        from kzoo.experiments import get_experiment
+
+        for name in list_experiments(a.pattern):
+            e = get_experiment(name)
+            print(f"{name:20s} model={e.model:14s} recipe={e.recipe}  {e.description[:70]}")
+        return
+    for name in list_models(a.pattern):
+        s = spec(name)
+        print(f"{name:20s} {s.task:14s} in={tuple(s.input_shape)}  {s.outputs}")
+
+
+def _cmd_info(a):
+    from kzoo.experiments import EXPERIMENTS, get_experiment
+    from kzoo.registry import spec
+
+    if a.name in EXPERIMENTS:
+        print(json.dumps(get_experiment(a.name).to_dict(), indent=2, default=str))
+    else:
+        print(json.dumps(spec(a.name).to_dict(), indent=2, default=str))
+
+
+def _cmd_simulate(a):
+    from kzoo.data.shards import write_shards
+
+    m = write_shards(a.recipe, a.out, n=a.n, seed=a.seed, shards=a.shards, workers=a.workers,
+                     progress=not a.no_progress)
+    counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
+    n_shards = sum(len(v["shards"]) for v in m["splits"].values())
+    print(f"wrote {n_shards} shards ({counts}) and manifest.json to {a.out}")
+
+
+def _cmd_verify(a):
+    from kzoo.data.shards import load_manifest
+
+    m = load_manifest(a.data, verify=True)
+    n = sum(len(v["shards"]) for v in m["splits"].values())
+    print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, seed {m['seed']})")
+
+
+def _cmd_train(a):
+    from kzoo.train import fit
+
+    strategy = None
+    if a.strategy == "mirrored":
+        import tensorflow as tf
+
+        strategy = tf.distribute.MirroredStrategy()
+    res = fit(a.experiment, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.lr,
+              patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
+              cache=not a.no_cache, verbose=2 if a.quiet else "auto")
+    _print_metrics(res)
+    print(f"run written to {a.out}")
+
+
+def _print_metrics(res):
+    print(f"{res['experiment']} on the {res['split']} split ({res['count']} images):")
+    ref = res.get("reference", {})
+    for target, m in res["metrics"].items():
+        if not isinstance(m, dict):
+            continue
+        line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
+        print(f"  {target}: {line}")
+        for key, vals in ref.items():
+            if isinstance(vals, dict) and target in vals and key in m:
+                print(f"  {target}: {key} {m[key]:.4f}  (seed: {vals[target]})")
+
+
+def _cmd_evaluate(a):
+    from kzoo.evaluate import evaluate
+
+    _print_metrics(evaluate(a.run, a.data, split=a.split))
+
+
+def _cmd_export(a):
+    from kzoo.export import export
+
+    print(f"wrote {export(a.run, a.format, out=a.out)}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("list", help="list zoo models (or --experiments)")
+    s.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'gc*'")
+    s.add_argument("--experiments", action="store_true", help="list declared experiments instead")
+    s.set_defaults(fn=_cmd_list)
+
+    s = sub.add_parser("info", help="the spec of a model or the declaration of an experiment, as JSON")
+    s.add_argument("name")
+    s.set_defaults(fn=_cmd_info)
+
+    s = sub.add_parser("simulate", help="simulate a recipe into TFRecord shards + manifest.json")
+    s.add_argument("recipe", help="built-in recipe (e.g. galactic_center) or a .yaml/.json file")
+    s.add_argument("--out", required=True, help="dataset directory")
+    s.add_argument("--n", type=int, help="images in all (the recipe's split proportions are kept)")
+    s.add_argument("--seed", type=int, help="random seed (default: the recipe's)")
+    s.add_argument("--shards", type=int, help="number of shards (default: the recipe's)")
+    s.add_argument("--workers", type=int, default=1, help="processes simulating shards in parallel")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(fn=_cmd_simulate)
+
+    s = sub.add_parser("verify", help="check a dataset's shards against its manifest")
+    s.add_argument("data")
+    s.set_defaults(fn=_cmd_verify)
+
+    s = sub.add_parser("train", help="train a declared experiment (resumes a killed run in the same --out)")
+    s.add_argument("experiment", help="e.g. gc-dm (see `kzoo list --experiments`)")
+    s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
+    s.add_argument("--out", required=True, help="run directory")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float, help="learning rate")
+    s.add_argument("--patience", type=int, help="early-stopping patience in epochs")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    s.add_argument("--strategy", default="default", choices=["default", "mirrored"])
+    s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch")
+    s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    s.set_defaults(fn=_cmd_train)
+
+    s = sub.add_parser("evaluate", help="recompute RUN/metrics.json from the saved model")
+    s.add_argument("run")
+    s.add_argument("--data", help="dataset directory (default: the one the run was trained on)")
+    s.add_argument("--split", default="test")
+    s.set_defaults(fn=_cmd_evaluate)
+
+    s = sub.add_parser("export", help="export a run's model: keras, savedmodel or onnx")
+    s.add_argument("run")
+    s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"])
+    s.add_argument("--out", help="destination (default: RUN/export/...)")
+    s.set_defaults(fn=_cmd_export)
+    return p
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    from kzoo.data.recipes import RecipeError
+    from kzoo.data.shards import DataError
+    from kzoo.registry import UnknownNameError
+
+    expected = (UnknownNameError, DataError, RecipeError, FileNotFoundError, ValueError, ImportError, RuntimeError)
+    try:
+        args.fn(args)
+    except expected as e:
+        print(f"kzoo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

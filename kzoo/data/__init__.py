@@ -1,0 +1,15 @@
+"""Data: recipes, TFRecord shards with a manifest, tf.data pipelines, augmentation."""
+
+from kzoo.data.recipes import RecipeError, list_recipes, load_recipe
+from kzoo.data.shards import DataError, load_manifest, write_shards
+
+__all__ = ["DataError", "RecipeError", "dataset", "list_recipes", "load_arrays", "load_manifest",
+           "load_recipe", "write_shards"]
+
+
+def __getattr__(name):  # the pipeline imports TensorFlow: load it only when asked for
+    if name in ("dataset", "load_arrays"):
+        from kzoo.data import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(name)

@@ -1,0 +1,288 @@
+"""Sharded TFRecords and their manifest.
+
+Layout of a dataset directory::
+
+    DIR/manifest.json                      recipe, seed, schema, splits, per-shard sha256, statistics
+    DIR/train-00000-of-00008.tfrecord      records of ``block`` images each (the last may hold fewer)
+    DIR/.kzoo-parts/<shard>.json           what each finished shard holds (lets a rerun skip it)
+
+A record holds one bytes feature per stored array (``block`` images, float32, little-endian,
+row-major), ``labels`` (``block`` x n_labels float32 bytes) and ``n`` (int64, images in the record).
+Shard ``i`` is simulated with ``numpy.random.default_rng([seed, i])``: it depends only on the seed,
+its index and the recipe, so shards can be made by separate processes or machines.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import json
+import math
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kzoo.data.recipes import load_recipe, scale_splits
+from kzoo.io import atomic_path, sha256_file, write_json
+from kzoo.sims import get_sky
+
+FORMAT = "kzoo-shards/1"
+PARTS = ".kzoo-parts"
+CHUNK = 512  # images simulated at once inside a shard (bounds memory)
+
+
+class DataError(ValueError):
+    """A dataset directory, manifest or shard that cannot be used; the message names the file."""
+
+
+def recipe_sha256(recipe: dict) -> str:
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+
+
+def plan_shards(splits: dict[str, int], n_shards: int, block: int) -> list[dict]:
+    """Shards for each split (at least one each), counts multiples of ``block`` but for a split's last."""
+    per_split = scale_splits({k: max(v, 1) for k, v in splits.items()}, max(n_shards, len(splits)))
+    plan, index = [], 0
+    for split, count in splits.items():
+        k = max(1, min(per_split[split], math.ceil(count / block)))
+        per = math.ceil(count / k / block) * block
+        left = count
+        while left > 0:
+            c = min(per, left)
+            plan.append({"index": index, "split": split, "count": c})
+            index += 1
+            left -= c
+    for s in plan:
+        s["file"] = f"{s['split']}-{s['index']:05d}-of-{len(plan):05d}.tfrecord"
+    return plan
+
+
+def _stats_init():
+    return {"count": 0, "sum": 0.0, "sumsq": 0.0, "min": math.inf, "max": -math.inf}
+
+
+def _stats_add(acc, x):
+    x = x.astype(np.float64)
+    acc["count"] += int(x.size)
+    acc["sum"] += float(x.sum())
+    acc["sumsq"] += float((x * x).sum())
+    acc["min"] = min(acc["min"], float(x.min()))
+    acc["max"] = max(acc["max"], float(x.max()))
+
+
+def _stats_final(acc):
+    n = max(acc["count"], 1)
+    mean = acc["sum"] / n
+    return {"count": acc["count"], "mean": mean, "std": math.sqrt(max(acc["sumsq"] / n - mean * mean, 0.0)),
+            "min": acc["min"], "max": acc["max"]}
+
+
+def _stats_merge(accs):
+    out = _stats_init()
+    for q in accs:
+        out = {"count": out["count"] + q["count"], "sum": out["sum"] + q["sum"], "sumsq": out["sumsq"] + q["sumsq"],
+               "min": min(out["min"], q["min"]), "max": max(out["max"], q["max"])}
+    return _stats_final(out)
+
+
+def _write_shard(job: dict) -> dict:
+    """Simulate and write one shard (runs in a worker process). Returns the part record."""
+    import tensorflow as tf
+
+    out = Path(job["out"])
+    recipe = job["recipe"]
+    sky = get_sky(recipe["sky"])
+    rng = np.random.default_rng([job["seed"], job["index"]])
+    features = recipe["features"]
+    block = recipe["block"]
+    stats = {f: _stats_init() for f in features}
+    label_stats = [_stats_init() for _ in sky.LABELS]
+    path = out / job["file"]
+    records = 0
+    with atomic_path(path) as tmp:
+        with tf.io.TFRecordWriter(str(tmp)) as writer:
+            done = 0
+            while done < job["count"]:
+                m = min(CHUNK, job["count"] - done)
+                sim = sky.simulate(rng, m, **recipe["params"])
+                for name in features + ["labels"]:
+                    bad = ~np.isfinite(sim[name].reshape(m, -1)).all(axis=1)
+                    if bad.any():
+                        raise DataError(f"{path}: simulated {name} of image {done + int(np.argmax(bad))} "
+                                        f"holds NaN or inf; check the recipe's params")
+                for f in features:
+                    _stats_add(stats[f], sim[f])
+                for j, acc in enumerate(label_stats):
+                    _stats_add(acc, sim["labels"][:, j])
+                for start in range(0, m, block):
+                    sl = slice(start, min(start + block, m))
+                    feat = {f: _bytes(sim[f][sl]) for f in features + ["labels"]}
+                    feat["n"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[sl.stop - sl.start]))
+                    writer.write(tf.train.Example(features=tf.train.Features(feature=feat)).SerializeToString())
+                    records += 1
+                done += m
+                if job.get("queue") is not None:
+                    job["queue"].put(m)
+    part = {"index": job["index"], "split": job["split"], "file": job["file"], "count": job["count"],
+            "records": records, "bytes": path.stat().st_size, "sha256": sha256_file(path),
+            "seed": job["seed"], "recipe_sha256": job["recipe_sha256"],
+            "stats": {f: stats[f] for f in features}, "label_stats": label_stats}
+    write_json(out / PARTS / (job["file"] + ".json"), part)
+    return part
+
+
+def _bytes(a: np.ndarray):
+    import tensorflow as tf
+
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[np.ascontiguousarray(a, dtype="<f4").tobytes()]))
+
+
+def _reusable_part(out: Path, job: dict) -> dict | None:
+    """The part record of a finished shard that matches ``job`` and its file, else None."""
+    part_file = out / PARTS / (job["file"] + ".json")
+    path = out / job["file"]
+    if not (path.exists() and part_file.exists()):
+        return None
+    try:
+        part = json.loads(part_file.read_text())
+    except ValueError:
+        return None
+    same = all(part.get(k) == job[k] for k in ("index", "count", "seed", "recipe_sha256"))
+    if same and part.get("bytes") == path.stat().st_size and part.get("sha256") == sha256_file(path):
+        return part
+    return None
+
+
+def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int | None = None,
+                 shards: int | None = None, workers: int = 1, progress: bool = True) -> dict:
+    """Simulate a recipe into TFRecord shards plus ``manifest.json``; returns the manifest.
+
+    ``n`` rescales the recipe's split sizes to ``n`` images in all; ``seed`` and ``shards`` override
+    the recipe's. Finished shards that match are kept, so a rerun after a kill makes only the missing
+    or corrupt ones. ``workers`` > 1 simulates shards in that many processes.
+    """
+    recipe = load_recipe(recipe)
+    if n is not None:
+        recipe["splits"] = scale_splits(recipe["splits"], int(n))
+    if seed is not None:
+        if int(seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        recipe["seed"] = int(seed)
+    if shards is not None:
+        if int(shards) <= 0:
+            raise ValueError(f"shards must be a positive integer, got {shards}")
+        recipe["shards"] = int(shards)
+    if int(workers) <= 0:
+        raise ValueError(f"workers must be a positive integer, got {workers}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rsha = recipe_sha256(recipe)
+    plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"])
+    jobs = [{**s, "out": str(out), "recipe": recipe, "seed": recipe["seed"], "recipe_sha256": rsha} for s in plan]
+
+    parts, todo = {}, []
+    for job in jobs:
+        part = _reusable_part(out, job)
+        if part is not None:
+            parts[job["index"]] = part
+        else:
+            todo.append(job)
+
+    bar = _progress(sum(j["count"] for j in jobs), progress)
+    bar.update(sum(p["count"] for p in parts.values()))
+    if workers == 1 or len(todo) <= 1:
+        for job in todo:
+            parts[job["index"]] = _write_shard({**job, "queue": _BarQueue(bar)})
+    else:
+        ctx = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
+        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
+            futures = [pool.submit(_write_shard, job) for job in todo]
+            for fut in cf.as_completed(futures):
+                part = fut.result()
+                parts[part["index"]] = part
+                bar.update(part["count"])
+    bar.close()
+
+    manifest = _manifest(recipe, rsha, [parts[j["index"]] for j in jobs])
+    write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+class _BarQueue:
+    def __init__(self, bar):
+        self.bar = bar
+
+    def put(self, k):
+        self.bar.update(k)
+
+
+def _progress(total, enabled):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="img", desc="simulate", disable=not enabled)
+
+
+def _manifest(recipe, rsha, parts) -> dict:
+    sky = get_sky(recipe["sky"])
+    npix = recipe["params"].get("npix", sky.DEFAULTS.get("npix"))
+    schema = {f: {"dtype": "float32", "shape": [npix, npix]} for f in recipe["features"]}
+    schema["labels"] = {"dtype": "float32", "shape": [len(sky.LABELS)], "names": list(sky.LABELS)}
+    splits = {}
+    for p in parts:
+        s = splits.setdefault(p["split"], {"count": 0, "shards": []})
+        s["count"] += p["count"]
+        s["shards"].append({k: p[k] for k in ("index", "file", "count", "records", "bytes", "sha256")})
+    train = [p for p in parts if p["split"] == "train"] or parts
+    stats = {f: _stats_merge(p["stats"][f] for p in train) for f in recipe["features"]}
+    label_stats = {name: _stats_merge(p["label_stats"][j] for p in train) for j, name in enumerate(sky.LABELS)}
+    from kzoo import __version__
+
+    return {
+        "format": FORMAT,
+        "kzoo_version": __version__,
+        "sky": recipe["sky"],
+        "seed": recipe["seed"],
+        "block": recipe["block"],
+        "recipe": recipe,
+        "recipe_sha256": rsha,
+        "schema": schema,
+        "label_ranges": {k: list(v) for k, v in sky.label_ranges(**recipe["params"]).items()},
+        "splits": splits,
+        "stats": {"split": "train", "features": stats, "labels": label_stats},
+    }
+
+
+def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
+    """Read ``DIR/manifest.json``; with ``verify``, check every shard's size and sha256 against it.
+
+    Raises DataError naming the file and what is wrong, before any training starts.
+    """
+    data_dir = Path(data_dir)
+    mpath = data_dir / "manifest.json"
+    if not mpath.exists():
+        raise DataError(f"{mpath}: no manifest; make the dataset with `kzoo simulate <sky> --out {data_dir}`")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except ValueError as e:
+        raise DataError(f"{mpath}: not valid JSON ({e})") from None
+    missing = [k for k in ("format", "sky", "schema", "splits", "recipe") if k not in manifest]
+    if missing or manifest.get("format") != FORMAT:
+        raise DataError(f"{mpath}: not a {FORMAT} manifest (format={manifest.get('format')!r}, missing {missing})")
+    if verify:
+        for split, s in manifest["splits"].items():
+            for shard in s["shards"]:
+                path = data_dir / shard["file"]
+                if not path.exists():
+                    raise DataError(f"{path}: shard listed in {mpath} is missing; rerun `kzoo simulate` to remake it")
+                size = path.stat().st_size
+                if size != shard["bytes"]:
+                    raise DataError(f"{path}: {size} bytes, the manifest says {shard['bytes']} (truncated or "
+                                    f"replaced); rerun `kzoo simulate` with the same arguments to remake it")
+                if sha256_file(path) != shard["sha256"]:
+                    raise DataError(f"{path}: sha256 differs from the manifest (corrupt shard); rerun "
+                                    f"`kzoo simulate` with the same arguments to remake it")
+            if sum(x["count"] for x in s["shards"]) != s["count"]:
+                raise DataError(f"{mpath}: split {split!r} count {s['count']} != the sum of its shards' counts")
+    return manifest

@@ -1,0 +1,104 @@
+"""Evaluation with each seed's own metrics and plots; ``evaluate(run)`` rewrites RUN/metrics.json."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from kzoo import plots
+from kzoo.io import write_json
+
+
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
+    """Per target: MAE, RMSE, bias, and three relative errors (the seed never defines its own).
+
+    * ``relative_error`` = mean|pred - true| / mean|true| (the headline, stable when true ~ 0);
+    * ``mean_relative_error`` = mean(|pred - true| / |true|) over true != 0 (the literal formula,
+      dominated by the smallest true values);
+    * ``mean_relative_error_top90`` = the same over the upper 90 % of the true values' range.
+    """
+    y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
+    y_true, y_pred = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
+    out = {}
+    for j, name in enumerate(names):
+        t, p = y_true[:, j], y_pred[:, j]
+        d = p - t
+        nz = t != 0
+        cut = t.min() + 0.1 * (t.max() - t.min())
+        top = nz & (t > cut)
+        out[name] = {
+            "n": int(t.size),
+            "mae": float(np.mean(np.abs(d))),
+            "rmse": float(np.sqrt(np.mean(d**2))),
+            "bias": float(np.mean(d)),
+            "relative_error": float(np.mean(np.abs(d)) / max(np.mean(np.abs(t)), 1e-30)),
+            "mean_relative_error": float(np.mean(np.abs(d[nz]) / np.abs(t[nz]))) if nz.any() else float("nan"),
+            "mean_relative_error_top90": float(np.mean(np.abs(d[top]) / np.abs(t[top]))) if top.any() else float("nan"),
+            "r2": float(1.0 - np.sum(d**2) / max(np.sum((t - t.mean()) ** 2), 1e-30)),
+        }
+    return out
+
+
+def _regression(model, run, data_dir, split, manifest, out_dir):
+    from kzoo.data.pipeline import dataset, target_ranges
+
+    exp = run["experiment"]
+    targets = list(exp["targets"])
+    ds = dataset(data_dir, split, inputs=exp["inputs"], targets=targets, batch_size=256, shuffle=False,
+                 manifest=manifest, verify=False)
+    y_true, y_pred = [], []
+    for x, y in ds:
+        y_true.append(y.numpy())
+        y_pred.append(np.asarray(model(x, training=False), dtype=np.float32))
+    y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
+    if exp["scale_targets"]:
+        r = target_ranges(manifest, targets)
+        y_pred = r[:, 0] + y_pred * (r[:, 1] - r[:, 0])
+    metrics = regression_metrics(y_true, y_pred, targets)
+    np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets))
+    plots.predicted_vs_true(y_true, y_pred, targets, out_dir / "predicted_vs_true.png",
+                            title=f"{exp['name']}: {split} split ({len(y_true)} images)")
+    return metrics
+
+
+EVALUATORS = {"regression": _regression}
+
+
+def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bool = True) -> dict:
+    """Recompute ``RUN/metrics.json`` (and the evaluation plots) from the saved model.
+
+    ``data_dir`` defaults to the dataset the run was trained on; its manifest must match the run's recipe.
+    """
+    from kzoo.data.shards import DataError, load_manifest
+    from kzoo.export import load_model
+
+    run_dir = Path(run_dir)
+    run_file = run_dir / "run.json"
+    if not run_file.exists():
+        raise FileNotFoundError(f"{run_file}: not a kzoo run directory (made by `kzoo train`)")
+    run = json.loads(run_file.read_text())
+    data_dir = Path(data_dir or run["data_dir"])
+    manifest = load_manifest(data_dir, verify=verify)
+    if manifest["sky"] != run["sky"]:
+        raise DataError(f"{data_dir / 'manifest.json'}: sky {manifest['sky']!r}, but run {run_dir} was trained on {run['sky']!r}")
+    if split not in manifest["splits"]:
+        raise DataError(f"{data_dir / 'manifest.json'}: no split {split!r} (it has {', '.join(manifest['splits'])})")
+    if model is None:
+        model = load_model(run_dir / "model.keras")
+    t0 = time.time()
+    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, run_dir)
+    result = {
+        "experiment": run["experiment"]["name"],
+        "split": split,
+        "count": manifest["splits"][split]["count"],
+        "data_dir": str(data_dir),
+        "metrics": metrics,
+        "reference": run["experiment"]["reference"],
+        "definitions": regression_metrics.__doc__.strip() if run["experiment"]["evaluation"] == "regression" else "",
+        "seconds": round(time.time() - t0, 2),
+    }
+    write_json(run_dir / "metrics.json", result)
+    return result

@@ -1,0 +1,100 @@
+"""Experiments: one declaration per seed experiment, read by the CLI, notebooks, tuners and tests.
+
+An experiment names a dataset recipe, a zoo model, its inputs and targets, the fit settings, the
+evaluation (the seed's own metrics and plots) and the seed's reference numbers. Adding a seed
+experiment means adding an entry here (and maybe a recipe, simulator and builder), not a loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A declared experiment.
+
+    Attributes:
+        name: the CLI name (``kzoo train <name>``).
+        recipe: the built-in dataset recipe (``kzoo/data/recipes/<recipe>.yaml``).
+        model: the zoo model (``kzoo.build(model, **model_args)``).
+        inputs: the stored image array fed to the model.
+        targets: label names to predict (or an image array name for image-to-image models).
+        scale_targets: min-max scale label targets to [0, 1] with the recipe's ranges for training;
+            predictions are mapped back to physical units for evaluation.
+        normalization: input normalisation inside the model: "global" (training-split mean and
+            std from the manifest), "per_image_max" or "none".
+        loss, metrics: keras loss and metrics (names or registered kzoo objects).
+        batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
+        augment: tf.data augmentations (see ``kzoo.data.augment``).
+        evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
+        reference: the seed's reported numbers, keyed like the evaluator's metrics.
+        seed: the seed document and section.
+    """
+
+    name: str
+    recipe: str
+    model: str
+    inputs: str = "counts"
+    targets: tuple = ("A_dm",)
+    scale_targets: bool = False
+    normalization: str = "global"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    loss: str = "mse"
+    metrics: tuple = ("mae",)
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    epochs: int = 60
+    patience: int = 10
+    augment: tuple = ()
+    evaluation: str = "regression"
+    reference: dict = dataclasses.field(default_factory=dict)
+    seed: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def add(exp: Experiment) -> Experiment:
+    if exp.name in EXPERIMENTS:
+        raise ValueError(f"experiment {exp.name!r} is declared twice")
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+def get_experiment(name: str | Experiment) -> Experiment:
+    """The declared experiment ``name``; UnknownNameError suggests the closest names."""
+    if isinstance(name, Experiment):
+        return name
+    if name not in EXPERIMENTS:
+        from kzoo.registry import closest
+
+        raise closest(name, EXPERIMENTS, "experiment")
+    return EXPERIMENTS[name]
+
+
+def list_experiments(pattern: str = "*") -> list[str]:
+    return sorted(n for n in EXPERIMENTS if fnmatch.fnmatchcase(n, pattern))
+
+
+add(Experiment(
+    name="gc-dm",
+    recipe="galactic_center",
+    model="gc_cnn",
+    targets=("A_dm",),
+    normalization="global",
+    batch_size=64,
+    learning_rate=1e-3,
+    epochs=60,
+    patience=10,
+    evaluation="regression",
+    reference={"relative_error": {"A_dm": 0.0807}},
+    seed="000_5837b5ed42dd2f8c.txt, Part a (single-output CNN) and Appendix 1",
+    description="Dark-matter amplitude A_dm of simulated Galactic-centre gamma-ray counts maps, "
+                "regressed by the seed's single-output CNN (seed: mean relative error 0.0807).",
+))

@@ -1,0 +1,86 @@
+"""Loading saved models safely, and exporting them as .keras, SavedModel or ONNX."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from kzoo.io import atomic_path
+
+FORMATS = {"keras": "model.keras", "savedmodel": "savedmodel", "onnx": "model.onnx"}
+
+
+class ModelFileError(ValueError):
+    """A model file that is not one, or that safe loading refuses."""
+
+
+def load_model(path, compile: bool = False):
+    """Load a .keras file with ``safe_mode=True`` (no Lambda layers, no arbitrary code).
+
+    Custom kzoo layers and losses are registered on import of kzoo; anything else unknown is refused.
+    """
+    import keras
+
+    import kzoo.layers  # noqa: F401  (registers the custom objects)
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such model file")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a .keras model file (a zip archive named *.keras, written by model.save)")
+    try:
+        return keras.saving.load_model(path, compile=compile, safe_mode=True)
+    except Exception as e:  # keras raises ValueError/TypeError with its reason
+        raise ModelFileError(f"{path}: refused by safe loading: {str(e).splitlines()[0]}") from e
+
+
+def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
+    """Write the model of a run directory (or a keras.Model) in ``fmt`` ("keras", "savedmodel", "onnx").
+
+    The default destination is ``RUN/export/<model.keras|savedmodel|model.onnx>``. SavedModel and
+    ONNX artefacts load without kzoo (``tf.saved_model.load`` / ``onnxruntime``).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
+    if isinstance(model_or_run, (str, Path)):
+        run = Path(model_or_run)
+        model = load_model(run / "model.keras" if run.is_dir() else run)
+        out = Path(out) if out else (run if run.is_dir() else run.parent) / "export" / FORMATS[fmt]
+    else:
+        model = model_or_run
+        if out is None:
+            raise ValueError("export(model, ...) needs `out` when given a model rather than a run directory")
+        out = Path(out)
+    # Trace once so every layer is built (ONNX conversion needs a called model).
+    shape = [1 if d is None else d for d in model.inputs[0].shape]
+    model(np.zeros(shape, dtype="float32"), training=False)
+    with atomic_path(out) as tmp:
+        if fmt == "keras":
+            model.save(tmp)
+        elif fmt == "savedmodel":
+            model.export(str(tmp), format="tf_saved_model", verbose=False)
+        else:
+            try:
+                import tf2onnx  # noqa: F401
+            except ImportError:
+                raise ImportError("ONNX export needs tf2onnx and onnx: pip install 'kzoo[onnx]'") from None
+            model.export(str(tmp), format="onnx", verbose=False)
+    return out
+
+
+def run_exported(path, x: np.ndarray) -> np.ndarray:
+    """Predict with an exported artefact the way a user without kzoo would."""
+    path = Path(path)
+    x = np.asarray(x, dtype=np.float32)
+    if path.suffix == ".onnx":
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+    if path.suffix == ".keras":
+        return np.asarray(load_model(path)(x, training=False))
+    import tensorflow as tf
+
+    return np.asarray(tf.saved_model.load(str(path)).serve(tf.constant(x)))

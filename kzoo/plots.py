@@ -1,0 +1,90 @@
+"""Figures people would rather look at than read. Every function writes a PNG and returns its path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path):
+    from kzoo.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    _plt().close(fig)
+    return Path(path)
+
+
+def loss_curves(history: dict[str, list], path, title: str = ""):
+    """Training and validation curves of every logged quantity (loss on a log scale)."""
+    plt = _plt()
+    keys = [k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
+    epochs = np.asarray(history.get("epoch", range(len(history[keys[0]])))) + 1
+    for ax, k in zip(axes[0], keys):
+        ax.plot(epochs, history[k], label=f"train {k}")
+        if f"val_{k}" in history:
+            ax.plot(epochs, history[f"val_{k}"], label=f"val {k}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(k)
+        if k == "loss" and min(history[k]) > 0:
+            ax.set_yscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def predicted_vs_true(y_true, y_pred, names, path, title: str = ""):
+    """Per target: predicted against true with the 1:1 line (top) and residuals against true (bottom)."""
+    plt = _plt()
+    y_true, y_pred = np.atleast_2d(np.asarray(y_true).T).T, np.atleast_2d(np.asarray(y_pred).T).T
+    k = y_true.shape[1]
+    fig, axes = plt.subplots(2, k, figsize=(4.5 * k, 7), squeeze=False, sharex="col",
+                             gridspec_kw={"height_ratios": [3, 1.3]})
+    for j, name in enumerate(names):
+        t, p = y_true[:, j], y_pred[:, j]
+        lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        ax = axes[0, j]
+        ax.scatter(t, p, s=4, alpha=0.4, lw=0)
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="1:1")
+        ax.set_ylabel(f"predicted {name}")
+        ax.set_title(name)
+        ax.legend(loc="upper left")
+        ax.grid(alpha=0.3)
+        ax = axes[1, j]
+        ax.scatter(t, p - t, s=4, alpha=0.4, lw=0)
+        ax.axhline(0, color="k", lw=1, ls="--")
+        ax.set_xlabel(f"true {name}")
+        ax.set_ylabel("pred - true")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log: bool = True):
+    """A grid of images (e.g. simulated counts maps), log-stretched by default."""
+    plt = _plt()
+    images = np.asarray(images)
+    n = len(images)
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols, 2.6 * nrows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if i < n:
+            img = np.squeeze(images[i])
+            ax.imshow(np.log1p(np.maximum(img, 0)) if log else img, origin="upper", cmap="magma")
+            if titles is not None:
+                ax.set_title(titles[i], fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)

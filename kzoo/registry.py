@@ -1,0 +1,127 @@
+"""The model zoo: ``@register`` a builder with its :class:`ModelSpec`; ``build``, ``list_models``, ``spec``.
+
+A builder is a plain function whose name is the model name, whose keyword arguments (with the
+seed's values as defaults) are the overrides ``build`` accepts, and which returns a Functional
+``keras.Model``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import inspect
+from typing import Any, Callable
+
+__all__ = ["ModelSpec", "UnknownNameError", "register", "build", "list_models", "spec", "closest"]
+
+
+class UnknownNameError(KeyError):
+    """A name that is not registered; the message lists the closest registered names."""
+
+    def __str__(self):  # KeyError would print the message in quotes
+        return str(self.args[0])
+
+
+def closest(name: str, names, kind: str) -> UnknownNameError:
+    """An UnknownNameError for ``name`` that suggests the closest of ``names``."""
+    names = sorted(names)
+    near = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else f"registered: {', '.join(names)}"
+    return UnknownNameError(f"unknown {kind} {name!r}; {hint}")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """What a zoo model is, declared next to its builder.
+
+    Attributes:
+        name: the registry name (the builder's function name unless given).
+        task: "regression", "segmentation", "denoising", "classification", "generation", ...
+        input_shape: default input shape, channels last, without the batch axis.
+        outputs: what the output holds, in words (e.g. "1: A_dm").
+        loss: default loss (a keras identifier or a registered kzoo loss name).
+        metrics: default keras metrics.
+        seed: the seed document (``../shared/seeds/<file>``) and section it mirrors.
+        reference: the seed's reference numbers for this model, as reported there.
+        search_space: hyper-parameters worth searching, ``{arg: {"type": "int"|"float"|"choice", ...}}``;
+            keys are builder arguments or the fit settings ``learning_rate`` and ``batch_size``.
+        description: one paragraph for humans.
+        aliases: other names ``build`` accepts.
+    """
+
+    name: str
+    task: str
+    input_shape: tuple
+    outputs: str
+    loss: str = "mse"
+    metrics: tuple = ()
+    seed: str = ""
+    reference: dict = dataclasses.field(default_factory=dict)
+    search_space: dict = dataclasses.field(default_factory=dict)
+    description: str = ""
+    aliases: tuple = ()
+    builder: Callable | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def arguments(self) -> dict[str, Any]:
+        """The builder's overridable arguments and their defaults."""
+        return {k: p.default for k, p in inspect.signature(self.builder).parameters.items()}
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d.pop("builder")
+        d["arguments"] = {k: v for k, v in self.arguments().items()}
+        return d
+
+
+_MODELS: dict[str, ModelSpec] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(name: str | None = None, **spec_fields) -> Callable:
+    """Decorator registering a builder under ``name`` (default: the function's name)."""
+
+    def wrap(fn):
+        key = name or fn.__name__
+        if key in _MODELS or key in _ALIASES:
+            raise ValueError(f"model {key!r} is registered twice")
+        s = ModelSpec(name=key, builder=fn, **spec_fields)
+        _MODELS[key] = s
+        for alias in s.aliases:
+            _ALIASES[alias] = key
+        fn.spec = s
+        return fn
+
+    return wrap
+
+
+def _ensure_loaded():
+    from kzoo import models  # noqa: F401  (registers every builder)
+
+
+def spec(name: str) -> ModelSpec:
+    """The :class:`ModelSpec` of a registered model (or alias); UnknownNameError names the closest."""
+    _ensure_loaded()
+    key = _ALIASES.get(name, name)
+    if key not in _MODELS:
+        raise closest(name, list(_MODELS) + list(_ALIASES), "model")
+    return _MODELS[key]
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted registered model names matching a shell-style wildcard (``"gc*"``)."""
+    _ensure_loaded()
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def build(name: str, **overrides):
+    """Build the registered model ``name`` with the seed's defaults, changed by ``overrides``.
+
+    >>> model = build("gc_cnn", outputs=2, input_shape=(32, 32, 1))
+    """
+    s = spec(name)
+    allowed = s.arguments()
+    bad = sorted(set(overrides) - set(allowed))
+    if bad:
+        raise TypeError(f"build({name!r}): unknown argument(s) {bad}; {name} accepts {sorted(allowed)}")
+    return s.builder(**overrides)

@@ -1,0 +1,22 @@
+"""Simulators: one module per sky, each a numpy function ``simulate(rng, n, **params)``.
+
+Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``LABELS`` (label names in
+order), ``FEATURES`` (the image arrays it returns), ``validate_params`` and ``label_ranges``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+SKIES = {
+    "galactic_center": "kzoo.sims.galactic_center",
+}
+
+
+def get_sky(name: str):
+    """The simulator module of sky ``name``; UnknownNameError lists the closest names."""
+    if name not in SKIES:
+        from kzoo.registry import closest
+
+        raise closest(name, SKIES, "sky")
+    return importlib.import_module(SKIES[name])

@@ -1,0 +1,313 @@
+"""Gamma-ray counts maps of the inner Galaxy (seed 000, "Applying ML on simulations of the Milky Way").
+
+Numpy only, vectorised over ``n`` images, deterministic for a ``numpy.random.Generator``.
+
+Conventions
+-----------
+* The map covers ``|l| <= half_width_deg`` and ``|b| <= half_width_deg`` (Galactic longitude and
+  latitude, degrees) on an ``npix x npix`` grid of pixel centres. Array axis 0 is latitude with
+  row 0 at ``b = +half_width`` (north up); axis 1 is longitude with column 0 at ``l = +half_width``
+  (east left, as on the sky).
+* Every map is in **expected photon counts per pixel** for the (unspecified) exposure the
+  template scales encode; ``counts`` is a Poisson draw of the PSF-blurred expected map.
+* Diffuse templates (each multiplied by its amplitude ``A ~ U(amplitude_range)``):
+
+  - pi0 / gas: ``gas_scale * exp(g - 1/2) * exp(-(l/20)^2) * exp(-(b/5)^2)`` where ``g`` is a
+    unit-variance Gaussian random field with an RBF covariance of length ``gas_length_deg``
+    (so the log-normal factor has mean 1);
+  - inverse Compton: ``ic_scale * exp(-|b| / 5 deg)``;
+  - Fermi bubbles: ``bubble_scale`` inside two lobes bounded by the cosh-shaped edges
+    ``b = 10.5 (cosh((-l-1)/10.5) - 1) + 1`` (north) and ``b = -8.7 (cosh((-l+1.7)/8.7) - 1) - 1``
+    (south), softened by a logistic of width ``bubble_edge_deg``;
+  - dark matter: ``dm_scale * Gamma(shape 0.5, scale 5 deg).pdf(r)``, ``r`` the angular distance
+    from the Galactic centre (spherically symmetric, cuspy).
+
+* Point sources, fluxes log-normal (``flux_mu``, ``flux_sigma``, natural log of counts):
+
+  - Galactic-centre population: ``n_gc ~ randint(n_gc_range)``, angular radius
+    ``r ~ Gamma(gc_radius_shape, gc_radius_scale_deg)``, uniform position angle;
+  - disk population: ``n_disk ~ randint(n_disk_range)``, an exponential disk (surface density
+    ``exp(-R / disk_scale_radius_kpc)``, vertical density ``exp(-|z| / disk_scale_height_kpc)``)
+    seen from ``sun_distance_kpc``. Its sky density is the line-of-sight integral
+    ``int rho(s) s^2 ds`` evaluated once per pixel on a 4 x 4 sub-grid; sources are drawn from
+    that pixel map with a uniform sub-pixel offset (exact at pixel resolution).
+  - Sources outside the frame are redrawn, so every image holds exactly ``n_gc + n_disk``.
+
+* The sum is blurred with a Gaussian PSF (``psf_sigma_deg`` on a ``psf_size`` kernel normalised
+  to unit sum, zero beyond the map edge) and Poisson-sampled.
+* ``rotate=True`` rotates each sky by a random angle about the Galactic centre (templates and
+  source positions alike) before pixelisation.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+LABELS = ("A_dm", "A_pi0", "A_ic", "A_bubbles", "n_ps_gc", "n_ps_disk")
+FEATURES = ("counts", "expected", "ps_flux")
+
+DEFAULTS = dict(
+    npix=64,
+    half_width_deg=15.0,
+    amplitude_range=(0.0, 1.0),
+    gas_scale=50.0,
+    gas_length_deg=0.25,
+    ic_scale=25.0,
+    bubble_scale=3.0,
+    bubble_edge_deg=0.6,
+    dm_scale=100.0,
+    n_gc_range=(200, 800),
+    gc_radius_shape=1.5,
+    gc_radius_scale_deg=5.0,
+    n_disk_range=(1000, 4000),
+    disk_scale_radius_kpc=5.0,
+    disk_scale_height_kpc=0.3,
+    sun_distance_kpc=8.3,
+    flux_mu=1.0,
+    flux_sigma=1.2,
+    psf_sigma_deg=0.8 / 3.0,
+    psf_size=5,
+    rotate=False,
+)
+
+
+def label_ranges(**params) -> dict[str, tuple[float, float]]:
+    """The interval each label is drawn from (integers: ``[low, high - 1]``)."""
+    p = validate_params(params)
+    amp = tuple(map(float, p["amplitude_range"]))
+    return {
+        "A_dm": amp, "A_pi0": amp, "A_ic": amp, "A_bubbles": amp,
+        "n_ps_gc": (float(p["n_gc_range"][0]), float(p["n_gc_range"][1] - 1)),
+        "n_ps_disk": (float(p["n_disk_range"][0]), float(p["n_disk_range"][1] - 1)),
+    }
+
+
+def validate_params(params: dict) -> dict:
+    """Merge ``params`` over DEFAULTS; raise ValueError naming the first bad parameter."""
+    unknown = sorted(set(params) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"galactic_center: unknown parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
+    p = {**DEFAULTS, **params}
+    for key in ("npix", "psf_size"):
+        if int(p[key]) != p[key] or p[key] <= 0:
+            raise ValueError(f"galactic_center: {key} must be a positive integer, got {p[key]!r}")
+    if p["psf_size"] % 2 == 0:
+        raise ValueError(f"galactic_center: psf_size must be odd, got {p['psf_size']}")
+    for key in ("half_width_deg", "gas_length_deg", "gc_radius_shape", "gc_radius_scale_deg",
+                "disk_scale_radius_kpc", "disk_scale_height_kpc", "sun_distance_kpc", "bubble_edge_deg"):
+        if not p[key] > 0:
+            raise ValueError(f"galactic_center: {key} must be > 0, got {p[key]!r}")
+    for key in ("gas_scale", "ic_scale", "bubble_scale", "dm_scale", "psf_sigma_deg", "flux_sigma"):
+        if not p[key] >= 0:
+            raise ValueError(f"galactic_center: {key} must be >= 0, got {p[key]!r}")
+    lo, hi = p["amplitude_range"]
+    if not 0 <= lo <= hi:
+        raise ValueError(f"galactic_center: amplitude_range must satisfy 0 <= low <= high, got {p['amplitude_range']!r}")
+    for key in ("n_gc_range", "n_disk_range"):
+        lo, hi = p[key]
+        if int(lo) != lo or int(hi) != hi or lo < 0 or hi <= lo:
+            raise ValueError(f"galactic_center: {key} must be integers [low, high) with 0 <= low < high "
+                             f"(counts cannot be negative and the range cannot be empty), got {p[key]!r}")
+    return p
+
+
+def pixel_centres(npix: int, half_width_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """(l, b) in degrees of the pixel centres, each of shape (npix, npix), in the array convention above."""
+    step = 2.0 * half_width_deg / npix
+    centres = half_width_deg - (np.arange(npix) + 0.5) * step  # decreasing: +hw ... -hw
+    b, l = np.meshgrid(centres, centres, indexing="ij")
+    return l, b
+
+
+def gaussian_kernel_1d(sigma_pix: float, size: int) -> np.ndarray:
+    """Unit-sum sampled Gaussian of ``size`` taps (a delta when sigma is 0)."""
+    x = np.arange(size) - size // 2
+    if sigma_pix <= 0:
+        return (x == 0).astype(np.float64)
+    k = np.exp(-0.5 * (x / sigma_pix) ** 2)
+    return k / k.sum()
+
+
+def separable_filter(images: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Correlate the last two axes of ``images`` with ``kernel`` along each axis, zero padding ('same')."""
+    from scipy.ndimage import correlate1d
+
+    out = correlate1d(images, kernel.astype(images.dtype), axis=-1, mode="constant")
+    return correlate1d(out, kernel.astype(images.dtype), axis=-2, mode="constant")
+
+
+def _templates(l: np.ndarray, b: np.ndarray, p: dict) -> dict[str, np.ndarray]:
+    """Smooth templates evaluated at (l, b) degrees (any broadcastable shape)."""
+    r = np.sqrt(l**2 + b**2)
+    a = 0.5
+    dm = p["dm_scale"] * r ** (a - 1) * np.exp(-r / 5.0) / (math.gamma(a) * 5.0**a)
+    ic = p["ic_scale"] * np.exp(-np.abs(b) / 5.0)
+    north = 10.5 * (np.cosh((-l - 1.0) / 10.5) - 1.0) + 1.0
+    south = -8.7 * (np.cosh((-l + 1.7) / 8.7) - 1.0) - 1.0
+    w = p["bubble_edge_deg"]
+    bubbles = p["bubble_scale"] * (_sigmoid((b - north) / w) + _sigmoid((south - b) / w))
+    gas_envelope = p["gas_scale"] * np.exp(-((l / 20.0) ** 2)) * np.exp(-((b / 5.0) ** 2))
+    return {"dm": dm, "ic": ic, "bubbles": bubbles, "gas_envelope": gas_envelope}
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+@functools.lru_cache(maxsize=8)
+def _disk_pixel_cdf(npix: int, half_width: float, rd: float, h: float, r_sun: float, rotate: bool):
+    """CDF over the pixels of the (possibly enlarged) sampling grid of the disk population's sky density."""
+    step = 2.0 * half_width / npix
+    # With rotation, sources come from the circle that any rotated frame can reach.
+    extra = int(math.ceil((half_width * math.sqrt(2.0) - half_width) / step)) if rotate else 0
+    m = npix + 2 * extra
+    hw = half_width + extra * step
+    sub = 4
+    fine = hw - (np.arange(m * sub) + 0.5) * step / sub
+    s = np.linspace(0.0, 4.0 * r_sun, 801)[1:]  # heliocentric distance, kpc
+    ds = s[1] - s[0]
+    lrad = np.deg2rad(fine)[None, :, None]
+    brad = np.deg2rad(fine)[:, None, None]
+    dens = np.zeros((m * sub, m * sub))
+    for i0 in range(0, len(s), 100):  # chunks keep memory small
+        ss = s[i0:i0 + 100][None, None, :]
+        x = ss * np.cos(brad) * np.cos(lrad) - r_sun
+        y = ss * np.cos(brad) * np.sin(lrad)
+        z = ss * np.sin(brad)
+        rho = np.exp(-np.sqrt(x**2 + y**2) / rd - np.abs(z) / h)
+        dens += (rho * ss**2).sum(-1) * ds
+    dens *= np.cos(np.deg2rad(fine))[:, None]  # solid angle of a flat (l, b) cell
+    pix = dens.reshape(m, sub, m, sub).sum(axis=(1, 3))
+    if rotate:  # only pixels inside the circle of radius half_width*sqrt(2) can be seen
+        lc, bc = pixel_centres(m, hw)
+        pix[np.sqrt(lc**2 + bc**2) > half_width * math.sqrt(2.0) + step] = 0.0
+    return _alias_table(pix.ravel() / pix.sum()), m, hw
+
+
+def _alias_table(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table: draw index i with probability prob[i] in O(1) per sample."""
+    k = prob.size
+    scaled = prob * k
+    accept = np.ones(k)
+    alias = np.arange(k)
+    small = [i for i in range(k) if scaled[i] < 1.0]
+    large = [i for i in range(k) if scaled[i] >= 1.0]
+    while small and large:
+        s_, l_ = small.pop(), large[-1]
+        accept[s_], alias[s_] = scaled[s_], l_
+        scaled[l_] -= 1.0 - scaled[s_]
+        if scaled[l_] < 1.0:
+            small.append(large.pop())
+    return accept, alias
+
+
+def _draw_positions(rng, image_of, angles, p, sampler):
+    """Draw one in-frame (l, b) per entry of ``image_of``; redraw the ones a rotation puts outside."""
+    hw = p["half_width_deg"]
+    n = len(image_of)
+    l = np.empty(n)
+    b = np.empty(n)
+    pending = np.arange(n)
+    while pending.size:
+        lr, br = sampler(pending.size)
+        if angles is not None:
+            theta = angles[image_of[pending]]
+            c, s = np.cos(theta), np.sin(theta)
+            lr, br = c * lr - s * br, s * lr + c * br
+        ok = (np.abs(lr) < hw) & (np.abs(br) < hw)
+        l[pending[ok]] = lr[ok]
+        b[pending[ok]] = br[ok]
+        pending = pending[~ok]
+    return l, b
+
+
+def simulate(rng: np.random.Generator, n: int, **params) -> dict[str, np.ndarray]:
+    """Simulate ``n`` counts maps.
+
+    Returns a dict of float32 arrays: ``counts`` (n, npix, npix) Poisson counts, ``expected``
+    (n, npix, npix) the PSF-blurred expected counts, ``ps_flux`` (n, npix, npix) the point-source
+    flux per pixel before the PSF (masks for segmentation), and ``labels`` (n, 6) in the order of
+    ``LABELS``: A_dm, A_pi0, A_ic, A_bubbles, n_ps_gc, n_ps_disk.
+
+    Raises ValueError naming the parameter when a parameter is invalid or ``n <= 0``.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"galactic_center.simulate: rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    if int(n) != n or n <= 0:
+        raise ValueError(f"galactic_center.simulate: n must be a positive integer, got {n!r}")
+    n = int(n)
+    p = validate_params(params)
+    npix, hw = int(p["npix"]), float(p["half_width_deg"])
+    step = 2.0 * hw / npix
+
+    amps = rng.uniform(*p["amplitude_range"], size=(n, 4))  # dm, pi0, ic, bubbles
+    n_gc = rng.integers(*p["n_gc_range"], size=n)
+    n_disk = rng.integers(*p["n_disk_range"], size=n)
+    angles = rng.uniform(0.0, 2.0 * math.pi, size=n) if p["rotate"] else None
+
+    # Smooth templates, at the sky position each pixel sees after rotation.
+    l0, b0 = pixel_centres(npix, hw)
+    if p["rotate"]:
+        c, s = np.cos(-angles)[:, None, None], np.sin(-angles)[:, None, None]
+        l, b = c * l0 - s * b0, s * l0 + c * b0
+    else:
+        l, b = l0[None], b0[None]
+    t = _templates(l, b, p)
+
+    # Log-normal gas: unit-variance RBF field (white noise convolved with a Gaussian of sigma = length/sqrt(2)).
+    kern = gaussian_kernel_1d(p["gas_length_deg"] / math.sqrt(2.0) / step, 2 * int(math.ceil(3 * p["gas_length_deg"] / step)) + 1)
+    g = separable_filter(rng.standard_normal((n, npix, npix), dtype=np.float32), kern)
+    gas = t["gas_envelope"].astype(np.float32) * np.exp(g / np.float32(np.sum(kern**2)) - np.float32(0.5))
+
+    a32 = amps.astype(np.float32)[:, :, None, None]
+    expected = (a32[:, 0] * t["dm"].astype(np.float32) + a32[:, 1] * gas
+                + a32[:, 2] * t["ic"].astype(np.float32) + a32[:, 3] * t["bubbles"].astype(np.float32))
+
+    # Point sources.
+    def gc_sampler(m):
+        r = rng.gamma(p["gc_radius_shape"], p["gc_radius_scale_deg"], size=m)
+        phi = rng.uniform(0.0, 2.0 * math.pi, size=m)
+        return r * np.cos(phi), r * np.sin(phi)
+
+    (accept, alias), m_grid, hw_grid = _disk_pixel_cdf(npix, hw, p["disk_scale_radius_kpc"], p["disk_scale_height_kpc"],
+                                           p["sun_distance_kpc"], bool(p["rotate"]))
+
+    def disk_pixels(m):
+        u = rng.random((2, m))
+        idx = np.minimum((u[0] * accept.size).astype(np.int64), accept.size - 1)
+        return np.where(u[1] < accept[idx], idx, alias[idx])
+
+    def disk_sampler(m):  # continuous positions: uniform within the drawn pixel
+        row, col = np.divmod(disk_pixels(m), m_grid)
+        off = rng.random((2, m))
+        return hw_grid - (col + off[0]) * step, hw_grid - (row + off[1]) * step
+
+    def to_pixels(l_, b_):
+        return (np.clip(((hw - b_) / step).astype(np.int64), 0, npix - 1) * npix
+                + np.clip(((hw - l_) / step).astype(np.int64), 0, npix - 1))
+
+    image_gc = np.repeat(np.arange(n), n_gc)
+    image_disk = np.repeat(np.arange(n), n_disk)
+    pix_gc = to_pixels(*_draw_positions(rng, image_gc, angles, p, gc_sampler))
+    if angles is None:  # the sampling grid is the frame: every draw lands inside
+        pix_disk = disk_pixels(image_disk.size)
+    else:
+        pix_disk = to_pixels(*_draw_positions(rng, image_disk, angles, p, disk_sampler))
+    flat = np.concatenate([image_gc * npix * npix + pix_gc, image_disk * npix * npix + pix_disk])
+    flux = np.exp(np.float32(p["flux_mu"]) + np.float32(p["flux_sigma"]) * rng.standard_normal(flat.size, dtype=np.float32))
+    ps_flux = np.bincount(flat, weights=flux, minlength=n * npix * npix).reshape(n, npix, npix).astype(np.float32)
+
+    psf = gaussian_kernel_1d(p["psf_sigma_deg"] / step, int(p["psf_size"]))
+    expected = separable_filter(expected + ps_flux, psf)
+    counts = rng.poisson(expected)
+
+    labels = np.concatenate([amps, n_gc[:, None], n_disk[:, None]], axis=1)
+    return {
+        "counts": counts.astype(np.float32),
+        "expected": expected,
+        "ps_flux": ps_flux,
+        "labels": labels.astype(np.float32),
+    }

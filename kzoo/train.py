@@ -1,0 +1,199 @@
+"""One fit path for every supervised zoo model: ``fit(experiment, data_dir, out)``.
+
+A run directory holds::
+
+    run.json          what was trained on what, with which settings and versions
+    model.keras       the trained model (best validation epoch), loadable with safe_mode
+    history.csv       one row per epoch (continues across a resumed run)
+    metrics.json      the seed's metrics on the test split, next to the seed's reference
+    loss_curves.png, predicted_vs_true.png
+    logs/             TensorBoard
+    backup/           BackupAndRestore state while training (removed when the run finishes)
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+from kzoo.io import write_json
+
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+class TrainingError(RuntimeError):
+    """Training stopped for a reason the user must act on (a NaN loss, ...)."""
+
+
+def _nan_guard():
+    import keras
+
+    class NaNGuard(keras.callbacks.Callback):
+        """Stop at the first non-finite loss and remember where it happened."""
+
+        def __init__(self):
+            super().__init__()
+            self.message = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.message = (f"loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}; "
+                                f"lower the learning rate or check the data for NaN/inf")
+                self.model.stop_training = True
+
+    return NaNGuard()
+
+
+def read_history(path) -> dict[str, list[float]]:
+    """history.csv as columns; ``epoch`` counts from 0."""
+    cols: dict[str, list[float]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            for k, v in row.items():
+                cols.setdefault(k, []).append(float(v))
+    return cols
+
+
+def _versions() -> dict:
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from kzoo import __version__
+
+    return {"kzoo": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+            "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def _device() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
+
+
+def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int | None = None,
+        learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
+        precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
+        model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
+        evaluate_split: str = "test") -> dict:
+    """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
+
+    A killed run started again with the same ``out`` continues from its last finished epoch.
+    ``precision`` "mixed_bfloat16" or "mixed_float16" trains in mixed precision (outputs stay
+    float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
+    ``model_args`` override the builder's arguments; ``callbacks`` are added to kzoo's own.
+    Returns the evaluation result written to ``out/metrics.json``.
+    """
+    import keras
+    import tensorflow as tf
+
+    from kzoo.data.pipeline import dataset
+    from kzoo.data.recipes import load_recipe
+    from kzoo.data.shards import DataError, load_manifest
+    from kzoo.evaluate import evaluate
+    from kzoo.experiments import get_experiment
+    from kzoo.io import atomic_path
+    from kzoo import plots
+    from kzoo.registry import build
+
+    exp = get_experiment(experiment)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    epochs = int(exp.epochs if epochs is None else epochs)
+    batch_size = int(exp.batch_size if batch_size is None else batch_size)
+    learning_rate = float(exp.learning_rate if learning_rate is None else learning_rate)
+    patience = int(exp.patience if patience is None else patience)
+    for name, v in (("epochs", epochs), ("batch_size", batch_size)):
+        if v <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {v}")
+    if not learning_rate > 0:
+        raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+
+    data_dir, out = Path(data_dir).resolve(), Path(out)
+    manifest = load_manifest(data_dir, verify=verify)
+    want = load_recipe(exp.recipe)
+    if manifest["sky"] != want["sky"] or set(want["features"]) - set(manifest["schema"]):
+        raise DataError(f"{data_dir / 'manifest.json'}: made from a {manifest['sky']} recipe storing "
+                        f"{sorted(k for k in manifest['schema'] if k != 'labels')}, but {exp.name} needs a "
+                        f"{want['sky']} dataset storing {want['features']} (recipe {exp.recipe!r})")
+    has_val = "val" in manifest["splits"]
+    h, w = manifest["schema"][exp.inputs]["shape"]
+
+    out.mkdir(parents=True, exist_ok=True)
+    backup = out / "backup"
+    resuming = backup.exists()
+    if not resuming:  # a fresh run: drop what an earlier run in this directory left
+        for stale in ("history.csv", "metrics.json", "model.keras"):
+            (out / stale).unlink(missing_ok=True)
+        shutil.rmtree(out / "logs", ignore_errors=True)
+
+    norm = exp.normalization
+    if norm == "global":
+        st = manifest["stats"]["features"][exp.inputs]
+        norm = {"mode": "global", "mean": st["mean"], "std": st["std"] or 1.0}
+    run = {
+        "experiment": exp.to_dict(),
+        "data_dir": str(data_dir),
+        "sky": manifest["sky"],
+        "recipe_sha256": manifest["recipe_sha256"],
+        "seed": seed,
+        "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
+                     "patience": patience, "precision": precision, "normalization": norm,
+                     "model_args": {**exp.model_args, **(model_args or {})}},
+        "versions": _versions(),
+        "device": _device(),
+    }
+    write_json(out / "run.json", run)
+
+    keras.utils.set_random_seed(seed)
+    old_policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        strategy = strategy or tf.distribute.get_strategy()
+        common = dict(inputs=exp.inputs, targets=list(exp.targets), batch_size=batch_size, seed=seed,
+                      scale_targets=exp.scale_targets, manifest=manifest, verify=False, cache=cache)
+        train_ds = dataset(data_dir, "train", shuffle=True, augment=exp.augment, **common)
+        val_ds = dataset(data_dir, "val", shuffle=False, **common) if has_val else None
+        with strategy.scope():
+            model = build(exp.model, input_shape=(h, w, 1), outputs=len(exp.targets), normalization=norm,
+                          **run["settings"]["model_args"])
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=exp.loss, metrics=list(exp.metrics))
+        guard = _nan_guard()
+        monitor = "val_loss" if has_val else "loss"
+        cbs = [
+            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
+            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+            guard,
+            *(callbacks or []),
+        ]
+        t0 = time.time()
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose)
+        seconds = time.time() - t0
+        if guard.message:
+            raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
+        with atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
+    finally:
+        keras.mixed_precision.set_global_policy(old_policy)
+
+    history = read_history(out / "history.csv")
+    plots.loss_curves(history, out / "loss_curves.png", title=f"{exp.name} ({exp.model})")
+    run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming,
+                "train_seconds_this_session": round(seconds, 1)})
+    write_json(out / "run.json", run)
+    return evaluate(out, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
+                    model=model, verify=False)
