@@ -83,4 +83,5 @@ def run_exported(path, x: np.ndarray) -> np.ndarray:
         return np.asarray(load_model(path)(x, training=False))
     import tensorflow as tf
 
-    return np.asarray(tf.saved_model.load(str(path)).serve(tf.constant(x)))
+    loaded = tf.saved_model.load(str(path))  # keep a reference: serve() needs its variables alive
+    return np.asarray(loaded.serve(tf.constant(x)))

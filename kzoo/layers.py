@@ -25,6 +25,26 @@ class PerImageMaxScale(keras.layers.Layer):
         return {**super().get_config(), "epsilon": self.epsilon}
 
 
+@keras.saving.register_keras_serializable(package="kzoo")
+class Standardize(keras.layers.Layer):
+    """``(x - mean) / std`` with fixed scalars (the training split's statistics), kept in the config.
+
+    Constants, not variables or captured tensors: they fold into SavedModel and ONNX graphs as is.
+    """
+
+    def __init__(self, mean: float = 0.0, std: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        if not std > 0:
+            raise ValueError(f"Standardize: std must be > 0, got {std}")
+        self.mean, self.std = float(mean), float(std)
+
+    def call(self, x):
+        return (x - self.mean) * (1.0 / self.std)
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
 NORMALIZATIONS = ("none", "global", "per_image_max")
 
 
@@ -45,8 +65,4 @@ def normalization_layer(normalization) -> keras.layers.Layer | None:
         return None
     if mode == "per_image_max":
         return PerImageMaxScale(name="normalize")
-    mean, std = float(normalization.get("mean", 0.0)), float(normalization.get("std", 1.0))
-    if not std > 0:
-        raise ValueError(f"normalization std must be > 0, got {std}")
-    # keras' own layer: a model normalised this way loads without kzoo installed.
-    return keras.layers.Normalization(axis=None, mean=mean, variance=std**2, name="normalize")
+    return Standardize(float(normalization.get("mean", 0.0)), float(normalization.get("std", 1.0)), name="normalize")

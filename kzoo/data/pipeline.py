@@ -28,7 +28,7 @@ def target_ranges(manifest: dict, targets) -> np.ndarray:
 def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", targets=("A_dm",),
             batch_size: int = 64, shuffle: bool | None = None, augment=None, cache: bool = False,
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, manifest: dict | None = None,
-            verify: bool = True, drop_remainder: bool = False) -> tf.data.Dataset:
+            verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -42,6 +42,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         augment: see :func:`kzoo.data.augment.parse_augment`; applied after the cache, per batch.
         cache: keep the split's serialized records in memory after the first pass.
         scale_targets: min-max scale label targets to [0, 1] with the recipe's label ranges.
+        shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
         verify: check shard sizes and sha256 against the manifest first.
     """
     manifest = manifest or load_manifest(data_dir, verify=verify)
@@ -73,7 +74,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     if cache:
         ds = ds.cache()
     if shuffle:
-        ds = ds.shuffle(min(records, 20000), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(max(1, min(records, shuffle_images // block)), seed=seed, reshuffle_each_iteration=True)
     if repeat:
         ds = ds.repeat()
     needs_rebatch = partial or batch_size % block
@@ -130,7 +131,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
 def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",), **kwargs):
     """The whole split as numpy arrays ``(x, y)`` (for small data, scikit-learn and plots)."""
     xs, ys = [], []
-    for x, y in dataset(data_dir, split, inputs=inputs, targets=targets, shuffle=False, batch_size=256, **kwargs):
+    kwargs = {"shuffle": False, "batch_size": 256, **kwargs}
+    for x, y in dataset(data_dir, split, inputs=inputs, targets=targets, **kwargs):
         xs.append(x.numpy())
         ys.append(y.numpy())
     return np.concatenate(xs), np.concatenate(ys)

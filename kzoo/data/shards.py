@@ -120,7 +120,9 @@ def _write_shard(job: dict) -> dict:
                     sl = slice(start, min(start + block, m))
                     feat = {f: _bytes(sim[f][sl]) for f in features + ["labels"]}
                     feat["n"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[sl.stop - sl.start]))
-                    writer.write(tf.train.Example(features=tf.train.Features(feature=feat)).SerializeToString())
+                    # deterministic=True sorts the feature map: otherwise the byte order follows the hash seed
+                    ex = tf.train.Example(features=tf.train.Features(feature=feat))
+                    writer.write(ex.SerializeToString(deterministic=True))
                     records += 1
                 done += m
                 if job.get("queue") is not None:

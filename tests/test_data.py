@@ -1,0 +1,148 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import tiny_recipe
+from kzoo.data import DataError, RecipeError, dataset, load_arrays, load_manifest, load_recipe, write_shards
+from kzoo.data.recipes import scale_splits
+from kzoo.data.shards import plan_shards
+from kzoo.sims import galactic_center as gc
+
+
+def _shard_hashes(d):
+    m = json.loads((d / "manifest.json").read_text())
+    return {s["file"]: s["sha256"] for sp in m["splits"].values() for s in sp["shards"]}
+
+
+def test_manifest_describes_the_shards(tiny_data):
+    m = load_manifest(tiny_data)
+    assert m["sky"] == "galactic_center" and m["seed"] == 3 and m["block"] == 8
+    assert {k: v["count"] for k, v in m["splits"].items()} == {"train": 72, "val": 24, "test": 28}
+    assert m["schema"]["counts"] == {"dtype": "float32", "shape": [16, 16]}
+    assert m["schema"]["labels"]["names"] == list(gc.LABELS)
+    assert m["stats"]["features"]["counts"]["std"] > 0
+    for sp in m["splits"].values():
+        for s in sp["shards"]:
+            assert (tiny_data / s["file"]).stat().st_size == s["bytes"] and len(s["sha256"]) == 64
+
+
+def test_round_trip_is_exact(tiny_data):
+    """Shard i holds simulate(default_rng([seed, i]), count): the pipeline gives back exactly that."""
+    m = load_manifest(tiny_data)
+    first = m["splits"]["test"]["shards"][0]
+    sim = gc.simulate(np.random.default_rng([m["seed"], first["index"]]), first["count"], **m["recipe"]["params"])
+    x, y = load_arrays(tiny_data, "test", targets=list(gc.LABELS))
+    assert x.shape == (28, 16, 16, 1) and y.shape == (28, 6)
+    np.testing.assert_array_equal(x[: first["count"], ..., 0], sim["counts"])
+    np.testing.assert_array_equal(y[: first["count"]], sim["labels"])
+    ds = dataset(tiny_data, "test", targets="ps_flux", batch_size=5, shuffle=False)
+    ps = np.concatenate([t.numpy() for _, t in ds])
+    np.testing.assert_array_equal(ps[: first["count"], ..., 0], sim["ps_flux"])
+
+
+def test_batches_shuffle_and_scaling(tiny_data):
+    sizes = [int(x.shape[0]) for x, _ in dataset(tiny_data, "train", batch_size=10)]
+    assert sum(sizes) == 72 and sizes[:-1] == [10] * (len(sizes) - 1)
+    a = np.concatenate([y.numpy() for _, y in dataset(tiny_data, "train", batch_size=16, seed=1)])
+    b = np.concatenate([y.numpy() for _, y in dataset(tiny_data, "train", batch_size=16, seed=1)])
+    c = np.concatenate([y.numpy() for _, y in dataset(tiny_data, "train", batch_size=16, shuffle=False)])
+    np.testing.assert_array_equal(a, b)  # same seed, same order
+    assert not np.array_equal(a, c) and np.array_equal(np.sort(a, 0), np.sort(c, 0))
+    _, y = load_arrays(tiny_data, "train", targets=["n_ps_gc"], scale_targets=True)
+    assert y.min() >= 0 and y.max() <= 1
+    assert dataset(tiny_data, "val", batch_size=8).cardinality().numpy() == 3
+
+
+def test_same_seed_gives_byte_identical_shards_and_workers_do_not_matter(tmp_path, tiny_data):
+    write_shards(tiny_recipe(), tmp_path / "a", workers=2, progress=False)
+    assert _shard_hashes(tmp_path / "a") == _shard_hashes(tiny_data)
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (tiny_data / "manifest.json").read_bytes()
+    write_shards(tiny_recipe(seed=4), tmp_path / "b", progress=False)
+    assert set(_shard_hashes(tmp_path / "b").values()).isdisjoint(_shard_hashes(tiny_data).values())
+
+
+def test_rerun_remakes_only_missing_or_corrupt_shards(tmp_path, tiny_data):
+    d = tmp_path / "gc"
+    shutil.copytree(tiny_data, d)
+    files = sorted(d.glob("*.tfrecord"))
+    files[0].unlink()
+    raw = bytearray(files[1].read_bytes())
+    raw[100] ^= 0xFF
+    files[1].write_bytes(bytes(raw))
+    untouched = files[2].stat().st_mtime_ns
+    write_shards(tiny_recipe(), d, progress=False)
+    assert _shard_hashes(d) == _shard_hashes(tiny_data)
+    assert files[2].stat().st_mtime_ns == untouched
+    assert not list(d.glob(".*tmp*"))
+
+
+def test_corrupt_truncated_and_missing_shards_are_named(tmp_path, tiny_data):
+    d = tmp_path / "gc"
+    shutil.copytree(tiny_data, d)
+    f = sorted(d.glob("train-*.tfrecord"))[0]
+    good = f.read_bytes()
+    f.write_bytes(good[:-10])
+    with pytest.raises(DataError, match=f"{f.name}.*truncated"):
+        dataset(d, "train")
+    f.write_bytes(good[:50] + bytes([good[50] ^ 1]) + good[51:])
+    with pytest.raises(DataError, match=f"{f.name}.*corrupt"):
+        load_manifest(d)
+    f.unlink()
+    with pytest.raises(DataError, match=f"{f.name}.*missing"):
+        load_manifest(d)
+    with pytest.raises(DataError, match="no manifest"):
+        load_manifest(tmp_path)
+
+
+def test_bad_pipeline_arguments(tiny_data):
+    with pytest.raises(DataError, match="no split 'validation'"):
+        dataset(tiny_data, "validation")
+    with pytest.raises(DataError, match="A_DM"):
+        dataset(tiny_data, "train", targets=["A_DM"])
+    with pytest.raises(DataError, match="expected"):
+        dataset(tiny_data, "train", inputs="expected")
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        dataset(tiny_data, "train", augment=["shear"])
+
+
+def test_recipe_validation_lists_every_problem(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sky: galactic_center\nsplits: {train: 0}\nblok: 3\nseed: x\nparams: {npix: -1}\n")
+    with pytest.raises(RecipeError) as e:
+        load_recipe(bad)
+    msg = str(e.value)
+    assert str(bad) in msg
+    for part in ("'blok'", "'seed' must be int", "splits.train", "npix"):
+        assert part in msg
+    with pytest.raises(KeyError, match="galactic_center"):
+        load_recipe("galactic_centr")
+    assert load_recipe("galactic_center")["splits"] == {"train": 8192, "val": 1966, "test": 3072}
+
+
+def test_split_scaling_and_shard_plan():
+    assert scale_splits({"train": 8192, "val": 1966, "test": 3072}, 12000) == {"train": 7430, "val": 1783, "test": 2787}
+    assert sum(scale_splits({"a": 1, "b": 1, "c": 5}, 3).values()) == 3
+    plan = plan_shards({"train": 100, "test": 20}, 8, 16)
+    assert sum(s["count"] for s in plan) == 120
+    assert [s["index"] for s in plan] == list(range(len(plan)))
+    assert all(s["count"] % 16 == 0 for s in plan[:-1] if s["split"] == plan[plan.index(s) + 1]["split"])
+
+
+def test_augmentations_keep_shape_and_rotate_like_rot90():
+    import math
+
+    import tensorflow as tf
+
+    from kzoo.data.augment import augment_batch, rotate_images
+
+    x = tf.random.stateless_uniform([3, 9, 9, 1], [1, 2])
+    turned = rotate_images(x, tf.constant([math.pi / 2] * 3), interpolation="NEAREST")
+    np.testing.assert_allclose(turned.numpy(), tf.image.rot90(x, 1).numpy(), atol=1e-6)
+    y = tf.identity(x)
+    ax, ay = augment_batch(x, y, tf.constant([3, 4]), flip=True, rot90=True, rotate=30.0)
+    assert ax.shape == x.shape
+    np.testing.assert_array_equal(ax.numpy(), ay.numpy())  # the mask follows the image
+    bx, _ = augment_batch(x, None, tf.constant([3, 4]), flip=True, rot90=True, rotate=30.0)
+    np.testing.assert_array_equal(ax.numpy(), bx.numpy())  # stateless: same seed, same result

@@ -1,0 +1,52 @@
+"""One test over every registered model, as keras-hub does for every backbone."""
+
+import json
+
+import numpy as np
+import pytest
+
+import kzoo
+from kzoo.export import load_model
+
+SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}}  # keep the suite fast; full size is tested for gc_cnn's count
+
+
+@pytest.mark.parametrize("name", kzoo.list_models())
+def test_every_model_builds_runs_and_round_trips(name, tmp_path):
+    import keras
+
+    s = kzoo.spec(name)
+    model = kzoo.build(name, **SMALL.get(name, {}))
+    assert isinstance(model, keras.Model) and model.__class__.__name__ == "Functional"
+    assert all(l.__class__.__name__ != "Lambda" for l in model._flatten_layers())
+    shape = (2, *model.input_shape[1:])
+    x = np.zeros(shape, "float32")
+    y = np.asarray(model(x, training=False))
+    assert np.isfinite(y).all()
+    assert y.shape[0] == 2
+    if s.task == "regression":
+        assert y.shape == (2, s.arguments()["outputs"])
+    rng = np.random.default_rng(0)
+    x = rng.poisson(5.0, shape).astype("float32")
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    again = load_model(path)
+    np.testing.assert_allclose(np.asarray(again(x, training=False)), np.asarray(model(x, training=False)),
+                               rtol=1e-6, atol=1e-6)
+    as_json = lambda m: json.loads(json.dumps(m.get_config(), default=str))  # tuples and lists compare equal
+    assert as_json(again) == as_json(model)
+
+
+def test_default_full_size_forward():
+    model = kzoo.build("gc_cnn")
+    assert model.input_shape == (None, *kzoo.spec("gc_cnn").input_shape)
+    assert np.isfinite(np.asarray(model(np.zeros((1, 64, 64, 1), "float32")))).all()
+
+
+def test_per_image_max_normalisation_layer_round_trips(tmp_path):
+    m = kzoo.build("gc_cnn", input_shape=(16, 16, 1), normalization="per_image_max")
+    x = np.random.default_rng(1).uniform(0, 50, (3, 16, 16, 1)).astype("float32")
+    m.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(load_model(tmp_path / "m.keras")(x)), np.asarray(m(x)), rtol=1e-6)
+    with pytest.raises(ValueError, match="normalization mode"):
+        kzoo.build("gc_cnn", normalization="minmax")

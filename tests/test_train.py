@@ -1,0 +1,96 @@
+import json
+
+import numpy as np
+import pytest
+
+from kzoo.data import DataError
+from kzoo.evaluate import evaluate, regression_metrics
+from kzoo.train import TrainingError, fit, read_history
+
+TINY = {"filters": (4, 4, 8, 8), "dense": (16,)}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "gc-dm"
+    res = fit("gc-dm", tiny_data, out, epochs=2, batch_size=16, model_args=TINY, verbose=0)
+    return out, res
+
+
+def test_fit_writes_a_complete_run(tiny_run):
+    out, res = tiny_run
+    for name in ("run.json", "model.keras", "history.csv", "metrics.json", "loss_curves.png", "predicted_vs_true.png"):
+        assert (out / name).exists(), name
+    assert not (out / "backup").exists()
+    assert list((out / "logs").rglob("events.out.tfevents*"))
+    hist = read_history(out / "history.csv")
+    assert hist["epoch"] == [0.0, 1.0] and "val_loss" in hist
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["split"] == "test" and m["count"] == 28
+    a = m["metrics"]["A_dm"]
+    assert set(a) >= {"mae", "rmse", "relative_error", "mean_relative_error", "r2"}
+    assert m["reference"]["relative_error"]["A_dm"] == 0.0807
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["normalization"]["mode"] == "global" and run["epochs_run"] == 2
+
+
+def test_evaluate_recomputes_the_metrics(tiny_run, tiny_data):
+    out, res = tiny_run
+    again = evaluate(out)
+    assert again["metrics"]["A_dm"] == pytest.approx(res["metrics"]["A_dm"], rel=1e-5)
+    with pytest.raises(DataError, match="no split 'holdout'"):
+        evaluate(out, tiny_data, split="holdout")
+    with pytest.raises(FileNotFoundError, match="not a kzoo run"):
+        evaluate(tiny_data)
+
+
+def test_a_killed_run_resumes_where_it_stopped(tiny_data, tmp_path):
+    import keras
+
+    class Crash(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt("simulated kill")
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, callbacks=[Crash()], verbose=0)
+    assert (out / "backup").exists() and not (out / "model.keras").exists()
+    assert read_history(out / "history.csv")["epoch"] == [0.0, 1.0]
+    fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, verbose=0)
+    assert read_history(out / "history.csv")["epoch"] == [0.0, 1.0, 2.0, 3.0]
+    assert json.loads((out / "run.json").read_text())["resumed"] is True
+
+
+def test_nan_loss_stops_with_the_batch_named(tiny_data, tmp_path):
+    with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch \d+"):
+        fit("gc-dm", tiny_data, tmp_path / "run", epochs=2, batch_size=16, learning_rate=1e30,
+            model_args={**TINY, "output_activation": "exponential"}, verbose=0)
+    assert not (tmp_path / "run" / "model.keras").exists()
+
+
+def test_dataset_from_another_recipe_is_refused(tiny_data, tmp_path):
+    import shutil
+
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    m = json.loads((d / "manifest.json").read_text())
+    m["sky"] = "sersic"
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match="gc-dm needs a galactic_center dataset"):
+        fit("gc-dm", d, tmp_path / "run", epochs=1, verbose=0)
+    with pytest.raises(KeyError, match="gc-dm"):
+        fit("gc-dn", d, tmp_path / "run")
+    with pytest.raises(ValueError, match="precision"):
+        fit("gc-dm", tiny_data, tmp_path / "run", precision="float8")
+
+
+def test_regression_metrics_by_hand():
+    t = np.array([[1.0], [2.0], [4.0]])
+    p = np.array([[1.5], [2.0], [3.0]])
+    m = regression_metrics(t, p, ["a"])["a"]
+    assert m["mae"] == pytest.approx(0.5)
+    assert m["rmse"] == pytest.approx(np.sqrt((0.25 + 1) / 3))
+    assert m["relative_error"] == pytest.approx(0.5 / (7 / 3))
+    assert m["mean_relative_error"] == pytest.approx((0.5 + 0 + 0.25) / 3)
+    assert m["bias"] == pytest.approx(-0.5 / 3)
