@@ -92,6 +92,14 @@ def _cmd_export(a):
     print(f"wrote {export(a.run, a.format, out=a.out)}")
 
 
+def _cmd_reproduce(a):
+    from kzoo.reproduce import reproduce
+
+    r = reproduce(a.experiment, a.out, seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs,
+                  n=a.n, results_dir=a.results)
+    print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -145,6 +153,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"])
     s.add_argument("--out", help="destination (default: RUN/export/...)")
     s.set_defaults(fn=_cmd_export)
+    s = sub.add_parser("reproduce", help="simulate, train and evaluate an experiment at the seed's sizes; "
+                                         "write results/<experiment>.md beside the seed's numbers")
+    s.add_argument("experiment")
+    s.add_argument("--out", required=True, help="work directory (data/ and run/ go there)")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
+    s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
+    s.add_argument("--results", default="results", help="where the .md/.json results go")
+    s.set_defaults(fn=_cmd_reproduce)
     return p
 
 
