@@ -22,7 +22,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kzoo.io import write_json
+from kzoo.io import atomic_path, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -83,6 +83,24 @@ def _device() -> str:
     return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
 
 
+def input_normalization(exp, manifest) -> dict:
+    """The experiment's input normalisation, with the training split's statistics for "global"."""
+    if exp.normalization != "global":
+        return {"mode": exp.normalization}
+    st = manifest["stats"]["features"][exp.inputs]
+    return {"mode": "global", "mean": st["mean"], "std": st["std"] or 1.0}
+
+
+def build_for(exp, manifest, **model_args):
+    """The experiment's zoo model, shaped for the dataset of ``manifest`` (used by fit and the tuners)."""
+    from kzoo.registry import build
+
+    h, w = manifest["schema"][exp.inputs]["shape"]
+    outputs = {} if isinstance(exp.targets, str) else {"outputs": len(exp.targets)}
+    return build(exp.model, input_shape=(h, w, 1), normalization=input_normalization(exp, manifest),
+                 **outputs, **{**exp.model_args, **model_args})
+
+
 def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int | None = None,
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
@@ -104,9 +122,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
-    from kzoo.io import atomic_path
     from kzoo import plots
-    from kzoo.registry import build
 
     exp = get_experiment(experiment)
     if precision not in PRECISIONS:
@@ -129,7 +145,6 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                         f"{sorted(k for k in manifest['schema'] if k != 'labels')}, but {exp.name} needs a "
                         f"{want['sky']} dataset storing {want['features']} (recipe {exp.recipe!r})")
     has_val = "val" in manifest["splits"]
-    h, w = manifest["schema"][exp.inputs]["shape"]
 
     out.mkdir(parents=True, exist_ok=True)
     backup = out / "backup"
@@ -139,10 +154,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             (out / stale).unlink(missing_ok=True)
         shutil.rmtree(out / "logs", ignore_errors=True)
 
-    norm = exp.normalization
-    if norm == "global":
-        st = manifest["stats"]["features"][exp.inputs]
-        norm = {"mode": "global", "mean": st["mean"], "std": st["std"] or 1.0}
+    norm = input_normalization(exp, manifest)
     run = {
         "experiment": exp.to_dict(),
         "data_dir": str(data_dir),
@@ -167,8 +179,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         train_ds = dataset(data_dir, "train", shuffle=True, augment=exp.augment, **common)
         val_ds = dataset(data_dir, "val", shuffle=False, **common) if has_val else None
         with strategy.scope():
-            model = build(exp.model, input_shape=(h, w, 1), outputs=len(exp.targets), normalization=norm,
-                          **run["settings"]["model_args"])
+            model = build_for(exp, manifest, **run["settings"]["model_args"])
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=exp.loss, metrics=list(exp.metrics))
         guard = _nan_guard()
         monitor = "val_loss" if has_val else "loss"

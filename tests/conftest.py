@@ -6,14 +6,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest
 
-TINY_PARAMS = {"npix": 16, "n_gc_range": [20, 80], "n_disk_range": [100, 400]}
+from pathlib import Path
+
+import yaml
+
+TINY_RECIPE = Path(__file__).parent.parent / "data" / "gc_tiny.yaml"
 
 
 def tiny_recipe(**over):
-    r = {"sky": "galactic_center", "seed": 3, "splits": {"train": 72, "val": 24, "test": 28},
-         "shards": 5, "block": 8, "features": ["counts", "ps_flux"], "params": dict(TINY_PARAMS)}
-    r.update(over)
-    return r
+    """data/gc_tiny.yaml as a dict, with ``over`` replacing top-level keys."""
+    return {**yaml.safe_load(TINY_RECIPE.read_text()), **over}
 
 
 @pytest.fixture(scope="session")
