@@ -92,6 +92,18 @@ def _cmd_export(a):
     print(f"wrote {export(a.run, a.format, out=a.out)}")
 
 
+def _cmd_predict(a):
+    from kzoo.predict import predict
+
+    res = predict(a.run, a.images)
+    if a.json:
+        print(json.dumps(res, indent=2))
+        return
+    print("file\t" + "\t".join(res["targets"]))
+    for f, vals in res["predictions"].items():
+        print(f + "\t" + "\t".join(f"{v:.6g}" for v in vals))
+
+
 def _cmd_reproduce(a):
     from kzoo.reproduce import reproduce
 
@@ -153,6 +165,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"])
     s.add_argument("--out", help="destination (default: RUN/export/...)")
     s.set_defaults(fn=_cmd_export)
+    s = sub.add_parser("predict", help="apply a run's model to FITS or .npy images")
+    s.add_argument("run")
+    s.add_argument("images", nargs="+", help="FITS files (first 2-D image HDU) or .npy arrays")
+    s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.set_defaults(fn=_cmd_predict)
+
     s = sub.add_parser("reproduce", help="simulate, train and evaluate an experiment at the seed's sizes; "
                                          "write results/<experiment>.md beside the seed's numbers")
     s.add_argument("experiment")

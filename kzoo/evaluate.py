@@ -88,6 +88,11 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         raise DataError(f"{data_dir / 'manifest.json'}: no split {split!r} (it has {', '.join(manifest['splits'])})")
     if model is None:
         model = load_model(run_dir / "model.keras")
+    inputs = run["experiment"]["inputs"]
+    want, have = tuple(model.input_shape[1:3]), tuple(manifest["schema"][inputs]["shape"])
+    if want != have:
+        raise DataError(f"{data_dir / 'manifest.json'}: {inputs} images are {have[0]} x {have[1]}, "
+                        f"but the model of {run_dir} takes {want[0]} x {want[1]}")
     t0 = time.time()
     metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, run_dir)
     result = {

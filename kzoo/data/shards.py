@@ -99,6 +99,7 @@ def _write_shard(job: dict) -> dict:
     block = recipe["block"]
     stats = {f: _stats_init() for f in features}
     label_stats = [_stats_init() for _ in sky.LABELS]
+    ranges = sky.label_ranges(**recipe["params"])
     path = out / job["file"]
     records = 0
     with atomic_path(path) as tmp:
@@ -112,6 +113,12 @@ def _write_shard(job: dict) -> dict:
                     if bad.any():
                         raise DataError(f"{path}: simulated {name} of image {done + int(np.argmax(bad))} "
                                         f"holds NaN or inf; check the recipe's params")
+                for j, (name, (lo, hi)) in enumerate(ranges.items()):
+                    out_of_range = (sim["labels"][:, j] < lo) | (sim["labels"][:, j] > hi)
+                    if out_of_range.any():
+                        i = int(np.argmax(out_of_range))
+                        raise DataError(f"{path}: label {name} of image {done + i} is {sim['labels'][i, j]}, "
+                                        f"outside the recipe's range [{lo}, {hi}]")
                 for f in features:
                     _stats_add(stats[f], sim[f])
                 for j, acc in enumerate(label_stats):

@@ -1,0 +1,33 @@
+"""Write a tiny saved model of a zoo family for the cross-version loading test.
+
+    python tests/saved_models/make.py gc_cnn
+
+Run it once when a family is added and commit its .keras and .npz. Never regenerate an existing
+file: the point is that models saved by earlier kzoo releases keep loading and predicting the same.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import kzoo
+
+TINY = {
+    "gc_cnn": {"input_shape": (16, 16, 1), "filters": (4, 4, 8, 8), "dense": (16,),
+               "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
+}
+
+if __name__ == "__main__":
+    here = Path(__file__).parent
+    for name in sys.argv[1:]:
+        if (here / f"{name}.keras").exists():
+            sys.exit(f"{here / name}.keras exists: saved models are never regenerated")
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = kzoo.build(name, **TINY[name])
+        x = np.random.default_rng(0).poisson(5.0, (4, *model.input_shape[1:])).astype("float32")
+        model.save(here / f"{name}.keras")
+        np.savez(here / f"{name}.npz", x=x, y=np.asarray(model(x, training=False)), kzoo=kzoo.__version__)
+        print(f"wrote {name}.keras and {name}.npz (kzoo {kzoo.__version__})")
