@@ -1,10 +1,14 @@
-"""Shared by the benchmark scripts: machine description, a markdown table, atomic JSON + markdown output."""
+"""Shared by the benchmark scripts: machine description, a markdown table, atomic JSON + markdown output,
+a working directory and the galactic-centre shards most benchmarks read."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +30,7 @@ def machine_info() -> dict:
         "cpu_count": os.cpu_count(),
         "usable_cpus": usable,
         "processor": platform.processor() or platform.machine(),
+        **cpuinfo(),
         "machine": platform.machine(),
         "platform": platform.platform(),
         "load_average_at_start": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
@@ -36,6 +41,19 @@ def machine_info() -> dict:
         "kzoo": kzoo.__version__,
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def cpuinfo() -> dict:
+    """The CPU model name and its bfloat16 flags (AMX / AVX512-BF16), from /proc/cpuinfo (Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"cpu_model": platform.processor() or platform.machine(), "bf16_flags": []}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = fields.get("flags", "").split()
+    return {"cpu_model": fields.get("model name", platform.machine()),
+            "bf16_flags": [f for f in ("amx_bf16", "avx512_bf16") if f in flags]}
 
 
 def md_table(headers, rows) -> str:
@@ -52,7 +70,8 @@ def md_table(headers, rows) -> str:
 
 
 def machine_line(m: dict) -> str:
-    line = (f"{m['cpu_count']} CPUs ({m['usable_cpus']} usable), {m['processor']}, "
+    bf16 = f" ({', '.join(m['bf16_flags'])})" if m.get("bf16_flags") else ""
+    line = (f"{m['cpu_count']} CPUs ({m['usable_cpus']} usable), {m.get('cpu_model', m['processor'])}{bf16}, "
             f"TensorFlow {m['tensorflow']}, Keras {m['keras']}")
     if m["load_average_at_start"]:
         line += f", load average at start {m['load_average_at_start'][0]:.2f}"
@@ -67,3 +86,44 @@ def write_outputs(out_json, out_md, result: dict, markdown: str):
     write_text(out_md, markdown)
     print(markdown)
     print(f"wrote {out_json} and {out_md}")
+
+
+def output_args(ap, name: str, quick: str):
+    """Add ``--out-json``/``--out-md`` (default ``results/NAME.json|md``) and ``--quick`` (help ``quick``)."""
+    ap.add_argument("--out-json", default=str(RESULTS / f"{name}.json"))
+    ap.add_argument("--out-md", default=str(RESULTS / f"{name}.md"))
+    ap.add_argument("--quick", action="store_true", help=f"smoke test: {quick}")
+
+
+def report(args, result: dict, title: str, setup: str, body: str):
+    """write_outputs of ``result`` (which holds "machine") and of its markdown: title, setup, machine, body."""
+    md = (f"# {title}\n\n{setup}{' (--quick)' if args.quick else ''}.\n"
+          f"Machine: {machine_line(result['machine'])}.\n\n{body}")
+    write_outputs(args.out_json, args.out_md, {**result, "quick": args.quick}, md)
+
+
+@contextlib.contextmanager
+def workdir(path=None, prefix: str = "kzoo-bench-"):
+    """``path`` (created, kept), or a temporary directory removed at the end."""
+    if path:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        yield Path(path)
+        return
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    try:
+        yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def gc_shards(out, n: int, block: int = 16, workers: int = 1) -> tuple[dict, float]:
+    """``n`` galactic-centre counts maps (train split, 8 shards) in ``out``: (manifest, seconds).
+
+    write_shards keeps finished shards, so a rerun over the same ``out`` only checks them.
+    """
+    from kzoo.data import write_shards
+
+    recipe = {"sky": "galactic_center", "splits": {"train": n}, "shards": 8, "block": block, "features": ["counts"]}
+    t0 = time.perf_counter()
+    manifest = write_shards(recipe, out, workers=workers, progress=False)
+    return manifest, time.perf_counter() - t0

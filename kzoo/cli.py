@@ -75,9 +75,11 @@ def _print_metrics(res):
             continue
         line = ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
         print(f"  {target}: {line}")
+        classical = (res.get("classical_reference") or {}).get("metrics", {}).get(target, {})
         for key, vals in ref.items():
             if isinstance(vals, dict) and target in vals and key in m:
-                print(f"  {target}: {key} {m[key]:.4f}  (seed: {vals[target]})")
+                extra = f", {res['classical_reference']['method']}: {classical[key]:.4f}" if key in classical else ""
+                print(f"  {target}: {key} {m[key]:.4f}  (seed: {vals[target]}{extra})")
 
 
 def _cmd_evaluate(a):

@@ -67,6 +67,28 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
 EVALUATORS = {"regression": _regression}
 
 
+def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_dir: Path) -> dict | None:
+    """The experiment's classical method on the same split, cached in RUN/ for this dataset and split."""
+    name = exp.get("reference_method")
+    if not name:
+        return None
+    from kzoo.reference import REFERENCES
+
+    cache = out_dir / f"classical_{split}.json"
+    if cache.exists():
+        cached = json.loads(cache.read_text())
+        if cached.get("recipe_sha256") == manifest["recipe_sha256"] and cached.get("method") == name:
+            return cached
+    t0 = time.time()
+    y_true, y_pred, info = REFERENCES[name](manifest, data_dir, split, list(exp["targets"]), progress=True)
+    plots.predicted_vs_true(y_true, y_pred, list(exp["targets"]), out_dir / "classical_predicted_vs_true.png",
+                            title=f"{name}: {split} split ({len(y_true)} images)")
+    result = {"method": name, "description": info, "recipe_sha256": manifest["recipe_sha256"],
+              "metrics": regression_metrics(y_true, y_pred, list(exp["targets"])), "seconds": round(time.time() - t0, 1)}
+    write_json(cache, result)
+    return result
+
+
 def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bool = True) -> dict:
     """Recompute ``RUN/metrics.json`` (and the evaluation plots) from the saved model.
 
@@ -95,6 +117,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
                         f"but the model of {run_dir} takes {want[0]} x {want[1]}")
     t0 = time.time()
     metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, run_dir)
+    classical = _classical_reference(run["experiment"], manifest, data_dir, split, run_dir)
     result = {
         "experiment": run["experiment"]["name"],
         "split": split,
@@ -102,6 +125,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "data_dir": str(data_dir),
         "metrics": metrics,
         "reference": run["experiment"]["reference"],
+        "classical_reference": classical,
         "definitions": regression_metrics.__doc__.strip() if run["experiment"]["evaluation"] == "regression" else "",
         "seconds": round(time.time() - t0, 2),
     }

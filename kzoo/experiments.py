@@ -29,6 +29,7 @@ class Experiment:
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         augment: tf.data augmentations (see ``kzoo.data.augment``).
         evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
+        reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics.
         seed: the seed document and section.
     """
@@ -49,6 +50,7 @@ class Experiment:
     patience: int = 10
     augment: tuple = ()
     evaluation: str = "regression"
+    reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
     seed: str = ""
     description: str = ""
@@ -93,6 +95,7 @@ add(Experiment(
     epochs=60,
     patience=10,
     evaluation="regression",
+    reference_method="poisson_template_fit",
     reference={"relative_error": {"A_dm": 0.0807}},
     seed="000_5837b5ed42dd2f8c.txt, Part a (single-output CNN) and Appendix 1",
     description="Dark-matter amplitude A_dm of simulated Galactic-centre gamma-ray counts maps, "

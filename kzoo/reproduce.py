@@ -58,7 +58,9 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
 
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
-    for png in ("loss_curves.png", "predicted_vs_true.png"):
+    for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
+        if not (out / "run" / png).exists():
+            continue
         shutil.copyfile(out / "run" / png, figs / png)
     record = {
         "experiment": exp.to_dict(),
@@ -67,6 +69,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "recipe_sha256": manifest["recipe_sha256"],
         "metrics": res["metrics"],
         "reference": exp.reference,
+        "classical_reference": res.get("classical_reference"),
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
         "settings": run["settings"],
@@ -86,16 +89,21 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
 def markdown(r: dict) -> str:
     """The results table of a reproduction record."""
     exp = r["experiment"]
+    cl = r.get("classical_reference")
     lines = [f"# {exp['name']}: {exp['description']}", "",
              f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
              f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "",
-             "| target | metric | kzoo | seed |", "|---|---|---|---|"]
+             f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed |",
+             "|---|---|---|---|---|"]
     for target, m in r["metrics"].items():
         for key in ("relative_error", "mean_relative_error", "mean_relative_error_top90", "mae", "rmse", "bias", "r2"):
             if key not in m:
                 continue
             ref = r["reference"].get(key, {}).get(target, "")
-            lines.append(f"| {target} | {key} | {m[key]:.4f} | {ref} |")
+            c = cl["metrics"].get(target, {}).get(key) if cl else None
+            lines.append(f"| {target} | {key} | {m[key]:.4f} | {'' if c is None else f'{c:.4f}'} | {ref} |")
+    if cl:
+        lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
     s = r["settings"]
     lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
               f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {exp['epochs']} epochs "
@@ -108,4 +116,6 @@ def markdown(r: dict) -> str:
               f"Command: `{r['command']}`", "",
               f"![loss curves]({exp['name']}/loss_curves.png)", "",
               f"![predicted vs true]({exp['name']}/predicted_vs_true.png)", ""]
+    if cl:
+        lines += [f"![classical reference]({exp['name']}/classical_predicted_vs_true.png)", ""]
     return "\n".join(lines)

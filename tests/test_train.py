@@ -94,3 +94,24 @@ def test_regression_metrics_by_hand():
     assert m["relative_error"] == pytest.approx(0.5 / (7 / 3))
     assert m["mean_relative_error"] == pytest.approx((0.5 + 0 + 0.25) / 3)
     assert m["bias"] == pytest.approx(-0.5 / 3)
+
+
+def test_poisson_template_fit_recovers_known_amplitudes_from_a_noiseless_map():
+    from kzoo.reference import poisson_template_fit
+    from kzoo.sims import galactic_center as gc
+
+    T = gc.mean_templates(npix=32)
+    truth = dict(zip(T, [0.3, 0.7, 0.2, 0.9, 1.1, 0.8]))
+    mu = sum(truth[k] * T[k] for k in T)[None]
+    fit = poisson_template_fit(mu, T)
+    for k in T:
+        assert fit[k][0] == pytest.approx(truth[k], rel=1e-3), k
+    with pytest.raises(ValueError, match="rotate"):
+        gc.mean_templates(rotate=True)
+
+
+def test_the_classical_reference_stands_beside_the_network(tiny_run):
+    out, res = tiny_run
+    cl = res["classical_reference"]
+    assert cl["method"] == "poisson_template_fit" and cl["metrics"]["A_dm"]["n"] == 28
+    assert (out / "classical_predicted_vs_true.png").exists() and (out / "classical_test.json").exists()

@@ -158,8 +158,8 @@ def _sigmoid(x):
 
 
 @functools.lru_cache(maxsize=8)
-def _disk_pixel_cdf(npix: int, half_width: float, rd: float, h: float, r_sun: float, rotate: bool):
-    """CDF over the pixels of the (possibly enlarged) sampling grid of the disk population's sky density."""
+def _disk_pixel_prob(npix: int, half_width: float, rd: float, h: float, r_sun: float, rotate: bool):
+    """Probability per pixel of the (possibly enlarged) sampling grid of the disk population's sky density."""
     step = 2.0 * half_width / npix
     # With rotation, sources come from the circle that any rotated frame can reach.
     extra = int(math.ceil((half_width * math.sqrt(2.0) - half_width) / step)) if rotate else 0
@@ -184,7 +184,13 @@ def _disk_pixel_cdf(npix: int, half_width: float, rd: float, h: float, r_sun: fl
     if rotate:  # only pixels inside the circle of radius half_width*sqrt(2) can be seen
         lc, bc = pixel_centres(m, hw)
         pix[np.sqrt(lc**2 + bc**2) > half_width * math.sqrt(2.0) + step] = 0.0
-    return _alias_table(pix.ravel() / pix.sum()), m, hw
+    return pix / pix.sum(), m, hw
+
+
+@functools.lru_cache(maxsize=8)
+def _disk_alias(*args):
+    prob, m, hw = _disk_pixel_prob(*args)
+    return _alias_table(prob.ravel()), m, hw
 
 
 def _alias_table(prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -222,6 +228,40 @@ def _draw_positions(rng, image_of, angles, p, sampler):
         b[pending[ok]] = br[ok]
         pending = pending[~ok]
     return l, b
+
+
+def mean_templates(**params) -> dict[str, np.ndarray]:
+    """PSF-blurred expected maps (npix, npix) of each component at amplitude 1, for template fits.
+
+    ``dm``, ``ic``, ``bubbles`` are exact; ``gas`` is the envelope times the mean (1) of the
+    log-normal field; ``ps_gc`` and ``ps_disk`` are the mean point-source flux of a population of
+    the mean size (n at the middle of its range, mean log-normal flux) spread by its sky density.
+    Only for unrotated skies.
+    """
+    p = validate_params(params)
+    if p["rotate"]:
+        raise ValueError("galactic_center.mean_templates: rotate must be False (a rotated sky has no fixed template)")
+    npix, hw = int(p["npix"]), float(p["half_width_deg"])
+    step = 2.0 * hw / npix
+    l, b = pixel_centres(npix, hw)
+    t = _templates(l, b, p)
+    mean_flux = math.exp(p["flux_mu"] + 0.5 * p["flux_sigma"] ** 2)
+    disk, _, _ = _disk_pixel_prob(npix, hw, p["disk_scale_radius_kpc"], p["disk_scale_height_kpc"],
+                                  p["sun_distance_kpc"], False)
+    # GC population: density of r ~ Gamma(k, theta) with a uniform angle is pdf(r) / (2 pi r), on a 4x4 sub-grid.
+    sub = 4
+    fine = hw - (np.arange(npix * sub) + 0.5) * step / sub
+    fb, fl = np.meshgrid(fine, fine, indexing="ij")
+    r = np.hypot(fl, fb)
+    k, theta = p["gc_radius_shape"], p["gc_radius_scale_deg"]
+    dens = r ** (k - 2) * np.exp(-r / theta)
+    gc_prob = dens.reshape(npix, sub, npix, sub).sum(axis=(1, 3))
+    gc_prob /= gc_prob.sum()
+    n_gc, n_disk = np.mean(p["n_gc_range"]) - 0.5, np.mean(p["n_disk_range"]) - 0.5
+    maps = {"dm": t["dm"], "pi0": t["gas_envelope"], "ic": np.broadcast_to(t["ic"], l.shape), "bubbles": t["bubbles"],
+            "ps_gc": n_gc * mean_flux * gc_prob, "ps_disk": n_disk * mean_flux * disk}
+    psf = gaussian_kernel_1d(p["psf_sigma_deg"] / step, int(p["psf_size"]))
+    return {name: separable_filter(np.asarray(m, dtype=np.float64), psf) for name, m in maps.items()}
 
 
 def simulate(rng: np.random.Generator, n: int, **params) -> dict[str, np.ndarray]:
@@ -272,7 +312,7 @@ def simulate(rng: np.random.Generator, n: int, **params) -> dict[str, np.ndarray
         phi = rng.uniform(0.0, 2.0 * math.pi, size=m)
         return r * np.cos(phi), r * np.sin(phi)
 
-    (accept, alias), m_grid, hw_grid = _disk_pixel_cdf(npix, hw, p["disk_scale_radius_kpc"], p["disk_scale_height_kpc"],
+    (accept, alias), m_grid, hw_grid = _disk_alias(npix, hw, p["disk_scale_radius_kpc"], p["disk_scale_height_kpc"],
                                            p["sun_distance_kpc"], bool(p["rotate"]))
 
     def disk_pixels(m):
