@@ -110,7 +110,7 @@ def _cmd_reproduce(a):
     from kzoo.reproduce import reproduce
 
     r = reproduce(a.experiment, a.out, seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs,
-                  n=a.n, results_dir=a.results)
+                  n=a.n, results_dir=a.results, note=a.note)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
@@ -183,6 +183,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")
+    s.add_argument("--note", default="", help="a sentence recorded with the results (e.g. how the run was made)")
     s.set_defaults(fn=_cmd_reproduce)
     return p
 

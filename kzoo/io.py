@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import os
@@ -31,8 +32,10 @@ def atomic_path(path: str | os.PathLike):
             _remove(old)
         else:
             os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         _remove(tmp)
+        if isinstance(e, OSError) and e.errno is not None and e.filename is None:
+            e.filename = str(path)  # "No space left on device" alone does not say which file
         raise
 
 
@@ -49,7 +52,46 @@ def write_text(path, text: str):
 
 
 def write_json(path, obj):
-    write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    except (TypeError, ValueError) as e:  # not JSON-serialisable: name the file; the old one stays
+        raise type(e)(f"{path}: cannot write as JSON: {e}") from e
+    write_text(path, text)
+
+
+def remove_stale_temps(path: str | os.PathLike):
+    """Remove the temporary files of ``path`` (see atomic_path) that processes which no longer run left.
+
+    A temporary name carries its writer's process id; one whose process is gone on this machine is a
+    leftover of a kill. Temporaries of live processes are kept. Best effort: errors are ignored.
+    (Process ids are this machine's: do not point writers on other machines at the same directory.)
+    """
+    if os.name != "posix":  # os.kill(pid, 0) would terminate the process on Windows
+        return
+    path = Path(path)
+    head, tail = f".{path.stem}.tmp-", path.suffix
+    try:
+        candidates = list(path.parent.glob(f"{glob.escape(head)}*{glob.escape(tail)}"))
+    except OSError:
+        return
+    for tmp in candidates:
+        pid = tmp.name[len(head):len(tmp.name) - len(tail)]
+        if not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        try:
+            _remove(tmp)
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to someone else, or cannot tell: keep its files
+        return True
+    return True
 
 
 def sha256_file(path, chunk: int = 1 << 22) -> str:
@@ -58,3 +100,11 @@ def sha256_file(path, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def read_json(path, default=None):
+    """The JSON in ``path``, or ``default`` when the file does not exist."""
+    path = Path(path)
+    if not path.exists():
+        return default
+    return json.loads(path.read_text())

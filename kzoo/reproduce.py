@@ -17,7 +17,8 @@ from pathlib import Path
 from kzoo.io import write_json, write_text
 
 
-def _git_commit() -> str:
+def git_commit() -> str:
+    """The source checkout's short commit (+uncommitted when it has local changes), or 'unknown'."""
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -40,28 +41,41 @@ def _cpu_name() -> str:
 
 
 def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: str = "float32",
-              epochs: int | None = None, n: int | None = None, results_dir="results") -> dict:
+              epochs: int | None = None, n: int | None = None, results_dir="results", note: str = "") -> dict:
     """Run ``experiment`` end to end at its recipe's sizes (or ``n`` images) and write the results table."""
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
     from kzoo.train import fit
 
+    from kzoo.evaluate import evaluate
+    from kzoo.io import read_json
+
     exp = get_experiment(experiment)
     out, results_dir = Path(out), Path(results_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = read_json(out / "timings.json", default={})
     t0 = time.time()
     manifest = write_shards(exp.recipe, out / "data", seed=seed, n=n, workers=workers)
-    sim_s = time.time() - t0
-    t1 = time.time()
-    res = fit(exp, out / "data", out / "run", seed=seed, precision=precision, epochs=epochs, verbose=2)
-    train_s = time.time() - t1
-    run = json.loads((out / "run" / "run.json").read_text())
+    timings.setdefault("simulate", round(time.time() - t0, 1))  # a rerun that found the shards keeps the first time
+    write_json(out / "timings.json", timings)
+    run_dir = out / "run"
+    finished = (run_dir / "model.keras").exists() and not (run_dir / "backup").exists()
+    if finished and "train_and_evaluate" in timings:
+        # A finished run is not trained again: re-evaluate it with the current evaluation code.
+        res = evaluate(run_dir, out / "data", model=None)
+    else:
+        t1 = time.time()
+        res = fit(exp, out / "data", run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2)
+        timings["train_and_evaluate"] = round(time.time() - t1, 1)
+        write_json(out / "timings.json", timings)
+    run = json.loads((run_dir / "run.json").read_text())
 
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
-        if not (out / "run" / png).exists():
+        if not (run_dir / png).exists():
             continue
-        shutil.copyfile(out / "run" / png, figs / png)
+        shutil.copyfile(run_dir / png, figs / png)
     record = {
         "experiment": exp.to_dict(),
         "splits": {k: v["count"] for k, v in manifest["splits"].items()},
@@ -73,11 +87,13 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
         "settings": run["settings"],
-        "seconds": {"simulate": round(sim_s, 1), "train_and_evaluate": round(train_s, 1)},
+        "seconds": timings,
         "machine": {"cores": os.cpu_count(), "cpu": _cpu_name(), "device": run["device"],
                     "platform": platform.platform()},
         "versions": run["versions"],
-        "commit": _git_commit(),
+        "commit": git_commit(),
+        "train_commit": run["versions"].get("commit", "not recorded"),
+        "note": note,
         "command": f"kzoo reproduce {exp.name} --out {out} --seed {seed} --workers {workers} --precision {precision}"
                    + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""),
     }
@@ -112,8 +128,11 @@ def markdown(r: dict) -> str:
               "",
               f"Time: simulate {r['seconds']['simulate']} s, train + evaluate {r['seconds']['train_and_evaluate']} s "
               f"on {r['machine']['device']}, {r['machine']['cpu']}.",
-              f"Versions: {r['versions']}. Commit {r['commit']}.", "",
-              f"Command: `{r['command']}`", "",
+              f"Versions: {r['versions']}. Trained at commit {r['train_commit']}, reported at commit {r['commit']}.", "",
+              f"Command: `{r['command']}`", ""]
+    if r.get("note"):
+        lines += [f"Note: {r['note']}", ""]
+    lines += [
               f"![loss curves]({exp['name']}/loss_curves.png)", "",
               f"![predicted vs true]({exp['name']}/predicted_vs_true.png)", ""]
     if cl:

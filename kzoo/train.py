@@ -55,6 +55,54 @@ def _nan_guard():
     return NaNGuard()
 
 
+def _history_trimmer(path):
+    import keras
+
+    class TrimHistory(keras.callbacks.Callback):
+        """At the first epoch, cut history.csv back to the rows of the epochs before it.
+
+        A run resumed after a kill starts at the epoch its backup holds; rows from a kill after an
+        epoch's CSV row but before its backup, or a half-written row, would otherwise stay.
+        """
+
+        def __init__(self):
+            super().__init__()
+            self.first = True
+
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.first:
+                self.first = False
+                _trim_history(path, epoch)
+
+    return TrimHistory()
+
+
+def _trim_history(path, epochs: int):
+    """Keep the header and the complete rows for epochs ``0 .. epochs-1`` at the top of history.csv.
+
+    Truncates in place, so CSVLogger's handle (opened for appending) carries on at the new end.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, "rb+") as f:
+        lines = f.read().splitlines(keepends=True)
+        if not lines or not lines[0].endswith(b"\n"):
+            return
+        header = next(csv.reader([lines[0].decode(errors="replace")]))
+        if "epoch" not in header:
+            return
+        col, keep = header.index("epoch"), len(lines[0])
+        for line in lines[1:]:
+            row = next(csv.reader([line.decode(errors="replace")]), [])
+            complete = line.endswith(b"\n") and len(row) == len(header) and row[col].isdigit()
+            if not (complete and int(row[col]) < epochs):
+                break
+            keep += len(line)
+        if keep < sum(map(len, lines)):
+            f.truncate(keep)
+
+
 def read_history(path) -> dict[str, list[float]]:
     """history.csv as columns; ``epoch`` counts from 0."""
     cols: dict[str, list[float]] = {}
@@ -72,7 +120,9 @@ def _versions() -> dict:
 
     from kzoo import __version__
 
-    return {"kzoo": __version__, "keras": keras.__version__, "tensorflow": tf.__version__,
+    from kzoo.reproduce import git_commit
+
+    return {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
             "numpy": numpy.__version__, "python": platform.python_version()}
 
 
@@ -183,9 +233,12 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=exp.loss, metrics=list(exp.metrics))
         guard = _nan_guard()
         monitor = "val_loss" if has_val else "loss"
+        # The CSV row of an epoch goes before its backup: a kill between the two makes the resumed run
+        # do the epoch again (its row is then trimmed), never skip a row.
         cbs = [
-            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
+            _history_trimmer(out / "history.csv"),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True, double_checkpoint=True),
             keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
             keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
             guard,

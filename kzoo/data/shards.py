@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.data.recipes import load_recipe, scale_splits
-from kzoo.io import atomic_path, sha256_file, write_json
+from kzoo.io import atomic_path, remove_stale_temps, sha256_file, write_json
 from kzoo.sims import get_sky
 
 FORMAT = "kzoo-shards/1"
@@ -88,7 +88,22 @@ def _stats_merge(accs):
 
 
 def _write_shard(job: dict) -> dict:
-    """Simulate and write one shard (runs in a worker process). Returns the part record."""
+    """Simulate and write one shard (runs in a worker process). Returns the part record.
+
+    A write that fails (disk full, read-only directory, ...) raises DataError naming the shard; a
+    shard already there under its name is left as it was.
+    """
+    import tensorflow as tf
+
+    try:
+        return _simulate_shard(job)
+    except (OSError, tf.errors.OpError) as e:
+        path = Path(job["out"]) / job["file"]
+        raise DataError(f"{path}: cannot write the shard ({e}); an earlier {path.name}, if any, "
+                        f"is left as it was") from e
+
+
+def _simulate_shard(job: dict) -> dict:
     import tensorflow as tf
 
     out = Path(job["out"])
@@ -190,6 +205,10 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     rsha = recipe_sha256(recipe)
     plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"])
     jobs = [{**s, "out": str(out), "recipe": recipe, "seed": recipe["seed"], "recipe_sha256": rsha} for s in plan]
+    for s in plan:  # what killed runs left half-written (their process ids are gone)
+        remove_stale_temps(out / s["file"])
+        remove_stale_temps(out / PARTS / (s["file"] + ".json"))
+    remove_stale_temps(out / "manifest.json")
 
     parts, todo = {}, []
     for job in jobs:

@@ -1,0 +1,20 @@
+import json
+
+from kzoo.reproduce import reproduce
+
+
+def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path):
+    results = tmp_path / "results"
+    r = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
+    md = (results / "gc-dm.md").read_text()
+    assert "| A_dm | relative_error |" in md and "| 0.0807 |" in md
+    assert "poisson_template_fit" in md
+    for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
+        assert (results / "gc-dm" / png).exists()
+    saved = json.loads((results / "gc-dm.json").read_text())
+    assert saved["splits"] == {"train": 74, "val": 18, "test": 28}
+    assert saved["machine"]["cores"] >= 1 and saved["seconds"]["train_and_evaluate"] > 0
+    model_time = (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns
+    again = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
+    assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns == model_time  # not retrained
+    assert again["metrics"] == r["metrics"] and again["seconds"] == r["seconds"]
