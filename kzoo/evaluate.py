@@ -102,6 +102,11 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     if not run_file.exists():
         raise FileNotFoundError(f"{run_file}: not a kzoo run directory (made by `kzoo train`)")
     run = json.loads(run_file.read_text())
+    from kzoo.experiments import EXPERIMENTS
+
+    if run["experiment"]["name"] in EXPERIMENTS:  # evaluate the way the current declaration says
+        current = EXPERIMENTS[run["experiment"]["name"]].to_dict()
+        run["experiment"].update({k: current[k] for k in ("evaluation", "reference_method", "reference")})
     data_dir = Path(data_dir or run["data_dir"])
     manifest = load_manifest(data_dir, verify=verify)
     if manifest["sky"] != run["sky"]:
