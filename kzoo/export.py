@@ -24,6 +24,7 @@ def load_model(path, compile: bool = False):
     import keras
 
     import kzoo.layers  # noqa: F401  (registers the custom objects)
+    import kzoo.losses  # noqa: F401
 
     path = Path(path)
     if not path.exists():

@@ -172,7 +172,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
-    from kzoo import plots
+    from kzoo import losses, plots
 
     exp = get_experiment(experiment)
     if precision not in PRECISIONS:
@@ -230,7 +230,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         val_ds = dataset(data_dir, "val", shuffle=False, **common) if has_val else None
         with strategy.scope():
             model = build_for(exp, manifest, **run["settings"]["model_args"])
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=exp.loss, metrics=list(exp.metrics))
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses.get(exp.loss),
+                          metrics=list(exp.metrics))
         guard = _nan_guard()
         monitor = "val_loss" if has_val else "loss"
         # The CSV row of an epoch goes before its backup: a kill between the two makes the resumed run

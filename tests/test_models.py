@@ -8,7 +8,8 @@ import pytest
 import kzoo
 from kzoo.export import load_model
 
-SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}}  # keep the suite fast; full size is tested for gc_cnn's count
+SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16, 16, 1)},
+         "gc_dae": {"input_shape": (16, 16, 1)}}  # keep the suite fast; full size is tested for gc_cnn's count
 
 
 @pytest.mark.parametrize("name", kzoo.list_models())
@@ -26,6 +27,10 @@ def test_every_model_builds_runs_and_round_trips(name, tmp_path):
     assert y.shape[0] == 2
     if s.task == "regression":
         assert y.shape == (2, s.arguments()["outputs"])
+    if s.task == "segmentation":
+        assert y.shape == shape and (y >= 0).all() and (y <= 1).all()
+    if s.task == "denoising":
+        assert y.shape == shape
     rng = np.random.default_rng(0)
     x = rng.poisson(5.0, shape).astype("float32")
     path = tmp_path / f"{name}.keras"

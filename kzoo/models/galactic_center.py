@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 from kzoo.layers import normalization_layer
@@ -61,3 +63,116 @@ def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32
             x = keras.layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
     out = keras.layers.Dense(outputs, activation=output_activation, name="output", dtype="float32")(x)
     return keras.Model(inputs, out, name=name)
+
+
+@register(
+    task="segmentation",
+    input_shape=(64, 64, 1),
+    outputs="(H, W, 1) probability that a pixel holds point-source flux",
+    loss="count_penalty_bce",
+    metrics=("auc",),
+    seed="000_5837b5ed42dd2f8c.txt: Part b, Appendix 2 (U-net)",
+    reference={"auc_all_sources": 0.92, "accuracy_all_sources": 0.80, "auc_brightest_n": 0.97,
+               "accuracy_brightest_n": 0.94, "batch_size": 128, "learning_rate": 1e-3,
+               "train_images": 6592, "val_images": 800, "test_images": 800},
+    search_space={
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 1e-2, "sampling": "log"},
+        "batch_size": {"type": "choice", "values": [64, 128, 256]},
+        "dropout": {"type": "float", "min": 0.0, "max": 0.4, "step": 0.1},
+        "base_filters": {"type": "choice", "values": [4, 8, 16]},
+    },
+    description="The seed's U-net: four encoder blocks (conv-dropout-conv-BN-LeakyReLU, 2x2 max-pool; "
+                "8-16-32-64 filters), a bridge of 128, four decoder blocks (3x3 Conv2DTranspose stride 2, "
+                "skip concatenation, BN, LeakyReLU) and a 1x1 sigmoid convolution. Inputs per-image max "
+                "normalised.",
+    aliases=("unet",),
+)
+def gc_unet(input_shape=(64, 64, 1), base_filters=8, depth=4, dropout=0.1, negative_slope=0.01,
+            normalization="per_image_max", name="gc_unet"):
+    """Point-source segmentation U-net of seed 000; ``base_filters * 2**i`` filters at depth ``i``.
+
+    Examples:
+        >>> import kzoo
+        >>> unet = kzoo.build("unet")                # alias of gc_unet
+        >>> mask = unet.predict(counts_maps)         # (B, 64, 64, 1) in [0, 1]
+    """
+    inputs, x = image_input(input_shape, normalization)
+
+    def act(i, tag):
+        return keras.layers.LeakyReLU(negative_slope, name=f"{tag}_act{i}")
+
+    skips = []
+    for i in range(depth):
+        f = base_filters * 2**i
+        x = keras.layers.Conv2D(f, 3, padding="same", name=f"enc{i}_conv1")(x)
+        x = act(i, "enc_pre")(x)
+        x = keras.layers.Dropout(dropout, name=f"enc{i}_dropout")(x)
+        x = keras.layers.Conv2D(f, 3, padding="same", name=f"enc{i}_conv2")(x)
+        x = keras.layers.BatchNormalization(name=f"enc{i}_bn")(x)
+        x = act(i, "enc")(x)
+        skips.append(x)
+        x = keras.layers.MaxPooling2D(2, name=f"enc{i}_pool")(x)
+    f = base_filters * 2**depth
+    x = keras.layers.Conv2D(f, 3, padding="same", name="bridge_conv1")(x)
+    x = keras.layers.BatchNormalization(name="bridge_bn")(x)
+    x = act(0, "bridge")(x)
+    x = keras.layers.Dropout(dropout, name="bridge_dropout")(x)
+    x = keras.layers.Conv2D(f, 3, padding="same", name="bridge_conv2")(x)
+    for i in reversed(range(depth)):
+        x = keras.layers.Conv2DTranspose(base_filters * 2**i, 3, strides=2, padding="same", name=f"dec{i}_up")(x)
+        x = keras.layers.Concatenate(name=f"dec{i}_concat")([x, skips[i]])
+        x = keras.layers.BatchNormalization(name=f"dec{i}_bn")(x)
+        x = act(i, "dec")(x)
+    out = keras.layers.Conv2D(1, 1, activation="sigmoid", name="mask", dtype="float32")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+@register(
+    task="denoising",
+    input_shape=(64, 64, 1),
+    outputs="(H, W, 1) the denoised image (per-image max normalised, like the input)",
+    loss="mse",
+    metrics=("mae",),
+    seed="000_5837b5ed42dd2f8c.txt: Part c, Appendix 3 (denoising autoencoder)",
+    reference={"mse_gaussian_0.2": 0.0011, "mse_poisson_1.0": 0.0012, "mse_masked_0.5": 0.0010,
+               "mse_salt_and_pepper_0.5": 0.0019, "latent": 6, "batch_size": 64, "learning_rate": 1e-3,
+               "train_images": 8192, "val_images": 1024, "test_images": 1024},
+    search_space={
+        "learning_rate": {"type": "float", "min": 5e-4, "max": 1e-2, "sampling": "log"},
+        "batch_size": {"type": "choice", "values": [32, 64, 128]},
+        "latent": {"type": "int", "min": 2, "max": 10},
+    },
+    description="The seed's denoising autoencoder: six 3x3 convolutions (8-16-16-32 with stride 2, then "
+                "64-64 with stride 1; BN and LeakyReLU) to 4x4x64, dense to a small latent, and the "
+                "mirror-image decoder of transposed convolutions; linear output.",
+)
+def gc_dae(input_shape=(64, 64, 1), latent=6, filters=(8, 16, 16, 32, 64, 64), strides=(2, 2, 2, 2, 1, 1),
+           hidden=128, negative_slope=0.01, normalization=None, name="gc_dae"):
+    """Denoising autoencoder of seed 000 (inputs and targets per-image max normalised in the pipeline)."""
+    if len(filters) != len(strides):
+        raise ValueError(f"gc_dae: filters ({len(filters)}) and strides ({len(strides)}) must have the same length")
+    inputs, x = image_input(input_shape, normalization)
+    for i, (f, s) in enumerate(zip(filters, strides)):
+        x = keras.layers.Conv2D(f, 3, strides=s, padding="same", name=f"enc_conv{i + 1}")(x)
+        x = keras.layers.BatchNormalization(name=f"enc_bn{i + 1}")(x)
+        x = keras.layers.LeakyReLU(negative_slope, name=f"enc_act{i + 1}")(x)
+    code_shape = tuple(x.shape[1:])
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(hidden, name="enc_dense")(x)
+    x = keras.layers.LeakyReLU(negative_slope, name="enc_dense_act")(x)
+    x = keras.layers.Dense(latent, name="latent")(x)
+    x = keras.layers.LeakyReLU(negative_slope, name="latent_act")(x)
+    x = keras.layers.Dense(hidden, name="dec_dense1")(x)
+    x = keras.layers.LeakyReLU(negative_slope, name="dec_dense1_act")(x)
+    x = keras.layers.Dense(math.prod(code_shape), name="dec_dense2")(x)
+    x = keras.layers.LeakyReLU(negative_slope, name="dec_dense2_act")(x)
+    x = keras.layers.Reshape(code_shape, name="unflatten")(x)
+    outs = list(filters[:-1][::-1]) + [input_shape[-1]]
+    for i, (f, s) in enumerate(zip(outs, strides[::-1])):
+        last = i == len(outs) - 1
+        x = keras.layers.Conv2DTranspose(f, 3, strides=s, padding="same", name=f"dec_conv{i + 1}",
+                                         dtype="float32" if last else None)(x)
+        if not last:
+            x = keras.layers.BatchNormalization(name=f"dec_bn{i + 1}")(x)
+            x = keras.layers.LeakyReLU(negative_slope, name=f"dec_act{i + 1}")(x)
+    return keras.Model(inputs, x, name=name)

@@ -16,6 +16,8 @@ import kzoo
 TINY = {
     "gc_cnn": {"input_shape": (16, 16, 1), "filters": (4, 4, 8, 8), "dense": (16,),
                "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
+    "gc_unet": {"input_shape": (16, 16, 1), "base_filters": 2, "depth": 2},
+    "gc_dae": {"input_shape": (16, 16, 1), "filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8},
 }
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""Custom losses, all keras-serializable (package "kzoo")."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class CountPenaltyBCE(keras.losses.Loss):
+    """Binary cross-entropy plus ``weight * |#pixels predicted above the cut - #true source pixels|``.
+
+    The seed's U-net loss (seed 000, part b): the cut is ``cut_factor`` (1.08) times the smallest
+    non-zero target in the batch, the weight 1e-7. Counting pixels above a threshold is a step
+    function: its gradient is zero almost everywhere, so with ``soft=False`` (the seed's loss) the
+    penalty changes the reported loss but **only the BCE term trains the network**. ``soft=True``
+    replaces the step by a steep sigmoid of width ``softness`` (relative to the cut), which gives
+    the count term a gradient that pushes pixels across the cut.
+
+    Targets are binary masks or normalised fluxes (a pixel is a "true source pixel" when its target
+    is > 0); the BCE uses the target as given.
+    """
+
+    def __init__(self, weight: float = 1e-7, cut_factor: float = 1.08, soft: bool = False, softness: float = 0.05,
+                 name: str = "count_penalty_bce", reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+        self.weight, self.cut_factor, self.soft, self.softness = float(weight), float(cut_factor), bool(soft), float(softness)
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, y_pred.dtype)
+        bce = ops.mean(keras.losses.binary_crossentropy(y_true, y_pred), axis=tuple(range(1, len(y_pred.shape) - 1)))
+        positive = y_true > 0
+        big = ops.cast(1e30, y_true.dtype)
+        smallest = ops.min(ops.where(positive, y_true, big))
+        cut = ops.where(smallest < big, smallest, ops.cast(0.5, y_true.dtype)) * self.cut_factor
+        axes = tuple(range(1, len(y_pred.shape)))
+        n_true = ops.sum(ops.cast(positive, y_pred.dtype), axis=axes)
+        if self.soft:
+            above = ops.sigmoid((y_pred - cut) / (self.softness * cut + 1e-12))
+        else:
+            above = ops.cast(y_pred > cut, y_pred.dtype)
+        n_pred = ops.sum(above, axis=axes)
+        return bce + self.weight * ops.abs(n_pred - n_true)
+
+    def get_config(self):
+        return {**super().get_config(), "weight": self.weight, "cut_factor": self.cut_factor, "soft": self.soft,
+                "softness": self.softness}
+
+
+def count_penalty_bce(weight: float = 1e-7, cut_factor: float = 1.08, soft: bool = False) -> CountPenaltyBCE:
+    """The seed's count-penalty BCE (see :class:`CountPenaltyBCE`)."""
+    return CountPenaltyBCE(weight=weight, cut_factor=cut_factor, soft=soft)
+
+
+LOSSES = {"count_penalty_bce": count_penalty_bce,
+          "count_penalty_bce_soft": lambda: count_penalty_bce(soft=True)}
+
+
+def get(loss):
+    """A kzoo loss by name (``LOSSES``), or whatever keras accepts (a name, a Loss, a function)."""
+    if isinstance(loss, str) and loss in LOSSES:
+        return LOSSES[loss]()
+    return loss
