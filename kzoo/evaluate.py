@@ -116,10 +116,12 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     if model is None:
         model = load_model(run_dir / "model.keras")
     inputs = run["experiment"]["inputs"]
-    want, have = tuple(model.input_shape[1:3]), tuple(manifest["schema"][inputs]["shape"])
+    from kzoo.data.pipeline import model_shape
+
+    want, have = tuple(model.input_shape[1:]), model_shape(manifest["schema"][inputs]["shape"])
     if want != have:
-        raise DataError(f"{data_dir / 'manifest.json'}: {inputs} images are {have[0]} x {have[1]}, "
-                        f"but the model of {run_dir} takes {want[0]} x {want[1]}")
+        raise DataError(f"{data_dir / 'manifest.json'}: {inputs} examples have shape {have}, "
+                        f"but the model of {run_dir} takes {want}")
     t0 = time.time()
     metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, run_dir)
     classical = _classical_reference(run["experiment"], manifest, data_dir, split, run_dir)

@@ -145,9 +145,11 @@ def build_for(exp, manifest, **model_args):
     """The experiment's zoo model, shaped for the dataset of ``manifest`` (used by fit and the tuners)."""
     from kzoo.registry import build
 
-    h, w = manifest["schema"][exp.inputs]["shape"]
+    from kzoo.data.pipeline import model_shape
+
     outputs = {} if isinstance(exp.targets, str) else {"outputs": len(exp.targets)}
-    return build(exp.model, input_shape=(h, w, 1), normalization=input_normalization(exp, manifest),
+    return build(exp.model, input_shape=model_shape(manifest["schema"][exp.inputs]["shape"]),
+                 normalization=input_normalization(exp, manifest),
                  **outputs, **{**exp.model_args, **model_args})
 
 

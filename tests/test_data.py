@@ -146,3 +146,11 @@ def test_augmentations_keep_shape_and_rotate_like_rot90():
     np.testing.assert_array_equal(ax.numpy(), ay.numpy())  # the mask follows the image
     bx, _ = augment_batch(x, None, tf.constant([3, 4]), flip=True, rot90=True, rotate=30.0)
     np.testing.assert_array_equal(ax.numpy(), bx.numpy())  # stateless: same seed, same result
+
+
+def test_model_shapes_for_spectra_maps_and_multichannel_maps():
+    from kzoo.data.pipeline import model_shape
+
+    assert model_shape([500]) == (500, 1)
+    assert model_shape([64, 64]) == (64, 64, 1)
+    assert model_shape([64, 64, 2]) == (64, 64, 2)

@@ -12,6 +12,13 @@ from kzoo.data.augment import augment_batch, parse_augment
 from kzoo.data.shards import DataError, load_manifest
 
 
+def model_shape(stored_shape) -> tuple:
+    """The per-example tensor shape a model sees: 1-D spectra and 2-D maps get a channel axis,
+    arrays stored with channels last (H, W, C) are fed as they are."""
+    shape = tuple(int(d) for d in stored_shape)
+    return shape + (1,) if len(shape) in (1, 2) else shape
+
+
 def target_indices(manifest: dict, targets) -> list[int]:
     names = manifest["schema"]["labels"]["names"]
     bad = [t for t in targets if t not in names]
@@ -34,8 +41,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     Args:
         data_dir: a directory written by ``kzoo.data.write_shards`` / ``kzoo simulate``.
         split: "train", "val", "test" (whatever the manifest lists).
-        inputs: the stored image array to feed (``(B, H, W, 1)`` float32, raw values: normalisation
-            lives in the model, so the saved model takes raw data).
+        inputs: the stored array to feed, float32 raw values (normalisation lives in the model, so the
+            saved model takes raw data): maps ``(B, H, W, 1)``, spectra ``(B, L, 1)``, multi-channel
+            maps stored as (H, W, C) ``(B, H, W, C)``.
         targets: label names (``(B, k)`` float32) or the name of a stored image array (``(B, H, W, 1)``).
             ``None`` yields images only.
         shuffle: shuffle records (default: only for "train").
@@ -64,7 +72,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     shuffle = (split == "train") if shuffle is None else shuffle
 
     block = int(manifest["block"])
-    h, w = schema[inputs]["shape"]
+    x_shape = model_shape(schema[inputs]["shape"])
     n_labels = schema["labels"]["shape"][0]
     files = [str(Path(data_dir) / s["file"]) for s in info["shards"]]
     partial = any(s["count"] % block for s in info["shards"])
@@ -91,9 +99,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
 
     def parse(serialized):
         ex = tf.io.parse_example(serialized, spec)
-        x = decode(ex[inputs], (h, w, 1))
+        x = decode(ex[inputs], x_shape)
         if image_target:
-            y = decode(ex[targets], (h, w, 1))
+            y = decode(ex[targets], model_shape(schema[targets]["shape"]))
         else:
             y = decode(ex["labels"], (n_labels,))
             if idx is not None:
