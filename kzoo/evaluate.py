@@ -45,9 +45,12 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
 def _regression(model, run, data_dir, split, manifest, out_dir):
     from kzoo.data.pipeline import dataset, target_ranges
 
+    from kzoo.experiments import pipeline_args
+
     exp = run["experiment"]
-    targets = list(exp["targets"])
-    ds = dataset(data_dir, split, inputs=exp["inputs"], targets=targets, batch_size=256, shuffle=False,
+    args = pipeline_args(exp)
+    targets = args["targets"]
+    ds = dataset(data_dir, split, **{**args, "scale_targets": False}, batch_size=256, shuffle=False,
                  manifest=manifest, verify=False)
     y_true, y_pred = [], []
     for x, y in ds:
@@ -64,7 +67,77 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
-EVALUATORS = {"regression": _regression}
+def roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); NaN when only one class is present."""
+    from scipy.stats import rankdata
+
+    truth = np.asarray(truth, bool).ravel()
+    n_pos = int(truth.sum())
+    n_neg = truth.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(np.asarray(scores, np.float64).ravel())
+    return float((ranks[truth].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def segmentation_metrics(flux: np.ndarray, prob: np.ndarray, cut: float = 0.02) -> tuple[dict, dict]:
+    """The seed's two evaluations of a point-source mask, per image, then mean and spread.
+
+    * A: every pixel with true point-source flux > 0 is a source; predicted sources are ``prob > cut``.
+    * B: the N pixels predicted above the cut against the N brightest true pixels (N per image).
+    Returns (metrics, curves) where curves holds pooled (truth, score) pairs for ROC plots.
+    """
+    flux = flux.reshape(len(flux), -1)
+    prob = prob.reshape(len(prob), -1)
+    acc = {"A": [], "B": []}
+    auc = {"A": [], "B": []}
+    pooled = {"A": ([], []), "B": ([], [])}
+    for f, p in zip(flux, prob):
+        truth_a = f > 0
+        acc["A"].append(float(np.mean((p > cut) == truth_a)))
+        auc["A"].append(roc_auc(truth_a, p))
+        pooled["A"][0].append(truth_a)
+        pooled["A"][1].append(p)
+        n = int((p > cut).sum())
+        if n == 0:
+            continue
+        truth_b = np.zeros_like(truth_a)
+        truth_b[np.argsort(-f, kind="stable")[:n]] = True
+        acc["B"].append(float(np.mean((p > cut) == truth_b)))
+        auc["B"].append(roc_auc(truth_b, p))
+        pooled["B"][0].append(truth_b)
+        pooled["B"][1].append(p)
+    out = {}
+    for k in ("A", "B"):
+        a, u = np.array(acc[k]), np.array(auc[k])
+        u = u[np.isfinite(u)]
+        out[k] = {"n_images": int(len(a)), "accuracy_mean": float(a.mean()) if a.size else float("nan"),
+                  "accuracy_std": float(a.std()) if a.size else float("nan"),
+                  "auc_mean": float(u.mean()) if u.size else float("nan"),
+                  "auc_std": float(u.std()) if u.size else float("nan")}
+    curves = {k: (np.concatenate(v[0]), np.concatenate(v[1])) for k, v in pooled.items() if v[0]}
+    return out, curves
+
+
+def _segmentation(model, run, data_dir, split, manifest, out_dir):
+    from kzoo.data.pipeline import dataset
+    from kzoo.experiments import pipeline_args
+
+    exp = run["experiment"]
+    args = pipeline_args(exp)
+    first, flux, prob = None, [], []
+    for x, y in dataset(data_dir, split, **args, batch_size=128, shuffle=False, manifest=manifest, verify=False):
+        first = x.numpy()[:4] if first is None else first
+        flux.append(y.numpy())
+        prob.append(np.asarray(model(x, training=False), dtype=np.float32))
+    flux, prob = np.concatenate(flux), np.concatenate(prob)
+    metrics, curves = segmentation_metrics(flux, prob)
+    plots.roc_curves(curves, out_dir / "roc.png", title=f"{exp['name']}: {split} split, pooled pixels")
+    plots.mask_examples(first, flux[:4], prob[:4], out_dir / "masks.png", cut=0.02)
+    return metrics
+
+
+EVALUATORS = {"regression": _regression, "segmentation": _segmentation}
 
 
 def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_dir: Path) -> dict | None:
@@ -133,7 +206,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "metrics": metrics,
         "reference": run["experiment"]["reference"],
         "classical_reference": classical,
-        "definitions": regression_metrics.__doc__.strip() if run["experiment"]["evaluation"] == "regression" else "",
+        "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics}.get(
+            run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }
     write_json(run_dir / "metrics.json", result)

@@ -28,6 +28,7 @@ class Experiment:
         loss, metrics: keras loss and metrics (names or registered kzoo objects).
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         augment: tf.data augmentations (see ``kzoo.data.augment``).
+        target_transform: a transform of image targets in ``kzoo.data.pipeline.TARGET_TRANSFORMS``.
         evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
         reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics.
@@ -49,6 +50,7 @@ class Experiment:
     epochs: int = 60
     patience: int = 10
     augment: tuple = ()
+    target_transform: str = ""
     evaluation: str = "regression"
     reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
@@ -57,6 +59,14 @@ class Experiment:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def pipeline_args(exp) -> dict:
+    """The ``kzoo.data.dataset`` arguments an experiment (object or its dict) fixes."""
+    d = exp.to_dict() if isinstance(exp, Experiment) else exp
+    targets = d["targets"] if isinstance(d["targets"], str) else list(d["targets"])
+    return {"inputs": d["inputs"], "targets": targets, "scale_targets": d["scale_targets"],
+            "target_transform": d.get("target_transform", "")}
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -101,3 +111,27 @@ add(Experiment(
     description="Dark-matter amplitude A_dm of simulated Galactic-centre gamma-ray counts maps, "
                 "regressed by the seed's single-output CNN (seed: mean relative error 0.0807).",
 ))
+
+
+for _soft in (False, True):
+    add(Experiment(
+        name="gc-ps-unet" + ("-soft" if _soft else ""),
+        recipe="galactic_center_segmentation",
+        model="gc_unet",
+        inputs="counts",
+        targets="ps_flux",
+        target_transform="per_image_max",
+        normalization="per_image_max",
+        loss="count_penalty_bce_soft" if _soft else "count_penalty_bce",
+        metrics=(),
+        batch_size=128,
+        learning_rate=1e-3,
+        epochs=50,
+        patience=10,
+        evaluation="segmentation",
+        reference={"auc_mean": {"A": 0.92, "B": 0.97}, "accuracy_mean": {"A": 0.80, "B": 0.94}},
+        seed="000_5837b5ed42dd2f8c.txt, Part b and Appendix 2 (U-net)",
+        description="Point-source pixels of Galactic-centre counts maps segmented by the seed's U-net, "
+                    "target the per-image max-normalised point-source flux, loss BCE + count penalty"
+                    + (" (soft, differentiable count)" if _soft else " (the seed's hard count)") + ".",
+    ))

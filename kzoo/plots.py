@@ -88,3 +88,40 @@ def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log:
                 ax.set_title(titles[i], fontsize=8)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def roc_curves(curves: dict, path, title: str = ""):
+    """ROC curves from pooled ``{label: (truth, score)}`` pairs, AUC in the legend."""
+    from kzoo.evaluate import roc_auc
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    for label, (truth, score) in curves.items():
+        order = np.argsort(-score, kind="stable")
+        t = truth[order].astype(float)
+        tpr = np.concatenate([[0], np.cumsum(t) / max(t.sum(), 1)])
+        fpr = np.concatenate([[0], np.cumsum(1 - t) / max((1 - t).sum(), 1)])
+        ax.plot(fpr, tpr, label=f"{label}: AUC {roc_auc(truth, score):.3f}")
+    ax.plot([0, 1], [0, 1], "k--", lw=1)
+    ax.set_xlabel("false positive rate")
+    ax.set_ylabel("true positive rate")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    ax.set_title(title, fontsize=9)
+    return _save(fig, path)
+
+
+def mask_examples(images, truth, prob, path, cut: float = 0.02):
+    """Rows of input, true mask, predicted probability and predicted mask (``prob > cut``)."""
+    plt = _plt()
+    n = len(images)
+    fig, axes = plt.subplots(n, 4, figsize=(10, 2.6 * n), squeeze=False)
+    for i in range(n):
+        panels = [(np.log1p(np.maximum(np.squeeze(images[i]), 0)), "input (log)"),
+                  (np.squeeze(truth[i]) > 0, "true sources"), (np.squeeze(prob[i]), "predicted probability"),
+                  (np.squeeze(prob[i]) > cut, f"predicted > {cut}")]
+        for ax, (img, name) in zip(axes[i], panels):
+            ax.imshow(img, cmap="magma", origin="upper")
+            ax.set_title(name, fontsize=8)
+            ax.axis("off")
+    return _save(fig, path)

@@ -72,7 +72,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
 
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
-    for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
+    for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png"):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)
@@ -94,6 +94,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "commit": git_commit(),
         "train_commit": run["versions"].get("commit", "not recorded"),
         "note": note,
+        "figures": sorted(p.name for p in figs.glob("*.png")),
         "command": f"kzoo reproduce {exp.name} --out {out} --seed {seed} --workers {workers} --precision {precision}"
                    + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""),
     }
@@ -112,9 +113,7 @@ def markdown(r: dict) -> str:
              f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed |",
              "|---|---|---|---|---|"]
     for target, m in r["metrics"].items():
-        for key in ("relative_error", "mean_relative_error", "mean_relative_error_top90", "mae", "rmse", "bias", "r2"):
-            if key not in m:
-                continue
+        for key in [k for k, v in m.items() if isinstance(v, float)]:
             ref = r["reference"].get(key, {}).get(target, "")
             c = cl["metrics"].get(target, {}).get(key) if cl else None
             lines.append(f"| {target} | {key} | {m[key]:.4f} | {'' if c is None else f'{c:.4f}'} | {ref} |")
@@ -132,9 +131,5 @@ def markdown(r: dict) -> str:
               f"Command: `{r['command']}`", ""]
     if r.get("note"):
         lines += [f"Note: {r['note']}", ""]
-    lines += [
-              f"![loss curves]({exp['name']}/loss_curves.png)", "",
-              f"![predicted vs true]({exp['name']}/predicted_vs_true.png)", ""]
-    if cl:
-        lines += [f"![classical reference]({exp['name']}/classical_predicted_vs_true.png)", ""]
+    lines += [f"![{png[:-4].replace('_', ' ')}]({exp['name']}/{png})\n" for png in r.get("figures", [])]
     return "\n".join(lines)

@@ -173,7 +173,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     from kzoo.data.recipes import load_recipe
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.evaluate import evaluate
-    from kzoo.experiments import get_experiment
+    from kzoo.experiments import get_experiment, pipeline_args
     from kzoo import losses, plots
 
     exp = get_experiment(experiment)
@@ -226,8 +226,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     keras.mixed_precision.set_global_policy(precision)
     try:
         strategy = strategy or tf.distribute.get_strategy()
-        common = dict(inputs=exp.inputs, targets=list(exp.targets), batch_size=batch_size, seed=seed,
-                      scale_targets=exp.scale_targets, manifest=manifest, verify=False, cache=cache)
+        common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
+                      cache=cache)
         train_ds = dataset(data_dir, "train", shuffle=True, augment=exp.augment, **common)
         val_ds = dataset(data_dir, "val", shuffle=False, **common) if has_val else None
         with strategy.scope():

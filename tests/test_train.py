@@ -115,3 +115,28 @@ def test_the_classical_reference_stands_beside_the_network(tiny_run):
     cl = res["classical_reference"]
     assert cl["method"] == "poisson_template_fit" and cl["metrics"]["A_dm"]["n"] == 28
     assert (out / "classical_predicted_vs_true.png").exists() and (out / "classical_test.json").exists()
+
+
+def test_segmentation_experiment_end_to_end(tiny_data, tmp_path):
+    res = fit("gc-ps-unet", tiny_data, tmp_path / "unet", epochs=1, batch_size=16,
+              model_args={"base_filters": 2, "depth": 2}, verbose=0)
+    for approach in ("A", "B"):
+        m = res["metrics"][approach]
+        assert 0 <= m["accuracy_mean"] <= 1 and m["n_images"] <= 28
+    assert 0 <= res["metrics"]["A"]["auc_mean"] <= 1
+    assert (tmp_path / "unet" / "roc.png").exists() and (tmp_path / "unet" / "masks.png").exists()
+    assert res["reference"]["auc_mean"]["A"] == 0.92
+
+
+def test_roc_auc_and_the_two_seed_evaluations_by_hand():
+    from kzoo.evaluate import roc_auc, segmentation_metrics
+
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
+    flux = np.array([[0.0, 0.0, 0.5, 1.0]])
+    prob = np.array([[0.01, 0.5, 0.03, 0.9]])  # predicted above 0.02: pixels 1, 2, 3
+    m, _ = segmentation_metrics(flux, prob, cut=0.02)
+    assert m["A"]["accuracy_mean"] == pytest.approx(0.75)   # pixel 1 is a false positive
+    assert m["A"]["auc_mean"] == pytest.approx(0.75)
+    # B: N = 3 predicted; the 3 brightest true pixels are 3, 2 and (a tie at 0) pixel 0
+    assert m["B"]["accuracy_mean"] == pytest.approx(0.5)

@@ -61,11 +61,12 @@ class ExperimentHyperModel(kt.HyperModel):
 
     def fit(self, hp, model, *args, **kwargs):
         from kzoo.data.pipeline import dataset
+        from kzoo.experiments import pipeline_args
 
         bs = hp_value(hp, "batch_size", self.space["batch_size"]) if "batch_size" in self.space \
             else self.exp.batch_size
-        common = dict(inputs=self.exp.inputs, targets=list(self.exp.targets), batch_size=bs, seed=self.seed,
-                      scale_targets=self.exp.scale_targets, manifest=self.manifest, verify=False, cache=self.cache)
+        common = dict(**pipeline_args(self.exp), batch_size=bs, seed=self.seed, manifest=self.manifest,
+                      verify=False, cache=self.cache)
         train = dataset(self.data_dir, "train", shuffle=True, augment=self.exp.augment, **common)
         val = dataset(self.data_dir, "val", shuffle=False, **common)
         return model.fit(train, validation_data=val, **kwargs)

@@ -19,6 +19,14 @@ def model_shape(stored_shape) -> tuple:
     return shape + (1,) if len(shape) in (1, 2) else shape
 
 
+def _per_image_max(y):
+    axes = list(range(1, len(y.shape)))
+    return tf.math.divide_no_nan(y, tf.reduce_max(y, axis=axes, keepdims=True))
+
+
+TARGET_TRANSFORMS = {"per_image_max": _per_image_max}
+
+
 def target_indices(manifest: dict, targets) -> list[int]:
     names = manifest["schema"]["labels"]["names"]
     bad = [t for t in targets if t not in names]
@@ -35,7 +43,8 @@ def target_ranges(manifest: dict, targets) -> np.ndarray:
 def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", targets=("A_dm",),
             batch_size: int = 64, shuffle: bool | None = None, augment=None, cache: bool = False,
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, manifest: dict | None = None,
-            verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192) -> tf.data.Dataset:
+            verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
+            target_transform: str = "") -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -51,6 +60,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         cache: keep the split's serialized records in memory after the first pass.
         scale_targets: min-max scale label targets to [0, 1] with the recipe's label ranges.
         shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
+        target_transform: a name in ``TARGET_TRANSFORMS`` applied to image targets (e.g. "per_image_max").
         verify: check shard sizes and sha256 against the manifest first.
     """
     manifest = manifest or load_manifest(data_dir, verify=verify)
@@ -68,6 +78,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     if image_target and (targets not in schema or targets == "labels"):
         raise DataError(f"target image {targets!r} is not stored in {data_dir} (stored: {', '.join(k for k in schema if k != 'labels')})")
     idx = None if (targets is None or image_target) else target_indices(manifest, targets)
+    if target_transform and target_transform not in TARGET_TRANSFORMS:
+        raise ValueError(f"target_transform must be one of {sorted(TARGET_TRANSFORMS)}, got {target_transform!r}")
+    transform = TARGET_TRANSFORMS.get(target_transform)
     aug = parse_augment(augment)
     shuffle = (split == "train") if shuffle is None else shuffle
 
@@ -102,6 +115,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         x = decode(ex[inputs], x_shape)
         if image_target:
             y = decode(ex[targets], model_shape(schema[targets]["shape"]))
+            if transform is not None:
+                y = transform(y)
         else:
             y = decode(ex["labels"], (n_labels,))
             if idx is not None:
