@@ -53,12 +53,16 @@ def main(argv=None):
         runs[name] = {"returncode": rc, "seconds": time.perf_counter() - t0, **{k: str(v) for k, v in out.items()}}
 
     ok = [n for n in names if runs[n]["returncode"] == 0]
-    result = {"benchmark": "all", "machine": machine, "quick": args.quick, "runs": runs,
-              "results": {n: json.loads(Path(runs[n]["out_json"]).read_text()) for n in ok}}
-    summary = md_table(["benchmark", "status", "seconds"],
-                       [[n, "ok" if n in ok else f"failed (exit {r['returncode']})", r["seconds"]]
-                        for n, r in runs.items()])
-    sections = "".join("\n" + re.sub(r"^#", "##", Path(runs[n]["out_md"]).read_text(), flags=re.M) for n in ok)
+    # The summary holds the latest result of every benchmark: those run now, and (after --only) the
+    # ones an earlier run left in the results directory, marked as such.
+    kept = [n for n in BENCHMARKS if n not in names and (results / f"{n}.json").exists()]
+    shown = [n for n in BENCHMARKS if n in ok or n in kept]
+    result = {"benchmark": "all", "machine": machine, "quick": args.quick, "runs": runs, "kept_from_earlier": kept,
+              "results": {n: json.loads((results / f"{n}.json").read_text()) for n in shown}}
+    rows = [[n, "ok" if n in ok else f"failed (exit {r['returncode']})", r["seconds"]] for n, r in runs.items()]
+    rows += [[n, "kept from an earlier run", "-"] for n in kept]
+    summary = md_table(["benchmark", "status", "seconds"], rows)
+    sections = "".join("\n" + re.sub(r"^#", "##", (results / f"{n}.md").read_text(), flags=re.M) for n in shown)
     md = (f"# kzoo benchmarks{' (--quick: the numbers mean nothing)' if args.quick else ''}\n\n"
           f"{machine['date']}. Machine: {machine_line(machine)}.\n\n{summary}{sections}")
     write_outputs(results / "all.json", results / "all.md", result, md)

@@ -143,9 +143,8 @@ def input_normalization(exp, manifest) -> dict:
 
 def build_for(exp, manifest, **model_args):
     """The experiment's zoo model, shaped for the dataset of ``manifest`` (used by fit and the tuners)."""
-    from kzoo.registry import build
-
     from kzoo.data.pipeline import model_shape
+    from kzoo.registry import build
 
     outputs = {} if isinstance(exp.targets, str) else {"outputs": len(exp.targets)}
     return build(exp.model, input_shape=model_shape(manifest["schema"][exp.inputs]["shape"]),
