@@ -137,7 +137,36 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
-EVALUATORS = {"regression": _regression, "segmentation": _segmentation}
+def denoising_metrics(noisy: np.ndarray, denoised: np.ndarray, clean: np.ndarray) -> dict:
+    """Test MSE and MAE of the network's output and, for scale, of the noisy input itself and of two
+    classical filters on it (3 x 3 median, Gaussian of 1 pixel), all against the clean image."""
+    from scipy.ndimage import gaussian_filter, median_filter
+
+    candidates = {"denoised": denoised, "noisy_input": noisy,
+                  "median_3x3": median_filter(noisy, size=(1, 3, 3, 1)),
+                  "gaussian_1px": gaussian_filter(noisy, sigma=(0, 1, 1, 0))}
+    return {name: {"mse": float(np.mean((img - clean) ** 2)), "mae": float(np.mean(np.abs(img - clean)))}
+            for name, img in candidates.items()}
+
+
+def _denoising(model, run, data_dir, split, manifest, out_dir):
+    from kzoo.data.pipeline import dataset
+    from kzoo.experiments import pipeline_args
+
+    exp = run["experiment"]
+    noisy, out, clean = [], [], []
+    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, seed=run["seed"],
+                        manifest=manifest, verify=False):
+        noisy.append(x.numpy())
+        out.append(np.asarray(model(x, training=False), dtype=np.float32))
+        clean.append(y.numpy())
+    noisy, out, clean = np.concatenate(noisy), np.concatenate(out), np.concatenate(clean)
+    plots.denoising_examples(noisy[:4], out[:4], clean[:4], out_dir / "denoising_examples.png",
+                             title=f"{exp['name']}: {split} split")
+    return denoising_metrics(noisy, out, clean)
+
+
+EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising}
 
 
 def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_dir: Path) -> dict | None:
@@ -206,7 +235,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "metrics": metrics,
         "reference": run["experiment"]["reference"],
         "classical_reference": classical,
-        "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics}.get(
+        "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
+                        "denoising": denoising_metrics}.get(
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }

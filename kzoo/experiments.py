@@ -28,7 +28,9 @@ class Experiment:
         loss, metrics: keras loss and metrics (names or registered kzoo objects).
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         augment: tf.data augmentations (see ``kzoo.data.augment``).
-        target_transform: a transform of image targets in ``kzoo.data.pipeline.TARGET_TRANSFORMS``.
+        target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
+            the pipeline to image targets / inputs.
+        input_noise: ``{"kind", "amount"}`` noise (``kzoo.layers.corrupt``) on the inputs, for denoisers.
         evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
         reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics.
@@ -51,6 +53,8 @@ class Experiment:
     patience: int = 10
     augment: tuple = ()
     target_transform: str = ""
+    input_transform: str = ""
+    input_noise: dict = dataclasses.field(default_factory=dict)
     evaluation: str = "regression"
     reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
@@ -66,7 +70,8 @@ def pipeline_args(exp) -> dict:
     d = exp.to_dict() if isinstance(exp, Experiment) else exp
     targets = d["targets"] if isinstance(d["targets"], str) else list(d["targets"])
     return {"inputs": d["inputs"], "targets": targets, "scale_targets": d["scale_targets"],
-            "target_transform": d.get("target_transform", "")}
+            "target_transform": d.get("target_transform", ""), "input_transform": d.get("input_transform", ""),
+            "input_noise": d.get("input_noise") or None}
 
 
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -134,4 +139,31 @@ for _soft in (False, True):
         description="Point-source pixels of Galactic-centre counts maps segmented by the seed's U-net, "
                     "target the per-image max-normalised point-source flux, loss BCE + count penalty"
                     + (" (soft, differentiable count)" if _soft else " (the seed's hard count)") + ".",
+    ))
+
+
+for _kind, _mse in (("gaussian", 0.0011), ("poisson", 0.0012), ("masked", 0.0010), ("salt_and_pepper", 0.0019),
+                    ("mixed", None)):
+    add(Experiment(
+        name=f"gc-dae-{_kind.replace('_', '-')}",
+        recipe="galactic_center_rotated",
+        model="gc_dae",
+        inputs="counts",
+        targets="counts",
+        input_transform="per_image_max",
+        target_transform="per_image_max",
+        input_noise={"kind": _kind},
+        normalization="none",
+        loss="mse",
+        metrics=("mae",),
+        batch_size=64,
+        learning_rate=1e-3,
+        epochs=50,
+        patience=10,
+        evaluation="denoising",
+        reference={"mse": {"denoised": _mse}} if _mse is not None else {},
+        seed="000_5837b5ed42dd2f8c.txt, Part c and Appendix 3 (denoising autoencoder)",
+        description=f"Denoising of randomly rotated, per-image max-normalised Galactic-centre maps with "
+                    f"{_kind.replace('_', ' ')} noise at the seed's amount, by the seed's autoencoder"
+                    + (f" (seed: test MSE {_mse})." if _mse is not None else " (a mix of all four; not in the seed)."),
     ))

@@ -68,86 +68,72 @@ def normalization_layer(normalization) -> keras.layers.Layer | None:
     return Standardize(float(normalization.get("mean", 0.0)), float(normalization.get("std", 1.0)), name="normalize")
 
 
-class _Noise(keras.layers.Layer):
-    """Base of the noise layers: always active (they make training inputs, in a model or in tf.data).
+NOISES = ("gaussian", "poisson", "masked", "salt_and_pepper", "mixed")
+NOISE_DEFAULTS = {"gaussian": 0.2, "poisson": 1.0, "masked": 0.5, "salt_and_pepper": 0.5}  # the seed's
 
-    Inputs are per-image max normalised images in [0, 1]; outputs are clipped to [0, 1], as in the seed.
+
+def corrupt(x, seed, kind: str, amount: float | None = None):
+    """Stateless noise of seed 000's denoising study on images in [0, 1] (output clipped to [0, 1]).
+
+    ``gaussian``: x + amount * N(0, 1); ``poisson``: Poisson(x * amount) / amount; ``masked``: a
+    fraction ``amount`` of the pixels set to 0; ``salt_and_pepper``: a fraction ``amount`` set to the
+    image's minimum or maximum (half each); ``mixed``: each image gets one of the four at the seed's
+    amounts. ``seed`` is a shape-[2] integer tensor: the same seed gives the same noise.
+    """
+    import tensorflow as tf
+
+    if kind not in NOISES:
+        raise ValueError(f"noise must be one of {NOISES}, got {kind!r}")
+    amount = NOISE_DEFAULTS.get(kind) if amount is None else float(amount)
+    if kind in ("masked", "salt_and_pepper") and not 0 <= amount <= 1:
+        raise ValueError(f"{kind} noise: the fraction must be in [0, 1], got {amount}")
+    if kind == "poisson" and not amount > 0:
+        raise ValueError(f"poisson noise: the factor must be > 0, got {amount}")
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
+    shape = tf.shape(x)
+    if kind == "gaussian":
+        y = x + amount * tf.random.stateless_normal(shape, seeds[0], dtype=x.dtype)
+    elif kind == "poisson":
+        y = tf.random.stateless_poisson(shape, tf.cast(seeds[0], tf.int32), x * amount, dtype=x.dtype) / amount
+    elif kind == "masked":
+        y = tf.where(tf.random.stateless_uniform(shape, seeds[0]) < amount, tf.zeros_like(x), x)
+    elif kind == "salt_and_pepper":
+        axes = list(range(1, len(x.shape)))
+        lo, hi = tf.reduce_min(x, axes, keepdims=True), tf.reduce_max(x, axes, keepdims=True)
+        hit = tf.random.stateless_uniform(shape, seeds[0]) < amount
+        salt = tf.random.stateless_uniform(shape, seeds[1]) < 0.5
+        y = tf.where(hit, tf.where(salt, hi + 0 * x, lo + 0 * x), x)
+    else:
+        kinds = list(NOISE_DEFAULTS)
+        pick = tf.random.stateless_uniform([shape[0]], seeds[2], 0, len(kinds), dtype=tf.int32)
+        y = x
+        for i, k in enumerate(kinds):
+            chosen = tf.reshape(pick == i, [-1] + [1] * (len(x.shape) - 1))
+            y = tf.where(chosen, corrupt(x, seeds[3] + i, k), y)
+        return y
+    return tf.clip_by_value(y, 0.0, 1.0)
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class Noise(keras.layers.Layer):
+    """One of the ``NOISES`` as a layer, active only in training (``training=True``) unless ``always``.
+
+    The same stateless function serves ``kzoo.data.dataset(..., input_noise=...)``.
     """
 
-    def __init__(self, seed: int | None = None, **kwargs):
+    def __init__(self, kind: str = "gaussian", amount: float | None = None, always: bool = False,
+                 seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        self.seed = seed
+        if kind not in NOISES:
+            raise ValueError(f"Noise: kind must be one of {NOISES}, got {kind!r}")
+        self.kind, self.amount, self.always, self.seed = kind, amount, bool(always), seed
         self.generator = keras.random.SeedGenerator(seed)
 
-    def call(self, x):
-        return ops.clip(self.corrupt(x), 0.0, 1.0)
+    def call(self, x, training=None):
+        if not (training or self.always):
+            return x
+        return corrupt(x, self.generator.next(), self.kind, self.amount)
 
     def get_config(self):
-        return {**super().get_config(), "seed": self.seed}
-
-
-@keras.saving.register_keras_serializable(package="kzoo")
-class GaussianNoise(_Noise):
-    """``x + factor * N(0, 1)`` per pixel (seed: factor 0.2)."""
-
-    def __init__(self, factor: float = 0.2, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = float(factor)
-
-    def corrupt(self, x):
-        return x + self.factor * keras.random.normal(ops.shape(x), seed=self.generator, dtype=x.dtype)
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
-
-
-@keras.saving.register_keras_serializable(package="kzoo")
-class PoissonNoise(_Noise):
-    """``Poisson(x * factor) / factor`` per pixel (seed: factor 1.0; larger factor, less noise)."""
-
-    def __init__(self, factor: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        if not factor > 0:
-            raise ValueError(f"PoissonNoise: factor must be > 0, got {factor}")
-        self.factor = float(factor)
-
-    def corrupt(self, x):
-        import tensorflow as tf
-
-        seed = tf.cast(self.generator.next(), tf.int32)
-        return tf.random.stateless_poisson(ops.shape(x), seed, x * self.factor, dtype=x.dtype) / self.factor
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
-
-
-@keras.saving.register_keras_serializable(package="kzoo")
-class MaskNoise(_Noise):
-    """A random ``fraction`` of the pixels set to 0 (seed: fraction 0.5)."""
-
-    def __init__(self, fraction: float = 0.5, **kwargs):
-        super().__init__(**kwargs)
-        if not 0 <= fraction <= 1:
-            raise ValueError(f"{type(self).__name__}: fraction must be in [0, 1], got {fraction}")
-        self.fraction = float(fraction)
-
-    def corrupt(self, x):
-        hit = keras.random.uniform(ops.shape(x), seed=self.generator) < self.fraction
-        return ops.where(hit, ops.zeros_like(x), x)
-
-    def get_config(self):
-        return {**super().get_config(), "fraction": self.fraction}
-
-
-@keras.saving.register_keras_serializable(package="kzoo")
-class SaltPepperNoise(MaskNoise):
-    """A random ``fraction`` of the pixels set to the image's minimum or maximum, half each (seed: 0.5)."""
-
-    def corrupt(self, x):
-        axes = tuple(range(1, len(x.shape)))
-        u = keras.random.uniform((2, *ops.shape(x)), seed=self.generator)
-        lo, hi = ops.min(x, axis=axes, keepdims=True), ops.max(x, axis=axes, keepdims=True)
-        return ops.where(u[0] < self.fraction, ops.where(u[1] < 0.5, lo + 0 * x, hi + 0 * x), x)
-
-
-NOISES = {"gaussian": GaussianNoise, "poisson": PoissonNoise, "masked": MaskNoise, "salt_and_pepper": SaltPepperNoise}
+        return {**super().get_config(), "kind": self.kind, "amount": self.amount, "always": self.always,
+                "seed": self.seed}

@@ -111,17 +111,30 @@ def roc_curves(curves: dict, path, title: str = ""):
     return _save(fig, path)
 
 
+def image_rows(rows, path, title: str = ""):
+    """A grid of images: ``rows`` is a list of rows, each a list of ``(image, title)`` panels."""
+    plt = _plt()
+    ncols = max(len(r) for r in rows)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(2.6 * ncols, 2.6 * len(rows)), squeeze=False)
+    for ax_row, row in zip(axes, rows):
+        for ax in ax_row:
+            ax.axis("off")
+        for ax, (img, name) in zip(ax_row, row):
+            ax.imshow(np.squeeze(img), cmap="magma", origin="upper")
+            ax.set_title(name, fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
 def mask_examples(images, truth, prob, path, cut: float = 0.02):
     """Rows of input, true mask, predicted probability and predicted mask (``prob > cut``)."""
-    plt = _plt()
-    n = len(images)
-    fig, axes = plt.subplots(n, 4, figsize=(10, 2.6 * n), squeeze=False)
-    for i in range(n):
-        panels = [(np.log1p(np.maximum(np.squeeze(images[i]), 0)), "input (log)"),
-                  (np.squeeze(truth[i]) > 0, "true sources"), (np.squeeze(prob[i]), "predicted probability"),
-                  (np.squeeze(prob[i]) > cut, f"predicted > {cut}")]
-        for ax, (img, name) in zip(axes[i], panels):
-            ax.imshow(img, cmap="magma", origin="upper")
-            ax.set_title(name, fontsize=8)
-            ax.axis("off")
-    return _save(fig, path)
+    rows = [[(np.log1p(np.maximum(np.squeeze(images[i]), 0)), "input (log)"), (np.squeeze(truth[i]) > 0, "true sources"),
+             (prob[i], "predicted probability"), (np.squeeze(prob[i]) > cut, f"predicted > {cut}")]
+            for i in range(len(images))]
+    return image_rows(rows, path)
+
+
+def denoising_examples(noisy, denoised, clean, path, title: str = ""):
+    """Rows of noisy input, denoised output and clean target."""
+    rows = [[(noisy[i], "noisy"), (denoised[i], "denoised"), (clean[i], "clean")] for i in range(len(noisy))]
+    return image_rows(rows, path, title=title)

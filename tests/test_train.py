@@ -140,3 +140,27 @@ def test_roc_auc_and_the_two_seed_evaluations_by_hand():
     assert m["A"]["auc_mean"] == pytest.approx(0.75)
     # B: N = 3 predicted; the 3 brightest true pixels are 3, 2 and (a tie at 0) pixel 0
     assert m["B"]["accuracy_mean"] == pytest.approx(0.5)
+
+
+def test_denoising_experiment_end_to_end(tiny_data, tmp_path):
+    res = fit("gc-dae-gaussian", tiny_data, tmp_path / "dae", epochs=1, batch_size=16,
+              model_args={"filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8}, verbose=0)
+    m = res["metrics"]
+    assert set(m) == {"denoised", "noisy_input", "median_3x3", "gaussian_1px"}
+    assert all(0 <= v["mse"] < 1 for v in m.values())
+    assert m["noisy_input"]["mse"] == pytest.approx(m["noisy_input"]["mse"])
+    assert (tmp_path / "dae" / "denoising_examples.png").exists()
+    assert res["reference"]["mse"]["denoised"] == 0.0011
+
+
+def test_noisy_inputs_are_reproducible_and_targets_clean(tiny_data):
+    from kzoo.data.pipeline import dataset
+
+    args = dict(targets="counts", input_transform="per_image_max", target_transform="per_image_max",
+                input_noise={"kind": "gaussian", "amount": 0.2}, batch_size=8, shuffle=False)
+    (x1, y1), (x2, _) = [next(iter(dataset(tiny_data, "test", seed=5, **args))) for _ in range(2)]
+    np.testing.assert_array_equal(x1.numpy(), x2.numpy())
+    assert y1.numpy().max() == pytest.approx(1.0) and not np.allclose(x1.numpy(), y1.numpy())
+    assert 0.08 < np.std(x1.numpy() - y1.numpy()) < 0.2  # clipping at 0 removes much of it (maps are mostly dark)
+    with pytest.raises(ValueError, match="input_noise"):
+        dataset(tiny_data, "test", input_noise={"kind": "pink"})

@@ -24,7 +24,7 @@ def _per_image_max(y):
     return tf.math.divide_no_nan(y, tf.reduce_max(y, axis=axes, keepdims=True))
 
 
-TARGET_TRANSFORMS = {"per_image_max": _per_image_max}
+TRANSFORMS = {"per_image_max": _per_image_max}
 
 
 def target_indices(manifest: dict, targets) -> list[int]:
@@ -44,7 +44,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             batch_size: int = 64, shuffle: bool | None = None, augment=None, cache: bool = False,
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, manifest: dict | None = None,
             verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
-            target_transform: str = "") -> tf.data.Dataset:
+            target_transform: str = "", input_transform: str = "", input_noise: dict | None = None
+            ) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -60,7 +61,10 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         cache: keep the split's serialized records in memory after the first pass.
         scale_targets: min-max scale label targets to [0, 1] with the recipe's label ranges.
         shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
-        target_transform: a name in ``TARGET_TRANSFORMS`` applied to image targets (e.g. "per_image_max").
+        target_transform, input_transform: a name in ``TRANSFORMS`` (e.g. "per_image_max") applied to
+            image targets / inputs in the pipeline (for models that work on transformed data).
+        input_noise: ``{"kind": ..., "amount": ...}`` corrupts the inputs with ``kzoo.layers.corrupt``
+            (after augmentation), seeded per batch: the same seed gives the same noisy images.
         verify: check shard sizes and sha256 against the manifest first.
     """
     manifest = manifest or load_manifest(data_dir, verify=verify)
@@ -78,9 +82,15 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     if image_target and (targets not in schema or targets == "labels"):
         raise DataError(f"target image {targets!r} is not stored in {data_dir} (stored: {', '.join(k for k in schema if k != 'labels')})")
     idx = None if (targets is None or image_target) else target_indices(manifest, targets)
-    if target_transform and target_transform not in TARGET_TRANSFORMS:
-        raise ValueError(f"target_transform must be one of {sorted(TARGET_TRANSFORMS)}, got {target_transform!r}")
-    transform = TARGET_TRANSFORMS.get(target_transform)
+    for name, value in (("target_transform", target_transform), ("input_transform", input_transform)):
+        if value and value not in TRANSFORMS:
+            raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)}, got {value!r}")
+    transform, x_transform = TRANSFORMS.get(target_transform), TRANSFORMS.get(input_transform)
+    if input_noise:
+        from kzoo.layers import NOISES
+
+        if input_noise.get("kind") not in NOISES or set(input_noise) - {"kind", "amount"}:
+            raise ValueError(f"input_noise must be {{'kind': one of {NOISES}, 'amount': number}}, got {input_noise!r}")
     aug = parse_augment(augment)
     shuffle = (split == "train") if shuffle is None else shuffle
 
@@ -113,6 +123,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     def parse(serialized):
         ex = tf.io.parse_example(serialized, spec)
         x = decode(ex[inputs], x_shape)
+        if x_transform is not None:
+            x = x_transform(x)
         if image_target:
             y = decode(ex[targets], model_shape(schema[targets]["shape"]))
             if transform is not None:
@@ -141,6 +153,13 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             return x, (y if image_target else xy[1])
 
         ds = ds.map(do_augment, num_parallel_calls=tf.data.AUTOTUNE)
+    if input_noise:
+        from kzoo.layers import corrupt
+
+        noise_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip(ds, noise_seeds).map(
+            lambda xy, s: (corrupt(xy[0], s, input_noise["kind"], input_noise.get("amount")), xy[1]),
+            num_parallel_calls=tf.data.AUTOTUNE)
     if targets is None:
         ds = ds.map(lambda x, y: x)
     if not repeat:  # a known length gives Keras a real progress bar
