@@ -167,3 +167,25 @@ for _kind, _mse in (("gaussian", 0.0011), ("poisson", 0.0012), ("masked", 0.0010
                     f"{_kind.replace('_', ' ')} noise at the seed's amount, by the seed's autoencoder"
                     + (f" (seed: test MSE {_mse})." if _mse is not None else " (a mix of all four; not in the seed)."),
     ))
+
+
+for _name, _targets, _ref in (
+        ("gc-dm-nps", ("A_dm", "n_ps_gc+n_ps_disk"), {"A_dm": 0.1093, "n_ps_gc+n_ps_disk": 0.0354}),
+        ("gc-dm-nps-split", ("A_dm", "n_ps_disk", "n_ps_gc"), {"A_dm": 0.1175, "n_ps_disk": 0.0453, "n_ps_gc": 0.1364})):
+    add(Experiment(
+        name=_name,
+        recipe="galactic_center_multi",
+        model="gc_cnn_multi",
+        targets=_targets,
+        scale_targets=True,
+        normalization="global",
+        batch_size=64,
+        learning_rate=1e-3,
+        epochs=60,
+        patience=10,
+        evaluation="regression",
+        reference={"relative_error": _ref},
+        seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN) and Appendix 1",
+        description=f"{' and '.join(_targets)} of Galactic-centre counts maps from the seed's multi-output CNN, "
+                    f"targets min-max scaled to [0, 1] for training and reported in physical units.",
+    ))

@@ -9,7 +9,7 @@ import kzoo
 from kzoo.export import load_model
 
 SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16, 16, 1)},
-         "gc_dae": {"input_shape": (16, 16, 1)}}  # keep the suite fast; full size is tested for gc_cnn's count
+         "gc_dae": {"input_shape": (16, 16, 1)}, "gc_cnn_multi": {"input_shape": (16, 16, 1)}}  # keep the suite fast; full size is tested for gc_cnn's count
 
 
 @pytest.mark.parametrize("name", kzoo.list_models())

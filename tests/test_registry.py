@@ -50,3 +50,8 @@ def test_seed_parameter_count():
     # The seed's table: Total params: 1,447,393 at 64 x 64 x 1.
     assert kzoo.build("gc_cnn").count_params() == 1_447_393
     assert kzoo.build("gc_cnn", normalization={"mode": "global", "mean": 3.0, "std": 2.0}).count_params() == 1_447_393
+
+
+def test_multi_output_parameter_count():
+    # The seed's table for the multiple-output CNN (two outputs): Total params: 400,658.
+    assert kzoo.build("gc_cnn_multi").count_params() == 400_658

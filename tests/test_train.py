@@ -164,3 +164,15 @@ def test_noisy_inputs_are_reproducible_and_targets_clean(tiny_data):
     assert 0.08 < np.std(x1.numpy() - y1.numpy()) < 0.2  # clipping at 0 removes much of it (maps are mostly dark)
     with pytest.raises(ValueError, match="input_noise"):
         dataset(tiny_data, "test", input_noise={"kind": "pink"})
+
+
+def test_multi_output_experiment_reports_physical_units(tiny_data, tmp_path):
+    from kzoo.data.pipeline import load_arrays
+
+    res = fit("gc-dm-nps", tiny_data, tmp_path / "multi", epochs=1, batch_size=16,
+              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0)
+    assert set(res["metrics"]) == {"A_dm", "n_ps_gc+n_ps_disk"}
+    _, y = load_arrays(tiny_data, "test", targets=["n_ps_gc+n_ps_disk", "n_ps_gc", "n_ps_disk"])
+    np.testing.assert_array_equal(y[:, 0], y[:, 1] + y[:, 2])
+    pred = np.load(tmp_path / "multi" / "predictions_test.npz")["y_pred"]
+    assert pred[:, 1].max() > 10  # point-source counts come back in physical units, not [0, 1]

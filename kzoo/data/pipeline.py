@@ -27,17 +27,28 @@ def _per_image_max(y):
 TRANSFORMS = {"per_image_max": _per_image_max}
 
 
-def target_indices(manifest: dict, targets) -> list[int]:
+def target_matrix(manifest: dict, targets) -> np.ndarray:
+    """(n_labels, k) matrix W so that ``targets = labels @ W``.
+
+    A target is a label name or a sum of them written with "+": ``"n_ps_gc+n_ps_disk"`` is the total
+    number of point sources.
+    """
     names = manifest["schema"]["labels"]["names"]
-    bad = [t for t in targets if t not in names]
+    bad = [t for t in targets if any(part not in names for part in t.split("+"))]
     if bad:
-        raise DataError(f"targets {bad} are not labels of this dataset ({manifest['sky']}: {', '.join(names)})")
-    return [names.index(t) for t in targets]
+        raise DataError(f"targets {bad} are not labels of this dataset, or sums of them with '+' "
+                        f"({manifest['sky']}: {', '.join(names)})")
+    w = np.zeros((len(names), len(targets)), np.float32)
+    for j, t in enumerate(targets):
+        for part in t.split("+"):
+            w[names.index(part), j] += 1.0
+    return w
 
 
 def target_ranges(manifest: dict, targets) -> np.ndarray:
-    """(k, 2) array of [low, high] per target, from the recipe's label ranges."""
-    return np.array([manifest["label_ranges"][t] for t in targets], dtype=np.float32)
+    """(k, 2) array of [low, high] per target, from the recipe's label ranges (sums add up)."""
+    r = manifest["label_ranges"]
+    return np.array([[sum(r[p][i] for p in t.split("+")) for i in (0, 1)] for t in targets], dtype=np.float32)
 
 
 def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", targets=("A_dm",),
@@ -81,7 +92,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     image_target = isinstance(targets, str)
     if image_target and (targets not in schema or targets == "labels"):
         raise DataError(f"target image {targets!r} is not stored in {data_dir} (stored: {', '.join(k for k in schema if k != 'labels')})")
-    idx = None if (targets is None or image_target) else target_indices(manifest, targets)
+    w = None if (targets is None or image_target) else target_matrix(manifest, targets)
     for name, value in (("target_transform", target_transform), ("input_transform", input_transform)):
         if value and value not in TRANSFORMS:
             raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)}, got {value!r}")
@@ -131,8 +142,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
                 y = transform(y)
         else:
             y = decode(ex["labels"], (n_labels,))
-            if idx is not None:
-                y = tf.gather(y, idx, axis=1)
+            if w is not None:
+                y = tf.matmul(y, w)
                 if scale_targets:
                     r = target_ranges(manifest, targets)
                     y = (y - r[:, 0]) / np.maximum(r[:, 1] - r[:, 0], 1e-12)

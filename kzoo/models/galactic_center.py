@@ -66,6 +66,43 @@ def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32
 
 
 @register(
+    task="regression",
+    input_shape=(64, 64, 1),
+    outputs="`outputs` regression values (2 by default: A_dm and the total number of point sources)",
+    loss="mse",
+    metrics=("mae",),
+    seed="000_5837b5ed42dd2f8c.txt: Part a, Appendix 1 (multiple-output CNN)",
+    reference={"parameters_2_outputs": 400658, "train_images": 8192, "val_images": 1024, "test_images": 1024,
+               "mean_relative_error_2_outputs": {"A_dm": 0.1093, "n_ps_total": 0.0354},
+               "mean_relative_error_3_outputs": {"A_dm": 0.1175, "n_ps_disk": 0.0453, "n_ps_gc": 0.1364}},
+    search_space={
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 3e-3, "sampling": "log"},
+        "batch_size": {"type": "choice", "values": [32, 64, 128]},
+        "dense": {"type": "choice", "values": [[128, 16], [256, 32], [64, 16]]},
+    },
+    description="The seed's deeper, narrower multi-output CNN: 3x3 convolutions 16-32 | 64-128-128 | 32 and "
+                "5x5 convolutions 32-32, a 2x2 max-pool after each group (64 -> 4 px), dense 128-16-N; "
+                "400,658 parameters with 2 outputs, as the seed's table shows.",
+)
+def gc_cnn_multi(input_shape=(64, 64, 1), outputs=2, blocks=((16, 32), (64, 128, 128), (32,), (32, 32)),
+                 kernel_sizes=(3, 3, 3, 5), dense=(128, 16), activation="relu", output_activation=None,
+                 normalization=None, name="gc_cnn_multi"):
+    """Multi-output regression CNN of seed 000 (targets min-max scaled to [0, 1] by the experiments)."""
+    if len(blocks) != len(kernel_sizes):
+        raise ValueError(f"gc_cnn_multi: blocks ({len(blocks)}) and kernel_sizes ({len(kernel_sizes)}) differ in length")
+    inputs, x = image_input(input_shape, normalization)
+    for b, (filters, k) in enumerate(zip(blocks, kernel_sizes)):
+        for i, f in enumerate(filters):
+            x = keras.layers.Conv2D(f, k, padding="same", activation=activation, name=f"block{b + 1}_conv{i + 1}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{b + 1}")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    for i, units in enumerate(dense):
+        x = keras.layers.Dense(units, activation=activation, name=f"dense{i + 1}")(x)
+    out = keras.layers.Dense(outputs, activation=output_activation, name="output", dtype="float32")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+@register(
     task="segmentation",
     input_shape=(64, 64, 1),
     outputs="(H, W, 1) probability that a pixel holds point-source flux",

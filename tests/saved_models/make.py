@@ -17,6 +17,7 @@ TINY = {
     "gc_cnn": {"input_shape": (16, 16, 1), "filters": (4, 4, 8, 8), "dense": (16,),
                "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
     "gc_unet": {"input_shape": (16, 16, 1), "base_filters": 2, "depth": 2},
+    "gc_cnn_multi": {"input_shape": (16, 16, 1), "blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)},
     "gc_dae": {"input_shape": (16, 16, 1), "filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8},
 }
 
