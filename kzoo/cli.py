@@ -107,10 +107,15 @@ def _cmd_predict(a):
 
 
 def _cmd_reproduce(a):
-    from kzoo.reproduce import reproduce
+    from kzoo.reproduce import SUITES, reproduce, reproduce_suite
 
-    r = reproduce(a.experiment, a.out, seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs,
-                  n=a.n, results_dir=a.results, note=a.note)
+    kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
+              note=a.note)
+    if a.experiment in SUITES:
+        records = reproduce_suite(a.experiment, a.out, **kw)
+        print(f"wrote {a.results}/{a.experiment}.md ({len(records)} experiments)")
+        return
+    r = reproduce(a.experiment, a.out, **kw)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
@@ -175,8 +180,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("reproduce", help="simulate, train and evaluate an experiment at the seed's sizes; "
                                          "write results/<experiment>.md beside the seed's numbers")
-    s.add_argument("experiment")
-    s.add_argument("--out", required=True, help="work directory (data/ and run/ go there)")
+    s.add_argument("experiment", help="an experiment, or a suite of them (gc: every gc-* experiment)")
+    s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
     s.add_argument("--seed", type=int, default=1)
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])

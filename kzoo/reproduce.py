@@ -134,3 +134,23 @@ def markdown(r: dict) -> str:
         lines += [f"Note: {r['note']}", ""]
     lines += [f"![{png[:-4].replace('_', ' ')}]({exp['name']}/{png})\n" for png in r.get("figures", [])]
     return "\n".join(lines)
+
+
+SUITES = {"gc": "gc-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
+
+
+def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[dict]:
+    """Reproduce every experiment of a suite (each in ``out/<experiment>``, finished ones reused) and
+    write ``results/<suite>.md`` with each experiment's table, one after the other."""
+    from kzoo.experiments import list_experiments
+
+    names = list_experiments(SUITES[suite])
+    records = [reproduce(name, Path(out) / name, results_dir=results_dir, **kwargs) for name in names]
+    parts = [f"# Suite `{suite}`: {len(records)} experiments\n",
+             "| experiment | model | epochs | train + evaluate s |", "|---|---|---|---|"]
+    parts += [f"| [{r['experiment']['name']}]({r['experiment']['name']}.md) | {r['experiment']['model']} | "
+              f"{r['epochs_run']} | {r['seconds'].get('train_and_evaluate')} |" for r in records]
+    parts += ["", *[(Path(results_dir) / f"{r['experiment']['name']}.md").read_text().replace("\n# ", "\n## ", 1)
+                    .replace("# ", "## ", 1) for r in records]]
+    write_text(Path(results_dir) / f"{suite}.md", "\n".join(parts))
+    return records

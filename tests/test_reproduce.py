@@ -18,3 +18,13 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path):
     again = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns == model_time  # not retrained
     assert again["metrics"] == r["metrics"] and again["seconds"] == r["seconds"]
+
+
+def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch):
+    from kzoo import reproduce as rp
+
+    monkeypatch.setitem(rp.SUITES, "tiny", "gc-dm")
+    records = rp.reproduce_suite("tiny", tmp_path / "work", n=100, epochs=1, workers=1, results_dir=tmp_path / "res")
+    assert [r["experiment"]["name"] for r in records] == ["gc-dm"]
+    page = (tmp_path / "res" / "tiny.md").read_text()
+    assert "[gc-dm](gc-dm.md)" in page and "## gc-dm:" in page
