@@ -44,8 +44,8 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
 
 def _regression(model, run, data_dir, split, manifest, out_dir):
     from kzoo.data.pipeline import dataset, target_ranges
-
     from kzoo.experiments import pipeline_args
+    from kzoo.losses import split_mean_sigma
 
     exp = run["experiment"]
     args = pipeline_args(exp)
@@ -57,10 +57,19 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         y_true.append(y.numpy())
         y_pred.append(np.asarray(model(x, training=False), dtype=np.float32))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
+    sigma = None
+    if exp["loss"] == "gaussian_nll":  # the network predicts a mean and a log standard deviation per target
+        y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
     if exp["scale_targets"]:
         r = target_ranges(manifest, targets)
         y_pred = r[:, 0] + y_pred * (r[:, 1] - r[:, 0])
+        sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
     metrics = regression_metrics(y_true, y_pred, targets)
+    if sigma is not None:
+        for j, t in enumerate(targets):
+            z = np.abs(y_pred[:, j] - y_true[:, j]) / sigma[:, j]
+            metrics[t].update({"coverage_68": float(np.mean(z <= 1.0)), "coverage_95": float(np.mean(z <= 1.96)),
+                               "median_sigma": float(np.median(sigma[:, j]))})
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets))
     plots.predicted_vs_true(y_true, y_pred, targets, out_dir / "predicted_vs_true.png",
                             title=f"{exp['name']}: {split} split ({len(y_true)} images)")

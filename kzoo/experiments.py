@@ -189,3 +189,24 @@ for _name, _targets, _ref in (
         description=f"{' and '.join(_targets)} of Galactic-centre counts maps from the seed's multi-output CNN, "
                     f"targets min-max scaled to [0, 1] for training and reported in physical units.",
     ))
+
+
+add(Experiment(
+    name="gc-dm-nps-nll",
+    recipe="galactic_center_multi",
+    model="gc_cnn_multi",
+    targets=("A_dm", "n_ps_gc+n_ps_disk"),
+    scale_targets=True,
+    normalization="global",
+    loss="gaussian_nll",
+    metrics=(),
+    batch_size=64,
+    learning_rate=1e-3,
+    epochs=60,
+    patience=10,
+    evaluation="regression",
+    reference={"relative_error": {"A_dm": 0.1093, "n_ps_gc+n_ps_disk": 0.0354}},
+    seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN); the uncertainty head is kzoo's",
+    description="gc-dm-nps with a calibrated-uncertainty head: a mean and a standard deviation per target "
+                "(Gaussian negative log-likelihood), with the coverage of its 68 % and 95 % intervals.",
+))

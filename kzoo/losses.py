@@ -52,8 +52,30 @@ def count_penalty_bce(weight: float = 1e-7, cut_factor: float = 1.08, soft: bool
     return CountPenaltyBCE(weight=weight, cut_factor=cut_factor, soft=soft)
 
 
+def split_mean_sigma(y_pred):
+    """(mean, sigma) from a (B, 2k) output holding k means then k log standard deviations."""
+    k = y_pred.shape[-1] // 2
+    return y_pred[..., :k], ops.exp(ops.clip(y_pred[..., k:], -10.0, 10.0))
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class GaussianNLL(keras.losses.Loss):
+    """Gaussian negative log-likelihood of targets (B, k) under a (B, 2k) output of means and log sigmas
+    (constant dropped): mean over targets of ``0.5 ((y - mu) / sigma)^2 + log sigma``."""
+
+    def __init__(self, name: str = "gaussian_nll", reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        mu, sigma = split_mean_sigma(y_pred)
+        y_true = ops.cast(y_true, mu.dtype)
+        return ops.mean(0.5 * ops.square((y_true - mu) / sigma) + ops.log(sigma), axis=-1)
+
+
 LOSSES = {"count_penalty_bce": count_penalty_bce,
-          "count_penalty_bce_soft": lambda: count_penalty_bce(soft=True)}
+          "count_penalty_bce_soft": lambda: count_penalty_bce(soft=True),
+          "gaussian_nll": GaussianNLL}
 
 
 def get(loss):

@@ -146,7 +146,9 @@ def build_for(exp, manifest, **model_args):
     from kzoo.data.pipeline import model_shape
     from kzoo.registry import build
 
-    outputs = {} if isinstance(exp.targets, str) else {"outputs": len(exp.targets)}
+    # A Gaussian NLL head predicts a mean and a log standard deviation per target.
+    per_target = 2 if exp.loss == "gaussian_nll" else 1
+    outputs = {} if isinstance(exp.targets, str) else {"outputs": per_target * len(exp.targets)}
     return build(exp.model, input_shape=model_shape(manifest["schema"][exp.inputs]["shape"]),
                  normalization=input_normalization(exp, manifest),
                  **outputs, **{**exp.model_args, **model_args})

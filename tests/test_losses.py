@@ -41,3 +41,25 @@ def test_loss_lookup_and_serialisation():
     loss = count_penalty_bce(weight=1e-3, soft=True)
     again = keras.losses.deserialize(keras.losses.serialize(loss))
     assert isinstance(again, CountPenaltyBCE) and again.weight == 1e-3 and again.soft
+
+
+def test_gaussian_nll_by_hand_and_its_minimum():
+    from kzoo.losses import GaussianNLL
+
+    y = np.array([[1.0, 2.0]], "float32")
+    out = np.array([[1.5, 2.0, np.log(0.5), 0.0]], "float32")  # means 1.5, 2; sigmas 0.5, 1
+    expected = np.mean([0.5 * (0.5 / 0.5) ** 2 + np.log(0.5), 0.0])
+    assert float(GaussianNLL()(y, out)) == pytest.approx(expected, rel=1e-5)
+    # for a fixed error the loss is smallest when sigma equals the error
+    errs = [float(GaussianNLL()(np.array([[0.0]], "float32"), np.array([[0.3, np.log(s)]], "float32")))
+            for s in (0.1, 0.3, 0.9)]
+    assert errs[1] < errs[0] and errs[1] < errs[2]
+
+
+def test_uncertainty_experiment_reports_coverage(tiny_data, tmp_path):
+    from kzoo.train import fit
+
+    res = fit("gc-dm-nps-nll", tiny_data, tmp_path / "nll", epochs=1, batch_size=16,
+              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0)
+    m = res["metrics"]["A_dm"]
+    assert 0 <= m["coverage_68"] <= m["coverage_95"] <= 1 and m["median_sigma"] > 0
