@@ -191,11 +191,11 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
         if cached.get("recipe_sha256") == manifest["recipe_sha256"] and cached.get("method") == name:
             return cached
     t0 = time.time()
-    y_true, y_pred, info = REFERENCES[name](manifest, data_dir, split, list(exp["targets"]), progress=True)
-    plots.predicted_vs_true(y_true, y_pred, list(exp["targets"]), out_dir / "classical_predicted_vs_true.png",
+    y_true, y_pred, names, info = REFERENCES[name](manifest, data_dir, split, list(exp["targets"]), progress=True)
+    plots.predicted_vs_true(y_true, y_pred, names, out_dir / "classical_predicted_vs_true.png",
                             title=f"{name}: {split} split ({len(y_true)} images)")
     result = {"method": name, "description": info, "recipe_sha256": manifest["recipe_sha256"],
-              "metrics": regression_metrics(y_true, y_pred, list(exp["targets"])), "seconds": round(time.time() - t0, 1)}
+              "metrics": regression_metrics(y_true, y_pred, names), "seconds": round(time.time() - t0, 1)}
     write_json(cache, result)
     return result
 

@@ -184,6 +184,7 @@ for _name, _targets, _ref in (
         epochs=60,
         patience=10,
         evaluation="regression",
+        reference_method="poisson_template_fit_known_sources",
         reference={"relative_error": _ref},
         seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN) and Appendix 1",
         description=f"{' and '.join(_targets)} of Galactic-centre counts maps from the seed's multi-output CNN, "
@@ -205,6 +206,7 @@ add(Experiment(
     epochs=60,
     patience=10,
     evaluation="regression",
+    reference_method="poisson_template_fit_known_sources",
     reference={"relative_error": {"A_dm": 0.1093, "n_ps_gc+n_ps_disk": 0.0354}},
     seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN); the uncertainty head is kzoo's",
     description="gc-dm-nps with a calibrated-uncertainty head: a mean and a standard deviation per target "

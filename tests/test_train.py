@@ -176,3 +176,16 @@ def test_multi_output_experiment_reports_physical_units(tiny_data, tmp_path):
     np.testing.assert_array_equal(y[:, 0], y[:, 1] + y[:, 2])
     pred = np.load(tmp_path / "multi" / "predictions_test.npz")["y_pred"]
     assert pred[:, 1].max() > 10  # point-source counts come back in physical units, not [0, 1]
+
+
+def test_known_source_template_fit_recovers_amplitudes_from_a_noiseless_map():
+    from kzoo.reference import poisson_template_fit
+    from kzoo.sims import galactic_center as gc
+
+    T = {k: v for k, v in gc.mean_templates(npix=32).items() if not k.startswith("ps_")}
+    truth = dict(zip(T, [0.4, 0.6, 0.3, 0.8]))
+    background = np.random.default_rng(0).uniform(0, 5, (1, 32, 32))
+    mu = sum(truth[k] * T[k] for k in T)[None] + background
+    fit = poisson_template_fit(mu, T, background=background)
+    for k in T:
+        assert fit[k][0] == pytest.approx(truth[k], rel=1e-3), k
