@@ -122,7 +122,7 @@ def markdown(r: dict) -> str:
         lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
     s = r["settings"]
     lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
-              f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {exp['epochs']} epochs "
+              f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {s['epochs']} epochs "
               f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
               f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
               "",
