@@ -192,22 +192,11 @@ for _name, _targets, _ref in (
     ))
 
 
-add(Experiment(
+add(dataclasses.replace(
+    EXPERIMENTS["gc-dm-nps"],
     name="gc-dm-nps-nll",
-    recipe="galactic_center_multi",
-    model="gc_cnn_multi",
-    targets=("A_dm", "n_ps_gc+n_ps_disk"),
-    scale_targets=True,
-    normalization="global",
     loss="gaussian_nll",
     metrics=(),
-    batch_size=64,
-    learning_rate=1e-3,
-    epochs=60,
-    patience=10,
-    evaluation="regression",
-    reference_method="poisson_template_fit_known_sources",
-    reference={"relative_error": {"A_dm": 0.1093, "n_ps_gc+n_ps_disk": 0.0354}},
     seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN); the uncertainty head is kzoo's",
     description="gc-dm-nps with a calibrated-uncertainty head: a mean and a standard deviation per target "
                 "(Gaussian negative log-likelihood), with the coverage of its 68 % and 95 % intervals.",
