@@ -44,16 +44,10 @@ def machine_info() -> dict:
 
 
 def cpuinfo() -> dict:
-    """The CPU model name and its bfloat16 flags (AMX / AVX512-BF16), from /proc/cpuinfo (Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"cpu_model": platform.processor() or platform.machine(), "bf16_flags": []}
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = fields.get("flags", "").split()
-    return {"cpu_model": fields.get("model name", platform.machine()),
-            "bf16_flags": [f for f in ("amx_bf16", "avx512_bf16") if f in flags]}
+    """The CPU model name and its bfloat16 flags (kzoo's own reader, so results pages and benchmarks agree)."""
+    from kzoo.reproduce import cpu_info
+
+    return cpu_info()
 
 
 def md_table(headers, rows) -> str:

@@ -30,14 +30,17 @@ def git_commit() -> str:
         return "unknown"
 
 
-def _cpu_name() -> str:
+def cpu_info() -> dict:
+    """The CPU model name and its bfloat16 flags (AMX / AVX512-BF16), from /proc/cpuinfo (Linux)."""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        pass
-    return platform.processor() or platform.machine()
+        return {"cpu_model": platform.processor() or platform.machine(), "bf16_flags": []}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = fields.get("flags", "").split()
+    return {"cpu_model": fields.get("model name", platform.machine()),
+            "bf16_flags": [f for f in ("amx_bf16", "avx512_bf16") if f in flags]}
 
 
 def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: str = "float32",
@@ -89,7 +92,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "epochs_run": run.get("epochs_run"),
         "settings": run["settings"],
         "seconds": timings,
-        "machine": {"cores": os.cpu_count(), "cpu": _cpu_name(), "device": run["device"],
+        "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "device": run["device"],
                     "platform": platform.platform()},
         "versions": run["versions"],
         "commit": git_commit(),
