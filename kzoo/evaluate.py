@@ -92,8 +92,10 @@ def roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:
 def segmentation_metrics(flux: np.ndarray, prob: np.ndarray, cut: float = 0.02) -> tuple[dict, dict]:
     """The seed's two evaluations of a point-source mask, per image, then mean and spread.
 
-    * A: every pixel with true point-source flux > 0 is a source; predicted sources are ``prob > cut``.
-    * B: the N pixels predicted above the cut against the N brightest true pixels (N per image).
+    * A, the seed's target "all": every pixel with true point-source flux > 0 is a source; predicted
+      sources are ``prob > cut``.
+    * B, the seed's target "selected": the N pixels predicted above the cut against the N brightest
+      true pixels (N per image).
     Returns (metrics, curves) where curves holds pooled (truth, score) pairs for ROC plots.
     """
     flux = flux.reshape(len(flux), -1)

@@ -34,6 +34,8 @@ class Experiment:
         evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
         reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics.
+        goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
+            results tables say whether a run met them.
         seed: the seed document and section.
     """
 
@@ -58,6 +60,7 @@ class Experiment:
     evaluation: str = "regression"
     reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
+    goals: dict = dataclasses.field(default_factory=dict)
     seed: str = ""
     description: str = ""
 
@@ -112,6 +115,7 @@ add(Experiment(
     evaluation="regression",
     reference_method="poisson_template_fit",
     reference={"relative_error": {"A_dm": 0.0807}},
+    goals={"relative_error": {"A_dm": ("<=", 0.08)}},
     seed="000_5837b5ed42dd2f8c.txt, Part a (single-output CNN) and Appendix 1",
     description="Dark-matter amplitude A_dm of simulated Galactic-centre gamma-ray counts maps, "
                 "regressed by the seed's single-output CNN (seed: mean relative error 0.0807).",
@@ -135,6 +139,7 @@ for _soft in (False, True):
         patience=10,
         evaluation="segmentation",
         reference={"auc_mean": {"A": 0.92, "B": 0.97}, "accuracy_mean": {"A": 0.80, "B": 0.94}},
+        goals={"auc_mean": {"A": (">=", 0.92), "B": (">=", 0.97)}},
         seed="000_5837b5ed42dd2f8c.txt, Part b and Appendix 2 (U-net)",
         description="Point-source pixels of Galactic-centre counts maps segmented by the seed's U-net, "
                     "target the per-image max-normalised point-source flux, loss BCE + count penalty"
@@ -162,6 +167,7 @@ for _kind, _mse in (("gaussian", 0.0011), ("poisson", 0.0012), ("masked", 0.0010
         patience=10,
         evaluation="denoising",
         reference={"mse": {"denoised": _mse}} if _mse is not None else {},
+        goals={"mse": {"denoised": ("<=", 0.0011)}} if _kind == "gaussian" else {},
         seed="000_5837b5ed42dd2f8c.txt, Part c and Appendix 3 (denoising autoencoder)",
         description=f"Denoising of randomly rotated, per-image max-normalised Galactic-centre maps with "
                     f"{_kind.replace('_', ' ')} noise at the seed's amount, by the seed's autoencoder"

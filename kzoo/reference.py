@@ -90,3 +90,84 @@ REFERENCES = {
     "poisson_template_fit": galactic_center_template_fit,
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
 }
+
+
+def poisson_cramer_rao(templates: np.ndarray, amplitudes: np.ndarray, background: np.ndarray | float = 0.0) -> np.ndarray:
+    """Cramer-Rao standard errors of the amplitudes ``A`` of ``mu = A @ templates + background`` from
+    one Poisson counts map: ``sqrt(diag(F^-1))`` with ``F = T diag(1/mu) T^T``.
+
+    Args: templates (K, P) or (K, H, W); amplitudes (K,) the true values; background (P,) or scalar.
+    """
+    T = np.asarray(templates, np.float64).reshape(len(templates), -1)
+    mu = np.asarray(amplitudes, np.float64) @ T + np.asarray(background, np.float64).ravel()
+    if (mu <= 0).any():
+        raise ValueError("poisson_cramer_rao: the expected counts must be positive in every pixel")
+    return np.sqrt(np.diag(np.linalg.inv((T / mu) @ T.T)))
+
+
+def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 0, chunk: int = 1024,
+                           progress: bool = False, **params) -> dict:
+    """Fisher (Cramer-Rao) errors on the galactic-centre amplitudes, in two states of knowledge.
+
+    * ``known_maps``: the exact Poisson Cramer-Rao bound when every map is known except the four
+      diffuse amplitudes (the image's own gas realisation and point-source map given): F = T diag(1/mu) T^T.
+      No unbiased estimator can do better; it is the floor set by photon noise alone.
+    * ``gaussian_unknown_fields``: the gas field and the point sources are unknown. The diffuse
+      templates are their means and the fields' pixel covariances (estimated from ``n_cov`` simulated
+      maps, Hartlap-corrected) join the Poisson variance: C = diag(mu) + A_pi0^2 S_gas + S_ps,
+      F = T C^-1 T^T. This is a Gaussian approximation, not a bound: a network may use the fields'
+      non-Gaussian shape (log-normal gas, discrete sources) to do better.
+
+    Both are evaluated for ``n_images`` fresh images drawn from the simulator's prior. Returns, per
+    state, the mean standard error of each amplitude and the relative error an efficient unbiased
+    estimator would reach, mean|d| / mean(true) = sqrt(2/pi) mean(sigma) / mean(A).
+    """
+    from tqdm.auto import tqdm
+
+    from kzoo.sims import galactic_center as gc
+
+    p = gc.validate_params(params)
+    if p["rotate"]:
+        raise ValueError("galactic_center_fisher: rotate must be False (fixed templates are needed)")
+    npix = int(p["npix"])
+    P = npix * npix
+    sums = {k: np.zeros(P) for k in ("gas", "ps")}
+    prods = {k: np.zeros((P, P)) for k in ("gas", "ps")}
+    done = 0
+    with tqdm(total=n_cov, disable=not progress, desc="field covariance", unit="img") as bar:
+        for i, start in enumerate(range(0, n_cov, chunk)):
+            m = min(chunk, n_cov - start)
+            comp = gc.simulate(np.random.default_rng([seed, 0, i]), m, components=True, **params)["components"]
+            for k, j in (("gas", 1), ("ps", 4)):
+                x = comp[:, j].reshape(m, P).astype(np.float64)
+                sums[k] += x.sum(axis=0)
+                prods[k] += x.T @ x
+            done += m
+            bar.update(m)
+    mean = {k: sums[k] / done for k in sums}
+    hartlap = (done - P - 2) / (done - 1)
+    if hartlap <= 0:
+        raise ValueError(f"galactic_center_fisher: n_cov must exceed the {P} pixels (got {n_cov})")
+    cov = {k: (prods[k] - done * np.outer(mean[k], mean[k])) / (done - 1) for k in prods}
+
+    sim = gc.simulate(np.random.default_rng([seed, 1]), n_images, components=True, **params)
+    comp, amps = sim["components"].reshape(n_images, 5, P).astype(np.float64), sim["labels"][:, :4].astype(np.float64)
+    mean_t = gc.mean_templates(**params)
+    T_mean = np.stack([mean_t["dm"].ravel(), mean["gas"], mean_t["ic"].ravel(), mean_t["bubbles"].ravel()])
+    sigma = {"known_maps": np.zeros((n_images, 4)), "gaussian_unknown_fields": np.zeros((n_images, 4))}
+    for i in tqdm(range(n_images), disable=not progress, desc="fisher", unit="img"):
+        sigma["known_maps"][i] = poisson_cramer_rao(comp[i, :4], amps[i], comp[i, 4])
+        mu_bar = amps[i] @ T_mean + mean["ps"]
+        C = np.diag(mu_bar) + amps[i, 1] ** 2 * cov["gas"] + cov["ps"]
+        L = np.linalg.cholesky(C)
+        W = np.linalg.solve(L, T_mean.T)  # L^-1 T^T
+        F = hartlap * (W.T @ W)
+        sigma["gaussian_unknown_fields"][i] = np.sqrt(np.diag(np.linalg.inv(F)))
+    names = ["A_dm", "A_pi0", "A_ic", "A_bubbles"]
+    out = {"n_images": n_images, "n_cov": done, "hartlap_factor": hartlap, "seed": seed, "params": params}
+    for state, s in sigma.items():
+        out[state] = {name: {"sigma_mean": float(s[:, j].mean()),
+                             "relative_error": float(np.sqrt(2 / np.pi) * s[:, j].mean() / amps[:, j].mean()),
+                             "mae": float(np.sqrt(2 / np.pi) * s[:, j].mean())}
+                      for j, name in enumerate(names)}
+    return out

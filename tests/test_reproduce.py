@@ -9,6 +9,7 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path):
     md = (results / "gc-dm.md").read_text()
     assert "| A_dm | relative_error |" in md and "| 0.0807 |" in md
     assert "poisson_template_fit" in md
+    assert "| <= 0.08: **missed** |" in md  # one epoch on 74 images cannot reach the DM goal, and the table says so
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
         assert (results / "gc-dm" / png).exists()
     saved = json.loads((results / "gc-dm.json").read_text())
@@ -28,3 +29,12 @@ def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch)
     assert [r["experiment"]["name"] for r in records] == ["gc-dm"]
     page = (tmp_path / "res" / "tiny.md").read_text()
     assert "[gc-dm](gc-dm.md)" in page and "## gc-dm:" in page
+
+
+def test_goal_status_says_met_or_missed():
+    from kzoo.reproduce import goal_status
+
+    assert goal_status(0.07, ("<=", 0.08)) == "<= 0.08: met"
+    assert goal_status(0.09, ("<=", 0.08)) == "<= 0.08: **missed**"
+    assert goal_status(0.97, (">=", 0.97)) == ">= 0.97: met"
+    assert goal_status(0.5, None) == ""

@@ -110,6 +110,36 @@ def test_poisson_template_fit_recovers_known_amplitudes_from_a_noiseless_map():
         gc.mean_templates(rotate=True)
 
 
+def test_cramer_rao_errors_match_the_scatter_of_maximum_likelihood_fits():
+    from kzoo.reference import poisson_cramer_rao, poisson_template_fit
+    from kzoo.sims import galactic_center as gc
+
+    sim = gc.simulate(np.random.default_rng(4), 1, components=True, npix=16)
+    comp, amps = sim["components"][0].astype(np.float64), np.array([0.6, 0.5, 0.4, 0.7])
+    sigma = poisson_cramer_rao(comp[:4], amps, comp[4])
+    mu = np.tensordot(amps, comp[:4], 1) + comp[4]
+    draws = np.random.default_rng(5).poisson(np.broadcast_to(mu, (300, 16, 16))).astype(np.float64)
+    fit = poisson_template_fit(draws, dict(zip(["dm", "pi0", "ic", "bubbles"], comp[:4])),
+                               background=np.broadcast_to(comp[4], draws.shape))
+    scatter = np.array([np.std(fit[k]) for k in ("dm", "pi0", "ic", "bubbles")])
+    np.testing.assert_allclose(scatter, sigma, rtol=0.2)  # the ML fit is efficient: it reaches the bound
+    with pytest.raises(ValueError, match="positive"):
+        poisson_cramer_rao(comp[:4], np.zeros(4))
+
+
+def test_fisher_errors_grow_when_the_fields_are_unknown():
+    from kzoo.reference import galactic_center_fisher
+
+    f = galactic_center_fisher(n_images=3, n_cov=600, chunk=200, npix=12, n_gc_range=[20, 80],
+                               n_disk_range=[100, 400])
+    for name, known in f["known_maps"].items():
+        unknown = f["gaussian_unknown_fields"][name]
+        assert 0 < known["sigma_mean"] < unknown["sigma_mean"], name
+        assert known["relative_error"] == pytest.approx(np.sqrt(2 / np.pi) * known["sigma_mean"] / 0.5, rel=0.8)
+    with pytest.raises(ValueError, match="n_cov"):
+        galactic_center_fisher(n_images=1, n_cov=100, npix=12)
+
+
 def test_the_classical_reference_stands_beside_the_network(tiny_run):
     out, res = tiny_run
     cl = res["classical_reference"]

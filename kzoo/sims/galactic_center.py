@@ -264,13 +264,16 @@ def mean_templates(**params) -> dict[str, np.ndarray]:
     return {name: separable_filter(np.asarray(m, dtype=np.float64), psf) for name, m in maps.items()}
 
 
-def simulate(rng: np.random.Generator, n: int, **params) -> dict[str, np.ndarray]:
+def simulate(rng: np.random.Generator, n: int, components: bool = False, **params) -> dict[str, np.ndarray]:
     """Simulate ``n`` counts maps.
 
     Returns a dict of float32 arrays: ``counts`` (n, npix, npix) Poisson counts, ``expected``
     (n, npix, npix) the PSF-blurred expected counts, ``ps_flux`` (n, npix, npix) the point-source
     flux per pixel before the PSF (masks for segmentation), and ``labels`` (n, 6) in the order of
-    ``LABELS``: A_dm, A_pi0, A_ic, A_bubbles, n_ps_gc, n_ps_disk.
+    ``LABELS``: A_dm, A_pi0, A_ic, A_bubbles, n_ps_gc, n_ps_disk. With ``components`` also
+    ``components`` (n, 5, npix, npix): each image's PSF-blurred dm, pi0 (its own gas realisation),
+    ic and bubbles maps at amplitude 1 and its blurred point-source map, so that ``expected`` is
+    ``sum_k A_k components[:, k] + components[:, 4]`` (the same random draws either way).
 
     Raises ValueError naming the parameter when a parameter is invalid or ``n <= 0``.
     """
@@ -345,9 +348,14 @@ def simulate(rng: np.random.Generator, n: int, **params) -> dict[str, np.ndarray
     counts = rng.poisson(expected)
 
     labels = np.concatenate([amps, n_gc[:, None], n_disk[:, None]], axis=1)
-    return {
+    out = {
         "counts": counts.astype(np.float32),
         "expected": expected,
         "ps_flux": ps_flux,
         "labels": labels.astype(np.float32),
     }
+    if components:
+        maps = [t["dm"], gas, t["ic"], t["bubbles"]]
+        maps = [np.broadcast_to(np.asarray(m, np.float32), (n, npix, npix)) for m in maps] + [ps_flux]
+        out["components"] = np.stack([separable_filter(np.ascontiguousarray(m), psf) for m in maps], axis=1)
+    return out
