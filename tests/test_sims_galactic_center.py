@@ -53,6 +53,18 @@ def test_psf_conserves_flux():
     assert 0.97 < ratio <= 1.0 + 1e-6
 
 
+@pytest.mark.parametrize("rotate", [False, True])
+def test_components_add_up_to_the_expected_map_and_change_no_draw(rotate):
+    plain = gc.simulate(np.random.default_rng(8), 3, npix=16, rotate=rotate)
+    sim = gc.simulate(np.random.default_rng(8), 3, npix=16, rotate=rotate, components=True)
+    assert np.array_equal(plain["counts"], sim["counts"])
+    comp, amps = sim["components"], sim["labels"][:, :4]
+    assert comp.shape == (3, 5, 16, 16)
+    total = np.einsum("nk,nkhw->nhw", amps, comp[:, :4]) + comp[:, 4]
+    np.testing.assert_allclose(total, sim["expected"], rtol=1e-5, atol=1e-4)
+    assert not np.allclose(comp[0, 1], comp[1, 1])  # each image has its own gas realisation
+
+
 def test_disk_sources_hug_the_plane_and_gc_sources_the_centre():
     npix = 64
     out = gc.simulate(np.random.default_rng(3), 20, amplitude_range=(0, 0), n_gc_range=(0, 1), npix=npix)
