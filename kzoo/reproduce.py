@@ -48,7 +48,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     """Run ``experiment`` end to end at its recipe's sizes (or ``n`` images) and write the results table."""
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
-    from kzoo.train import fit
+    from kzoo.train import fit, recalibrate_run
 
     from kzoo.evaluate import evaluate
     from kzoo.io import read_json
@@ -64,7 +64,9 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     run_dir = out / "run"
     finished = (run_dir / "model.keras").exists() and not (run_dir / "backup").exists()
     if finished and "train_and_evaluate" in timings:
-        # A finished run is not trained again: re-evaluate it with the current evaluation code.
+        # A finished run is not trained again: re-evaluate it with the current evaluation code, after
+        # the batch-norm recalibration that fit now ends with (once; recorded in run.json).
+        recalibrate_run(run_dir, out / "data")
         res = evaluate(run_dir, out / "data", model=None)
     else:
         t1 = time.time()
@@ -215,7 +217,8 @@ def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[di
     records = [reproduce(name, out / name, results_dir=results_dir, **kwargs) for name in names]
     parts = [f"# Suite `{suite}`: {len(records)} experiments\n",
              "Every number comes from the run recorded in the experiment's own page (linked); "
-             "'classical' is the experiment's non-network reference.\n",
+             "'classical' is the experiment's non-network reference. Times are wall-clock seconds on "
+             + ", ".join(sorted({f"{r['machine']['device']}, {r['machine']['cpu']}" for r in records})) + ".\n",
              "| experiment | target | metric | kzoo | classical | seed | goal | epochs | train + evaluate s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in records:
