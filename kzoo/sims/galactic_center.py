@@ -14,7 +14,9 @@ Conventions
 
   - pi0 / gas: ``gas_scale * exp(g - 1/2) * exp(-(l/20)^2) * exp(-(b/5)^2)`` where ``g`` is a
     unit-variance Gaussian random field with an RBF covariance of length ``gas_length_deg``
-    (so the log-normal factor has mean 1);
+    (so the log-normal factor has mean 1). The field is drawn on the frame itself (zero beyond
+    it), so within one kernel width (3 x ``gas_length_deg``) of the edge its variance is reduced:
+    negligible at the seed's 0.25 deg, noticeable at the left and right edges for lengths of degrees;
   - inverse Compton: ``ic_scale * exp(-|b| / 5 deg)``;
   - Fermi bubbles: ``bubble_scale`` inside two lobes bounded by the cosh-shaped edges
     ``b = 10.5 (cosh((-l-1)/10.5) - 1) + 1`` (north) and ``b = -8.7 (cosh((-l+1.7)/8.7) - 1) - 1``
