@@ -122,6 +122,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
     state, the mean standard error of each amplitude and the relative error an efficient unbiased
     estimator would reach, mean|d| / mean(true) = sqrt(2/pi) mean(sigma) / mean(A).
     """
+    from scipy.linalg import cholesky, solve_triangular
     from tqdm.auto import tqdm
 
     from kzoo.sims import galactic_center as gc
@@ -159,8 +160,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
         sigma["known_maps"][i] = poisson_cramer_rao(comp[i, :4], amps[i], comp[i, 4])
         mu_bar = amps[i] @ T_mean + mean["ps"]
         C = np.diag(mu_bar) + amps[i, 1] ** 2 * cov["gas"] + cov["ps"]
-        L = np.linalg.cholesky(C)
-        W = np.linalg.solve(L, T_mean.T)  # L^-1 T^T
+        W = solve_triangular(cholesky(C, lower=True, overwrite_a=True), T_mean.T, lower=True)  # L^-1 T^T
         F = hartlap * (W.T @ W)
         sigma["gaussian_unknown_fields"][i] = np.sqrt(np.diag(np.linalg.inv(F)))
     names = ["A_dm", "A_pi0", "A_ic", "A_bubbles"]

@@ -184,7 +184,7 @@ def gc_fisher_section(out: Path, results_dir: Path) -> str:
     f = read_json(cache, default=None)
     if f is None:
         t0 = time.time()
-        f = galactic_center_fisher(n_images=300, n_cov=32768, seed=0, progress=True)
+        f = galactic_center_fisher(n_images=100, n_cov=32768, seed=0, progress=True)
         f["seconds"] = round(time.time() - t0, 1)
         write_json(cache, f)
     write_json(results_dir / "gc-fisher.json", f)
