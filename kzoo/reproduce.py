@@ -95,6 +95,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "classical_reference": res.get("classical_reference"),
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
+        "batchnorm_recalibration": run.get("batchnorm_recalibration"),
         "settings": run["settings"],
         "seconds": timings,
         "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "device": run["device"],
@@ -121,6 +122,15 @@ def goal_status(value: float, goal) -> str:
     return f"{op} {bound}: {'met' if met else '**missed**'}"
 
 
+def _recalibration_line(bn) -> list[str]:
+    if not bn:
+        return []
+    when = " (applied after training, to the finished run)" if bn.get("applied") else ""
+    return [f"Batch-norm recalibration over {bn['batches']} training batches{when}: validation loss "
+            f"{bn['val_loss_before']:.5g} -> {bn['val_loss_after']:.5g}, "
+            f"{'kept' if bn['kept'] else 'not kept (no gain)'}.", ""]
+
+
 def markdown(r: dict) -> str:
     """The results table of a reproduction record."""
     exp = r["experiment"]
@@ -143,7 +153,7 @@ def markdown(r: dict) -> str:
               f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {s['epochs']} epochs "
               f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
               f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
-              "",
+              "", *_recalibration_line(r.get("batchnorm_recalibration")),
               f"Time: simulate {r['seconds']['simulate']} s, train + evaluate {r['seconds']['train_and_evaluate']} s "
               f"on {r['machine']['device']}, {r['machine']['cpu']}.",
               f"Versions: {r['versions']}. Trained at commit {r['train_commit']}, reported at commit {r['commit']}.", "",
@@ -158,20 +168,27 @@ SUITES = {"gc": "gc-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc`
 
 
 def headline_rows(r: dict) -> list[str]:
-    """One summary-table row per metric that the seed reports or that has a goal."""
+    """One summary-table row per metric that the seed reports or that has a goal (an experiment with
+    neither shows its first float metric)."""
     exp, cl = r["experiment"], r.get("classical_reference")
-    rows = []
+
+    def row(target, key, value, ref, goal):
+        c = cl["metrics"].get(target, {}).get(key) if cl else None
+        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
+                f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {goal_status(value, goal)} | "
+                f"{r['epochs_run']} | {r['seconds'].get('train_and_evaluate')} |")
+
+    rows, first = [], None
     for target, m in r["metrics"].items():
         for key, value in m.items():
+            if not isinstance(value, float):
+                continue
+            first = first or (target, key, value)
             ref = r["reference"].get(key, {}).get(target)
             goal = exp.get("goals", {}).get(key, {}).get(target)
-            if ref is None and goal is None:
-                continue
-            c = cl["metrics"].get(target, {}).get(key) if cl else None
-            rows.append(f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
-                        f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {goal_status(value, goal)} | "
-                        f"{r['epochs_run']} | {r['seconds'].get('train_and_evaluate')} |")
-    return rows
+            if ref is not None or goal is not None:
+                rows.append(row(target, key, value, ref, goal))
+    return rows or ([row(*first, None, None)] if first else [])
 
 
 def gc_fisher_section(out: Path, results_dir: Path) -> str:
