@@ -18,12 +18,13 @@ from kzoo.io import write_json, write_text
 
 
 def git_commit() -> str:
-    """The source checkout's short commit (+uncommitted when it has local changes), or 'unknown'."""
+    """The source checkout's short commit (+uncommitted when it has local changes outside results/), or 'unknown'."""
     try:
         root = Path(__file__).resolve().parent.parent
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
                              text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"],  # the tables being written are not the source
                                capture_output=True, text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("+uncommitted" if dirty else "") if out.returncode == 0 else "unknown"
     except (OSError, subprocess.SubprocessError):
