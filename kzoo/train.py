@@ -206,10 +206,10 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
 
-    common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
+    d = exp if isinstance(exp, dict) else exp.to_dict()
+    common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache)
-    train_ds = dataset(data_dir, "train", shuffle=True, augment=exp["augment"] if isinstance(exp, dict)
-                       else exp.augment, **common)
+    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], **common)
     val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
     return train_ds, val_ds
 
@@ -217,8 +217,6 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
 def recalibrate_run(run_dir, data_dir) -> dict | None:
     """Apply ``recalibrate_batchnorm`` to a finished run trained before fit did it, once: the model
     is rewritten (temp name + rename) and run.json records the pass; returns that record."""
-    import json
-
     from kzoo.data.shards import load_manifest
     from kzoo.export import load_model
 

@@ -357,7 +357,7 @@ def simulate(rng: np.random.Generator, n: int, components: bool = False, **param
         "labels": labels.astype(np.float32),
     }
     if components:
-        maps = [t["dm"], gas, t["ic"], t["bubbles"]]
-        maps = [np.broadcast_to(np.asarray(m, np.float32), (n, npix, npix)) for m in maps] + [ps_flux]
-        out["components"] = np.stack([separable_filter(np.ascontiguousarray(m), psf) for m in maps], axis=1)
+        maps = [t["dm"], gas, t["ic"], t["bubbles"], ps_flux]  # fixed templates blurred once, then broadcast
+        out["components"] = np.stack([np.broadcast_to(separable_filter(np.asarray(m, np.float32), psf), (n, npix, npix))
+                                      for m in maps], axis=1)
     return out
