@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import yaml
 
 from kzoo.sims import SKIES, get_sky
+from kzoo.sims.params import ParamError
 
 RECIPE_DIR = Path(__file__).parent / "recipes"
 
@@ -59,8 +61,9 @@ def load_recipe(name_or_path: str | os.PathLike | dict) -> dict:
 def validate_recipe(raw: dict, where: str = "recipe") -> dict:
     """Check ``raw`` against SCHEMA and the sky's own parameters; raise RecipeError listing all errors."""
     errors = []
-    for key in sorted(set(raw) - set(SCHEMA)):
-        errors.append(f"unknown key {key!r} (known: {', '.join(sorted(SCHEMA))})")
+    for key in sorted(set(raw) - set(SCHEMA), key=repr):  # keys may be of any type: 1, null, [a, b]
+        what = "unknown key" if isinstance(key, str) else "key that is not a string:"
+        errors.append(f"{what} {key!r} (known: {', '.join(sorted(SCHEMA))})")
     for key, (typ, required) in SCHEMA.items():
         if key not in raw:
             if required:
@@ -79,6 +82,8 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
         if not splits:
             errors.append("'splits' is empty: give counts such as {train: 8192, val: 1966, test: 3072}")
         for name, count in splits.items():
+            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
+                errors.append(f"split name {name!r} must be letters, digits or '_' (it names the shard files)")
             if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
                 errors.append(f"'splits.{name}' must be a positive integer, got {count!r}")
     for key in ("shards", "block"):
@@ -98,6 +103,8 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
         if isinstance(params, dict):
             try:
                 module.validate_params(params)
+            except ParamError as e:
+                errors.extend(f"'params.{name}' {text}" for name, text in e.problems)
             except ValueError as e:
                 errors.append(f"'params': {e}")
     if errors:

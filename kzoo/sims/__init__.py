@@ -1,7 +1,9 @@
 """Simulators: one module per sky, each a numpy function ``simulate(rng, n, **params)``.
 
-Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``LABELS`` (label names in
-order), ``FEATURES`` (the image arrays it returns), ``validate_params`` and ``label_ranges``.
+Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``PARAMS`` (each parameter's
+type and allowed range, a ``kzoo.sims.params.Param``), ``LABELS`` (label names in order), ``FEATURES``
+(the image arrays it returns), ``validate_params`` (``check_params`` with its PARAMS: every problem at
+once) and ``label_ranges``.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ import math
 
 import numpy as np
 
+from kzoo.sims.params import Param, check_params
+
 LABELS = ("A_dm", "A_pi0", "A_ic", "A_bubbles", "n_ps_gc", "n_ps_disk")
 FEATURES = ("counts", "expected", "ps_flux")
 
@@ -76,6 +78,33 @@ DEFAULTS = dict(
 )
 
 
+# The type and allowed range of each parameter (kzoo.sims.params). npix is capped because peak memory
+# grows as npix^2 (the disk population's 4x4 sub-grid times 100 distances: about 1.1 GB at npix 128,
+# 4 GB at 256); n_*_range and psf_size bound the point sources and the PSF kernel per image.
+PARAMS = dict(
+    npix=Param(int, 1, 256),
+    half_width_deg=Param(float, 0, 90, above=True),
+    amplitude_range=Param(float, 0, pair="<="),
+    gas_scale=Param(float, 0),
+    gas_length_deg=Param(float, 0, 90, above=True),
+    ic_scale=Param(float, 0),
+    bubble_scale=Param(float, 0),
+    bubble_edge_deg=Param(float, 0, above=True),
+    dm_scale=Param(float, 0),
+    n_gc_range=Param(int, 0, 100_000, pair="<"),
+    gc_radius_shape=Param(float, 0, above=True),
+    gc_radius_scale_deg=Param(float, 0, above=True),
+    n_disk_range=Param(int, 0, 100_000, pair="<"),
+    disk_scale_radius_kpc=Param(float, 0, above=True),
+    disk_scale_height_kpc=Param(float, 0, above=True),
+    sun_distance_kpc=Param(float, 0, above=True),
+    flux_mu=Param(float, -20, 20),
+    flux_sigma=Param(float, 0, 10),
+    psf_sigma_deg=Param(float, 0),
+    psf_size=Param(int, 1, 101, odd=True),
+    rotate=Param(bool),
+)
+
 def label_ranges(**params) -> dict[str, tuple[float, float]]:
     """The interval each label is drawn from (integers: ``[low, high - 1]``)."""
     p = validate_params(params)
@@ -88,32 +117,8 @@ def label_ranges(**params) -> dict[str, tuple[float, float]]:
 
 
 def validate_params(params: dict) -> dict:
-    """Merge ``params`` over DEFAULTS; raise ValueError naming the first bad parameter."""
-    unknown = sorted(set(params) - set(DEFAULTS))
-    if unknown:
-        raise ValueError(f"galactic_center: unknown parameter(s) {unknown}; known: {sorted(DEFAULTS)}")
-    p = {**DEFAULTS, **params}
-    for key in ("npix", "psf_size"):
-        if int(p[key]) != p[key] or p[key] <= 0:
-            raise ValueError(f"galactic_center: {key} must be a positive integer, got {p[key]!r}")
-    if p["psf_size"] % 2 == 0:
-        raise ValueError(f"galactic_center: psf_size must be odd, got {p['psf_size']}")
-    for key in ("half_width_deg", "gas_length_deg", "gc_radius_shape", "gc_radius_scale_deg",
-                "disk_scale_radius_kpc", "disk_scale_height_kpc", "sun_distance_kpc", "bubble_edge_deg"):
-        if not p[key] > 0:
-            raise ValueError(f"galactic_center: {key} must be > 0, got {p[key]!r}")
-    for key in ("gas_scale", "ic_scale", "bubble_scale", "dm_scale", "psf_sigma_deg", "flux_sigma"):
-        if not p[key] >= 0:
-            raise ValueError(f"galactic_center: {key} must be >= 0, got {p[key]!r}")
-    lo, hi = p["amplitude_range"]
-    if not 0 <= lo <= hi:
-        raise ValueError(f"galactic_center: amplitude_range must satisfy 0 <= low <= high, got {p['amplitude_range']!r}")
-    for key in ("n_gc_range", "n_disk_range"):
-        lo, hi = p[key]
-        if int(lo) != lo or int(hi) != hi or lo < 0 or hi <= lo:
-            raise ValueError(f"galactic_center: {key} must be integers [low, high) with 0 <= low < high "
-                             f"(counts cannot be negative and the range cannot be empty), got {p[key]!r}")
-    return p
+    """Merge ``params`` over DEFAULTS; raise ParamError (a ValueError) naming every bad parameter."""
+    return check_params("galactic_center", PARAMS, DEFAULTS, params)
 
 
 def pixel_centres(npix: int, half_width_deg: float) -> tuple[np.ndarray, np.ndarray]:
