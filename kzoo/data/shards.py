@@ -282,6 +282,58 @@ def _manifest(recipe, rsha, parts) -> dict:
     }
 
 
+# What load_manifest checks before anything reads a manifest's fields. A type: the value's JSON type
+# (float takes an integer too); a dict: an object with these keys, "*" the schema of every other key;
+# [s]: an array whose items follow s; a tuple: an array of exactly those items.
+MANIFEST_SCHEMA = {
+    "format": str, "sky": str, "seed": int, "block": int, "recipe": {"params": dict}, "recipe_sha256": str,
+    "schema": {"labels": {"shape": [int], "names": [str]}, "*": {"shape": [int]}},
+    "label_ranges": {"*": (float, float)},
+    "splits": {"*": {"count": int, "shards": [{"index": int, "file": str, "count": int, "records": int,
+                                               "bytes": int, "sha256": str}]}},
+    "stats": {"features": {"*": {"mean": float, "std": float}}, "labels": dict},
+}
+_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", float: "a number",
+               bool: "true or false", type(None): "null"}
+
+
+def _schema_problems(value, schema, where: str = "") -> list[str]:
+    """Where ``value`` departs from ``schema`` (see MANIFEST_SCHEMA), as "'a.b[0].c' ..." phrases."""
+    field = f"'{where}'" if where else "the manifest"
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return [f"{field} must be an object, got {_JSON_TYPES.get(type(value), type(value).__name__)}"]
+        out = []
+        for key, sub in schema.items():
+            name = f"{where}.{key}" if where else key
+            if key == "*":
+                continue
+            out += _schema_problems(value[key], sub, name) if key in value else [f"'{name}' is missing"]
+        for key in [k for k in value if k not in schema] if "*" in schema else ():
+            out += _schema_problems(value[key], schema["*"], f"{where}.{key}" if where else key)
+        return out
+    if isinstance(schema, (list, tuple)):
+        if not isinstance(value, list) or (isinstance(schema, tuple) and len(value) != len(schema)):
+            need = f"an array of {len(schema)}" if isinstance(schema, tuple) else "an array"
+            return [f"{field} must be {need}, got {value!r}"]
+        items = schema if isinstance(schema, tuple) else schema * len(value)
+        return [p for i, (v, s) in enumerate(zip(value, items)) for p in _schema_problems(v, s, f"{where}[{i}]")]
+    ok = isinstance(value, (int, float) if schema is float else schema) and (schema is bool or not isinstance(value, bool))
+    return [] if ok else [f"{field} must be {_JSON_TYPES[schema]}, got {value!r}"]
+
+
+def _shard_file_problems(manifest: dict) -> list[str]:
+    """Shard names that are not plain file names inside the dataset folder (absolute, with a separator or '..')."""
+    out = []
+    for split, s in manifest["splits"].items():
+        for i, shard in enumerate(s["shards"]):
+            f = shard["file"]
+            if f in ("", ".", "..") or any(c in f for c in "/\\\0") or os.path.isabs(f):
+                out.append(f"'splits.{split}.shards[{i}].file' {f!r} must be a file name inside the dataset folder "
+                           f"(no '/', '\\' or '..')")
+    return out
+
+
 def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
     """Read ``DIR/manifest.json``; with ``verify``, check every shard's size and sha256 against it.
 
@@ -295,9 +347,16 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
         manifest = json.loads(mpath.read_text())
     except ValueError as e:
         raise DataError(f"{mpath}: not valid JSON ({e})") from None
-    missing = [k for k in ("format", "sky", "schema", "splits", "recipe") if k not in manifest]
-    if missing or manifest.get("format") != FORMAT:
-        raise DataError(f"{mpath}: not a {FORMAT} manifest (format={manifest.get('format')!r}, missing {missing})")
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        what = (f"format {manifest.get('format')!r}" if isinstance(manifest, dict)
+                else f"{_JSON_TYPES.get(type(manifest), type(manifest).__name__)} instead of an object")
+        raise DataError(f"{mpath}: not a {FORMAT} manifest ({what}); remake the dataset with `kzoo simulate`")
+    problems = _schema_problems(manifest, MANIFEST_SCHEMA)
+    if not problems:
+        problems = _shard_file_problems(manifest) + ([] if manifest["block"] > 0 else ["'block' must be positive"])
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise DataError(f"{mpath}: not a valid {FORMAT} manifest: {'; '.join(problems[:3])}{more}")
     if verify:
         for split, s in manifest["splits"].items():
             for shard in s["shards"]:
