@@ -36,7 +36,9 @@ def _cmd_info(a):
 
 def _cmd_simulate(a):
     from kzoo.data.shards import write_shards
+    from kzoo.io import ensure_dir
 
+    ensure_dir(a.out, "--out")
     m = write_shards(a.recipe, a.out, n=a.n, seed=a.seed, shards=a.shards, workers=a.workers,
                      progress=not a.no_progress)
     counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
@@ -53,8 +55,10 @@ def _cmd_verify(a):
 
 
 def _cmd_train(a):
+    from kzoo.io import ensure_dir
     from kzoo.train import fit
 
+    ensure_dir(a.out, "--out")
     strategy = None
     if a.strategy == "mirrored":
         import tensorflow as tf
@@ -62,7 +66,8 @@ def _cmd_train(a):
         strategy = tf.distribute.MirroredStrategy()
     res = fit(a.experiment, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.lr,
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
-              cache=not a.no_cache, verbose=2 if a.quiet else "auto")
+              cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
+              allow_other_recipe=a.allow_other_recipe)
     _print_metrics(res)
     print(f"run written to {a.out}")
 
@@ -107,8 +112,11 @@ def _cmd_predict(a):
 
 
 def _cmd_reproduce(a):
+    from kzoo.io import ensure_dir
     from kzoo.reproduce import SUITES, reproduce, reproduce_suite
 
+    ensure_dir(a.out, "--out")
+    ensure_dir(a.results, "--results")
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
     if a.experiment in SUITES:
@@ -121,6 +129,8 @@ def _cmd_reproduce(a):
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.")
+    p.add_argument("--debug", action="store_true",
+                   help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("list", help="list zoo models (or --experiments)")
@@ -158,6 +168,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
     s.add_argument("--strategy", default="default", choices=["default", "mirrored"])
     s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch")
+    s.add_argument("--overwrite", action="store_true",
+                   help="train a new run in --out even if it holds a run of another experiment, dataset, seed or "
+                        "setting (that run stays until the new one is complete); without it such a --out is "
+                        "refused, and a killed run of the same command is continued")
+    s.add_argument("--allow-other-recipe", action="store_true",
+                   help="train on a dataset simulated with other parameters than the experiment's recipe "
+                        "(e.g. a small test recipe); without it such a dataset is refused")
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     s.set_defaults(fn=_cmd_train)
 
@@ -193,18 +210,42 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    args = parser().parse_args(argv)
-    from kzoo.data.recipes import RecipeError
-    from kzoo.data.shards import DataError
+def _one_line(text: str) -> str:
+    """A message on one line: a RecipeError's list of problems joined with "; "."""
+    parts = [line.strip().removeprefix("- ") for line in str(text).splitlines() if line.strip()]
+    out = parts[0] if parts else ""
+    for part in parts[1:]:
+        out += (" " if out.endswith(":") else "; ") + part
+    return out
+
+
+def _message(e: Exception) -> str:
+    """What the user reads for ``e``: kzoo's own errors as they are; anything else with its type."""
     from kzoo.registry import UnknownNameError
 
-    expected = (UnknownNameError, DataError, RecipeError, FileNotFoundError, ValueError, ImportError, RuntimeError)
+    if isinstance(e, OSError) and e.filename is not None and e.strerror:
+        to = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""
+        return f"{e.filename}{to}: {e.strerror}"  # e.g. "/data/manifest.json: No space left on device"
+    if isinstance(e, (UnknownNameError, ValueError, OSError, ImportError, RuntimeError)):  # kzoo's errors are these
+        return _one_line(e)
+    text = _one_line(e)
+    return f"{type(e).__name__}{': ' + text if text else ''} (rerun with --debug for the traceback)"
+
+
+def main(argv=None) -> int:
+    """Run the command line; any error prints one line ``kzoo <command>: error: ...`` and returns 2.
+
+    ``--debug`` (before the command) or ``KZOO_DEBUG=1`` lets the error through with its traceback.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = parser().parse_args(argv)
+    debug = args.debug or os.environ.get("KZOO_DEBUG", "") not in ("", "0")
     try:
         args.fn(args)
-    except expected as e:
-        print(f"kzoo {args.command}: error: {e}", file=sys.stderr)
+    except Exception as e:  # KeyboardInterrupt and SystemExit are not errors of the input: they pass
+        if debug:
+            raise
+        print(f"kzoo {args.command}: error: {_message(e)}", file=sys.stderr)
         return 2
     return 0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kzoo.io import atomic_path
+from kzoo.io import atomic_path, ensure_dir
 
 FORMATS = {"keras": "model.keras", "savedmodel": "savedmodel", "onnx": "model.onnx"}
 
@@ -47,13 +47,16 @@ def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
         raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
     if isinstance(model_or_run, (str, Path)):
         run = Path(model_or_run)
-        model = load_model(run / "model.keras" if run.is_dir() else run)
+        what = "--out" if out else "export path"
         out = Path(out) if out else (run if run.is_dir() else run.parent) / "export" / FORMATS[fmt]
+        ensure_dir(out, what, for_file=True)
+        model = load_model(run / "model.keras" if run.is_dir() else run)
     else:
         model = model_or_run
         if out is None:
             raise ValueError("export(model, ...) needs `out` when given a model rather than a run directory")
         out = Path(out)
+        ensure_dir(out, "out", for_file=True)
     # Trace once so every layer is built (ONNX conversion needs a called model).
     shape = [1 if d is None else d for d in model.inputs[0].shape]
     model(np.zeros(shape, dtype="float32"), training=False)

@@ -108,3 +108,25 @@ def read_json(path, default=None):
     if not path.exists():
         return default
     return json.loads(path.read_text())
+
+
+def ensure_dir(path: str | os.PathLike, what: str = "output directory", for_file: bool = False) -> Path:
+    """Check, before a command starts its work, that ``path`` is or can be made a writable directory.
+
+    With ``for_file``, ``path`` is a file (or SavedModel folder) to be written: its folder is checked.
+    Raises NotADirectoryError or PermissionError naming ``what`` and ``path`` (e.g. ``--out`` under an
+    existing file). Nothing is created, so a command that then refuses its input leaves no empty
+    folder behind.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir() and not for_file:
+        raise NotADirectoryError(f"{what} {path} is an existing file, not a directory; give a directory path")
+    parent = path.parent if for_file else path
+    while not parent.exists() and parent != parent.parent:  # the nearest existing ancestor
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{what} {path}: {parent} is a file, so no directory can be made under it; "
+                                 f"give another path")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{what} {path}: {parent} is not writable; give a path you can write to")
+    return path

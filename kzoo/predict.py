@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -12,15 +13,65 @@ class InputError(ValueError):
     """An input image that cannot be fed to the model; the message names the file."""
 
 
-def read_image(path) -> np.ndarray:
-    """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS or .npy file."""
+_NOT_NUMERIC = {"c": "complex numbers (take .real or abs() first: kzoo does not drop the imaginary part)",
+                "V": "a structured or void record", "O": "Python objects", "U": "strings", "S": "bytes",
+                "M": "dates", "m": "time intervals"}
+
+
+def check_shape(path, shape, want=None):
+    """Refuse an image of ``shape`` that is not (H, W) or (H, W, C), or does not fit the model input ``want``."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) not in (2, 3):
+        raise InputError(f"{path}: image has shape {shape}; need (H, W) or (H, W, C)")
+    have = shape + (1,) if len(shape) == 2 else shape
+    if want is not None and (len(want) != 3 or any(w is not None and w != h for w, h in zip(want, have))):
+        raise InputError(f"{path}: image shape {have} does not fit model input {tuple(want)} (height, width, channels)")
+
+
+def check_npy(path, want=None):
+    """Check an .npy file from its header before any data is read: that it is one, holds a real-valued
+    numeric array of a shape that fits the model input ``want``, and is as long as its header says."""
+    path = Path(path)
+    size = path.stat().st_size
+    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            header = headers[version](f) if version in headers else None
+            offset = f.tell()
+    except (ValueError, EOFError, SyntaxError) as e:
+        what = "an empty file" if size == 0 else f"{size} bytes without a valid .npy header ({e})"
+        raise InputError(f"{path}: not a numpy .npy array: {what}") from None
+    if header is None:  # version 3.0 exists for structured arrays with non-ASCII field names
+        raise InputError(f"{path}: .npy format version {version[0]}.{version[1]}; kzoo reads plain numeric "
+                         f"arrays (versions 1.0 and 2.0)")
+    shape, _, dtype = header
+    if dtype.kind not in "biuf":
+        raise InputError(f"{path}: dtype {dtype} holds {_NOT_NUMERIC.get(dtype.kind, 'non-numeric data')}; "
+                         f"kzoo needs an integer or float image")
+    check_shape(path, shape, want)
+    need = math.prod(shape) * dtype.itemsize
+    if size - offset < need:
+        raise InputError(f"{path}: the header declares {shape} {dtype} ({need} bytes of data) but the file holds "
+                         f"{size - offset}; the file is truncated")
+
+
+def read_image(path, want=None) -> np.ndarray:
+    """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS or .npy file.
+
+    With ``want`` (the model's input shape, (H, W, C)), an image that does not fit is refused, for
+    .npy files from the header, before the data is read.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory; give an image file (.fits or .npy)")
     if path.suffix.lower() == ".npy":
+        check_npy(path, want)
         try:
             img = np.load(path, allow_pickle=False)
-        except ValueError as e:
+        except (ValueError, EOFError) as e:
             raise InputError(f"{path}: not a numpy .npy array ({e})") from None
     elif path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz"):
         from astropy.io import fits
@@ -40,8 +91,7 @@ def read_image(path) -> np.ndarray:
     else:
         raise InputError(f"{path}: unknown image format {path.suffix!r}; give a .fits or .npy file")
     img = np.asarray(img, dtype=np.float32)
-    if img.ndim not in (2, 3):
-        raise InputError(f"{path}: image has shape {img.shape}; need (H, W) or (H, W, C)")
+    check_shape(path, img.shape, want)
     bad = ~np.isfinite(img)
     if bad.any():
         raise InputError(f"{path}: {int(bad.sum())} pixel(s) are NaN or inf; mask or fill them before predicting")
@@ -63,14 +113,9 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
     model = load_model(run_dir / "model.keras")
     want = tuple(model.input_shape[1:])
     images = []
-    for p in paths:
-        img = read_image(p)
-        if img.ndim == 2:
-            img = img[..., None]
-        if img.shape != want:
-            raise InputError(f"{p}: image shape {img.shape} does not fit model input {want} "
-                             f"(height, width, channels)")
-        images.append(img)
+    for p in paths:  # each .npy header is checked against the model input before its data is read
+        img = read_image(p, want)
+        images.append(img[..., None] if img.ndim == 2 else img)
     if not images:
         raise InputError("no input images given")
     y = np.asarray(model.predict(np.stack(images), batch_size=batch_size, verbose=0), dtype=np.float64)
