@@ -19,7 +19,7 @@ def tiny_run(tiny_data, tmp_path_factory):
     from kzoo.train import fit
 
     out = tmp_path_factory.mktemp("errors") / "run"
-    fit("gc-dm", tiny_data, out, epochs=1, batch_size=16, model_args=TINY, verbose=0)
+    fit("gc-dm", tiny_data, out, epochs=1, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
     return out
 
 
@@ -27,8 +27,8 @@ def fails(capsys, argv, *needles):
     """Run the CLI, expect exit 2 and one stderr line holding every needle."""
     assert main([str(a) for a in argv]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) >= 1 and err[0].startswith("kzoo "), err
-    line = " ".join(err)
+    assert len(err) == 1 and err[0].startswith("kzoo "), err
+    line = err[0]
     for n in needles:
         assert str(n) in line, (n, line)
     return line
@@ -77,7 +77,7 @@ def test_nan_images_refused_at_write_and_predict_time(capsys, tmp_path, monkeypa
 
 def test_nan_loss_stops_training_naming_the_batch(capsys, tiny_data, tmp_path):
     fails(capsys, ["train", "gc-dm", "--data", tiny_data, "--out", tmp_path / "r", "--epochs", "1",
-                   "--batch-size", "16", "--lr", "1e30", "--quiet"], "loss became", "batch")
+                   "--batch-size", "16", "--lr", "1e30", "--quiet", "--allow-other-recipe"], "loss became", "batch")
     assert not (tmp_path / "r" / "model.keras").exists()
 
 
@@ -160,3 +160,159 @@ def test_fits_without_image_data(capsys, tiny_run, tmp_path):
     fits.PrimaryHDU(np.ones((16, 16), "float32")).writeto(tmp_path / "img.fits")
     assert main(["predict", str(tiny_run), str(tmp_path / "img.fits")]) == 0
     assert "A_dm" in capsys.readouterr().out
+
+
+# Issue 8: every bad input exits 2 with one line.
+
+def test_recipe_params_of_wrong_type_all_listed(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sky: galactic_center\nsplits: {train: 10}\n"
+                   "params: {npix: null, amplitude_range: 5, half_width_deg: 'x'}\n")
+    fails(capsys, ["simulate", bad, "--out", tmp_path / "d"], str(bad), "3 problem(s)", "'params.npix'",
+          "got null", "'params.amplitude_range'", "[low, high] pair", "'params.half_width_deg'", "got 'x'")
+    assert not (tmp_path / "d").exists()
+
+
+def test_recipe_with_an_integer_key_beside_an_unknown_key(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("sky: galactic_center\nsplits: {train: 10, ../up: 3}\n1: one\nbolck: 8\nparams: {7: 1}\n")
+    fails(capsys, ["simulate", bad, "--out", tmp_path / "d"], str(bad), "4 problem(s)", "'bolck'",
+          "not a string: 1", "'../up'", "'params.7' is not a parameter name")
+    assert not (tmp_path / "d").exists()
+
+
+def test_npix_beyond_its_declared_bound_is_refused_before_any_folder(capsys, tmp_path):
+    bad = tmp_path / "big.yaml"
+    bad.write_text("sky: galactic_center\nsplits: {train: 10}\nparams: {npix: 100000}\n")
+    fails(capsys, ["simulate", bad, "--out", tmp_path / "d"], "'params.npix'", "[1, 256]", "100000")
+    assert not (tmp_path / "d").exists()
+
+
+def test_every_sky_declares_each_parameter():
+    from kzoo.sims import SKIES, get_sky
+
+    for name in SKIES:
+        sky = get_sky(name)
+        assert set(sky.PARAMS) == set(sky.DEFAULTS), name
+        assert sky.validate_params({}) == sky.DEFAULTS  # the defaults pass their own declaration
+
+
+@pytest.mark.parametrize("manifest,needle", [
+    ([1, 2], "an array instead of an object"),
+    (None, "null instead of an object"),
+    ("no bytes", "'splits.val.shards[0].bytes' is missing"),
+    ("label range", "'label_ranges.A_dm' must be an array of 2"),
+])
+def test_manifest_that_breaks_the_schema(capsys, tiny_data, tmp_path, manifest, needle):
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    if isinstance(manifest, str):
+        m = json.loads((d / "manifest.json").read_text())
+        if manifest == "no bytes":
+            del m["splits"]["val"]["shards"][0]["bytes"]
+        else:
+            m["label_ranges"]["A_dm"] = 1.0
+        manifest = m
+    (d / "manifest.json").write_text(json.dumps(manifest))
+    fails(capsys, ["verify", d], str(d / "manifest.json"), needle)
+    fails(capsys, ["train", "gc-dm", "--data", d, "--out", tmp_path / "r"], "manifest.json", needle)
+    assert not (tmp_path / "r").exists()
+
+
+def test_manifest_shard_outside_the_data_folder(capsys, tiny_data, tmp_path):
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    (tmp_path / "other").mkdir()
+    m = json.loads((d / "manifest.json").read_text())
+    shard = m["splits"]["val"]["shards"][0]
+    shutil.copy(d / shard["file"], tmp_path / "other" / shard["file"])  # a matching file, but outside
+    shard["file"] = f"../other/{shard['file']}"
+    (d / "manifest.json").write_text(json.dumps(m))
+    fails(capsys, ["verify", d], "manifest.json", "'splits.val.shards[0].file'", "../other/", "inside the dataset folder")
+
+
+def test_out_under_an_existing_file(capsys, tiny_data, tiny_run, tmp_path):
+    f = tmp_path / "file.txt"
+    f.write_text("not a folder")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(yaml.safe_dump(tiny_recipe()))
+    fails(capsys, ["simulate", recipe, "--out", f / "d"], "--out", str(f / "d"), "is a file")
+    fails(capsys, ["train", "gc-dm", "--data", tiny_data, "--out", f / "run"], "--out", str(f / "run"), "is a file")
+    fails(capsys, ["export", tiny_run, "--format", "keras", "--out", f / "m.keras"], "--out", str(f / "m.keras"), "is a file")
+    fails(capsys, ["train", "gc-dm", "--data", tiny_data, "--out", f], "--out", str(f), "existing file")
+    assert f.read_text() == "not a folder" and sorted(p.name for p in tmp_path.iterdir()) == ["file.txt", "r.yaml"]
+
+
+def _npy_with_header(path, shape, dtype="<f4", data=b""):
+    from numpy.lib import format as npf
+
+    with open(path, "wb") as fh:
+        npf.write_array_header_1_0(fh, {"descr": dtype, "fortran_order": False, "shape": shape})
+        fh.write(data)
+
+
+@pytest.mark.parametrize("kind,needle", [
+    ("empty", "an empty file"),
+    ("text", "without a valid .npy header"),
+    ("folder", "is a directory"),
+    ("structured", "structured"),
+    ("string", "strings"),
+    ("complex", "complex"),
+    ("huge header", "(16, 16, 100000000) does not fit model input (16, 16, 1)"),
+    ("truncated", "truncated"),
+])
+def test_npy_inputs_checked_from_their_header(capsys, tiny_run, tmp_path, kind, needle):
+    f = tmp_path / "x.npy"
+    if kind == "empty":
+        f.write_bytes(b"")
+    elif kind == "text":
+        f.write_text("hello, not numpy")
+    elif kind == "folder":
+        f.mkdir()
+    elif kind == "structured":
+        np.save(f, np.zeros((16, 16), dtype=[("a", "f4"), ("b", "f4")]))
+    elif kind == "string":
+        np.save(f, np.full((16, 16), "1.0"))
+    elif kind == "complex":
+        np.save(f, np.ones((16, 16), "complex64"))
+    elif kind == "huge header":
+        _npy_with_header(f, (16, 16, 100_000_000))  # a 128-byte file claiming 95 GiB
+        assert f.stat().st_size < 200
+    else:
+        _npy_with_header(f, (16, 16), data=b"\0" * 100)
+    fails(capsys, ["predict", tiny_run, f], str(f), needle)
+
+
+def test_manifest_write_hitting_a_full_disk(capsys, tmp_path, monkeypatch):
+    import errno
+    import pathlib
+
+    real = pathlib.Path.write_text
+
+    def full(self, *a, **k):
+        if "manifest" in self.name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    recipe = tmp_path / "r.yaml"
+    real(recipe, yaml.safe_dump(tiny_recipe(splits={"train": 16, "test": 8}, shards=2)))
+    fails(capsys, ["simulate", recipe, "--out", tmp_path / "d", "--no-progress"],
+          str(tmp_path / "d" / "manifest.json"), "No space left on device")
+    assert not (tmp_path / "d" / "manifest.json").exists()
+    no_temp_files(tmp_path / "d")
+
+
+def test_unexpected_errors_are_one_line_unless_debug(capsys, monkeypatch):
+    import kzoo.registry
+
+    def broken(name):
+        raise TypeError("an unforeseen\nproblem")
+
+    monkeypatch.setattr(kzoo.registry, "spec", broken)
+    fails(capsys, ["info", "gc_cnn"], "kzoo info: error: TypeError: an unforeseen; problem", "rerun with --debug")
+    with pytest.raises(TypeError):
+        main(["--debug", "info", "gc_cnn"])
+    monkeypatch.setenv("KZOO_DEBUG", "1")
+    with pytest.raises(TypeError):
+        main(["info", "gc_cnn"])
