@@ -210,7 +210,10 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.export import load_model
 
+    from kzoo.runs import recover
+
     run_dir = Path(run_dir)
+    recover(run_dir)  # a swap of a new run that a kill cut short
     run_file = run_dir / "run.json"
     if not run_file.exists():
         raise FileNotFoundError(f"{run_file}: not a kzoo run directory (made by `kzoo train`)")

@@ -63,7 +63,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     timings.setdefault("simulate", round(time.time() - t0, 1))  # a rerun that found the shards keeps the first time
     write_json(out / "timings.json", timings)
     run_dir = out / "run"
-    finished = (run_dir / "model.keras").exists() and not (run_dir / "backup").exists()
+    finished = (run_dir / "model.keras").exists() and not (run_dir / ".staging").exists()
     if finished and "train_and_evaluate" in timings:
         # A finished run is not trained again: re-evaluate it with the current evaluation code, after
         # the batch-norm recalibration that fit now ends with (once; recorded in run.json).

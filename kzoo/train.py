@@ -8,7 +8,8 @@ A run directory holds::
     metrics.json      the seed's metrics on the test split, next to the seed's reference
     loss_curves.png, predicted_vs_true.png
     logs/             TensorBoard
-    backup/           BackupAndRestore state while training (removed when the run finishes)
+    .staging/         the run being trained (with backup/ checkpoints); it replaces the files
+                      above only once complete (see kzoo.runs)
 """
 
 from __future__ import annotations
@@ -201,17 +202,45 @@ def recalibrate_batchnorm(model, train_ds, val_ds=None, batches: int = 200) -> d
     return {"layers": len(bns), "batches": n, "val_loss_before": before, "val_loss_after": after, "kept": kept}
 
 
-def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True):
-    """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split)."""
+def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
+                 epochs: tuple[int, int] = (0, 1)):
+    """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
+
+    ``train`` streams the training passes ``epochs`` = (start, stop), each shuffled and augmented as a
+    function of (seed, epoch) only, so that a run resumed at an epoch sees what an uninterrupted one saw.
+    """
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
 
     d = exp if isinstance(exp, dict) else exp.to_dict()
     common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache)
-    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], **common)
+    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, **common)
     val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
     return train_ds, val_ds
+
+
+def check_recipe(exp, manifest, data_dir) -> None:
+    """Refuse (DataError) a dataset whose simulator or parameters are not those of ``exp``'s recipe."""
+    from kzoo.data.recipes import load_recipe
+    from kzoo.data.shards import DataError
+    from kzoo.sims import get_sky
+
+    want = load_recipe(exp.recipe)
+    mpath = Path(data_dir) / "manifest.json"
+    if manifest["sky"] != want["sky"] or set(want["features"]) - set(manifest["schema"]):
+        raise DataError(f"{mpath}: made from a {manifest['sky']} recipe storing "
+                        f"{sorted(k for k in manifest['schema'] if k != 'labels')}, but {exp.name} needs a "
+                        f"{want['sky']} dataset storing {want['features']} (recipe {exp.recipe!r})")
+    defaults = get_sky(want["sky"]).DEFAULTS
+    have, need = ({**defaults, **r["params"]} for r in (manifest["recipe"], want))
+    differ = [f"{k} {json.dumps(have.get(k))} (needs {json.dumps(need.get(k))})"
+              for k in sorted(set(have) | set(need)) if json.dumps(have.get(k)) != json.dumps(need.get(k))]
+    if differ:
+        raise DataError(f"{mpath}: made with other simulator parameters than {exp.name}'s recipe "
+                        f"{exp.recipe!r}: {', '.join(differ[:4])}{' ...' if len(differ) > 4 else ''}; simulate "
+                        f"it with `kzoo simulate {exp.recipe}`, or pass --allow-other-recipe "
+                        f"(allow_other_recipe=True) to train on it on purpose")
 
 
 def recalibrate_run(run_dir, data_dir) -> dict | None:
@@ -228,7 +257,7 @@ def recalibrate_run(run_dir, data_dir) -> dict | None:
     manifest = load_manifest(data_dir, verify=False)
     exp = run["experiment"]
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"],
-                                    seed=run["seed"])
+                                    seed=run["seed"])  # the pass over epoch 0, as fit's
     record = recalibrate_batchnorm(model, train_ds, val_ds)
     if record is not None:
         record["applied"] = "after training, to the finished run"
@@ -244,10 +273,15 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
-        evaluate_split: str = "test") -> dict:
+        evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
-    A killed run started again with the same ``out`` continues from its last finished epoch.
+    The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
+    (model, history, metrics, plots; see :mod:`kzoo.runs`). A killed run started again with the same
+    arguments continues from its last checkpoint and ends exactly as an uninterrupted run would (on
+    CPU); a run directory holding another run (another experiment, dataset, seed or setting) is refused
+    unless ``overwrite``. The dataset must come from the experiment's recipe (the same simulator
+    parameters) unless ``allow_other_recipe``.
     ``precision`` "mixed_bfloat16" or "mixed_float16" trains in mixed precision (outputs stay
     float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
     ``model_args`` override the builder's arguments; ``callbacks`` are added to kzoo's own.
@@ -256,11 +290,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     import keras
     import tensorflow as tf
 
-    from kzoo.data.recipes import load_recipe
-    from kzoo.data.shards import DataError, load_manifest
+    from kzoo import losses, plots, runs
+    from kzoo.data.shards import load_manifest
     from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
-    from kzoo import losses, plots
 
     exp = get_experiment(experiment)
     if precision not in PRECISIONS:
@@ -272,32 +305,23 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     for name, v in (("epochs", epochs), ("batch_size", batch_size)):
         if v <= 0:
             raise ValueError(f"{name} must be a positive integer, got {v}")
+    if patience < 0:
+        raise ValueError(f"patience must be >= 0 epochs without improvement, got {patience}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
 
     data_dir, out = Path(data_dir).resolve(), Path(out)
     manifest = load_manifest(data_dir, verify=verify)
-    want = load_recipe(exp.recipe)
-    if manifest["sky"] != want["sky"] or set(want["features"]) - set(manifest["schema"]):
-        raise DataError(f"{data_dir / 'manifest.json'}: made from a {manifest['sky']} recipe storing "
-                        f"{sorted(k for k in manifest['schema'] if k != 'labels')}, but {exp.name} needs a "
-                        f"{want['sky']} dataset storing {want['features']} (recipe {exp.recipe!r})")
+    if not allow_other_recipe:
+        check_recipe(exp, manifest, data_dir)
     has_val = "val" in manifest["splits"]
-
-    out.mkdir(parents=True, exist_ok=True)
-    backup = out / "backup"
-    resuming = backup.exists()
-    if not resuming:  # a fresh run: drop what an earlier run in this directory left
-        for stale in ("history.csv", "metrics.json", "model.keras"):
-            (out / stale).unlink(missing_ok=True)
-        shutil.rmtree(out / "logs", ignore_errors=True)
-
     norm = input_normalization(exp, manifest)
     run = {
         "experiment": exp.to_dict(),
         "data_dir": str(data_dir),
         "sky": manifest["sky"],
         "recipe_sha256": manifest["recipe_sha256"],
+        "dataset_sha256": runs.manifest_sha256(manifest),
         "seed": seed,
         "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                      "patience": patience, "precision": precision, "normalization": norm,
@@ -305,47 +329,68 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
-    write_json(out / "run.json", run)
+    out.mkdir(parents=True, exist_ok=True)
+    staging, resuming = runs.open_run(out, run, overwrite=overwrite)
+    state, why = runs.resume_state(staging) if resuming else (None, "")
+    if why:
+        runs.warn(why)
+    initial_epoch = state["epoch"] if state else 0
+    if state is None:  # a clean start in the staging area: nothing of an earlier attempt stays
+        for stale in ("history.csv", "metrics.json", "model.keras"):
+            (staging / stale).unlink(missing_ok=True)
+        shutil.rmtree(staging / "logs", ignore_errors=True)
+        shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
+    write_json(staging / "run.json", run)
 
     keras.utils.set_random_seed(seed)
     old_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(precision)
     try:
         strategy = strategy or tf.distribute.get_strategy()
-        train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache)
+        train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
+                                        epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
         with strategy.scope():
             model = build_for(exp, manifest, **run["settings"]["model_args"])
             model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses.get(exp.loss),
                           metrics=list(exp.metrics))
         guard = _nan_guard()
-        monitor = "val_loss" if has_val else "loss"
-        # The CSV row of an epoch goes before its backup: a kill between the two makes the resumed run
-        # do the epoch again (its row is then trimmed), never skip a row.
+        # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
+        # run do the epoch again (its row is then trimmed), never skip a row.
         cbs = [
-            _history_trimmer(out / "history.csv"),
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True, double_checkpoint=True),
-            keras.callbacks.TensorBoard(str(out / "logs"), write_graph=False),
-            keras.callbacks.EarlyStopping(monitor=monitor, patience=patience, restore_best_weights=True),
+            _history_trimmer(staging / "history.csv"),
+            keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
+            runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
+            keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
             guard,
             *(callbacks or []),
         ]
+        steps = -(-manifest["splits"]["train"]["count"] // batch_size)
         t0 = time.time()
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=cbs, verbose=verbose)
+        if initial_epoch < epochs and not (state and state.get("stopped")):
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
+        else:  # killed after the last epoch's checkpoint: nothing left to train
+            cbs[2].set_model(model)
+            cbs[2].on_train_begin()
+            cbs[2].on_train_end()
         seconds = time.time() - t0
         if guard.message:
+            shutil.rmtree(staging, ignore_errors=True)
             raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
         with strategy.scope():
-            run["batchnorm_recalibration"] = recalibrate_batchnorm(model, train_ds, val_ds)
-        with atomic_path(out / "model.keras") as tmp:
+            bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False)
+            run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
+        with atomic_path(staging / "model.keras") as tmp:
             model.save(tmp)
     finally:
         keras.mixed_precision.set_global_policy(old_policy)
 
-    history = read_history(out / "history.csv")
-    plots.loss_curves(history, out / "loss_curves.png", title=f"{exp.name} ({exp.model})")
-    run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming,
+    history = read_history(staging / "history.csv")
+    plots.loss_curves(history, staging / "loss_curves.png", title=f"{exp.name} ({exp.model})")
+    run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
                 "train_seconds_this_session": round(seconds, 1)})
-    write_json(out / "run.json", run)
-    return evaluate(out, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
-                    model=model, verify=False)
+    write_json(staging / "run.json", run)
+    result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
+                      model=model, verify=False)
+    runs.commit(out)
+    return result

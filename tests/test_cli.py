@@ -36,7 +36,7 @@ def test_simulate_train_evaluate_export_from_the_command_line(tmp_path, capsys):
     assert "manifest.json" in capsys.readouterr().out
     assert main(["verify", str(data)]) == 0
     assert main(["train", "gc-dm", "--data", str(data), "--out", str(run), "--epochs", "1",
-                 "--batch-size", "16", "--quiet"]) == 0
+                 "--batch-size", "16", "--quiet", "--allow-other-recipe"]) == 0
     out = capsys.readouterr().out
     assert "relative_error" in out and "(seed: 0.0807, poisson_template_fit:" in out
     assert main(["evaluate", str(run)]) == 0

@@ -60,6 +60,6 @@ def test_uncertainty_experiment_reports_coverage(tiny_data, tmp_path):
     from kzoo.train import fit
 
     res = fit("gc-dm-nps-nll", tiny_data, tmp_path / "nll", epochs=1, batch_size=16,
-              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0)
+              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0, allow_other_recipe=True)
     m = res["metrics"]["A_dm"]
     assert 0 <= m["coverage_68"] <= m["coverage_95"] <= 1 and m["median_sigma"] > 0

@@ -31,11 +31,11 @@ def test_same_seed_same_first_epoch_loss(tiny_data, tmp_path):
     losses = []
     for i in range(2):
         fit("gc-dm", tiny_data, tmp_path / f"run{i}", epochs=1, batch_size=16, seed=11,
-            model_args={"filters": (4, 4, 8, 8), "dense": (16,)}, verbose=0)
+            model_args={"filters": (4, 4, 8, 8), "dense": (16,)}, verbose=0, allow_other_recipe=True)
         losses.append(read_history(tmp_path / f"run{i}" / "history.csv")["loss"][0])
     assert losses[0] == losses[1]
     fit("gc-dm", tiny_data, tmp_path / "run2", epochs=1, batch_size=16, seed=12,
-        model_args={"filters": (4, 4, 8, 8), "dense": (16,)}, verbose=0)
+        model_args={"filters": (4, 4, 8, 8), "dense": (16,)}, verbose=0, allow_other_recipe=True)
     assert read_history(tmp_path / "run2" / "history.csv")["loss"][0] != losses[0]
 
 

@@ -13,7 +13,7 @@ TINY = {"filters": (4, 4, 8, 8), "dense": (16,)}
 @pytest.fixture(scope="module")
 def tiny_run(tiny_data, tmp_path_factory):
     out = tmp_path_factory.mktemp("run") / "gc-dm"
-    res = fit("gc-dm", tiny_data, out, epochs=2, batch_size=16, model_args=TINY, verbose=0)
+    res = fit("gc-dm", tiny_data, out, epochs=2, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
     return out, res
 
 
@@ -21,7 +21,7 @@ def test_fit_writes_a_complete_run(tiny_run):
     out, res = tiny_run
     for name in ("run.json", "model.keras", "history.csv", "metrics.json", "loss_curves.png", "predicted_vs_true.png"):
         assert (out / name).exists(), name
-    assert not (out / "backup").exists()
+    assert not (out / ".staging").exists()
     assert list((out / "logs").rglob("events.out.tfevents*"))
     hist = read_history(out / "history.csv")
     assert hist["epoch"] == [0.0, 1.0] and "val_loss" in hist
@@ -54,10 +54,11 @@ def test_a_killed_run_resumes_where_it_stopped(tiny_data, tmp_path):
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, callbacks=[Crash()], verbose=0)
-    assert (out / "backup").exists() and not (out / "model.keras").exists()
-    assert read_history(out / "history.csv")["epoch"] == [0.0, 1.0]
-    fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, verbose=0)
+        fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, callbacks=[Crash()], verbose=0,
+            allow_other_recipe=True)
+    assert (out / ".staging" / "backup").exists() and not (out / "model.keras").exists()
+    assert read_history(out / ".staging" / "history.csv")["epoch"] == [0.0, 1.0]
+    fit("gc-dm", tiny_data, out, epochs=4, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
     assert read_history(out / "history.csv")["epoch"] == [0.0, 1.0, 2.0, 3.0]
     assert json.loads((out / "run.json").read_text())["resumed"] is True
 
@@ -65,7 +66,7 @@ def test_a_killed_run_resumes_where_it_stopped(tiny_data, tmp_path):
 def test_nan_loss_stops_with_the_batch_named(tiny_data, tmp_path):
     with pytest.raises(TrainingError, match=r"loss became nan at epoch 1, batch \d+"):
         fit("gc-dm", tiny_data, tmp_path / "run", epochs=2, batch_size=16, learning_rate=1e30,
-            model_args={**TINY, "output_activation": "exponential"}, verbose=0)
+            model_args={**TINY, "output_activation": "exponential"}, verbose=0, allow_other_recipe=True)
     assert not (tmp_path / "run" / "model.keras").exists()
 
 
@@ -149,7 +150,7 @@ def test_the_classical_reference_stands_beside_the_network(tiny_run):
 
 def test_segmentation_experiment_end_to_end(tiny_data, tmp_path):
     res = fit("gc-ps-unet", tiny_data, tmp_path / "unet", epochs=1, batch_size=16,
-              model_args={"base_filters": 2, "depth": 2}, verbose=0)
+              model_args={"base_filters": 2, "depth": 2}, verbose=0, allow_other_recipe=True)
     for approach in ("A", "B"):
         m = res["metrics"][approach]
         assert 0 <= m["accuracy_mean"] <= 1 and m["n_images"] <= 28
@@ -174,7 +175,7 @@ def test_roc_auc_and_the_two_seed_evaluations_by_hand():
 
 def test_denoising_experiment_end_to_end(tiny_data, tmp_path):
     res = fit("gc-dae-gaussian", tiny_data, tmp_path / "dae", epochs=1, batch_size=16,
-              model_args={"filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8}, verbose=0)
+              model_args={"filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8}, verbose=0, allow_other_recipe=True)
     m = res["metrics"]
     assert set(m) == {"denoised", "noisy_input", "median_3x3", "gaussian_1px"}
     assert all(0 <= v["mse"] < 1 for v in m.values())
@@ -234,7 +235,7 @@ def test_multi_output_experiment_reports_physical_units(tiny_data, tmp_path):
     from kzoo.data.pipeline import load_arrays
 
     res = fit("gc-dm-nps", tiny_data, tmp_path / "multi", epochs=1, batch_size=16,
-              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0)
+              model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0, allow_other_recipe=True)
     assert set(res["metrics"]) == {"A_dm", "n_ps_gc+n_ps_disk"}
     _, y = load_arrays(tiny_data, "test", targets=["n_ps_gc+n_ps_disk", "n_ps_gc", "n_ps_disk"])
     np.testing.assert_array_equal(y[:, 0], y[:, 1] + y[:, 2])

@@ -55,8 +55,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             batch_size: int = 64, shuffle: bool | None = None, augment=None, cache: bool = False,
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, manifest: dict | None = None,
             verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
-            target_transform: str = "", input_transform: str = "", input_noise: dict | None = None
-            ) -> tf.data.Dataset:
+            target_transform: str = "", input_transform: str = "", input_noise: dict | None = None,
+            epochs: tuple[int, int] | None = None) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -77,6 +77,14 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         input_noise: ``{"kind": ..., "amount": ...}`` corrupts the inputs with ``kzoo.layers.corrupt``
             (after augmentation), seeded per batch: the same seed gives the same noisy images.
         verify: check shard sizes and sha256 against the manifest first.
+        epochs: ``(start, stop)``: the passes ``start .. stop-1`` one after the other, as one stream
+            (``kzoo.train.fit`` trains on it with ``steps_per_epoch``). ``repeat`` is the same with no end.
+
+    Randomness is a function of ``(seed, pass, batch)``: pass ``e`` is shuffled with a seed made from
+    ``seed`` and ``e``, and batch ``i`` of it is augmented and corrupted with stateless seeds made from
+    ``(seed, e, i)``. So pass ``e`` is the same whether a stream starts at pass 0 or at ``e`` (a run
+    resumed at epoch ``e`` sees exactly the batches of an uninterrupted one). A single pass
+    (``epochs`` None, no ``repeat``) is pass 0; iterated again it is reshuffled, as tf.data does.
     """
     manifest = manifest or load_manifest(data_dir, verify=verify)
     if split not in manifest["splits"]:
@@ -98,7 +106,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)}, got {value!r}")
     transform, x_transform = TRANSFORMS.get(target_transform), TRANSFORMS.get(input_transform)
     if input_noise:
-        from kzoo.layers import NOISES
+        from kzoo.layers import NOISES, corrupt
 
         if input_noise.get("kind") not in NOISES or set(input_noise) - {"kind", "amount"}:
             raise ValueError(f"input_noise must be {{'kind': one of {NOISES}, 'amount': number}}, got {input_noise!r}")
@@ -112,15 +120,14 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     partial = any(s["count"] % block for s in info["shards"])
     records = sum(s["records"] for s in info["shards"])
 
-    ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
-    if cache:
-        ds = ds.cache()
-    if shuffle:
-        ds = ds.shuffle(max(1, min(records, shuffle_images // block)), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
+    if repeat and epochs is not None:
+        raise ValueError("give repeat=True or epochs=(start, stop), not both")
+    if epochs is not None and not 0 <= int(epochs[0]) < int(epochs[1]):
+        raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
+    records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
+    if cache:  # shared by every pass below: the shards are read once
+        records_ds = records_ds.cache()
     needs_rebatch = partial or batch_size % block
-    ds = ds.batch(max(1, batch_size // block), drop_remainder=drop_remainder and not needs_rebatch)
 
     spec = {"n": tf.io.FixedLenFeature([], tf.int64), "labels": tf.io.FixedLenFeature([], tf.string),
             inputs: tf.io.FixedLenFeature([], tf.string)}
@@ -152,30 +159,49 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             x, y = tf.boolean_mask(x, valid), tf.boolean_mask(y, valid)
         return x, y
 
-    ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    if needs_rebatch:
-        ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
-    if aug:
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, seeds)
+    def one_pass(epoch):
+        """Pass ``epoch`` (a Python int or an int64 tensor) over the split."""
+        if isinstance(epoch, int):
+            pass_seed = int(seed) * 1_000_003 + epoch
+        else:  # traced inside flat_map: fix this function graph's seed, so that the shuffle's seed pair is
+            tf.random.set_seed(1)  # (1, pass_seed) whatever the global seed (a tensor seed fails beside 0)
+            pass_seed = tf.cast(seed, tf.int64) * 1_000_003 + epoch
+        ds = records_ds
+        if shuffle:
+            ds = ds.shuffle(max(1, min(records, shuffle_images // block)), seed=pass_seed,
+                            reshuffle_each_iteration=single_pass)
+        ds = ds.batch(max(1, batch_size // block), drop_remainder=drop_remainder and not needs_rebatch)
+        ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
+        if needs_rebatch:
+            ds = ds.rebatch(batch_size, drop_remainder=drop_remainder)
+        if not (aug or input_noise):
+            return ds
 
-        def do_augment(xy, s):
-            x, y = augment_batch(xy[0], xy[1] if image_target else None, s, **aug)
-            return x, (y if image_target else xy[1])
+        def randomise(i, xy):  # stateless seeds of (seed, pass, batch): augment 2i, noise 2i + 1
+            x, y = xy
+            s = tf.cast(pass_seed, tf.int64)
+            if aug:
+                x, y_img = augment_batch(x, y if image_target else None, tf.stack([s, 2 * i]), **aug)
+                y = y_img if image_target else y
+            if input_noise:
+                x = corrupt(x, tf.stack([s, 2 * i + 1]), input_noise["kind"], input_noise.get("amount"))
+            return x, y
 
-        ds = ds.map(do_augment, num_parallel_calls=tf.data.AUTOTUNE)
-    if input_noise:
-        from kzoo.layers import corrupt
+        return ds.enumerate().map(randomise, num_parallel_calls=tf.data.AUTOTUNE)
 
-        noise_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
-        ds = tf.data.Dataset.zip(ds, noise_seeds).map(
-            lambda xy, s: (corrupt(xy[0], s, input_noise["kind"], input_noise.get("amount")), xy[1]),
-            num_parallel_calls=tf.data.AUTOTUNE)
+    single_pass = epochs is None and not repeat
+    if single_pass:
+        ds = one_pass(0)
+    elif repeat:
+        ds = tf.data.Dataset.counter().flat_map(one_pass)
+    else:
+        ds = tf.data.Dataset.range(int(epochs[0]), int(epochs[1])).flat_map(one_pass)
     if targets is None:
         ds = ds.map(lambda x, y: x)
     if not repeat:  # a known length gives Keras a real progress bar
         n = info["count"] // batch_size if drop_remainder else -(-info["count"] // batch_size)
-        ds = ds.apply(tf.data.experimental.assert_cardinality(n))
+        passes = 1 if single_pass else int(epochs[1]) - int(epochs[0])
+        ds = ds.apply(tf.data.experimental.assert_cardinality(n * passes))
     opts = tf.data.Options()
     opts.deterministic = True
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
