@@ -47,6 +47,10 @@ def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
         raise ValueError(f"format must be one of {sorted(FORMATS)}, got {fmt!r}")
     if isinstance(model_or_run, (str, Path)):
         run = Path(model_or_run)
+        if run.is_dir():
+            from kzoo.runs import recover
+
+            recover(run)  # a swap of a new run that a kill cut short
         what = "--out" if out else "export path"
         out = Path(out) if out else (run if run.is_dir() else run.parent) / "export" / FORMATS[fmt]
         ensure_dir(out, what, for_file=True)

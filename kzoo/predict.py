@@ -105,8 +105,11 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
     count does not match the model's input raises InputError naming the file and the shape needed.
     """
     from kzoo.export import load_model
+    from kzoo.runs import recover
 
     run_dir = Path(run_dir)
+    if run_dir.is_dir():
+        recover(run_dir)  # a swap of a new run that a kill cut short
     run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else None
     if run is None:
         raise FileNotFoundError(f"{run_dir / 'run.json'}: not a kzoo run directory (made by `kzoo train`)")

@@ -316,3 +316,10 @@ def test_unexpected_errors_are_one_line_unless_debug(capsys, monkeypatch):
     monkeypatch.setenv("KZOO_DEBUG", "1")
     with pytest.raises(TypeError):
         main(["info", "gc_cnn"])
+
+
+def test_negative_patience_is_refused(capsys, tiny_data, tmp_path):
+    # 6bd2488 accepted --patience -1 and trained
+    fails(capsys, ["train", "gc-dm", "--data", tiny_data, "--out", tmp_path / "r", "--patience", "-1",
+                   "--allow-other-recipe"], "patience must be >= 0", "got -1")
+    assert not (tmp_path / "r").exists()
