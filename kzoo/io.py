@@ -8,6 +8,8 @@ import hashlib
 import json
 import os
 import shutil
+import socket
+import time
 from pathlib import Path
 
 
@@ -130,3 +132,83 @@ def ensure_dir(path: str | os.PathLike, what: str = "output directory", for_file
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"{what} {path}: {parent} is not writable; give a path you can write to")
     return path
+
+
+class LockError(RuntimeError):
+    """A folder is being written by another process (see dir_lock); the message names the holder."""
+
+
+LOCK = ".kzoo-lock"
+
+
+@contextlib.contextmanager
+def dir_lock(path: str | os.PathLike, what: str):
+    """Hold ``PATH/.kzoo-lock`` while the block runs, so that one process at a time writes the folder.
+
+    ``what`` says who writes (e.g. "kzoo simulate"); the lock file holds it with the writer's pid,
+    host and start time, and appears whole or not at all (written under a temporary name, then
+    hard-linked to its name, which fails when the name exists: O_CREAT|O_EXCL with the content in).
+    A lock of a live process, of another host or that cannot be read raises LockError naming the
+    holder; one of a process of this host that no longer runs (a kill) is taken over. The lock is
+    removed when the block ends, normally or by an error. Creates the folder.
+    """
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    lock = path / LOCK
+    me = {"what": what, "pid": os.getpid(), "host": socket.gethostname(),
+          "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    tmp = lock.with_name(f".{lock.stem}.tmp-{os.getpid()}{lock.suffix}")  # remove_stale_temps knows the name
+    remove_stale_temps(lock)
+    for _ in range(100):
+        try:
+            tmp.write_text(json.dumps(me, sort_keys=True) + "\n")
+            os.link(tmp, lock)
+            break
+        except FileExistsError:
+            pass
+        except OSError as e:  # a read-only folder, a full disk: name the lock, not its temporary
+            raise type(e)(e.errno, e.strerror, str(lock)) from e
+        finally:
+            tmp.unlink(missing_ok=True)
+        holder = _read_lock(lock)
+        if holder == {}:  # removed in the meantime: try again
+            continue
+        pid = holder.get("pid") if holder else None
+        if holder and holder.get("host") == me["host"] and isinstance(pid, int) and not _alive(pid):
+            # Stale. Move it aside and check that what was moved is that stale lock: another writer
+            # may have taken it over since it was read (then put its lock back and refuse below).
+            try:
+                os.rename(lock, tmp)
+            except FileNotFoundError:
+                continue
+            moved = _read_lock(tmp)
+            if moved == holder:
+                tmp.unlink()
+                continue
+            os.rename(tmp, lock)
+            holder = moved
+        if holder:
+            who = (f"{holder.get('what', 'another process')} (pid {holder.get('pid')} on {holder.get('host')}, "
+                   f"started {holder.get('started')})")
+        else:
+            who = "a process this one cannot identify (the lock file is not kzoo's JSON)"
+        raise LockError(f"{path} is being written by {who}; wait for it to finish or choose another folder "
+                        f"(if that process no longer runs, remove {lock})")
+    else:
+        raise LockError(f"{lock}: could not take the lock after 100 tries; another process keeps replacing it")
+    try:
+        yield lock
+    finally:
+        if _read_lock(lock) == me:
+            lock.unlink(missing_ok=True)
+
+
+def _read_lock(lock: Path) -> dict | None:
+    """The lock's JSON; {} when the file does not exist; None when it cannot be read as a lock."""
+    try:
+        holder = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) and holder else None

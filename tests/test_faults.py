@@ -8,6 +8,11 @@
   run ends with exactly one history row per epoch, a loadable model and its metrics.
 * A write that fails (disk full, read-only directory, failed rename, unserialisable JSON) raises an
   error naming the file, leaves the previous files byte for byte and no temporary behind.
+* Guards of ``kzoo simulate``: a second writer of a folder is refused naming the first (a stale lock
+  of a killed one is taken over); the workers of a killed ``--workers 2`` run die with it; a job that
+  cannot fit on the disk or in memory is refused before anything is created.
+* (slow) benchmarks/faults.py: kills at seeded random moments, each followed by a rerun that must end
+  identical to an uninterrupted run, with no orphan process.
 
 Timings are tiny (16 x 16 maps, a 4-4-8-8 CNN); the random points come from a seeded generator.
 """
@@ -28,6 +33,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+import faults  # noqa: E402  benchmarks/faults.py: /proc process helpers and the fault-injection script
 from conftest import tiny_recipe
 from kzoo.data import DataError, load_manifest, write_shards
 from kzoo.io import atomic_path, write_json
@@ -144,7 +151,8 @@ HELPER = """
 import sys
 from kzoo.train import fit
 
-fit("gc-dm", sys.argv[1], sys.argv[2], epochs=int(sys.argv[3]), batch_size=16, model_args={tiny!r}, verbose=2)
+fit("gc-dm", sys.argv[1], sys.argv[2], epochs=int(sys.argv[3]), batch_size=16, model_args={tiny!r}, verbose=2,
+    allow_other_recipe=True)
 """
 
 
@@ -197,7 +205,7 @@ def test_training_killed_at_random_and_between_history_and_backup_resumes_exactl
 
         monkeypatch.setattr(keras.callbacks.CSVLogger, "on_epoch_end", on_epoch_end)
         with pytest.raises(KeyboardInterrupt):
-            fit("gc-dm", tiny_data, run, epochs=n, batch_size=16, model_args=TINY, verbose=0)
+            fit("gc-dm", tiny_data, run, epochs=n, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
         monkeypatch.undo()
 
     stop_at(e_b, after_row=True)
@@ -206,7 +214,7 @@ def test_training_killed_at_random_and_between_history_and_backup_resumes_exactl
     assert _epochs(run) == list(range(e_c))
 
     # (d) Uninterrupted rerun to the end.
-    res = fit("gc-dm", tiny_data, run, epochs=n, batch_size=16, model_args=TINY, verbose=0)
+    res = fit("gc-dm", tiny_data, run, epochs=n, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
     hist = read_history(run / "history.csv")
     assert [int(e) for e in hist["epoch"]] == list(range(n))  # continuous, no duplicate, no gap
     assert all(len(v) == n and all(x == x for x in v) for v in hist.values())  # complete rows, no NaN
@@ -276,7 +284,7 @@ def test_a_failed_shard_write_keeps_the_previous_dataset(tiny_data, tmp_path, mo
     assert load_manifest(d)["seed"] == 4 and not _temps(d)
 
 
-def test_a_read_only_dataset_directory_is_refused_naming_the_shard(tiny_data, tmp_path):
+def test_a_read_only_dataset_directory_is_refused_naming_the_file(tiny_data, tmp_path):
     d = tmp_path / "gc"
     shutil.copytree(tiny_data, d)
     before = _tree(d)
@@ -292,7 +300,7 @@ def test_a_read_only_dataset_directory_is_refused_naming_the_shard(tiny_data, tm
         else:
             probe.unlink()
             pytest.skip("chmod does not stop this user's writes (root): the injected failures cover this")
-        with pytest.raises(DataError, match=r"train-00000-of-\d+\.tfrecord: cannot write the shard"):
+        with pytest.raises(PermissionError, match=re.escape(str(d / ".kzoo-lock"))):  # the first file written
             write_shards(tiny_recipe(seed=4), d, progress=False)
     finally:
         for x in dirs:
@@ -336,3 +344,146 @@ def test_a_failed_json_write_keeps_the_previous_file(tmp_path, monkeypatch):
             raise RuntimeError("interrupted")
     assert (sm / "saved_model.pb").read_text() == "old"
     assert sorted(x.name for x in sm.parent.iterdir()) == ["export", "metrics.json"]
+
+
+# -- 4. guards of kzoo simulate --------------------------------------------------------------------
+
+def _recipe_file(tmp_path, **over) -> Path:
+    f = tmp_path / "recipe.yaml"
+    f.write_text(yaml.safe_dump(tiny_recipe(**over)))
+    return f
+
+
+def _cli(*args, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kzoo.cli", *map(str, args)], env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_a_second_writer_is_refused_naming_the_first(tmp_path):
+    import socket
+
+    rfile, d = _recipe_file(tmp_path, splits={"train": 1800, "val": 600, "test": 600}, shards=6), tmp_path / "gc"
+    log = tmp_path / "first.log"
+    first = _start(["-m", "kzoo.cli", "simulate", rfile, "--out", d, "--seed", 1, "--no-progress"], log)
+    try:
+        _wait(lambda: d.exists(), first, log, what="the first writer's folder")
+        second = _cli("simulate", rfile, "--out", d, "--seed", 2, "--no-progress")
+        overlapped = first.poll() is None
+    finally:
+        rc = first.wait(timeout=180)
+    assert second.returncode == 2, second.stderr
+    assert overlapped, "the first writer finished before the second: the test proves nothing"
+    assert rc == 0, log.read_text()[-3000:]
+    line = second.stderr.strip()
+    assert "\n" not in line and f"{d} is being written by kzoo simulate (pid {first.pid} on " \
+                                f"{socket.gethostname()}, started 20" in line, line
+    assert load_manifest(d)["seed"] == 1 and not (d / ".kzoo-lock").exists()  # the first one's, intact
+
+
+def test_a_stale_lock_is_taken_over_and_a_lock_is_released_on_error(tmp_path):
+    import socket
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    d = tmp_path / "gc"
+    d.mkdir()
+    lock = {"what": "kzoo simulate", "pid": gone.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00"}
+    (d / ".kzoo-lock").write_text(json.dumps(lock))  # what a killed writer leaves
+    write_shards(tiny_recipe(), d, progress=False)
+    assert not (d / ".kzoo-lock").exists()
+    load_manifest(d)
+
+    from kzoo.io import LockError, dir_lock
+
+    (d / ".kzoo-lock").write_text(json.dumps({**lock, "host": "elsewhere"}))  # cannot tell: refused
+    with pytest.raises(LockError, match=rf"pid {gone.pid} on elsewhere, started 2026-01-01T00:00:00\); wait"):
+        write_shards(tiny_recipe(seed=9), d, progress=False)
+    assert load_manifest(d)["seed"] == 3
+    (d / ".kzoo-lock").unlink()
+    with pytest.raises(RuntimeError, match="boom"):
+        with dir_lock(d, "test"):
+            assert json.loads((d / ".kzoo-lock").read_text())["pid"] == os.getpid()
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in d.iterdir() if p.name.startswith(".")) == [".kzoo-parts"]
+
+
+def test_workers_die_with_their_killed_parent(tmp_path):
+    rfile, d = _recipe_file(tmp_path, splits={"train": 2880, "val": 960, "test": 960}, shards=12), tmp_path / "gc"
+    log = tmp_path / "simulate.log"
+    proc = _start(["-m", "kzoo.cli", "simulate", rfile, "--out", d, "--workers", 2, "--no-progress"], log)
+    _wait(lambda: any(TMP.match(p.name) for p in d.glob(".*.tfrecord")), proc, log, what="a worker writing a shard")
+    kids = faults.descendants(proc.pid)
+    _sigkill(proc)
+    end = time.monotonic() + 10
+    while (left := faults.survivors(kids)) and time.monotonic() < end:
+        time.sleep(0.05)
+    for pid in left:  # the old code's orphans: this test's own processes
+        os.kill(pid, signal.SIGKILL)
+    assert len(kids) >= 2 and not left, f"{len(left)} of the killed parent's {len(kids)} processes survived it"
+
+
+class _Usage:
+    def __init__(self, free):
+        self.total, self.used, self.free = 10**12, 10**12 - free, free
+
+
+def test_a_dataset_larger_than_the_free_space_is_refused_before_anything_is_created(tmp_path, monkeypatch):
+    d = tmp_path / "new" / "gc"
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: _Usage(100 * 1024))
+    with pytest.raises(DataError, match=rf"^{re.escape(str(d))}: 124 images of 16 x 16 need about 3\d\d\.\d KiB, "
+                                        rf"but the file system of {re.escape(str(tmp_path))} has 100\.0 KiB free; "
+                                        rf"lower --n or choose another --out$"):
+        write_shards(tiny_recipe(), d, progress=False)
+    assert not (tmp_path / "new").exists()
+    monkeypatch.undo()
+    # The estimate is an upper bound, within 1 %, of what the shards take.
+    from kzoo.data.shards import shard_bytes
+
+    m = write_shards(tiny_recipe(), tmp_path / "real", progress=False)
+    for s in (s for split in m["splits"].values() for s in split["shards"]):
+        assert s["bytes"] <= shard_bytes(m["recipe"], s["count"]) <= 1.01 * s["bytes"]
+
+
+def test_a_huge_simulation_is_refused_and_a_large_one_announced(tmp_path, monkeypatch, capsys):
+    d = tmp_path / "huge"
+    try:
+        r = _cli("simulate", "galactic_center", "--n", 10**12, "--out", d, timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("kzoo simulate --n 1000000000000 started simulating")
+    assert r.returncode == 2 and not d.exists(), r.stderr
+    assert re.fullmatch(rf"kzoo simulate: error: {re.escape(str(d))}: 1,000,000,000,000 images of 64 x 64 need "
+                        r"about [\d,.]+ TiB, but the file system of \S+ has [\d,.]+ [KMGT]iB free; lower --n or "
+                        r"choose another --out\n", r.stderr), r.stderr
+    # A job over LARGE_BYTES goes ahead, its estimate printed first.
+    import kzoo.data.shards as shards
+
+    monkeypatch.setattr(shards, "LARGE_BYTES", 1000)
+    write_shards(tiny_recipe(), tmp_path / "big", progress=False)
+    assert re.fullmatch(rf"{re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
+                        r"0\.0 hours at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
+                        capsys.readouterr().err)
+
+
+def test_memory_bounds_the_chunk_and_refuses_what_cannot_fit(tmp_path, monkeypatch):
+    import kzoo.data.shards as shards
+    from kzoo.data.recipes import load_recipe
+
+    # Images simulated at once: 512, fewer for big images, whole blocks only (block 7: 511).
+    assert [shards.chunk_images(load_recipe(tiny_recipe(params={"npix": n}, block=b)))
+            for n, b in ((16, 8), (64, 16), (128, 16), (256, 16), (64, 7))] == [512, 512, 128, 32, 511]
+    monkeypatch.setattr(shards, "_available_memory", lambda: 1 << 20)
+    d = tmp_path / "gc"
+    with pytest.raises(DataError, match=r"recipe: simulating 512 images of 16 x 16 pixels at once in each of 2 "
+                                        r"workers needs about 32\.0 MiB of memory, more than the 1\.0 MiB "
+                                        r"available; lower params.npix or block, or use fewer --workers"):
+        write_shards(tiny_recipe(), d, workers=2, progress=False)
+    assert not d.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", ["simulate", "train"])
+def test_fault_injection_script(tmp_path, what):
+    rc = faults.main(["--what", what, "--kills", "3", "--seed", "1", "--out", str(tmp_path / "work"),
+                      "--out-json", str(tmp_path / "faults.json"), "--out-md", str(tmp_path / "faults.md")])
+    res = json.loads((tmp_path / "faults.json").read_text())["results"][what]
+    assert rc == 0 and res["identical"] == res["reruns"] == 3 and res["orphans"] == 0, res

@@ -5,6 +5,7 @@ Layout of a dataset directory::
     DIR/manifest.json                      recipe, seed, schema, splits, per-shard sha256, statistics
     DIR/train-00000-of-00008.tfrecord      records of ``block`` images each (the last may hold fewer)
     DIR/.kzoo-parts/<shard>.json           what each finished shard holds (lets a rerun skip it)
+    DIR/.kzoo-lock                         while a write runs: its pid, host and start (kzoo.io.dir_lock)
 
 A record holds one bytes feature per stored array (``block`` images, float32, little-endian,
 row-major), ``labels`` (``block`` x n_labels float32 bytes) and ``n`` (int64, images in the record).
@@ -20,17 +21,32 @@ import json
 import math
 import multiprocessing
 import os
+import shutil
+import signal
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from kzoo.data.recipes import load_recipe, scale_splits
-from kzoo.io import atomic_path, remove_stale_temps, sha256_file, write_json
+from kzoo.io import atomic_path, dir_lock, remove_stale_temps, sha256_file, write_json
 from kzoo.sims import get_sky
 
 FORMAT = "kzoo-shards/1"
 PARTS = ".kzoo-parts"
-CHUNK = 512  # images simulated at once inside a shard (bounds memory)
+CHUNK = 512  # images simulated at once inside a shard, at most (see chunk_images)
+# Memory bound: the simulator's peak memory per pixel of one image, an upper bound (galactic_center:
+# 34 bytes, 88 with rotate=True, measured with tracemalloc), and the memory a chunk may take.
+SIM_BYTES_PER_PIXEL = 128
+CHUNK_BYTES = 256 << 20
+# Estimate: an upper bound on a record's framing (TFRecord length and CRCs, Example headers; 93 bytes
+# measured for counts + ps_flux + labels + n) and per stored array; a shard's part record and file
+# system slack; the manifest. Jobs over LARGE_BYTES or LARGE_SECONDS get their estimate printed.
+RECORD_BYTES, ARRAY_BYTES, SHARD_EXTRA_BYTES, MANIFEST_BYTES = 32, 16, 8192, 1 << 16
+# Only jobs of more than PROBE_PIXELS pixels are timed (about 30 s at the default parameters; a
+# slower job of fewer pixels would need a twentieth of the default rate to reach LARGE_SECONDS).
+LARGE_BYTES, LARGE_SECONDS, PROBE_PIXELS = 1 << 30, 600.0, 1 << 27
 
 
 class DataError(ValueError):
@@ -116,12 +132,14 @@ def _simulate_shard(job: dict) -> dict:
     label_stats = [_stats_init() for _ in sky.LABELS]
     ranges = sky.label_ranges(**recipe["params"])
     path = out / job["file"]
+    chunk = chunk_images(recipe)
     records = 0
     with atomic_path(path) as tmp:
         with tf.io.TFRecordWriter(str(tmp)) as writer:
             done = 0
             while done < job["count"]:
-                m = min(CHUNK, job["count"] - done)
+                _exit_if_orphaned(job.get("parent"))
+                m = min(chunk, job["count"] - done)
                 sim = sky.simulate(rng, m, **recipe["params"])
                 for name in features + ["labels"]:
                     bad = ~np.isfinite(sim[name].reshape(m, -1)).all(axis=1)
@@ -163,6 +181,113 @@ def _bytes(a: np.ndarray):
     return tf.train.Feature(bytes_list=tf.train.BytesList(value=[np.ascontiguousarray(a, dtype="<f4").tobytes()]))
 
 
+def _die_with_parent(parent: int):
+    """Worker initializer: a worker must not outlive its parent (a kill -9 of ``kzoo simulate``).
+
+    Linux sends it SIGKILL when the parent dies (PR_SET_PDEATHSIG; the parent's thread that started
+    the pool, which write_shards keeps until the pool is shut down). Elsewhere, and for a parent gone
+    before this runs, the worker checks its parent before each chunk (_exit_if_orphaned).
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    _exit_if_orphaned(parent)
+
+
+def _exit_if_orphaned(parent: int | None):
+    """Exit at once when ``parent`` (the writing process) is no longer this process's parent."""
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)  # its temporary shard is removed by the next run (remove_stale_temps)
+
+
+def _npix(recipe: dict) -> int:
+    return int(recipe["params"].get("npix", get_sky(recipe["sky"]).DEFAULTS.get("npix")))
+
+
+def chunk_images(recipe: dict) -> int:
+    """Images a shard writer simulates at once: CHUNK, fewer when they would take over CHUNK_BYTES.
+
+    A multiple of ``block`` (records hold whole blocks), at least one block. It depends on the recipe
+    alone, never on the machine: the chunks cut the random stream, so they decide the bytes.
+    """
+    block = recipe["block"]
+    fit = min(CHUNK, CHUNK_BYTES // (SIM_BYTES_PER_PIXEL * _npix(recipe) ** 2))
+    return max(block, fit // block * block)
+
+
+def shard_bytes(recipe: dict, count: int) -> int:
+    """An upper bound on the size of a shard of ``count`` images (float32 arrays of npix x npix + labels)."""
+    names = list(recipe["features"]) + ["labels", "n"]
+    per_image = 4 * (len(recipe["features"]) * _npix(recipe) ** 2 + len(get_sky(recipe["sky"]).LABELS))
+    records = math.ceil(count / recipe["block"])
+    return count * per_image + records * (RECORD_BYTES + sum(ARRAY_BYTES + len(k) for k in names))
+
+
+def _size(b: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if b < 1024 or unit == "TiB":
+            return f"{b:,.0f} {unit}" if unit == "bytes" else f"{b:,.1f} {unit}"
+        b /= 1024
+
+
+def _available_memory() -> int | None:
+    """MemAvailable of /proc/meminfo (Linux); None where it cannot be read (nothing is checked then)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: str):
+    """Before anything is written: refuse a job whose chunk cannot fit in memory or whose shards cannot
+    fit on the disk (DataError); print the estimate of a large one (bytes, hours) to stderr.
+
+    The time comes from simulating one image, then a few, here (a probe of the recipe's own
+    parameters: the simulator's cost depends on npix, the source counts, rotation and the gas
+    kernel, so no fixed rate fits every recipe): the first call's set-up (cached tables, paid once
+    by every worker) plus the images at the probe's rate. It counts simulation only (serialising and
+    hashing 4096 64 x 64 counts maps took no measurable time beside it). Jobs of fewer than
+    PROBE_PIXELS pixels are not timed.
+    """
+    todo = [s for s in plan if not (out / s["file"]).exists()]
+    if not todo:
+        return
+    npix, chunk, parallel = _npix(recipe), chunk_images(recipe), min(workers, len(todo))
+    memory, available = parallel * chunk * SIM_BYTES_PER_PIXEL * npix ** 2, _available_memory()
+    if available is not None and memory > available:
+        each = f"in each of {parallel} workers " if parallel > 1 else ""
+        raise DataError(f"{where}: simulating {chunk} images of {npix} x {npix} pixels at once "
+                        f"{'(one block) ' if chunk == recipe['block'] else ''}{each}needs about {_size(memory)} of "
+                        f"memory, more than the {_size(available)} available; lower params.npix or block"
+                        f"{', or use fewer --workers' if parallel > 1 else ''}")
+    need = sum(shard_bytes(recipe, s["count"]) + SHARD_EXTRA_BYTES for s in todo) + MANIFEST_BYTES
+    base = out
+    while not base.exists() and base != base.parent:  # the nearest existing folder holds the new ones
+        base = base.parent
+    free = shutil.disk_usage(base).free
+    images = sum(s["count"] for s in todo)
+    if need > free:
+        raise DataError(f"{out}: {images:,} images of {npix} x {npix} need about {_size(need)}, but the file "
+                        f"system of {base} has {_size(free)} free; lower --n or choose another --out")
+    if need <= LARGE_BYTES and images * npix ** 2 <= PROBE_PIXELS:
+        return
+    sky, k, t = get_sky(recipe["sky"]), max(1, min(32, chunk)), [time.perf_counter()]
+    for m in (1, k):
+        sky.simulate(np.random.default_rng(0), m, **recipe["params"])
+        t.append(time.perf_counter())
+    rate = k / max(t[2] - t[1], 1e-9)
+    seconds = (t[1] - t[0]) + images / rate / parallel
+    if need > LARGE_BYTES or seconds > LARGE_SECONDS:
+        print(f"{out}: {images:,} images to simulate, {_size(need)}, about {seconds / 3600:,.1f} hours at "
+              f"{parallel} worker(s) ({rate:,.0f} images/s per worker on a {k}-image probe)", file=sys.stderr,
+              flush=True)
+
+
 def _reusable_part(out: Path, job: dict) -> dict | None:
     """The part record of a finished shard that matches ``job`` and its file, else None."""
     part_file = out / PARTS / (job["file"] + ".json")
@@ -187,6 +312,7 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     the recipe's. Finished shards that match are kept, so a rerun after a kill makes only the missing
     or corrupt ones. ``workers`` > 1 simulates shards in that many processes.
     """
+    where = "recipe" if isinstance(recipe, dict) else str(recipe)
     recipe = load_recipe(recipe)
     if n is not None:
         recipe["splits"] = scale_splits(recipe["splits"], int(n))
@@ -201,9 +327,14 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     if int(workers) <= 0:
         raise ValueError(f"workers must be a positive integer, got {workers}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rsha = recipe_sha256(recipe)
     plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"])
+    _check_job(recipe, plan, out, int(workers), where)
+    with dir_lock(out, "kzoo simulate"):  # one writer at a time; creates the folder
+        return _write_locked(recipe, rsha, plan, out, int(workers), progress)
+
+
+def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -> dict:
     jobs = [{**s, "out": str(out), "recipe": recipe, "seed": recipe["seed"], "recipe_sha256": rsha} for s in plan]
     for s in plan:  # what killed runs left half-written (their process ids are gone)
         remove_stale_temps(out / s["file"])
@@ -225,8 +356,9 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
             parts[job["index"]] = _write_shard({**job, "queue": _BarQueue(bar)})
     else:
         ctx = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx) as pool:
-            futures = [pool.submit(_write_shard, job) for job in todo]
+        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_die_with_parent,
+                                    initargs=(os.getpid(),)) as pool:
+            futures = [pool.submit(_write_shard, {**job, "parent": os.getpid()}) for job in todo]
             for fut in cf.as_completed(futures):
                 part = fut.result()
                 parts[part["index"]] = part
