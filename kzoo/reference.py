@@ -73,13 +73,12 @@ def galactic_center_template_fit(manifest: dict, data_dir, split: str, targets, 
         if "ps_flux" not in manifest["schema"]:
             raise ValueError("the known-source template fit needs a dataset that stores ps_flux")
         flux, _ = load_arrays(data_dir, split, inputs="ps_flux", targets=names, manifest=manifest, verify=False)
-        p = gc.validate_params(params)
-        psf = gc.gaussian_kernel_1d(p["psf_sigma_deg"] / (2 * p["half_width_deg"] / p["npix"]), int(p["psf_size"]))
-        background = gc.separable_filter(flux[..., 0].astype(np.float64), psf)
+        background = gc.separable_filter(flux[..., 0].astype(np.float64), gc.psf_kernel_1d(gc.validate_params(params)))
         templates = {k: v for k, v in templates.items() if not k.startswith("ps_")}
     fit = poisson_template_fit(x[..., 0], templates, progress=progress, background=background)
     y_pred = np.stack([fit[AMPLITUDES[t]] for t in names], axis=1)
-    info = ("Poisson maximum-likelihood fit of the dm, pi0 (mean log-normal gas), ic and bubbles templates, "
+    info = ("Poisson maximum-likelihood fit of the dm, pi0 (the gas envelope times the mean of its log-normal factor), "
+            "ic and bubbles templates, "
             "all amplitudes free and >= 0, "
             + ("the point sources known (their blurred flux map as a fixed background)" if known_sources
                else "plus two smooth point-source population templates with free amplitudes"))

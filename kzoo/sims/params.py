@@ -16,10 +16,11 @@ from dataclasses import dataclass
 class Param:
     """One simulator parameter: its type, allowed range and shape.
 
-    ``type`` is bool, int or float (a float parameter also takes an integer). ``low``/``high`` bound
-    the value (each element of a pair), inclusive unless ``above`` (then value > low). ``pair`` makes
-    it a ``[low, high]`` list: ``"<="`` needs low <= high, ``"<"`` needs low < high (a half-open
-    integer range that must not be empty). ``odd`` asks for an odd integer.
+    ``type`` is bool, int, float or str (a float parameter also takes an integer). ``low``/``high``
+    bound the value (each element of a pair), inclusive unless ``above`` (then value > low). ``pair``
+    makes it a ``[low, high]`` list: ``"<="`` needs low <= high, ``"<"`` needs low < high (a
+    half-open integer range that must not be empty). ``odd`` asks for an odd integer. ``choices``
+    lists the allowed values of a str parameter (a model's name).
     """
 
     type: type
@@ -28,10 +29,13 @@ class Param:
     above: bool = False
     pair: str = ""
     odd: bool = False
+    choices: tuple = ()
 
     def describe(self) -> str:
         if self.type is bool:
             return "true or false"
+        if self.type is str:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {int: "integer", float: "number"}[self.type]
         if self.odd:
             what = "odd " + what
@@ -58,6 +62,8 @@ class Param:
     def _ok(self, v) -> bool:
         if self.type is bool:
             return isinstance(v, bool) or type(v).__name__ == "bool_"
+        if self.type is str:
+            return isinstance(v, str) and v in self.choices
         if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.type is int else numbers.Real):
             return False
         if not math.isfinite(v):
