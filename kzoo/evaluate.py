@@ -12,16 +12,29 @@ from kzoo import plots
 from kzoo.io import write_json
 
 
-def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
-    """Per target: MAE, RMSE, bias, and three relative errors (the seed never defines its own).
+def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=None) -> dict:
+    """Per target: the MAE of the [0, 1]-scaled target (the number set beside the seed's), MAE, RMSE,
+    bias, R^2 and three relative errors.
 
-    * ``relative_error`` = mean|pred - true| / mean|true| (the headline, stable when true ~ 0);
+    * ``mae_scaled`` = mean|pred - true| / (high - low): the MAE of the targets min-max scaled to
+      [0, 1] with the recipe's label range [low, high] (``kzoo.data.pipeline.target_ranges``, as
+      ``scale_targets`` scales them; a sum of labels adds the ranges). The seed's table says "mean
+      relative error" without defining it, while its text judges the same results by their MAE on
+      targets "normalized to be between 0 and 1"; the literal mean(|pred - true| / true) cannot give
+      its numbers with A_dm uniform on [0, 1] (it diverges near 0). Its numbers are compared with this
+      one. Only when ``ranges`` ((k, 2) lows and highs, in the order of ``names``) is given;
+    * ``relative_error`` = mean|pred - true| / mean|true| (stable when true ~ 0);
     * ``mean_relative_error`` = mean(|pred - true| / |true|) over true != 0 (the literal formula,
       dominated by the smallest true values);
     * ``mean_relative_error_top90`` = the same over the upper 90 % of the true values' range.
     """
     y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
     y_true, y_pred = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
+    if ranges is not None:
+        ranges = np.asarray(ranges, np.float64).reshape(-1, 2)
+        if len(ranges) != len(names) or not np.all(ranges[:, 1] > ranges[:, 0]):
+            raise ValueError(f"regression_metrics: ranges must be one [low, high] with high > low per target "
+                             f"({len(names)}), got {ranges.tolist()}")
     out = {}
     for j, name in enumerate(names):
         t, p = y_true[:, j], y_pred[:, j]
@@ -29,8 +42,10 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
         nz = t != 0
         cut = t.min() + 0.1 * (t.max() - t.min())
         top = nz & (t > cut)
-        out[name] = {
-            "n": int(t.size),
+        out[name] = {"n": int(t.size)}
+        if ranges is not None:
+            out[name]["mae_scaled"] = float(np.mean(np.abs(d)) / (ranges[j, 1] - ranges[j, 0]))
+        out[name].update({
             "mae": float(np.mean(np.abs(d))),
             "rmse": float(np.sqrt(np.mean(d**2))),
             "bias": float(np.mean(d)),
@@ -38,7 +53,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names) -> dict:
             "mean_relative_error": float(np.mean(np.abs(d[nz]) / np.abs(t[nz]))) if nz.any() else float("nan"),
             "mean_relative_error_top90": float(np.mean(np.abs(d[top]) / np.abs(t[top]))) if top.any() else float("nan"),
             "r2": float(1.0 - np.sum(d**2) / max(np.sum((t - t.mean()) ** 2), 1e-30)),
-        }
+        })
     return out
 
 
@@ -60,11 +75,11 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     sigma = None
     if exp["loss"] == "gaussian_nll":  # the network predicts a mean and a log standard deviation per target
         y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
+    r = target_ranges(manifest, targets)
     if exp["scale_targets"]:
-        r = target_ranges(manifest, targets)
         y_pred = r[:, 0] + y_pred * (r[:, 1] - r[:, 0])
         sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
-    metrics = regression_metrics(y_true, y_pred, targets)
+    metrics = regression_metrics(y_true, y_pred, targets, ranges=r)
     if sigma is not None:
         for j, t in enumerate(targets):
             z = np.abs(y_pred[:, j] - y_true[:, j]) / sigma[:, j]
@@ -185,19 +200,22 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
     name = exp.get("reference_method")
     if not name:
         return None
+    from kzoo.data.pipeline import target_ranges
     from kzoo.reference import REFERENCES
 
     cache = out_dir / f"classical_{split}.json"
     if cache.exists():
         cached = json.loads(cache.read_text())
-        if cached.get("recipe_sha256") == manifest["recipe_sha256"] and cached.get("method") == name:
+        if (cached.get("recipe_sha256") == manifest["recipe_sha256"] and cached.get("method") == name
+                and all("mae_scaled" in m for m in cached.get("metrics", {}).values())):  # not from before mae_scaled
             return cached
     t0 = time.time()
     y_true, y_pred, names, info = REFERENCES[name](manifest, data_dir, split, list(exp["targets"]), progress=True)
     plots.predicted_vs_true(y_true, y_pred, names, out_dir / "classical_predicted_vs_true.png",
                             title=f"{name}: {split} split ({len(y_true)} images)")
     result = {"method": name, "description": info, "recipe_sha256": manifest["recipe_sha256"],
-              "metrics": regression_metrics(y_true, y_pred, names), "seconds": round(time.time() - t0, 1)}
+              "metrics": regression_metrics(y_true, y_pred, names, ranges=target_ranges(manifest, names)),
+              "seconds": round(time.time() - t0, 1)}
     write_json(cache, result)
     return result
 

@@ -31,7 +31,27 @@ def test_the_galactic_centre_suite_and_its_goals():
     names = list_experiments("gc-*")
     assert {"gc-dm", "gc-dm-nps", "gc-dm-nps-split", "gc-dm-nps-nll", "gc-ps-unet", "gc-ps-unet-soft",
             "gc-dae-gaussian", "gc-dae-poisson", "gc-dae-masked", "gc-dae-salt-and-pepper"} <= set(names)
-    assert get_experiment("gc-dm").goals == {"relative_error": {"A_dm": ("<=", 0.08)}}
+    assert get_experiment("gc-dm").goals == {"mae_scaled": {"A_dm": ("<=", 0.08)}}
+    assert get_experiment("gc-dm-nps").goals == {"mae_scaled": {"n_ps_gc+n_ps_disk": ("<=", 0.035)}}
     assert get_experiment("gc-ps-unet-soft").goals["auc_mean"]["B"] == (">=", 0.97)
     assert get_experiment("gc-dae-gaussian").goals["mse"]["denoised"] == ("<=", 0.0011)
     assert not get_experiment("gc-dm-smooth-gas").goals  # an ablation: the goal is the seed's setting
+
+
+def test_regression_experiments_are_compared_with_the_seed_by_the_mae_of_scaled_targets():
+    import numpy as np
+
+    from kzoo.evaluate import regression_metrics
+
+    for name in list_experiments("gc-*"):
+        exp = get_experiment(name)
+        if exp.evaluation == "regression" and exp.reference:
+            assert set(exp.reference) == {"mae_scaled"} and set(exp.goals) <= {"mae_scaled"}, name
+    # mae_scaled = mean|pred - true| / (high - low), the MAE on the [0, 1] scale of scale_targets
+    t, p = np.array([[0.2, 1000.0], [0.8, 4000.0]]), np.array([[0.3, 1300.0], [0.5, 4000.0]])
+    m = regression_metrics(t, p, ["A_dm", "n_ps_disk"], ranges=[[0.0, 1.0], [1000.0, 3999.0]])
+    assert m["A_dm"]["mae_scaled"] == pytest.approx(0.2) and m["A_dm"]["mae"] == pytest.approx(0.2)
+    assert m["n_ps_disk"]["mae_scaled"] == pytest.approx(150 / 2999) and m["n_ps_disk"]["mae"] == 150
+    assert "mae_scaled" not in regression_metrics(t, p, ["a", "b"])["a"]  # only with the label ranges
+    with pytest.raises(ValueError, match="ranges"):
+        regression_metrics(t, p, ["a", "b"], ranges=[[0.0, 1.0]])

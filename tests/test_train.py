@@ -29,7 +29,7 @@ def test_fit_writes_a_complete_run(tiny_run):
     assert m["split"] == "test" and m["count"] == 28
     a = m["metrics"]["A_dm"]
     assert set(a) >= {"mae", "rmse", "relative_error", "mean_relative_error", "r2"}
-    assert m["reference"]["relative_error"]["A_dm"] == 0.0807
+    assert m["reference"]["mae_scaled"]["A_dm"] == 0.0807
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["normalization"]["mode"] == "global" and run["epochs_run"] == 2
 
