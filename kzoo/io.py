@@ -93,7 +93,11 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:  # exists but belongs to someone else, or cannot tell: keep its files
         return True
-    return True
+    try:  # a zombie (Linux) has ended: only its status waits to be collected by its parent
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except (OSError, ValueError, IndexError):
+        return True
 
 
 def sha256_file(path, chunk: int = 1 << 22) -> str:
