@@ -23,7 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kzoo.io import atomic_path, write_json
+from kzoo.io import atomic_path, dir_lock, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -329,68 +329,68 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
-    out.mkdir(parents=True, exist_ok=True)
-    staging, resuming = runs.open_run(out, run, overwrite=overwrite)
-    state, why = runs.resume_state(staging) if resuming else (None, "")
-    if why:
-        runs.warn(why)
-    initial_epoch = state["epoch"] if state else 0
-    if state is None:  # a clean start in the staging area: nothing of an earlier attempt stays
-        for stale in ("history.csv", "metrics.json", "model.keras"):
-            (staging / stale).unlink(missing_ok=True)
-        shutil.rmtree(staging / "logs", ignore_errors=True)
-        shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
-    write_json(staging / "run.json", run)
+    with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
+        staging, resuming = runs.open_run(out, run, overwrite=overwrite)
+        state, why = runs.resume_state(staging) if resuming else (None, "")
+        if why:
+            runs.warn(why)
+        initial_epoch = state["epoch"] if state else 0
+        if state is None:  # a clean start in the staging area: nothing of an earlier attempt stays
+            for stale in ("history.csv", "metrics.json", "model.keras"):
+                (staging / stale).unlink(missing_ok=True)
+            shutil.rmtree(staging / "logs", ignore_errors=True)
+            shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
+        write_json(staging / "run.json", run)
 
-    keras.utils.set_random_seed(seed)
-    old_policy = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(precision)
-    try:
-        strategy = strategy or tf.distribute.get_strategy()
-        train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
-                                        epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
-        with strategy.scope():
-            model = build_for(exp, manifest, **run["settings"]["model_args"])
-            model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses.get(exp.loss),
-                          metrics=list(exp.metrics))
-        guard = _nan_guard()
-        # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
-        # run do the epoch again (its row is then trimmed), never skip a row.
-        cbs = [
-            _history_trimmer(staging / "history.csv"),
-            keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
-            runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
-            keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
-            guard,
-            *(callbacks or []),
-        ]
-        steps = -(-manifest["splits"]["train"]["count"] // batch_size)
-        t0 = time.time()
-        if initial_epoch < epochs and not (state and state.get("stopped")):
-            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                      steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
-        else:  # killed after the last epoch's checkpoint: nothing left to train
-            cbs[2].set_model(model)
-            cbs[2].on_train_begin()
-            cbs[2].on_train_end()
-        seconds = time.time() - t0
-        if guard.message:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
-        with strategy.scope():
-            bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False)
-            run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
-        with atomic_path(staging / "model.keras") as tmp:
-            model.save(tmp)
-    finally:
-        keras.mixed_precision.set_global_policy(old_policy)
+        keras.utils.set_random_seed(seed)
+        old_policy = keras.mixed_precision.global_policy().name
+        keras.mixed_precision.set_global_policy(precision)
+        try:
+            strategy = strategy or tf.distribute.get_strategy()
+            train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
+                                            epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
+            with strategy.scope():
+                model = build_for(exp, manifest, **run["settings"]["model_args"])
+                model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses.get(exp.loss),
+                              metrics=list(exp.metrics))
+            guard = _nan_guard()
+            # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
+            # run do the epoch again (its row is then trimmed), never skip a row.
+            cbs = [
+                _history_trimmer(staging / "history.csv"),
+                keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
+                runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
+                keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
+                guard,
+                *(callbacks or []),
+            ]
+            steps = -(-manifest["splits"]["train"]["count"] // batch_size)
+            t0 = time.time()
+            if initial_epoch < epochs and not (state and state.get("stopped")):
+                model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                          steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
+            else:  # killed after the last epoch's checkpoint: nothing left to train
+                cbs[2].set_model(model)
+                cbs[2].on_train_begin()
+                cbs[2].on_train_end()
+            seconds = time.time() - t0
+            if guard.message:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
+            with strategy.scope():
+                bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False)
+                run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
+            with atomic_path(staging / "model.keras") as tmp:
+                model.save(tmp)
+        finally:
+            keras.mixed_precision.set_global_policy(old_policy)
 
-    history = read_history(staging / "history.csv")
-    plots.loss_curves(history, staging / "loss_curves.png", title=f"{exp.name} ({exp.model})")
-    run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
-                "train_seconds_this_session": round(seconds, 1)})
-    write_json(staging / "run.json", run)
-    result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
-                      model=model, verify=False)
-    runs.commit(out)
-    return result
+        history = read_history(staging / "history.csv")
+        plots.loss_curves(history, staging / "loss_curves.png", title=f"{exp.name} ({exp.model})")
+        run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
+                    "train_seconds_this_session": round(seconds, 1)})
+        write_json(staging / "run.json", run)
+        result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
+                          model=model, verify=False)
+        runs.commit(out)
+        return result

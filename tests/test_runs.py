@@ -207,3 +207,25 @@ def test_a_real_kzoo_train_killed_and_rerun_ends_identical_to_an_uninterrupted_o
     assert all(np.array_equal(a, b) for a, b in zip(weights(ref / "model.keras"), weights(out / "model.keras")))
     assert json.loads((out / "metrics.json").read_text())["metrics"] == \
         json.loads((ref / "metrics.json").read_text())["metrics"]
+
+
+def test_a_second_writer_of_a_run_directory_is_refused_naming_the_holder(capsys, tiny_data, tmp_path):
+    import socket
+
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (out / ".kzoo-lock").write_text(json.dumps({"what": "kzoo train gc-dm", "pid": holder.pid,
+                                                     "host": socket.gethostname(), "started": "2026-11-23T08:00"}))
+        args = ["train", "gc-dm", "--data", str(tiny_data), "--out", str(out), "--epochs", "1", "--batch-size", "16",
+                "--allow-other-recipe", "--quiet"]
+        assert main(args) == 2
+        line = capsys.readouterr().err.strip()
+        assert f"being written by kzoo train gc-dm (pid {holder.pid} on {socket.gethostname()}" in line, line
+        assert not (out / ".staging").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert main(args) == 0  # the holder is gone: its lock is stale and taken over
+    assert not (out / ".kzoo-lock").exists() and (out / "model.keras").exists()
