@@ -42,7 +42,7 @@ Conventions
     ``b = 10.5 (cosh((-l-1)/10.5) - 1) + 1`` (north) and ``b = -8.7 (cosh((-l+1.7)/8.7) - 1) - 1``
     (south), softened by a logistic of width ``bubble_edge_deg``: ``sigmoid((b - north) / w)`` and
     ``sigmoid((south - b) / w)``. ``bubble_hemispheres=True`` (the seed) takes the first at b > 0 and
-    the second at b < 0; False adds both everywhere (each leaks up to 0.11 across the plane);
+    the second at b < 0; False adds both everywhere (each leaks up to 0.16 across the plane);
   - dark matter: ``dm_scale * Gamma(shape 0.5, scale 5 deg).pdf(r)`` (the pdf per degree), ``r`` the
     angular distance from the Galactic centre in degrees (spherically symmetric, cuspy).
 
