@@ -181,7 +181,8 @@ def trials(name: str, make_cmd, same, work: Path, kills: int, rng: random.Random
                      "rerun_exit": rc, "rerun_s": round(seconds, 2), "identical": identical})
         print(f"{name} {i - 1}: kill at {at:.2f} s ({'killed' if killed else 'had finished'}), "
               f"{len(orphans)} orphan(s), rerun exit {rc} in {seconds:.1f} s, identical: {identical}", flush=True)
-    return {"command": " ".join(make_cmd(work / f"{name}-NN")), "reference_s": round(reference, 2),
+    shown = ["kzoo", *make_cmd(work / f"{name}-NN")[3:]]  # not the interpreter's path
+    return {"command": " ".join(shown).replace(str(work), "WORK"), "reference_s": round(reference, 2),
             "trials": rows, "kills": sum(r["killed"] for r in rows), "reruns": len(rows),
             "identical": sum(r["identical"] for r in rows), "orphans": sum(len(r["orphans"]) for r in rows)}
 

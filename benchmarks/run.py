@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _common import RESULTS, machine_info, machine_line, md_table, write_outputs  # noqa: E402
 
-BENCHMARKS = ("pipeline", "simulators", "training", "soak")
+BENCHMARKS = ("pipeline", "simulators", "training", "soak", "faults")
 
 
 def main(argv=None):
