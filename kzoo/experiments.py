@@ -27,6 +27,8 @@ class Experiment:
             std from the manifest), "per_image_max" or "none".
         loss, metrics: keras loss and metrics (names or registered kzoo objects).
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
+        lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
+            over ``epochs``).
         augment: tf.data augmentations (see ``kzoo.data.augment``).
         target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
             the pipeline to image targets / inputs.
@@ -55,6 +57,7 @@ class Experiment:
     learning_rate: float = 1e-3
     epochs: int = 60
     patience: int = 10
+    lr_schedule: str = ""
     augment: tuple = ()
     target_transform: str = ""
     input_transform: str = ""
@@ -112,8 +115,9 @@ add(Experiment(
     normalization="global",
     batch_size=64,
     learning_rate=1e-3,
-    epochs=60,
-    patience=10,
+    epochs=40,  # cosine decay over 40 epochs, no early stop: the best validation epoch is kept
+    patience=40,
+    lr_schedule="cosine",
     evaluation="regression",
     reference_method="poisson_template_fit",
     reference={"mae_scaled": {"A_dm": 0.0807}},

@@ -269,6 +269,17 @@ def recalibrate_run(run_dir, data_dir) -> dict | None:
     return record
 
 
+def learning_rate_schedule(exp, learning_rate: float, steps: int):
+    """The optimizer's learning rate: a constant, or the experiment's schedule over ``steps`` steps."""
+    import keras
+
+    if exp.lr_schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=max(1, steps))
+    if exp.lr_schedule:
+        raise ValueError(f"{exp.name}: lr_schedule must be '' or 'cosine', got {exp.lr_schedule!r}")
+    return learning_rate
+
+
 def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int | None = None,
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
@@ -349,10 +360,11 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             strategy = strategy or tf.distribute.get_strategy()
             train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
                                             epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
+            steps = -(-manifest["splits"]["train"]["count"] // batch_size)
             with strategy.scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
-                model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses.get(exp.loss),
-                              metrics=list(exp.metrics))
+                lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
+                model.compile(optimizer=keras.optimizers.Adam(lr), loss=losses.get(exp.loss), metrics=list(exp.metrics))
             guard = _nan_guard()
             # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
             # run do the epoch again (its row is then trimmed), never skip a row.
@@ -364,7 +376,6 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 guard,
                 *(callbacks or []),
             ]
-            steps = -(-manifest["splits"]["train"]["count"] // batch_size)
             t0 = time.time()
             if initial_epoch < epochs and not (state and state.get("stopped")):
                 model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
