@@ -150,7 +150,9 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
-    args = pipeline_args(exp)
+    # The seed's evaluations judge every U-net against the (per-image max-normalised) point-source flux map,
+    # whatever target it trained on (gc-ps-unet-selected trains on its brightest pixels only).
+    args = {**pipeline_args(exp), "target_transform": "per_image_max"}
     first, flux, prob = None, [], []
     for x, y in dataset(data_dir, split, **args, batch_size=128, shuffle=False, manifest=manifest, verify=False):
         first = x.numpy()[:4] if first is None else first

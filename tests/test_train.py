@@ -159,6 +159,56 @@ def test_segmentation_experiment_end_to_end(tiny_data, tmp_path):
     assert res["reference"]["auc_mean"]["A"] == 0.92
 
 
+def test_the_selected_target_keeps_the_brightest_pixels_above_the_seed_cut():
+    from kzoo.data.pipeline import TRANSFORMS
+
+    flux = np.zeros((2, 2, 4, 1), "float32")
+    flux[0, 0, :, 0] = [50.0, 0.5, 1.5, 0.0]      # max 50: normalised 1, 0.01, 0.03, 0 -> N = 2
+    flux[0, 1, :, 0] = [1.0, 25.0, 0.0, 1.0]      #          0.02 (not above the cut), 0.5, 0, 0.02
+    flux[1, 0, :, 0] = [2.0, 2.0, 2.0, 2.0]       # max 2: all four kept (N = 4), fluxes 1
+    want = np.zeros_like(flux)
+    want[0, 0, 0, 0], want[0, 0, 2, 0], want[0, 1, 1, 0] = 1.0, 0.03, 0.5
+    want[1, 0, :, 0] = 1.0
+    got = TRANSFORMS["selected"](flux).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    norm = TRANSFORMS["per_image_max"](flux).numpy()
+    for f, g in zip(norm.reshape(2, -1), got.reshape(2, -1)):  # the N brightest of the flux map, N = #(> 0.02)
+        n = int((f > 0.02).sum())
+        assert set(np.flatnonzero(g)) == set(np.argsort(-f, kind="stable")[:n])
+
+
+def test_selected_segmentation_is_judged_on_the_full_flux_map(tiny_data, tmp_path):
+    from kzoo.data.pipeline import dataset
+    from kzoo.evaluate import segmentation_metrics
+    from kzoo.experiments import get_experiment, pipeline_args
+
+    exp = get_experiment("gc-ps-unet-selected")
+    assert (exp.model, exp.recipe, exp.loss) == ("gc_unet", "galactic_center_segmentation", "count_penalty_bce")
+    _, y = next(iter(dataset(tiny_data, "train", **pipeline_args(exp), batch_size=16, shuffle=False)))
+    _, full = next(iter(dataset(tiny_data, "train", targets="ps_flux", target_transform="per_image_max",
+                                batch_size=16, shuffle=False)))
+    y, full = y.numpy(), full.numpy()
+    assert 0 < (y > 0).sum() < (full > 0).sum() and np.all((y == 0) | (y == full)) and y[y > 0].min() > 0.02
+    out = tmp_path / "sel"
+    res = fit(exp.name, tiny_data, out, epochs=1, batch_size=16, model_args={"base_filters": 2, "depth": 2},
+              verbose=0, allow_other_recipe=True)
+    assert res["reference"] == {"auc_mean": {"B": 0.97}, "accuracy_mean": {"B": 0.94}}
+    for approach in ("A", "B"):
+        assert 0 <= res["metrics"][approach]["accuracy_mean"] <= 1
+    # the metrics are those of the saved model against the per-image max-normalised flux map, not its target
+    from kzoo.export import load_model
+
+    model = load_model(out / "model.keras")
+    flux, prob = [], []
+    for x, f in dataset(tiny_data, "test", targets="ps_flux", target_transform="per_image_max", batch_size=64,
+                        shuffle=False):
+        flux.append(f.numpy())
+        prob.append(np.asarray(model(x, training=False)))
+    want, _ = segmentation_metrics(np.concatenate(flux), np.concatenate(prob))
+    for approach in ("A", "B"):
+        assert res["metrics"][approach] == pytest.approx(want[approach], nan_ok=True)
+
+
 def test_roc_auc_and_the_two_seed_evaluations_by_hand():
     from kzoo.evaluate import roc_auc, segmentation_metrics
 

@@ -24,7 +24,28 @@ def _per_image_max(y):
     return tf.math.divide_no_nan(y, tf.reduce_max(y, axis=axes, keepdims=True))
 
 
-TRANSFORMS = {"per_image_max": _per_image_max}
+SELECTED_CUT = 0.02  # the seed's cut on the U-net's probability in both of its evaluations (kzoo.evaluate)
+
+
+def _selected(y):
+    """The seed's "selected" U-net target (seed 000, part b, "Target 2: SELECTED, N brightest point
+    sources"): the per-image max-normalised point-source flux on the N brightest pixels of each
+    image, 0 elsewhere.
+
+    The seed defines N only in its evaluation B, as the number of pixels the network predicts above
+    its cut 0.02 (``kzoo.evaluate.segmentation_metrics``): a number of the prediction, which a
+    training target cannot use. Here N is the number of pixels whose normalised flux is above that
+    same cut, so a network that reproduced its target exactly would predict these N pixels above the
+    cut and evaluation B would compare them with the N brightest true pixels, the same set. Keeping
+    the pixels above the cut is keeping the N brightest. Fluxes are kept (not a 0/1 mask), as in the
+    seed's "all" target: the count penalty's cut (1.08 x the smallest non-zero target) then lies just
+    above 0.02.
+    """
+    y = _per_image_max(y)
+    return tf.where(y > SELECTED_CUT, y, tf.zeros_like(y))
+
+
+TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected}
 
 
 def target_matrix(manifest: dict, targets) -> np.ndarray:
