@@ -27,6 +27,10 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
     * ``mean_relative_error`` = mean(|pred - true| / |true|) over true != 0 (the literal formula,
       dominated by the smallest true values);
     * ``mean_relative_error_top90`` = the same over the upper 90 % of the true values' range.
+
+    A model with a Gaussian-NLL head (a mean and a sigma per target) adds ``coverage_68`` and
+    ``coverage_95`` (see :func:`coverage`) and, once calibrated on the validation split, the same before
+    calibration (``coverage_68_uncalibrated``, ``coverage_95_uncalibrated``) and the ``sigma_scale``.
     """
     y_true, y_pred = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
     y_true, y_pred = y_true.reshape(len(y_true), -1), y_pred.reshape(len(y_pred), -1)
@@ -57,6 +61,13 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
     return out
 
 
+def coverage(y_true, mean, sigma) -> dict:
+    """The fraction of ``y_true`` inside the intervals ``mean +- sigma`` (``coverage_68``; 68.27 % for a
+    calibrated Gaussian) and ``mean +- 1.96 sigma`` (``coverage_95``)."""
+    z = np.abs(np.asarray(mean, np.float64) - np.asarray(y_true, np.float64)) / np.asarray(sigma, np.float64)
+    return {"coverage_68": float(np.mean(z <= 1.0)), "coverage_95": float(np.mean(z <= 1.96))}
+
+
 def _regression(model, run, data_dir, split, manifest, out_dir):
     from kzoo.data.pipeline import dataset, target_ranges
     from kzoo.experiments import pipeline_args
@@ -81,10 +92,18 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
     metrics = regression_metrics(y_true, y_pred, targets, ranges=r)
     if sigma is not None:
+        from kzoo.layers import SigmaScale
+
+        # a calibrated model ends in SigmaScale (kzoo.train.calibrate_uncertainty): report its coverage and, beside
+        # it, the coverage of the sigmas it had before (divided by the scales fitted on the validation split)
+        scales = next((np.array(layer.scales) for layer in model.layers if isinstance(layer, SigmaScale)), None)
         for j, t in enumerate(targets):
-            z = np.abs(y_pred[:, j] - y_true[:, j]) / sigma[:, j]
-            metrics[t].update({"coverage_68": float(np.mean(z <= 1.0)), "coverage_95": float(np.mean(z <= 1.96)),
-                               "median_sigma": float(np.median(sigma[:, j]))})
+            metrics[t].update(coverage(y_true[:, j], y_pred[:, j], sigma[:, j]))
+            if scales is not None:
+                before = coverage(y_true[:, j], y_pred[:, j], sigma[:, j] / scales[j])
+                metrics[t].update({f"{k}_uncalibrated": v for k, v in before.items()})
+                metrics[t]["sigma_scale"] = float(scales[j])
+            metrics[t]["median_sigma"] = float(np.median(sigma[:, j]))
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets))
     plots.predicted_vs_true(y_true, y_pred, targets, out_dir / "predicted_vs_true.png",
                             title=f"{exp['name']}: {split} split ({len(y_true)} images)")
@@ -274,5 +293,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }
+    if run.get("uncertainty_calibration"):  # the sigma scales and what they did on the validation split
+        result["uncertainty_calibration"] = run["uncertainty_calibration"]
     write_json(run_dir / "metrics.json", result)
     return result

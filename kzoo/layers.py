@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
 
@@ -43,6 +45,39 @@ class Standardize(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean, "std": self.std}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class SigmaScale(keras.layers.Layer):
+    """Multiply the standard deviations of a Gaussian-NLL head by fixed per-target scales ``s_k``.
+
+    Input and output (B, 2k): k means then k log standard deviations (``kzoo.losses.split_mean_sigma``);
+    ``log s_k`` is added to the k-th log sigma, the means pass unchanged. ``kzoo.train.calibrate_uncertainty``
+    fits the scales on the validation split and puts this layer last, so saved and exported models give
+    calibrated sigmas. The scales are constants in the config (they fold into SavedModel and ONNX graphs).
+    """
+
+    def __init__(self, scales=(1.0,), **kwargs):
+        super().__init__(**kwargs)
+        scales = [float(s) for s in scales]
+        if not scales or not all(math.isfinite(s) and s > 0 for s in scales):
+            raise ValueError(f"SigmaScale: scales must be finite numbers > 0, got {scales}")
+        self.scales = scales
+
+    def build(self, input_shape):
+        if input_shape[-1] != 2 * len(self.scales):
+            raise ValueError(f"SigmaScale: {len(self.scales)} scale(s) need an input of 2 x {len(self.scales)} "
+                             f"(means, log sigmas), got {input_shape[-1]}")
+
+    def call(self, y):
+        offset = [0.0] * len(self.scales) + [math.log(s) for s in self.scales]
+        return y + ops.convert_to_tensor(offset, dtype=y.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scales": self.scales}
 
 
 NORMALIZATIONS = ("none", "global", "per_image_max")

@@ -99,7 +99,8 @@ def read_image(path, want=None) -> np.ndarray:
 
 
 def predict(run_dir, paths, batch_size: int = 64) -> dict:
-    """Predictions of the run's model for each image file, in the experiment's physical units.
+    """Predictions of the run's model for each image file, in the experiment's physical units (a
+    Gaussian-NLL head gives the means, then ``sigma_<target>``: their standard deviations).
 
     Returns ``{"targets": [...], "predictions": {file: [values]}}``. An image whose shape or channel
     count does not match the model's input raises InputError naming the file and the shape needed.
@@ -123,10 +124,18 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
         raise InputError("no input images given")
     y = np.asarray(model.predict(np.stack(images), batch_size=batch_size, verbose=0), dtype=np.float64)
     exp = run["experiment"]
+    names, sigma = list(exp["targets"]), None
+    if exp["loss"] == "gaussian_nll":  # means and log sigmas (calibrated when the model ends in SigmaScale)
+        from kzoo.losses import split_mean_sigma
+
+        y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))
     if exp["scale_targets"]:
         from kzoo.data.shards import load_manifest
         from kzoo.data.pipeline import target_ranges
 
         r = target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
         y = r[:, 0] + y * (r[:, 1] - r[:, 0])
-    return {"targets": list(exp["targets"]), "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}
+        sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
+    if sigma is not None:
+        y, names = np.concatenate([y, sigma], axis=1), names + [f"sigma_{t}" for t in names]
+    return {"targets": names, "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}

@@ -202,6 +202,52 @@ def recalibrate_batchnorm(model, train_ds, val_ds=None, batches: int = 200) -> d
     return {"layers": len(bns), "batches": n, "val_loss_before": before, "val_loss_after": after, "kept": kept}
 
 
+NOMINAL_68 = math.erf(1 / math.sqrt(2))  # 0.6827: the probability inside a Gaussian's mean +- sigma
+
+
+def calibrate_uncertainty(model, val_ds, exp):
+    """For a Gaussian-NLL head (loss "gaussian_nll"): fit one variance scale per target on the validation
+    split and append it to the model as a ``kzoo.layers.SigmaScale`` layer; return (model, record).
+
+    The scale ``s_k`` is the 68.27 % quantile of ``|y - mean| / sigma`` over the validation split, so the
+    calibrated ``mean +- s_k sigma`` covers 68.27 % of it by construction. Not the scale that makes
+    mean(z^2) = 1: the 68 % interval is what is reported, and a quantile is not driven by a few large
+    residuals; one scale cannot set both the 68 % and the 95 % coverage unless the normalised residuals
+    are Gaussian, so the record holds both, before and after. Returns a new model (the same layers and
+    weights, compiled with the same loss) ending in SigmaScale, and the record for run.json; (model, None)
+    for other losses or without a validation split.
+    """
+    import keras
+    import numpy as np
+
+    from kzoo.evaluate import coverage
+    from kzoo.layers import SigmaScale
+    from kzoo.losses import split_mean_sigma
+
+    d = exp if isinstance(exp, dict) else exp.to_dict()
+    if d["loss"] != "gaussian_nll" or val_ds is None:
+        return model, None
+    ys, outs = [], []
+    for x, y in val_ds:
+        ys.append(np.asarray(y, np.float64))
+        outs.append(np.asarray(model(x, training=False), np.float32))
+    y = np.concatenate(ys)
+    mean, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(np.concatenate(outs)))
+    z = np.abs(y - mean) / sigma
+    scales = np.maximum(np.quantile(z, NOMINAL_68, axis=0), 1e-6)
+    record = {"method": "sigma * s per target, s = the 68.27 % quantile of |y - mean| / sigma on the validation split",
+              "split": "val", "n": int(len(y)), "targets": {}}
+    for j, t in enumerate(d["targets"]):
+        before, after = coverage(y[:, j], mean[:, j], sigma[:, j]), coverage(y[:, j], mean[:, j], scales[j] * sigma[:, j])
+        record["targets"][t] = {"sigma_scale": float(scales[j]), **{f"val_{k}_before": v for k, v in before.items()},
+                                **{f"val_{k}_after": v for k, v in after.items()}}
+    out = SigmaScale([float(s) for s in scales], name="sigma_scale", dtype="float32")(model.output)
+    calibrated = keras.Model(model.input, out, name=model.name)
+    if model.compiled:
+        calibrated.compile(optimizer=model.optimizer, loss=model.loss)
+    return calibrated, record
+
+
 def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
                  epochs: tuple[int, int] = (0, 1)):
     """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
@@ -391,6 +437,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             with strategy.scope():
                 bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False)
                 run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
+                model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
             with atomic_path(staging / "model.keras") as tmp:
                 model.save(tmp)
         finally:

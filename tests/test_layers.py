@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kzoo.layers import NOISES, Noise, PerImageMaxScale, Standardize, corrupt
+from kzoo.layers import NOISES, Noise, PerImageMaxScale, SigmaScale, Standardize, corrupt
 
 X = np.random.default_rng(0).uniform(0.05, 1.0, (8, 32, 32, 1)).astype("float32")
 SEED = np.array([1, 2])
@@ -47,3 +47,25 @@ def test_normalisation_layers():
     np.testing.assert_allclose(np.asarray(Standardize(3.0, 2.0)(x)), [[[[-0.5], [0.5]]]])
     with pytest.raises(ValueError, match="std"):
         Standardize(0.0, 0.0)
+
+
+def test_sigma_scale_multiplies_the_sigmas_only_and_round_trips(tmp_path):
+    import keras
+
+    from kzoo.export import load_model
+    from kzoo.losses import split_mean_sigma
+
+    out = np.array([[0.3, 5.0, np.log(0.1), np.log(2.0)]], "float32")  # means 0.3, 5; sigmas 0.1, 2
+    mean, sigma = split_mean_sigma(np.asarray(SigmaScale([1.5, 0.5])(out)))
+    np.testing.assert_allclose(np.asarray(mean), [[0.3, 5.0]], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(sigma), [[0.15, 1.0]], rtol=1e-5)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, SigmaScale([1.5, 0.5])(keras.layers.Dense(4)(inp)))
+    model.save(tmp_path / "m.keras")
+    again = load_model(tmp_path / "m.keras")  # safe_mode=True
+    np.testing.assert_allclose(np.asarray(again(out)), np.asarray(model(out)), rtol=1e-6)
+    assert again.layers[-1].scales == [1.5, 0.5]
+    with pytest.raises(ValueError, match="scales"):
+        SigmaScale([1.0, 0.0])
+    with pytest.raises(ValueError, match="2 x 2"):
+        SigmaScale([1.0, 2.0])(np.zeros((1, 3), "float32"))

@@ -56,10 +56,59 @@ def test_gaussian_nll_by_hand_and_its_minimum():
     assert errs[1] < errs[0] and errs[1] < errs[2]
 
 
-def test_uncertainty_experiment_reports_coverage(tiny_data, tmp_path):
-    from kzoo.train import fit
+def test_uncertainty_experiment_is_calibrated_on_val_and_reports_coverage(tiny_data, tmp_path):
+    import json
 
-    res = fit("gc-dm-nps-nll", tiny_data, tmp_path / "nll", epochs=1, batch_size=16,
+    from kzoo.data.pipeline import dataset, target_ranges
+    from kzoo.data.shards import load_manifest
+    from kzoo.evaluate import coverage
+    from kzoo.export import load_model
+    from kzoo.layers import SigmaScale
+    from kzoo.losses import split_mean_sigma
+    from kzoo.predict import predict
+    from kzoo.train import NOMINAL_68, fit
+
+    out = tmp_path / "nll"
+    res = fit("gc-dm-nps-nll", tiny_data, out, epochs=1, batch_size=16,
               model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0, allow_other_recipe=True)
-    m = res["metrics"]["A_dm"]
-    assert 0 <= m["coverage_68"] <= m["coverage_95"] <= 1 and m["median_sigma"] > 0
+    targets = ["A_dm", "n_ps_gc+n_ps_disk"]
+    cal = json.loads((out / "run.json").read_text())["uncertainty_calibration"]
+    assert cal["split"] == "val" and cal["n"] == 24 and res["uncertainty_calibration"] == cal  # in metrics.json too
+    model = load_model(out / "model.keras")  # safe_mode; the scales travel with the model
+    assert isinstance(model.layers[-1], SigmaScale)
+    assert model.layers[-1].scales == pytest.approx([cal["targets"][t]["sigma_scale"] for t in targets])
+    y, out_val = [], []
+    for x, yb in dataset(tiny_data, "val", targets=targets, scale_targets=True, batch_size=64, shuffle=False):
+        y.append(yb.numpy())
+        out_val.append(np.asarray(model(x, training=False)))
+    y = np.concatenate(y)
+    mean, sigma = (np.asarray(t) for t in split_mean_sigma(np.concatenate(out_val)))
+    for j, t in enumerate(targets):  # on the validation split the loaded model covers 68.27 %, by construction
+        c, s = cal["targets"][t], model.layers[-1].scales[j]
+        assert abs(c["val_coverage_68_after"] - NOMINAL_68) <= 1 / 24
+        assert coverage(y[:, j], mean[:, j], sigma[:, j]) == {"coverage_68": c["val_coverage_68_after"],
+                                                              "coverage_95": c["val_coverage_95_after"]}
+        assert coverage(y[:, j], mean[:, j], sigma[:, j] / s) == {"coverage_68": c["val_coverage_68_before"],
+                                                                  "coverage_95": c["val_coverage_95_before"]}
+        m = res["metrics"][t]  # the test split: calibrated and uncalibrated coverage side by side
+        assert m["sigma_scale"] == pytest.approx(s) and m["median_sigma"] > 0
+        for k in ("coverage_68", "coverage_95", "coverage_68_uncalibrated", "coverage_95_uncalibrated"):
+            assert 0 <= m[k] <= 1
+    # kzoo predict gives the calibrated sigmas in physical units
+    x = next(iter(dataset(tiny_data, "test", targets=None, batch_size=2, shuffle=False))).numpy()
+    np.save(tmp_path / "img.npy", x[0, ..., 0])
+    p = predict(out, [tmp_path / "img.npy"])
+    assert p["targets"] == targets + ["sigma_A_dm", "sigma_n_ps_gc+n_ps_disk"]
+    r = target_ranges(load_manifest(tiny_data), targets)
+    _, sig = split_mean_sigma(np.asarray(model(x[:1], training=False)))
+    np.testing.assert_allclose(p["predictions"][str(tmp_path / "img.npy")][2:], np.asarray(sig)[0] * (r[:, 1] - r[:, 0]),
+                               rtol=1e-5)
+
+
+def test_other_losses_are_not_calibrated():
+    from kzoo.experiments import get_experiment
+    from kzoo.train import calibrate_uncertainty
+
+    model = object()
+    assert calibrate_uncertainty(model, [], get_experiment("gc-dm")) == (model, None)
+    assert calibrate_uncertainty(model, None, get_experiment("gc-dm-nps-nll")) == (model, None)
