@@ -278,10 +278,15 @@ def check_recipe(exp, manifest, data_dir) -> None:
         raise DataError(f"{mpath}: made from a {manifest['sky']} recipe storing "
                         f"{sorted(k for k in manifest['schema'] if k != 'labels')}, but {exp.name} needs a "
                         f"{want['sky']} dataset storing {want['features']} (recipe {exp.recipe!r})")
-    defaults = get_sky(want["sky"]).DEFAULTS
-    have, need = ({**defaults, **r["params"]} for r in (manifest["recipe"], want))
+    if "params" not in manifest:  # the defaults it was made with are not known: they have changed since
+        raise DataError(f"{mpath}: made by kzoo {manifest.get('kzoo_version', '?')} before manifests recorded "
+                        f"every simulator parameter, so it cannot be matched with {exp.name}'s recipe "
+                        f"{exp.recipe!r}; simulate it again with `kzoo simulate {exp.recipe}`, or pass "
+                        f"--allow-other-recipe (allow_other_recipe=True) to train on it on purpose")
+    have = json.loads(json.dumps(manifest["params"]))
+    need = json.loads(json.dumps(get_sky(want["sky"]).validate_params(want["params"])))
     differ = [f"{k} {json.dumps(have.get(k))} (needs {json.dumps(need.get(k))})"
-              for k in sorted(set(have) | set(need)) if json.dumps(have.get(k)) != json.dumps(need.get(k))]
+              for k in sorted(set(have) | set(need)) if have.get(k) != need.get(k)]
     if differ:
         raise DataError(f"{mpath}: made with other simulator parameters than {exp.name}'s recipe "
                         f"{exp.recipe!r}: {', '.join(differ[:4])}{' ...' if len(differ) > 4 else ''}; simulate "

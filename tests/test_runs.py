@@ -112,6 +112,15 @@ def test_a_dataset_from_other_simulator_parameters_is_refused(capsys, tiny_data,
     err = capsys.readouterr().err
     assert "gas_length_deg" in err and "--allow-other-recipe" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists() and not (tmp_path / "r2").exists()
+    # a manifest from before every parameter was recorded: its defaults may not be today's
+    d = tmp_path / "old"
+    shutil.copytree(tiny_data, d)
+    m = json.loads((d / "manifest.json").read_text())
+    assert m["params"]["npix"] == 16 and m["params"]["gas_model"] == "seed"
+    del m["params"]
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match="before manifests recorded every simulator parameter"):
+        fit("gc-dm", d, tmp_path / "r3", epochs=1, batch_size=16, model_args=TINY, verbose=0)
 
 
 def test_no_room_for_a_checkpoint_stops_with_the_path_and_bytes(capsys, tiny_data, tmp_path, monkeypatch):

@@ -407,6 +407,7 @@ def _manifest(recipe, rsha, parts) -> dict:
         "block": recipe["block"],
         "recipe": recipe,
         "recipe_sha256": rsha,
+        "params": sky.validate_params(recipe["params"]),  # every simulator parameter, defaults filled in
         "schema": schema,
         "label_ranges": {k: list(v) for k, v in sky.label_ranges(**recipe["params"]).items()},
         "splits": splits,
