@@ -490,4 +490,4 @@ def test_fault_injection_script(tmp_path, what):
     rc = faults.main(["--what", what, "--kills", "3", "--seed", "1", "--out", str(tmp_path / "work"),
                       "--out-json", str(tmp_path / "faults.json"), "--out-md", str(tmp_path / "faults.md")])
     res = json.loads((tmp_path / "faults.json").read_text())["results"][what]
-    assert rc == 0 and res["identical"] == res["reruns"] == 3 and res["orphans"] == 0, res
+    assert rc == 0 and res["kills"] == 3 and res["identical"] == res["reruns"] and res["orphans"] == 0, res
