@@ -167,13 +167,14 @@ def test_training_killed_at_random_and_between_history_and_backup_resumes_exactl
     from kzoo.export import load_model
 
     n, run = 10, tmp_path / "run"
+    stage = run / ".staging"  # where a run being trained lives (kzoo.runs)
     helper, log = tmp_path / "train_helper.py", tmp_path / "train.log"
     helper.write_text(HELPER.format(tiny=TINY))
     rng = random.Random(7)
 
     def rows():
         try:
-            return len((run / "history.csv").read_text().splitlines()) - 1
+            return len((stage / "history.csv").read_text().splitlines()) - 1
         except FileNotFoundError:
             return -1
 
@@ -182,9 +183,9 @@ def test_training_killed_at_random_and_between_history_and_backup_resumes_exactl
     _wait(lambda: rows() >= 2, proc, log, what="two epochs in history.csv")
     time.sleep(rng.uniform(0.0, 0.3))
     _sigkill(proc)
-    first = _epochs(run)
+    first = _epochs(stage)
     assert len(first) >= 2 and first == list(range(len(first)))
-    assert (run / "backup").is_dir() and not (run / "model.keras").exists()
+    assert (stage / "backup").is_dir() and not (run / "model.keras").exists()
 
     # (b), (c): stopped in-process at the two instants around an epoch's history row (an exception
     # out of a callback: on_train_end never runs, so the files are left as a kill leaves them).
@@ -209,16 +210,16 @@ def test_training_killed_at_random_and_between_history_and_backup_resumes_exactl
         monkeypatch.undo()
 
     stop_at(e_b, after_row=True)
-    assert _epochs(run) == list(range(e_b + 1))  # e_b's row is there, its backup is not
+    assert _epochs(stage) == list(range(e_b + 1))  # e_b's row is there, its backup is not
     stop_at(e_c, after_row=False)
-    assert _epochs(run) == list(range(e_c))
+    assert _epochs(stage) == list(range(e_c))
 
     # (d) Uninterrupted rerun to the end.
     res = fit("gc-dm", tiny_data, run, epochs=n, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
     hist = read_history(run / "history.csv")
     assert [int(e) for e in hist["epoch"]] == list(range(n))  # continuous, no duplicate, no gap
     assert all(len(v) == n and all(x == x for x in v) for v in hist.values())  # complete rows, no NaN
-    assert not (run / "backup").exists()
+    assert not stage.exists()
     info = json.loads((run / "run.json").read_text())
     assert info["resumed"] is True and info["epochs_run"] == n
     metrics = json.loads((run / "metrics.json").read_text())
