@@ -115,12 +115,17 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
 
 
 def goal_status(value: float, goal) -> str:
-    """``"<= 0.08: met"`` or ``"<= 0.08: **missed**"`` for a goal ``(op, bound)``; "" without one."""
+    """``"<= 0.08: met"`` or ``"<= 0.08: **missed**"`` for a goal ``(op, bound)`` with op "<=" or ">=", or
+    ``"0.6827 +- 0.02: met"`` for ``("within", target, tolerance)``; "" without one."""
     if not goal:
         return ""
-    op, bound = goal
-    met = value <= bound if op == "<=" else value >= bound
-    return f"{op} {bound}: {'met' if met else '**missed**'}"
+    if goal[0] == "within":
+        _, target, tol = goal
+        met, text = abs(value - target) <= tol, f"{target} +- {tol}"
+    else:
+        op, bound = goal
+        met, text = (value <= bound if op == "<=" else value >= bound), f"{op} {bound}"
+    return f"{text}: {'met' if met else '**missed**'}"
 
 
 def _recalibration_line(bn) -> list[str]:

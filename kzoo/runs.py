@@ -34,6 +34,9 @@ COMPLETE = "COMPLETE"
 BACKUP = "backup"
 STATE = "state.json"
 IDENTITY = ("experiment", "dataset_sha256", "seed", "settings")
+# Fields of an experiment's declaration that say how its run is reported, not what is trained: a run
+# made before one of them changed is still the same run.
+REPORT_ONLY = ("reference", "goals", "description", "seed", "evaluation", "reference_method")
 
 
 class RunError(ValueError):
@@ -51,7 +54,10 @@ def manifest_sha256(manifest: dict) -> str:
 
 def identity(run: dict) -> dict:
     """The fields of a run record that say what the run is, in JSON form (tuples become lists)."""
-    return json.loads(json.dumps({k: run.get(k) for k in IDENTITY}, default=str))
+    ident = json.loads(json.dumps({k: run.get(k) for k in IDENTITY}, default=str))
+    if isinstance(ident.get("experiment"), dict):
+        ident["experiment"] = {k: v for k, v in ident["experiment"].items() if k not in REPORT_ONLY}
+    return ident
 
 
 def _flatten(d, prefix=""):

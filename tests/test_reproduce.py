@@ -38,3 +38,5 @@ def test_goal_status_says_met_or_missed():
     assert goal_status(0.09, ("<=", 0.08)) == "<= 0.08: **missed**"
     assert goal_status(0.97, (">=", 0.97)) == ">= 0.97: met"
     assert goal_status(0.5, None) == ""
+    assert goal_status(0.671, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: met"
+    assert goal_status(0.62, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: **missed**"

@@ -238,3 +238,15 @@ def test_a_second_writer_of_a_run_directory_is_refused_naming_the_holder(capsys,
         holder.wait()
     assert main(args) == 0  # the holder is gone: its lock is stale and taken over
     assert not (out / ".kzoo-lock").exists() and (out / "model.keras").exists()
+
+
+def test_a_changed_goal_or_reference_does_not_change_what_a_run_is():
+    from kzoo.experiments import get_experiment
+
+    run = {"experiment": get_experiment("gc-dm").to_dict(), "dataset_sha256": "x", "seed": 1, "settings": {}}
+    edited = json.loads(json.dumps(run))
+    edited["experiment"].update(goals={"mae_scaled": {"A_dm": ["<=", 0.07]}}, description="new words",
+                                reference={"mae_scaled": {"A_dm": 0.08}})
+    assert runs.identity(edited) == runs.identity(run)
+    edited["experiment"]["learning_rate"] = 5e-4  # what is trained is the run's identity
+    assert runs.differences(run, edited) == ["experiment.learning_rate: 0.001 -> 0.0005"]
