@@ -14,7 +14,7 @@ from kzoo.io import write_json
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=None) -> dict:
     """Per target: the MAE of the [0, 1]-scaled target (the number set beside the seed's), MAE, RMSE,
-    bias, R^2 and three relative errors.
+    bias, the standard deviation of the errors, R^2 and three relative errors.
 
     * ``mae_scaled`` = mean|pred - true| / (high - low): the MAE of the targets min-max scaled to
       [0, 1] with the recipe's label range [low, high] (``kzoo.data.pipeline.target_ranges``, as
@@ -23,6 +23,8 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
       targets "normalized to be between 0 and 1"; the literal mean(|pred - true| / true) cannot give
       its numbers with A_dm uniform on [0, 1] (it diverges near 0). Its numbers are compared with this
       one. Only when ``ranges`` ((k, 2) lows and highs, in the order of ``names``) is given;
+    * ``rmse`` = sqrt(mean (pred - true)^2) (seed 003's number), ``bias`` = mean(pred - true),
+      ``std`` = the standard deviation of pred - true (so rmse^2 = bias^2 + std^2);
     * ``relative_error`` = mean|pred - true| / mean|true| (stable when true ~ 0);
     * ``mean_relative_error`` = mean(|pred - true| / |true|) over true != 0 (the literal formula,
       dominated by the smallest true values);
@@ -53,6 +55,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
             "mae": float(np.mean(np.abs(d))),
             "rmse": float(np.sqrt(np.mean(d**2))),
             "bias": float(np.mean(d)),
+            "std": float(np.std(d)),
             "relative_error": float(np.mean(np.abs(d)) / max(np.mean(np.abs(t)), 1e-30)),
             "mean_relative_error": float(np.mean(np.abs(d[nz]) / np.abs(t[nz]))) if nz.any() else float("nan"),
             "mean_relative_error_top90": float(np.mean(np.abs(d[top]) / np.abs(t[top]))) if top.any() else float("nan"),
@@ -69,7 +72,7 @@ def coverage(y_true, mean, sigma) -> dict:
 
 
 def _regression(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset, target_ranges
+    from kzoo.data.pipeline import dataset, target_ranges, unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.losses import split_mean_sigma
 
@@ -88,8 +91,8 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
     r = target_ranges(manifest, targets)
     if exp["scale_targets"]:
-        y_pred = r[:, 0] + y_pred * (r[:, 1] - r[:, 0])
-        sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
+        y_pred, sigma_phys = unscale_targets(y_pred, r, args["target_scale"], sigma=0.0 if sigma is None else sigma)
+        sigma = None if sigma is None else sigma_phys
     metrics = regression_metrics(y_true, y_pred, targets, ranges=r)
     if sigma is not None:
         from kzoo.layers import SigmaScale
@@ -104,10 +107,34 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
                 metrics[t].update({f"{k}_uncalibrated": v for k, v in before.items()})
                 metrics[t]["sigma_scale"] = float(scales[j])
             metrics[t]["median_sigma"] = float(np.median(sigma[:, j]))
-    np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets))
+    opts = exp.get("evaluation_args") or {}
+    color, by = None, opts.get("color_by") or opts.get("bin_by")
+    if by:  # a label of each image (e.g. its SNR), read in the same order
+        color = np.concatenate([y.numpy()[:, 0] for _, y in dataset(
+            data_dir, split, inputs=args["inputs"], targets=[by], batch_size=256, shuffle=False, manifest=manifest,
+            verify=False)])
+    if opts.get("bin_by"):
+        for j, t in enumerate(targets):
+            metrics[t]["binned"] = binned_errors(y_true[:, j], y_pred[:, j], color, opts["bin_by"], opts["bins"])
+    np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets),
+                        **({} if sigma is None else {"sigma": sigma}), **({by: color} if by else {}))
     plots.predicted_vs_true(y_true, y_pred, targets, out_dir / "predicted_vs_true.png",
-                            title=f"{exp['name']}: {split} split ({len(y_true)} images)")
+                            title=f"{exp['name']}: {split} split ({len(y_true)} images)",
+                            color=color if opts.get("color_by") else None, color_label=opts.get("color_by", ""))
     return metrics
+
+
+def binned_errors(y_true, y_pred, values, name: str, edges) -> dict:
+    """RMSE, bias and standard deviation of ``y_pred - y_true`` in bins of ``values`` (e.g. each image's SNR)
+    with the given bin ``edges``: ``{"by": name, "edges": [...], "n": [...], "rmse": [...], ...}``."""
+    d, v = np.asarray(y_pred, np.float64) - np.asarray(y_true, np.float64), np.asarray(values, np.float64)
+    out = {"by": name, "edges": [float(e) for e in edges], "n": [], "rmse": [], "bias": [], "std": []}
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = d[(v >= lo) & (v < hi)] if hi != edges[-1] else d[(v >= lo) & (v <= hi)]
+        out["n"].append(int(sel.size))
+        for key, f in (("rmse", lambda x: np.sqrt(np.mean(x**2))), ("bias", np.mean), ("std", np.std)):
+            out[key].append(float(f(sel)) if sel.size else float("nan"))
+    return out
 
 
 def roc_auc(truth: np.ndarray, scores: np.ndarray) -> float:

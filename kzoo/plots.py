@@ -45,8 +45,9 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
     return _save(fig, path)
 
 
-def predicted_vs_true(y_true, y_pred, names, path, title: str = ""):
-    """Per target: predicted against true with the 1:1 line (top) and residuals against true (bottom)."""
+def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, color_label: str = ""):
+    """Per target: predicted against true with the 1:1 line (top) and residuals against true (bottom),
+    points coloured by ``color`` (one value per image, e.g. its SNR) when given."""
     plt = _plt()
     y_true, y_pred = np.atleast_2d(np.asarray(y_true).T).T, np.atleast_2d(np.asarray(y_pred).T).T
     k = y_true.shape[1]
@@ -56,14 +57,17 @@ def predicted_vs_true(y_true, y_pred, names, path, title: str = ""):
         t, p = y_true[:, j], y_pred[:, j]
         lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
         ax = axes[0, j]
-        ax.scatter(t, p, s=4, alpha=0.4, lw=0)
+        kw = {} if color is None else {"c": np.asarray(color), "cmap": "viridis", "alpha": 0.6}
+        points = ax.scatter(t, p, s=4, **{"alpha": 0.4, **kw}, lw=0)
         ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="1:1")
         ax.set_ylabel(f"predicted {name}")
         ax.set_title(name)
         ax.legend(loc="upper left")
         ax.grid(alpha=0.3)
+        if color is not None:
+            fig.colorbar(points, ax=ax, label=color_label)
         ax = axes[1, j]
-        ax.scatter(t, p - t, s=4, alpha=0.4, lw=0)
+        ax.scatter(t, p - t, s=4, **{"alpha": 0.4, **kw}, lw=0)
         ax.axhline(0, color="k", lw=1, ls="--")
         ax.set_xlabel(f"true {name}")
         ax.set_ylabel("pred - true")

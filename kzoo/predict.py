@@ -131,11 +131,11 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
         y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))
     if exp["scale_targets"]:
         from kzoo.data.shards import load_manifest
-        from kzoo.data.pipeline import target_ranges
+        from kzoo.data.pipeline import target_ranges, unscale_targets
 
         r = target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
-        y = r[:, 0] + y * (r[:, 1] - r[:, 0])
-        sigma = None if sigma is None else sigma * (r[:, 1] - r[:, 0])
+        y, s = unscale_targets(y, r, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
+        sigma = None if sigma is None else s
     if sigma is not None:
         y, names = np.concatenate([y, sigma], axis=1), names + [f"sigma_{t}" for t in names]
     return {"targets": names, "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}

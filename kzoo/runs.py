@@ -36,7 +36,7 @@ STATE = "state.json"
 IDENTITY = ("experiment", "dataset_sha256", "seed", "settings")
 # Fields of an experiment's declaration that say how its run is reported, not what is trained: a run
 # made before one of them changed is still the same run.
-REPORT_ONLY = ("reference", "goals", "description", "seed", "evaluation", "reference_method")
+REPORT_ONLY = ("reference", "goals", "description", "seed", "evaluation", "evaluation_args", "reference_method")
 
 
 class RunError(ValueError):
@@ -55,9 +55,24 @@ def manifest_sha256(manifest: dict) -> str:
 def identity(run: dict) -> dict:
     """The fields of a run record that say what the run is, in JSON form (tuples become lists)."""
     ident = json.loads(json.dumps({k: run.get(k) for k in IDENTITY}, default=str))
-    if isinstance(ident.get("experiment"), dict):
-        ident["experiment"] = {k: v for k, v in ident["experiment"].items() if k not in REPORT_ONLY}
+    if isinstance(ident.get("experiment"), dict):  # a field missing from a record made before it was added to
+        merged = {**_experiment_defaults(), **ident["experiment"]}  # Experiment had its default value
+        ident["experiment"] = {k: v for k, v in merged.items() if k not in REPORT_ONLY}
     return ident
+
+
+def _experiment_defaults() -> dict:
+    import dataclasses
+
+    from kzoo.experiments import Experiment
+
+    out = {}
+    for f in dataclasses.fields(Experiment):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return json.loads(json.dumps(out, default=str))
 
 
 def _flatten(d, prefix=""):

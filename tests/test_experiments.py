@@ -22,8 +22,9 @@ def test_every_declared_experiment_is_complete(name):
     for t in (exp.target_transform, exp.input_transform):
         assert not t or t in TRANSFORMS
     for metric, goals in exp.goals.items():
-        for target, (op, bound) in goals.items():
-            assert op in ("<=", ">=") and isinstance(bound, float), (metric, target)
+        for target, goal in goals.items():
+            assert (goal[0] in ("<=", ">=") and len(goal) == 2 and isinstance(goal[1], float)) or (
+                goal[0] == "within" and len(goal) == 3 and all(isinstance(b, float) for b in goal[1:])), (metric, target)
     assert exp.seed and exp.description
 
 
@@ -35,6 +36,8 @@ def test_the_galactic_centre_suite_and_its_goals():
     assert get_experiment("gc-dm-nps").goals == {"mae_scaled": {"n_ps_gc+n_ps_disk": ("<=", 0.035)}}
     assert get_experiment("gc-ps-unet-soft").goals["auc_mean"]["B"] == (">=", 0.97)
     assert get_experiment("gc-dae-gaussian").goals["mse"]["denoised"] == ("<=", 0.0011)
+    assert get_experiment("gc-dae-salt-and-pepper").goals["mse"]["denoised"] == ("<=", 0.0019)
+    assert get_experiment("gc-dm-nps-nll").goals["coverage_68"]["A_dm"] == ("within", 0.6827, 0.02)
     assert not get_experiment("gc-dm-smooth-gas").goals  # an ablation: the goal is the seed's setting
 
 
@@ -46,7 +49,8 @@ def test_regression_experiments_are_compared_with_the_seed_by_the_mae_of_scaled_
     for name in list_experiments("gc-*"):
         exp = get_experiment(name)
         if exp.evaluation == "regression" and exp.reference:
-            assert set(exp.reference) == {"mae_scaled"} and set(exp.goals) <= {"mae_scaled"}, name
+            assert set(exp.reference) == {"mae_scaled"}, name
+            assert set(exp.goals) <= {"mae_scaled", "coverage_68", "coverage_95"}, name
     # mae_scaled = mean|pred - true| / (high - low), the MAE on the [0, 1] scale of scale_targets
     t, p = np.array([[0.2, 1000.0], [0.8, 4000.0]]), np.array([[0.3, 1300.0], [0.5, 4000.0]])
     m = regression_metrics(t, p, ["A_dm", "n_ps_disk"], ranges=[[0.0, 1.0], [1000.0, 3999.0]])

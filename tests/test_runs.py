@@ -250,3 +250,14 @@ def test_a_changed_goal_or_reference_does_not_change_what_a_run_is():
     assert runs.identity(edited) == runs.identity(run)
     edited["experiment"]["learning_rate"] = 5e-4  # what is trained is the run's identity
     assert runs.differences(run, edited) == ["experiment.learning_rate: 0.001 -> 0.0005"]
+
+
+def test_a_field_added_to_experiments_at_its_default_leaves_earlier_runs_the_same():
+    from kzoo.experiments import get_experiment
+
+    new = {"experiment": get_experiment("gc-dm").to_dict(), "dataset_sha256": "x", "seed": 1, "settings": {}}
+    old = json.loads(json.dumps(new))
+    del old["experiment"]["target_scale"]  # a run recorded before the field existed
+    assert runs.identity(old) == runs.identity(new)
+    new["experiment"]["target_scale"] = (-1.0, 1.0)
+    assert runs.differences(old, new) == ["experiment.target_scale: [0.0, 1.0] -> [-1.0, 1.0]"]

@@ -72,9 +72,18 @@ def target_ranges(manifest: dict, targets) -> np.ndarray:
     return np.array([[sum(r[p][i] for p in t.split("+")) for i in (0, 1)] for t in targets], dtype=np.float32)
 
 
+def unscale_targets(y, ranges, target_scale=(0.0, 1.0), sigma=None):
+    """Physical values (and standard deviations) of targets scaled by ``dataset(scale_targets=True)``:
+    the inverse of mapping each target's range ``ranges[j]`` = [low, high] linearly onto ``target_scale``."""
+    r, (a, b) = np.asarray(ranges, np.float64), map(float, target_scale)
+    stretch = np.maximum(r[:, 1] - r[:, 0], 1e-12) / (b - a)
+    y = r[:, 0] + (np.asarray(y, np.float64) - a) * stretch
+    return y if sigma is None else (y, np.asarray(sigma, np.float64) * stretch)
+
+
 def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", targets=("A_dm",),
             batch_size: int = 64, shuffle: bool | None = None, augment=None, cache: bool = False,
-            repeat: bool = False, seed: int = 0, scale_targets: bool = False, manifest: dict | None = None,
+            repeat: bool = False, seed: int = 0, scale_targets: bool = False, target_scale=(0.0, 1.0), manifest: dict | None = None,
             verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
             target_transform: str = "", input_transform: str = "", input_noise: dict | None = None,
             epochs: tuple[int, int] | None = None) -> tf.data.Dataset:
@@ -91,7 +100,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         shuffle: shuffle records (default: only for "train").
         augment: see :func:`kzoo.data.augment.parse_augment`; applied after the cache, per batch.
         cache: keep the split's serialized records in memory after the first pass.
-        scale_targets: min-max scale label targets to [0, 1] with the recipe's label ranges.
+        scale_targets: min-max scale label targets onto ``target_scale`` ([0, 1] by default) with the
+            recipe's label ranges (``unscale_targets`` maps predictions back).
         shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
         target_transform, input_transform: a name in ``TRANSFORMS`` (e.g. "per_image_max") applied to
             image targets / inputs in the pipeline (for models that work on transformed data).
@@ -173,8 +183,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             if w is not None:
                 y = tf.matmul(y, w)
                 if scale_targets:
-                    r = target_ranges(manifest, targets)
-                    y = (y - r[:, 0]) / np.maximum(r[:, 1] - r[:, 0], 1e-12)
+                    r, (a, b) = target_ranges(manifest, targets), target_scale
+                    y = a + (b - a) * (y - r[:, 0]) / np.maximum(r[:, 1] - r[:, 0], 1e-12)
         if partial:  # the last record of a shard may hold fewer than `block` images
             valid = tf.reshape(tf.sequence_mask(ex["n"], block), [-1])
             x, y = tf.boolean_mask(x, valid), tf.boolean_mask(y, valid)

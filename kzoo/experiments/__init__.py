@@ -1,0 +1,117 @@
+"""Experiments: one declaration per seed experiment, read by the CLI, notebooks, tuners and tests.
+
+An experiment names a dataset recipe, a zoo model, its inputs and targets, the fit settings, the
+evaluation (the seed's own metrics and plots) and the seed's reference numbers. Adding a seed
+experiment means adding an entry here (and maybe a recipe, simulator and builder), not a loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A declared experiment.
+
+    Attributes:
+        name: the CLI name (``kzoo train <name>``).
+        recipe: the built-in dataset recipe (``kzoo/data/recipes/<recipe>.yaml``).
+        model: the zoo model (``kzoo.build(model, **model_args)``).
+        inputs: the stored image array fed to the model.
+        targets: label names to predict (or an image array name for image-to-image models).
+        scale_targets: min-max scale label targets to ``target_scale`` with the recipe's ranges for
+            training; predictions are mapped back to physical units for evaluation.
+        target_scale: the interval scaled targets span: (0, 1) by default, (-1, 1) for seed 003.
+        normalization: input normalisation inside the model: "global" (training-split mean and
+            std from the manifest), "per_image_max" or "none".
+        loss, metrics: keras loss and metrics (names or registered kzoo objects).
+        batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
+        lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
+            over ``epochs``).
+        augment: tf.data augmentations (see ``kzoo.data.augment``).
+        target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
+            the pipeline to image targets / inputs.
+        input_noise: ``{"kind", "amount"}`` noise (``kzoo.layers.corrupt``) on the inputs, for denoisers.
+        evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
+        evaluation_args: options of the evaluator (regression: ``color_by``, a label whose value colours
+            the predicted-vs-true plot, e.g. "snr").
+        reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
+        reference: the seed's reported numbers, keyed like the evaluator's metrics (the seed's regression
+            table under ``mae_scaled``, the MAE of the [0, 1]-scaled targets: our reading of its undefined
+            "mean relative error"; see ``kzoo.evaluate.regression_metrics``).
+        goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
+            results tables say whether a run met them.
+        seed: the seed document and section.
+    """
+
+    name: str
+    recipe: str
+    model: str
+    inputs: str = "counts"
+    targets: tuple = ("A_dm",)
+    scale_targets: bool = False
+    target_scale: tuple = (0.0, 1.0)
+    normalization: str = "global"
+    model_args: dict = dataclasses.field(default_factory=dict)
+    loss: str = "mse"
+    metrics: tuple = ("mae",)
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    epochs: int = 60
+    patience: int = 10
+    lr_schedule: str = ""
+    augment: tuple = ()
+    target_transform: str = ""
+    input_transform: str = ""
+    input_noise: dict = dataclasses.field(default_factory=dict)
+    evaluation: str = "regression"
+    evaluation_args: dict = dataclasses.field(default_factory=dict)
+    reference_method: str = ""
+    reference: dict = dataclasses.field(default_factory=dict)
+    goals: dict = dataclasses.field(default_factory=dict)
+    seed: str = ""
+    description: str = ""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def pipeline_args(exp) -> dict:
+    """The ``kzoo.data.dataset`` arguments an experiment (object or its dict) fixes."""
+    d = exp.to_dict() if isinstance(exp, Experiment) else exp
+    targets = d["targets"] if isinstance(d["targets"], str) else list(d["targets"])
+    return {"inputs": d["inputs"], "targets": targets, "scale_targets": d["scale_targets"],
+            "target_scale": tuple(d.get("target_scale", (0.0, 1.0))),
+            "target_transform": d.get("target_transform", ""), "input_transform": d.get("input_transform", ""),
+            "input_noise": d.get("input_noise") or None}
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def add(exp: Experiment) -> Experiment:
+    if exp.name in EXPERIMENTS:
+        raise ValueError(f"experiment {exp.name!r} is declared twice")
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+def get_experiment(name: str | Experiment) -> Experiment:
+    """The declared experiment ``name``; UnknownNameError suggests the closest names."""
+    if isinstance(name, Experiment):
+        return name
+    if name not in EXPERIMENTS:
+        from kzoo.registry import closest
+
+        raise closest(name, EXPERIMENTS, "experiment")
+    return EXPERIMENTS[name]
+
+
+def list_experiments(pattern: str = "*") -> list[str]:
+    return sorted(n for n in EXPERIMENTS if fnmatch.fnmatchcase(n, pattern))
+
+
+# One module per family declares its experiments with ``add`` (imported last: they use the names above).
+from kzoo.experiments import galactic_center  # noqa: E402,F401
