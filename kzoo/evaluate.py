@@ -89,7 +89,8 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     sigma = None
     if exp["loss"] == "gaussian_nll":  # the network predicts a mean and a log standard deviation per target
         y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
-    r = target_ranges(manifest, targets)
+    # the training set's label ranges (a run recorded before they were: the evaluated dataset's, the same recipe)
+    r = np.asarray(run["target_ranges"], np.float32) if run.get("target_ranges") else target_ranges(manifest, targets)
     if exp["scale_targets"]:
         y_pred, sigma_phys = unscale_targets(y_pred, r, args["target_scale"], sigma=0.0 if sigma is None else sigma)
         sigma = None if sigma is None else sigma_phys
@@ -268,10 +269,14 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
     return result
 
 
-def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bool = True) -> dict:
+def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bool = True, out=None,
+             classical: bool = True) -> dict:
     """Recompute ``RUN/metrics.json`` (and the evaluation plots) from the saved model.
 
-    ``data_dir`` defaults to the dataset the run was trained on; its manifest must match the run's recipe.
+    ``data_dir`` defaults to the dataset the run was trained on; another dataset of the same sky may be
+    given (e.g. many noise realisations of one galaxy): label targets are scaled back with the training
+    set's ranges. ``out``: where metrics.json and the plots go (default RUN itself). ``classical``:
+    also evaluate the experiment's classical reference method.
     """
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.export import load_model
@@ -305,8 +310,10 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         raise DataError(f"{data_dir / 'manifest.json'}: {inputs} examples have shape {have}, "
                         f"but the model of {run_dir} takes {want}")
     t0 = time.time()
-    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, run_dir)
-    classical = _classical_reference(run["experiment"], manifest, data_dir, split, run_dir)
+    out = run_dir if out is None else Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, out)
+    classical = _classical_reference(run["experiment"], manifest, data_dir, split, out) if classical else None
     result = {
         "experiment": run["experiment"]["name"],
         "split": split,
@@ -322,5 +329,5 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     }
     if run.get("uncertainty_calibration"):  # the sigma scales and what they did on the validation split
         result["uncertainty_calibration"] = run["uncertainty_calibration"]
-    write_json(run_dir / "metrics.json", result)
+    write_json(out / "metrics.json", result)
     return result

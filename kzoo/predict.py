@@ -133,7 +133,7 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
         from kzoo.data.shards import load_manifest
         from kzoo.data.pipeline import target_ranges, unscale_targets
 
-        r = target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
+        r = run.get("target_ranges") or target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
         y, s = unscale_targets(y, r, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
         sigma = None if sigma is None else s
     if sigma is not None:

@@ -170,7 +170,7 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-SUITES = {"gc": "gc-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
+SUITES = {"gc": "gc-*", "sersic": "sersic-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
 
 
 def headline_rows(r: dict) -> list[str]:
@@ -197,7 +197,7 @@ def headline_rows(r: dict) -> list[str]:
     return rows or ([row(*first, None, None)] if first else [])
 
 
-def gc_fisher_section(out: Path, results_dir: Path) -> str:
+def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
     """The Cramer-Rao floor and Fisher forecasts on the Galactic-centre amplitudes of the recipe
     ``galactic_center`` (``kzoo.reference.galactic_center_fisher``), computed once per work directory
     and sky (``out/fisher.json``, recomputed when the recipe's parameters change) and copied to
@@ -234,7 +234,106 @@ def gc_fisher_section(out: Path, results_dir: Path) -> str:
     return "\n".join(lines)
 
 
-SUITE_EXTRAS = {"gc": gc_fisher_section}  # physical references computed once per suite
+SERSIC_FIXED = {"params": (1e5, 3.0, 0.3, -0.069, 0.15), "psf_fwhm": 0.5}  # the seed's fixed test galaxy
+# The seed's typed-in Cramer-Rao sigmas of that galaxy at SNR 60 (twice these at SNR 30), and its Xception's std.
+SERSIC_SEED_CRB60 = (0.056e5, 0.78, 0.028, 0.054, 0.054)
+SERSIC_SEED_STD60 = (0.063e5, 0.765, 0.035, 0.048, 0.055)
+SERSIC_CRB_IMAGES = 200  # test images whose own Cramer-Rao bound is computed (~0.5 s each) for the SNR bins
+
+
+def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
+    """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.reference.sersic_fisher``):
+    on the seed's fixed galaxy at SNR 60 and 30 (recipes ``sersic_fixed_snr60`` / ``_snr30``: many noise
+    realisations; bias, std and std / CRB per parameter; goal std / CRB <= 1.2 at SNR 60, bias below std)
+    and over the test split in SNR bins (rms error / rms bound of the first ``SERSIC_CRB_IMAGES`` images).
+    Bounds are cached in ``out`` (``sersic_crb.json``, ``<experiment>/crb_test.npz``)."""
+    import numpy as np
+
+    from kzoo import plots
+    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.shards import write_shards
+    from kzoo.evaluate import binned_errors, evaluate
+    from kzoo.io import read_json
+    from kzoo.reference import sersic_crb_for, sersic_fisher, sersic_sigma_for_snr
+    from kzoo.sims.sersic import LABELS
+
+    names = list(LABELS[:5])
+    fixed = read_json(out / "sersic_crb.json", default=None)
+    if fixed is None or fixed.get("galaxy") != SERSIC_FIXED:
+        fixed = {"galaxy": SERSIC_FIXED, "snr": {}}
+        for snr in (60, 30):
+            sigma = sersic_sigma_for_snr(SERSIC_FIXED["params"], SERSIC_FIXED["psf_fwhm"], snr)
+            f = sersic_fisher(SERSIC_FIXED["params"], SERSIC_FIXED["psf_fwhm"], sigma)
+            fixed["snr"][str(snr)] = {"sigma": sigma, "crb": [float(c) for c in f["crb"]]}
+        write_json(out / "sersic_crb.json", fixed)
+    lines = ["## The physical limit: Cramer-Rao bound (`kzoo.reference.sersic_fisher`)", "",
+             f"The seed's fixed galaxy (flux, n, re, g1, g2) = {SERSIC_FIXED['params']}, PSF FWHM "
+             f"{SERSIC_FIXED['psf_fwhm']} arcsec; Poisson + Gaussian pixel variance; derivatives of GalSim's image "
+             "by central differences. Seed: its typed-in bound (not computed) and its Xception's std at SNR 60.", "",
+             "| SNR | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for snr in ("60", "30"):
+        crb = fixed["snr"][snr]["crb"]
+        seed = [c * (60 / int(snr)) for c in SERSIC_SEED_CRB60]
+        lines += [f"| {snr} | kzoo CRB sigma | " + " | ".join(f"{c:.4g}" for c in crb) + " |",
+                  f"| {snr} | seed's typed CRB | " + " | ".join(f"{c:.4g}" for c in seed) + " |",
+                  f"| {snr} | kzoo / seed | " + " | ".join(f"{a / b:.2f}" for a, b in zip(crb, seed)) + " |"]
+    lines.append("| 60 | seed's Xception std | " + " | ".join(f"{c:.4g}" for c in SERSIC_SEED_STD60) + " |")
+    noisy = [r for r in records if r["experiment"]["inputs"] == "image"]
+    if not noisy:
+        return "\n".join(lines + [""])
+    data = {}
+    for snr in ("60", "30"):
+        data[snr] = out / f"fixed_snr{snr}"
+        write_shards(f"sersic_fixed_snr{snr}", data[snr], seed=1)
+    lines += ["", "### Networks on the fixed galaxy (many noise realisations)", "",
+              "| experiment | SNR | | " + " | ".join(names) + " | goal |", "|---|---|---|" + "---|" * len(names) + "---|"]
+    curves = {}
+    for r in noisy:
+        exp = r["experiment"]["name"]
+        run_dir = out / exp / "run"
+        for snr in ("60", "30"):
+            m = evaluate(run_dir, data[snr], out=out / exp / f"fixed_snr{snr}", classical=False)["metrics"]
+            crb = fixed["snr"][snr]["crb"]
+            ratio = [m[p]["std"] / c for p, c in zip(names, crb)]
+            goal = ""
+            if snr == "60":
+                met = all(x <= 1.2 for x in ratio) and all(abs(m[p]["bias"]) < m[p]["std"] for p in names)
+                goal = f"std/CRB <= 1.2 and abs(bias) < std: {'met' if met else '**missed**'}"
+            lines += [f"| {exp} | {snr} | std | " + " | ".join(f"{m[p]['std']:.4g}" for p in names) + " | |",
+                      f"| {exp} | {snr} | bias | " + " | ".join(f"{m[p]['bias']:.3g}" for p in names) + " | |",
+                      f"| {exp} | {snr} | std / CRB | " + " | ".join(f"{x:.2f}" for x in ratio) + f" | {goal} |"]
+        # the test split in SNR bins: rms error against the rms of each image's own bound
+        cache = out / exp / "crb_test.npz"
+        pred = np.load(run_dir / "predictions_test.npz")
+        k = min(SERSIC_CRB_IMAGES, len(pred["y_true"]))
+        if not cache.exists():
+            _, labels = load_arrays(out / exp / "data", "test", inputs="image", targets=list(LABELS))
+            np.savez(cache, crb=sersic_crb_for(labels[:k], names=LABELS, progress=True), labels=labels[:k])
+        c = np.load(cache)
+        if not np.allclose(c["labels"][:, :5], pred["y_true"][:k], rtol=1e-5):
+            raise ValueError(f"{cache}: its labels are not those of {run_dir}/predictions_test.npz; delete it")
+        snr_k, edges = c["labels"][:, list(LABELS).index("snr")], r["experiment"]["evaluation_args"]["bins"]
+        curves[exp] = {"edges": list(edges), "params": {}}
+        for j, p in enumerate(names):
+            err = binned_errors(pred["y_true"][:k, j], pred["y_pred"][:k, j], snr_k, "snr", edges)
+            bound = binned_errors(np.zeros(k), c["crb"][:, j], snr_k, "snr", edges)["rmse"]  # rms of the bounds
+            curves[exp]["params"][p] = {"n": err["n"], "rmse": err["rmse"], "crb_rms": bound}
+    lines += ["", f"### Test split in SNR bins (first {SERSIC_CRB_IMAGES} test images): rms error / rms CRB", ""]
+    for exp, cv in curves.items():
+        e = cv["edges"]
+        lines += [f"{exp}:", "", "| SNR | images | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+        for b in range(len(e) - 1):
+            cells = [f"{cv['params'][p]['rmse'][b] / cv['params'][p]['crb_rms'][b]:.2f}"
+                     if cv["params"][p]["n"][b] else "" for p in names]
+            lines.append(f"| {e[b]:g}-{e[b + 1]:g} | {cv['params'][names[0]]['n'][b]} | " + " | ".join(cells) + " |")
+        lines.append("")
+    write_json(results_dir / "sersic-crb.json", {"fixed_galaxy": fixed, "snr_bins": curves})
+    plots.crb_curves(curves, fixed, results_dir / "sersic-crb.png", seed_crb60=SERSIC_SEED_CRB60)
+    lines += ["![Cramer-Rao bound and network errors by SNR](sersic-crb.png)", ""]
+    return "\n".join(lines)
+
+
+SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section}  # physical references, once per suite
 
 
 def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[dict]:
@@ -256,7 +355,7 @@ def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[di
         parts += headline_rows(r)
     parts.append("")
     if suite in SUITE_EXTRAS:
-        parts.append(SUITE_EXTRAS[suite](out, results_dir))
+        parts.append(SUITE_EXTRAS[suite](out, results_dir, records))
     parts += [(results_dir / f"{r['experiment']['name']}.md").read_text().replace("\n# ", "\n## ", 1)
               .replace("# ", "## ", 1) for r in records]
     write_text(results_dir / f"{suite}.md", "\n".join(parts))

@@ -391,6 +391,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
+    if not isinstance(exp.targets, str):  # the label ranges that scale_targets used: predictions on other
+        from kzoo.data.pipeline import target_ranges  # datasets (kzoo evaluate --data) are scaled back with them
+
+        run["target_ranges"] = target_ranges(manifest, list(exp.targets)).tolist()
     with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
         staging, resuming = runs.open_run(out, run, overwrite=overwrite)
         state, why = runs.resume_state(staging) if resuming else (None, "")
