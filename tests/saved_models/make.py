@@ -19,7 +19,17 @@ TINY = {
     "gc_unet": {"input_shape": (16, 16, 1), "base_filters": 2, "depth": 2},
     "gc_cnn_multi": {"input_shape": (16, 16, 1), "blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)},
     "gc_dae": {"input_shape": (16, 16, 1), "filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8},
+    "xception_sersic": {"input_shape": (16, 16, 1), "conv_filters": 4, "sep_filters": 4, "residual_blocks": 2,
+                        "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
+    "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)},
 }
+
+
+def arrays(prefix, value) -> dict:
+    """``{prefix: array}``, or ``{prefix_<name>: array}`` for the named inputs or outputs of a model."""
+    if isinstance(value, dict):
+        return {f"{prefix}_{k}": np.asarray(v) for k, v in value.items()}
+    return {prefix: np.asarray(value)}
 
 if __name__ == "__main__":
     here = Path(__file__).parent
@@ -30,7 +40,11 @@ if __name__ == "__main__":
 
         keras.utils.set_random_seed(0)
         model = kzoo.build(name, **TINY[name])
-        x = np.random.default_rng(0).poisson(5.0, (4, *model.input_shape[1:])).astype("float32")
+        rng = np.random.default_rng(0)
+        if isinstance(model.input, dict):
+            x = {k: rng.poisson(5.0, (4, *t.shape[1:])).astype("float32") for k, t in model.input.items()}
+        else:
+            x = rng.poisson(5.0, (4, *model.input_shape[1:])).astype("float32")
         model.save(here / f"{name}.keras")
-        np.savez(here / f"{name}.npz", x=x, y=np.asarray(model(x, training=False)), kzoo=kzoo.__version__)
+        np.savez(here / f"{name}.npz", **arrays("x", x), **arrays("y", model(x, training=False)), kzoo=kzoo.__version__)
         print(f"wrote {name}.keras and {name}.npz (kzoo {kzoo.__version__})")
