@@ -76,15 +76,26 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     from kzoo.experiments import pipeline_args
     from kzoo.losses import split_mean_sigma
 
+    from kzoo.train import label_output
+
     exp = run["experiment"]
     args = pipeline_args(exp)
-    targets = args["targets"]
+    # a model of named outputs: its label output is judged here, each image output by its MSE and MAE
+    key, targets = label_output(args["targets"])
     ds = dataset(data_dir, split, **{**args, "scale_targets": False}, batch_size=256, shuffle=False,
                  manifest=manifest, verify=False)
-    y_true, y_pred = [], []
+    y_true, y_pred, image_err = [], [], {}
     for x, y in ds:
+        pred = model(x, training=False)
+        if key is not None:
+            for out, want in y.items():
+                if out != key:
+                    d = np.asarray(pred[out], np.float64) - y[out].numpy()
+                    acc = image_err.setdefault(out, [0.0, 0.0, 0])
+                    acc[0], acc[1], acc[2] = acc[0] + np.sum(d**2), acc[1] + np.sum(np.abs(d)), acc[2] + d.size
+            y, pred = y[key], pred[key]
         y_true.append(y.numpy())
-        y_pred.append(np.asarray(model(x, training=False), dtype=np.float32))
+        y_pred.append(np.asarray(pred, dtype=np.float32))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     sigma = None
     if exp["loss"] == "gaussian_nll":  # the network predicts a mean and a log standard deviation per target
@@ -95,6 +106,8 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         y_pred, sigma_phys = unscale_targets(y_pred, r, args["target_scale"], sigma=0.0 if sigma is None else sigma)
         sigma = None if sigma is None else sigma_phys
     metrics = regression_metrics(y_true, y_pred, targets, ranges=r)
+    for out, (sq, ab, n) in image_err.items():  # on the scale the output is trained on (its target_transform)
+        metrics[out] = {"n": n, "mse": float(sq / n), "mae": float(ab / n)}
     if sigma is not None:
         from kzoo.layers import SigmaScale
 
@@ -302,10 +315,13 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         raise DataError(f"{data_dir / 'manifest.json'}: no split {split!r} (it has {', '.join(manifest['splits'])})")
     if model is None:
         model = load_model(run_dir / "model.keras")
-    inputs = run["experiment"]["inputs"]
     from kzoo.data.pipeline import model_shape
+    from kzoo.train import image_input_name
 
-    want, have = tuple(model.input_shape[1:]), model_shape(manifest["schema"][inputs]["shape"])
+    inputs, named = image_input_name(run["experiment"]), run["experiment"]["inputs"]
+    key = next(k for k, s in named.items() if s == inputs) if isinstance(named, dict) else None
+    want = tuple(next(t for t in model.inputs if key is None or t.name == key).shape[1:])
+    have = model_shape(manifest["schema"][inputs]["shape"])
     if want != have:
         raise DataError(f"{data_dir / 'manifest.json'}: {inputs} examples have shape {have}, "
                         f"but the model of {run_dir} takes {want}")

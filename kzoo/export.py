@@ -62,8 +62,8 @@ def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
         out = Path(out)
         ensure_dir(out, "out", for_file=True)
     # Trace once so every layer is built (ONNX conversion needs a called model).
-    shape = [1 if d is None else d for d in model.inputs[0].shape]
-    model(np.zeros(shape, dtype="float32"), training=False)
+    zeros = [np.zeros([1 if d is None else d for d in t.shape], dtype="float32") for t in model.inputs]
+    model(zeros[0] if len(zeros) == 1 else {t.name: z for t, z in zip(model.inputs, zeros)}, training=False)
     with atomic_path(out) as tmp:
         if fmt == "keras":
             model.save(tmp)

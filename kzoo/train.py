@@ -138,8 +138,39 @@ def input_normalization(exp, manifest) -> dict:
     """The experiment's input normalisation, with the training split's statistics for "global"."""
     if exp.normalization != "global":
         return {"mode": exp.normalization}
-    st = manifest["stats"]["features"][exp.inputs]
+    st = manifest["stats"]["features"][image_input_name(exp)]
     return {"mode": "global", "mean": st["mean"], "std": st["std"] or 1.0}
+
+
+def image_input_name(exp) -> str:
+    """The stored array of the experiment's (first) image input: ``inputs`` itself, or the first stored
+    array of a dict of named inputs."""
+    d = exp if isinstance(exp, dict) else exp.to_dict()
+    if isinstance(d["inputs"], str):
+        return d["inputs"]
+    return next(s for s in d["inputs"].values() if isinstance(s, str))
+
+
+def label_output(targets):
+    """``(output name or None, label names)`` of the output that predicts labels, or None for image targets:
+    ``targets`` itself, or the one entry of a dict of named outputs that lists labels."""
+    if isinstance(targets, str):
+        return None
+    if isinstance(targets, dict):
+        found = [(k, list(v)) for k, v in targets.items() if not isinstance(v, str)]
+        return found[0] if found else None
+    return None, list(targets)
+
+
+def compile_args(exp) -> dict:
+    """``loss``, ``loss_weights`` and ``metrics`` for ``model.compile``: one loss, or one per named output."""
+    from kzoo import losses
+
+    loss = {k: losses.get(v) for k, v in exp.loss.items()} if isinstance(exp.loss, dict) else losses.get(exp.loss)
+    args = {"loss": loss, "metrics": list(exp.metrics) or None}
+    if exp.loss_weights:
+        args["loss_weights"] = dict(exp.loss_weights)
+    return args
 
 
 def build_for(exp, manifest, **model_args):
@@ -149,8 +180,9 @@ def build_for(exp, manifest, **model_args):
 
     # A Gaussian NLL head predicts a mean and a log standard deviation per target.
     per_target = 2 if exp.loss == "gaussian_nll" else 1
-    outputs = {} if isinstance(exp.targets, str) else {"outputs": per_target * len(exp.targets)}
-    return build(exp.model, input_shape=model_shape(manifest["schema"][exp.inputs]["shape"]),
+    labels = label_output(exp.targets)
+    outputs = {} if labels is None else {"outputs": per_target * len(labels[1])}
+    return build(exp.model, input_shape=model_shape(manifest["schema"][image_input_name(exp)]["shape"]),
                  normalization=input_normalization(exp, manifest),
                  **outputs, **{**exp.model_args, **model_args})
 
@@ -391,10 +423,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
-    if not isinstance(exp.targets, str):  # the label ranges that scale_targets used: predictions on other
-        from kzoo.data.pipeline import target_ranges  # datasets (kzoo evaluate --data) are scaled back with them
+    if label_output(exp.targets):  # the label ranges that scale_targets used: predictions on other datasets
+        from kzoo.data.pipeline import target_ranges  # (kzoo evaluate --data) are scaled back with them
 
-        run["target_ranges"] = target_ranges(manifest, list(exp.targets)).tolist()
+        run["target_ranges"] = target_ranges(manifest, label_output(exp.targets)[1]).tolist()
     with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
         staging, resuming = runs.open_run(out, run, overwrite=overwrite)
         state, why = runs.resume_state(staging) if resuming else (None, "")
@@ -419,7 +451,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             with strategy.scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
-                model.compile(optimizer=keras.optimizers.Adam(lr), loss=losses.get(exp.loss), metrics=list(exp.metrics))
+                model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
             guard = _nan_guard()
             # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
             # run do the epoch again (its row is then trimmed), never skip a row.

@@ -49,14 +49,13 @@ class ExperimentHyperModel(kt.HyperModel):
     def build(self, hp):
         import keras
 
-        from kzoo import losses
-        from kzoo.train import build_for
+        from kzoo.train import build_for, compile_args
 
         args = {k: hp_value(hp, k, d) for k, d in self.space.items() if k not in FIT_KEYS}
         lr = hp_value(hp, "learning_rate", self.space["learning_rate"]) if "learning_rate" in self.space \
             else self.exp.learning_rate
         model = build_for(self.exp, self.manifest, **{**args, **self.fixed})
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=losses.get(self.exp.loss), metrics=list(self.exp.metrics))
+        model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(self.exp))
         return model
 
     def fit(self, hp, model, *args, **kwargs):

@@ -45,7 +45,17 @@ def _selected(y):
     return tf.where(y > SELECTED_CUT, y, tf.zeros_like(y))
 
 
-TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected}
+TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected, "global_minmax": None}
+# "global_minmax" maps a stored array onto [0, 1] with the min and max of its pixels over the training split
+# (the manifest's statistics): seed 003's autoencoder target. It needs the manifest, so dataset() makes it.
+
+
+def _transform(name: str, source: str, manifest: dict):
+    if name != "global_minmax":
+        return TRANSFORMS.get(name)
+    st = manifest["stats"]["features"][source]
+    lo, span = float(st["min"]), max(float(st["max"]) - float(st["min"]), 1e-12)
+    return lambda y: (y - lo) / span
 
 
 def target_matrix(manifest: dict, targets) -> np.ndarray:
@@ -94,9 +104,11 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         split: "train", "val", "test" (whatever the manifest lists).
         inputs: the stored array to feed, float32 raw values (normalisation lives in the model, so the
             saved model takes raw data): maps ``(B, H, W, 1)``, spectra ``(B, L, 1)``, multi-channel
-            maps stored as (H, W, C) ``(B, H, W, C)``.
+            maps stored as (H, W, C) ``(B, H, W, C)``. For a model of several named inputs, a dict
+            ``{input name: stored array name, or a list of label names (a (B, k) vector, unscaled)}``.
         targets: label names (``(B, k)`` float32) or the name of a stored image array (``(B, H, W, 1)``).
-            ``None`` yields images only.
+            ``None`` yields images only. For a model of several named outputs, a dict ``{output name:
+            list of label names (scaled by scale_targets) or a stored array name}``.
         shuffle: shuffle records (default: only for "train").
         augment: see :func:`kzoo.data.augment.parse_augment`; applied after the cache, per batch.
         cache: keep the split's serialized records in memory after the first pass.
@@ -104,7 +116,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             recipe's label ranges (``unscale_targets`` maps predictions back).
         shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
         target_transform, input_transform: a name in ``TRANSFORMS`` (e.g. "per_image_max") applied to
-            image targets / inputs in the pipeline (for models that work on transformed data).
+            image targets / inputs in the pipeline (for models that work on transformed data); with
+            named outputs / inputs, a dict ``{name: transform}``.
         input_noise: ``{"kind": ..., "amount": ...}`` corrupts the inputs with ``kzoo.layers.corrupt``
             (after augmentation), seeded per batch: the same seed gives the same noisy images.
         verify: check shard sizes and sha256 against the manifest first.
@@ -124,18 +137,35 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     if info["count"] <= 0:
         raise DataError(f"{Path(data_dir) / 'manifest.json'}: split {split!r} is empty")
     schema = manifest["schema"]
-    if inputs not in schema or inputs == "labels":
-        raise DataError(f"inputs {inputs!r} is not stored in {data_dir} (stored: {', '.join(k for k in schema if k != 'labels')})")
     if int(batch_size) <= 0:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    image_target = isinstance(targets, str)
-    if image_target and (targets not in schema or targets == "labels"):
-        raise DataError(f"target image {targets!r} is not stored in {data_dir} (stored: {', '.join(k for k in schema if k != 'labels')})")
-    w = None if (targets is None or image_target) else target_matrix(manifest, targets)
-    for name, value in (("target_transform", target_transform), ("input_transform", input_transform)):
-        if value and value not in TRANSFORMS:
-            raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)}, got {value!r}")
-    transform, x_transform = TRANSFORMS.get(target_transform), TRANSFORMS.get(input_transform)
+    stored = ", ".join(k for k in schema if k != "labels")
+    # every input and output as {name: source}: a stored array (str) or label names (list); None = unnamed
+    named_in, named_out = isinstance(inputs, dict), isinstance(targets, dict)
+    in_map = dict(inputs) if named_in else {None: inputs}
+    out_map = dict(targets) if named_out else ({} if targets is None else {None: targets})
+    for what, m in (("inputs", in_map), ("target image", out_map)):
+        for key, src in m.items():
+            if isinstance(src, str) and (src not in schema or src == "labels"):
+                where = f"{what}{'' if key is None else f' {key!r}'}"
+                raise DataError(f"{where} {src!r} is not stored in {data_dir} (stored: {stored})")
+    if not named_in and not isinstance(inputs, str):
+        raise DataError(f"inputs must be a stored array name or a dict of them, got {inputs!r}")
+    image_target = not named_out and isinstance(targets, str)
+    label_w = {("in", k): target_matrix(manifest, list(s)) for k, s in in_map.items() if not isinstance(s, str)}
+    label_w.update({("out", k): target_matrix(manifest, list(s)) for k, s in out_map.items() if not isinstance(s, str)})
+    x_tf, y_tf = {}, {}
+    for name, value, m, dest in (("target_transform", target_transform, out_map, y_tf),
+                                 ("input_transform", input_transform, in_map, x_tf)):
+        per = value if isinstance(value, dict) else {k: value for k, s in m.items() if isinstance(s, str)}
+        for key, t in per.items():
+            if t and (t not in TRANSFORMS or key not in m or not isinstance(m[key], str)):
+                raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)} for a stored array"
+                                 f"{'' if key is None else f' ({key!r})'}, got {t!r}")
+            if t:
+                dest[key] = _transform(t, m[key], manifest)
+    if (named_in or named_out) and (augment or input_noise):
+        raise ValueError("augment and input_noise take a single image input and a label or image target")
     if input_noise:
         from kzoo.layers import NOISES, corrupt
 
@@ -145,7 +175,6 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     shuffle = (split == "train") if shuffle is None else shuffle
 
     block = int(manifest["block"])
-    x_shape = model_shape(schema[inputs]["shape"])
     n_labels = schema["labels"]["shape"][0]
     files = [str(Path(data_dir) / s["file"]) for s in info["shards"]]
     partial = any(s["count"] % block for s in info["shards"])
@@ -160,10 +189,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         records_ds = records_ds.cache()
     needs_rebatch = partial or batch_size % block
 
+    arrays = sorted({s for m in (in_map, out_map) for s in m.values() if isinstance(s, str)})
     spec = {"n": tf.io.FixedLenFeature([], tf.int64), "labels": tf.io.FixedLenFeature([], tf.string),
-            inputs: tf.io.FixedLenFeature([], tf.string)}
-    if image_target:
-        spec[targets] = tf.io.FixedLenFeature([], tf.string)
+            **{a: tf.io.FixedLenFeature([], tf.string) for a in arrays}}
 
     def decode(raw, shape):
         size = int(np.prod(shape)) * block
@@ -171,23 +199,25 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
 
     def parse(serialized):
         ex = tf.io.parse_example(serialized, spec)
-        x = decode(ex[inputs], x_shape)
-        if x_transform is not None:
-            x = x_transform(x)
-        if image_target:
-            y = decode(ex[targets], model_shape(schema[targets]["shape"]))
-            if transform is not None:
-                y = transform(y)
-        else:
-            y = decode(ex["labels"], (n_labels,))
-            if w is not None:
-                y = tf.matmul(y, w)
-                if scale_targets:
-                    r, (a, b) = target_ranges(manifest, targets), target_scale
-                    y = a + (b - a) * (y - r[:, 0]) / np.maximum(r[:, 1] - r[:, 0], 1e-12)
+        labels = decode(ex["labels"], (n_labels,))
+
+        def read(side, key, src, transforms):
+            if isinstance(src, str):
+                v = decode(ex[src], model_shape(schema[src]["shape"]))
+                return transforms[key](v) if key in transforms else v
+            v = tf.matmul(labels, label_w[(side, key)])
+            if side == "out" and scale_targets:
+                r, (a, b) = target_ranges(manifest, list(src)), target_scale
+                v = a + (b - a) * (v - r[:, 0]) / np.maximum(r[:, 1] - r[:, 0], 1e-12)
+            return v
+
+        x = {k: read("in", k, s, x_tf) for k, s in in_map.items()}
+        y = {k: read("out", k, s, y_tf) for k, s in out_map.items()}
+        x = x if named_in else x[None]
+        y = y if named_out else y.get(None, tf.zeros([tf.shape(labels)[0], 0]))
         if partial:  # the last record of a shard may hold fewer than `block` images
             valid = tf.reshape(tf.sequence_mask(ex["n"], block), [-1])
-            x, y = tf.boolean_mask(x, valid), tf.boolean_mask(y, valid)
+            x, y = tf.nest.map_structure(lambda t: tf.boolean_mask(t, valid), (x, y))
         return x, y
 
     def one_pass(epoch):

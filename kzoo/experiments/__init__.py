@@ -19,14 +19,17 @@ class Experiment:
         name: the CLI name (``kzoo train <name>``).
         recipe: the built-in dataset recipe (``kzoo/data/recipes/<recipe>.yaml``).
         model: the zoo model (``kzoo.build(model, **model_args)``).
-        inputs: the stored image array fed to the model.
-        targets: label names to predict (or an image array name for image-to-image models).
         scale_targets: min-max scale label targets to ``target_scale`` with the recipe's ranges for
             training; predictions are mapped back to physical units for evaluation.
         target_scale: the interval scaled targets span: (0, 1) by default, (-1, 1) for seed 003.
         normalization: input normalisation inside the model: "global" (training-split mean and
             std from the manifest), "per_image_max" or "none".
-        loss, metrics: keras loss and metrics (names or registered kzoo objects).
+        inputs: the stored array fed to the model, or for a model of named inputs a dict ``{input:
+            stored array, or a tuple of label names}`` (see ``kzoo.data.dataset``).
+        targets: label names, a stored image array, or for a model of named outputs a dict ``{output:
+            tuple of label names or stored array}``.
+        loss, metrics: keras loss and metrics (names or registered kzoo objects); with named outputs
+            ``loss`` may be a dict ``{output: loss}`` and ``loss_weights`` a dict ``{output: weight}``.
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
             over ``epochs``).
@@ -56,6 +59,7 @@ class Experiment:
     normalization: str = "global"
     model_args: dict = dataclasses.field(default_factory=dict)
     loss: str = "mse"
+    loss_weights: dict = dataclasses.field(default_factory=dict)
     metrics: tuple = ("mae",)
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -81,7 +85,7 @@ class Experiment:
 def pipeline_args(exp) -> dict:
     """The ``kzoo.data.dataset`` arguments an experiment (object or its dict) fixes."""
     d = exp.to_dict() if isinstance(exp, Experiment) else exp
-    targets = d["targets"] if isinstance(d["targets"], str) else list(d["targets"])
+    targets = d["targets"] if isinstance(d["targets"], (str, dict)) else list(d["targets"])
     return {"inputs": d["inputs"], "targets": targets, "scale_targets": d["scale_targets"],
             "target_scale": tuple(d.get("target_scale", (0.0, 1.0))),
             "target_transform": d.get("target_transform", ""), "input_transform": d.get("input_transform", ""),
