@@ -64,14 +64,16 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     write_json(out / "timings.json", timings)
     run_dir = out / "run"
     finished = (run_dir / "model.keras").exists() and not (run_dir / ".staging").exists()
-    if finished and "train_and_evaluate" in timings:
+    changed = finished and _declaration_changed(run_dir, exp)  # trained before the experiment was redeclared
+    if finished and "train_and_evaluate" in timings and not changed:
         # A finished run is not trained again: re-evaluate it with the current evaluation code, after
         # the batch-norm recalibration that fit now ends with (once; recorded in run.json).
         recalibrate_run(run_dir, out / "data")
         res = evaluate(run_dir, out / "data", model=None)
     else:
         t1 = time.time()
-        res = fit(exp, out / "data", run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2)
+        res = fit(exp, out / "data", run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2,
+                  overwrite=changed)
         timings["train_and_evaluate"] = round(time.time() - t1, 1)
         write_json(out / "timings.json", timings)
     run = json.loads((run_dir / "run.json").read_text())
@@ -112,6 +114,15 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
+
+
+def _declaration_changed(run_dir: Path, exp) -> bool:
+    """Whether the finished run in ``run_dir`` was trained under another declaration of ``exp`` than the
+    current one (what is trained, not how it is reported: ``kzoo.runs.identity``)."""
+    from kzoo.runs import identity
+
+    run = json.loads((run_dir / "run.json").read_text())
+    return identity({"experiment": run["experiment"]}) != identity({"experiment": exp.to_dict()})
 
 
 def goal_status(value: float, goal) -> str:

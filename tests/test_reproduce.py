@@ -3,7 +3,7 @@ import json
 from kzoo.reproduce import reproduce
 
 
-def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path):
+def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypatch):
     results = tmp_path / "results"
     r = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     md = (results / "gc-dm.md").read_text()
@@ -19,6 +19,18 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path):
     again = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns == model_time  # not retrained
     assert again["metrics"] == r["metrics"] and again["seconds"] == r["seconds"]
+    # a new goal is not a new run, but a new learning rate is: the finished run is trained again
+    import dataclasses
+
+    from kzoo.experiments import EXPERIMENTS
+
+    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], goals={}))
+    reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
+    assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns == model_time
+    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], learning_rate=5e-4))
+    reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
+    assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns != model_time
+    assert json.loads((tmp_path / "work" / "run" / "run.json").read_text())["experiment"]["learning_rate"] == 5e-4
 
 
 def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch):
