@@ -45,7 +45,8 @@ CHUNK_BYTES = 256 << 20
 # system slack; the manifest. Jobs over LARGE_BYTES or LARGE_SECONDS get their estimate printed.
 RECORD_BYTES, ARRAY_BYTES, SHARD_EXTRA_BYTES, MANIFEST_BYTES = 32, 16, 8192, 1 << 16
 # Only jobs of more than PROBE_PIXELS pixels are timed (about 30 s at the default parameters; a
-# slower job of fewer pixels would need a twentieth of the default rate to reach LARGE_SECONDS).
+# slower job of fewer pixels would need a twentieth of the default rate to reach LARGE_SECONDS). A sky
+# module's own PROBE_PIXELS replaces it (sersic: GalSim is ~40x slower).
 LARGE_BYTES, LARGE_SECONDS, PROBE_PIXELS = 1 << 30, 600.0, 1 << 27
 
 
@@ -274,9 +275,10 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     if need > free:
         raise DataError(f"{out}: {images:,} images of {npix} x {npix} need about {_size(need)}, but the file "
                         f"system of {base} has {_size(free)} free; lower --n or choose another --out")
-    if need <= LARGE_BYTES and images * npix ** 2 <= PROBE_PIXELS:
+    sky = get_sky(recipe["sky"])
+    if need <= LARGE_BYTES and images * npix ** 2 <= getattr(sky, "PROBE_PIXELS", PROBE_PIXELS):
         return
-    sky, k, t = get_sky(recipe["sky"]), max(1, min(32, chunk)), [time.perf_counter()]
+    k, t = max(1, min(32, chunk)), [time.perf_counter()]
     for m in (1, k):
         sky.simulate(np.random.default_rng(0), m, **recipe["params"])
         t.append(time.perf_counter())

@@ -3,7 +3,8 @@
 Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``PARAMS`` (each parameter's
 type and allowed range, a ``kzoo.sims.params.Param``), ``LABELS`` (label names in order), ``FEATURES``
 (the image arrays it returns), ``validate_params`` (``check_params`` with its PARAMS: every problem at
-once) and ``label_ranges``.
+once) and ``label_ranges``. It may set ``PROBE_PIXELS``: ``kzoo.data.shards`` times jobs of more pixels
+than that before writing (a slow simulator sets it low).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib
 
 SKIES = {
     "galactic_center": "kzoo.sims.galactic_center",
+    "sersic": "kzoo.sims.sersic",
 }
 
 
