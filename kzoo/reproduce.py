@@ -45,8 +45,11 @@ def cpu_info() -> dict:
 
 
 def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: str = "float32",
-              epochs: int | None = None, n: int | None = None, results_dir="results", note: str = "") -> dict:
-    """Run ``experiment`` end to end at its recipe's sizes (or ``n`` images) and write the results table."""
+              epochs: int | None = None, n: int | None = None, results_dir="results", note: str = "",
+              data=None) -> dict:
+    """Run ``experiment`` end to end at its recipe's sizes (or ``n`` images) and write the results table.
+
+    The dataset goes to ``data`` (default ``out/data``; a suite shares one per recipe), the run to ``out/run``."""
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
     from kzoo.train import fit, recalibrate_run
@@ -59,7 +62,8 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     out.mkdir(parents=True, exist_ok=True)
     timings = read_json(out / "timings.json", default={})
     t0 = time.time()
-    manifest = write_shards(exp.recipe, out / "data", seed=seed, n=n, workers=workers)
+    data = Path(data) if data is not None else out / "data"
+    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
     timings.setdefault("simulate", round(time.time() - t0, 1))  # a rerun that found the shards keeps the first time
     write_json(out / "timings.json", timings)
     run_dir = out / "run"
@@ -68,11 +72,11 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     if finished and "train_and_evaluate" in timings and not changed:
         # A finished run is not trained again: re-evaluate it with the current evaluation code, after
         # the batch-norm recalibration that fit now ends with (once; recorded in run.json).
-        recalibrate_run(run_dir, out / "data")
-        res = evaluate(run_dir, out / "data", model=None)
+        recalibrate_run(run_dir, data)
+        res = evaluate(run_dir, data, model=None)
     else:
         t1 = time.time()
-        res = fit(exp, out / "data", run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2,
+        res = fit(exp, data, run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2,
                   overwrite=changed)
         timings["train_and_evaluate"] = round(time.time() - t1, 1)
         write_json(out / "timings.json", timings)
@@ -92,6 +96,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "experiment": exp.to_dict(),
         "splits": {k: v["count"] for k, v in manifest["splits"].items()},
         "dataset_seed": seed,
+        "data_dir": str(data),
         "recipe_sha256": manifest["recipe_sha256"],
         "metrics": res["metrics"],
         "reference": exp.reference,
@@ -295,7 +300,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
     data = {}
     for snr in ("60", "30"):
         data[snr] = out / f"fixed_snr{snr}"
-        write_shards(f"sersic_fixed_snr{snr}", data[snr], seed=1)
+        write_shards(f"sersic_fixed_snr{snr}", data[snr])  # the recipe's own seed
     lines += ["", "### Networks on the fixed galaxy (many noise realisations)", "",
               "| experiment | SNR | | " + " | ".join(names) + " | goal |", "|---|---|---|" + "---|" * len(names) + "---|"]
     curves = {}
@@ -318,7 +323,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
         pred = np.load(run_dir / "predictions_test.npz")
         k = min(SERSIC_CRB_IMAGES, len(pred["y_true"]))
         if not cache.exists():
-            _, labels = load_arrays(out / exp / "data", "test", inputs="image", targets=list(LABELS))
+            _, labels = load_arrays(r["data_dir"], "test", inputs="image", targets=list(LABELS))
             np.savez(cache, crb=sersic_crb_for(labels[:k], names=LABELS, progress=True), labels=labels[:k])
         c = np.load(cache)
         if not np.allclose(c["labels"][:, :5], pred["y_true"][:k], rtol=1e-5):
@@ -355,7 +360,11 @@ def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[di
 
     names = list_experiments(SUITES[suite])
     out, results_dir = Path(out), Path(results_dir)
-    records = [reproduce(name, out / name, results_dir=results_dir, **kwargs) for name in names]
+    from kzoo.experiments import get_experiment
+
+    # experiments of one recipe share its dataset (out/data/<recipe>), each its own run (out/<experiment>/run)
+    records = [reproduce(name, out / name, results_dir=results_dir, data=out / "data" / get_experiment(name).recipe,
+                         **kwargs) for name in names]
     parts = [f"# Suite `{suite}`: {len(records)} experiments\n",
              "Every number comes from the run recorded in the experiment's own page (linked); "
              "'classical' is the experiment's non-network reference. Times are wall-clock seconds on "

@@ -12,15 +12,26 @@ def test_every_declared_experiment_is_complete(name):
     from kzoo.evaluate import EVALUATORS
     from kzoo.reference import REFERENCES
 
+    from kzoo.sims import get_sky
+
     exp = get_experiment(name)
     recipe = load_recipe(exp.recipe)
-    assert exp.inputs in recipe["features"]
+    labels = get_sky(recipe["sky"]).LABELS
+    inputs = exp.inputs if isinstance(exp.inputs, dict) else {None: exp.inputs}
+    for source in inputs.values():  # a stored array, or label names
+        assert source in recipe["features"] if isinstance(source, str) else set(source) <= set(labels), source
     assert exp.model in kzoo.list_models()
-    assert losses.get(exp.loss) is not None
+    for loss in (exp.loss.values() if isinstance(exp.loss, dict) else [exp.loss]):
+        assert losses.get(loss) is not None
     assert exp.evaluation in EVALUATORS
     assert not exp.reference_method or exp.reference_method in REFERENCES
     for t in (exp.target_transform, exp.input_transform):
-        assert not t or t in TRANSFORMS
+        for one in (t.values() if isinstance(t, dict) else [t]):
+            assert not one or one in TRANSFORMS
+    targets = exp.targets if isinstance(exp.targets, dict) else {None: exp.targets}
+    for source in targets.values():  # label targets may be sums of labels ("n_ps_gc+n_ps_disk")
+        assert source in recipe["features"] if isinstance(source, str) else (
+            {part for t in source for part in t.split("+")} <= set(labels)), source
     for metric, goals in exp.goals.items():
         for target, goal in goals.items():
             assert (goal[0] in ("<=", ">=") and len(goal) == 2 and isinstance(goal[1], float)) or (
@@ -59,3 +70,14 @@ def test_regression_experiments_are_compared_with_the_seed_by_the_mae_of_scaled_
     assert "mae_scaled" not in regression_metrics(t, p, ["a", "b"])["a"]  # only with the label ranges
     with pytest.raises(ValueError, match="ranges"):
         regression_metrics(t, p, ["a", "b"], ranges=[[0.0, 1.0]])
+
+
+def test_the_sersic_suite_declares_the_seeds_table():
+    names = list_experiments("sersic-*")
+    assert {"sersic-v1-noiseless", "sersic-v1", "sersic-v2", "sersic-v3", "sersic-v1-nll", "sersic-v1-ae"} <= set(names)
+    v1 = get_experiment("sersic-v1")
+    assert v1.model == "xception_sersic" and v1.target_scale == (-1.0, 1.0) and v1.batch_size == 32
+    assert v1.reference["rmse"] == {"flux": 5913.0, "n": 0.78, "re": 0.046, "g1": 0.074, "g2": 0.074}
+    assert get_experiment("sersic-v1-noiseless").inputs == "noiseless"
+    ae = get_experiment("sersic-v1-ae")
+    assert ae.loss_weights == {"params": 5.0, "noiseless": 1.0} and set(ae.targets) == {"params", "noiseless"}

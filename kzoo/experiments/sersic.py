@@ -1,0 +1,95 @@
+"""The Sersic-galaxy experiments of seed 003 (003_1092a4b99fd26c02.txt): five galaxy parameters (flux,
+Sersic index n, half-light radius re, shear g1, g2) measured from noisy 64 x 64 GalSim images by the
+seed's separable-convolution Xception, each held against the Cramer-Rao bound
+(``kzoo.reference.sersic_fisher``) and an L-BFGS-B fit of the GalSim model."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from kzoo.experiments import EXPERIMENTS, Experiment, add
+
+PARAMETERS = ("flux", "n", "re", "g1", "g2")
+SNR_BINS = (10.0, 20.0, 30.0, 45.0, 60.0, 80.0, 100.0)
+
+# The seed's validation RMSE per parameter (flux, n, re, g1, g2), from its table; v3 it does not report.
+SEED_RMSE = {
+    "sersic-v1-noiseless": (383.0, 0.029, 0.0022, 0.0041, 0.0036),
+    "sersic-v1": (5913.0, 0.78, 0.046, 0.074, 0.074),
+    "sersic-v2": (8993.0, 0.84, 0.051, 0.084, 0.083),
+}
+
+for _name, _recipe, _inputs, _what in (
+        ("sersic-v1-noiseless", "sersic_v1", "noiseless", "noiseless images (PSF 0.5 arcsec)"),
+        ("sersic-v1", "sersic_v1", "image", "noisy images of fixed PSF (0.5 arcsec) and noise (sigma 200)"),
+        ("sersic-v2", "sersic_v2", "image", "noisy images of fixed PSF (0.5 arcsec) and random noise "
+                                            "(sigma 200-400)"),
+        ("sersic-v3", "sersic_v3", "image", "noisy images of random PSF (FWHM 0.5-1.0 arcsec) and random noise "
+                                            "(sigma 200-400)")):
+    _ref = SEED_RMSE.get(_name)
+    add(Experiment(
+        name=_name,
+        recipe=_recipe,
+        model="xception_sersic",
+        inputs=_inputs,
+        targets=PARAMETERS,
+        scale_targets=True,
+        target_scale=(-1.0, 1.0),  # the seed's min-max scaling of the labels
+        normalization="global",
+        loss="mse",
+        metrics=("mae",),
+        batch_size=32,
+        learning_rate=1e-3,
+        epochs=60,
+        patience=20,  # the seed's early stopping
+        evaluation="regression",
+        evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
+        reference_method="sersic_lbfgs",
+        reference={"rmse": dict(zip(PARAMETERS, _ref))} if _ref else {},
+        seed="003_1092a4b99fd26c02.txt (the Xception on datasets v1, v2, v3)",
+        description=f"Flux, Sersic index, half-light radius and shear (g1, g2) of GalSim Sersic galaxies from {_what}, "
+                    "by the seed's separable-convolution Xception (labels min-max scaled to [-1, 1], MSE); reported in "
+                    "physical units (flux in counts, re in arcsec).",
+    ))
+
+add(dataclasses.replace(
+    EXPERIMENTS["sersic-v1"],
+    name="sersic-v1-nll",
+    loss="gaussian_nll",
+    metrics=(),
+    reference={},
+    goals={"coverage_68": {p: ("within", 0.6827, 0.02) for p in PARAMETERS},
+           "coverage_95": {p: ("within", 0.95, 0.02) for p in PARAMETERS}},
+    seed="003_1092a4b99fd26c02.txt (the Xception on dataset v1); the uncertainty head is kzoo's",
+    description="sersic-v1 with a heteroscedastic head: a mean and a standard deviation per parameter (Gaussian "
+                "negative log-likelihood), variances calibrated on the validation split, with the coverage of the "
+                "68 % and 95 % intervals on the test split.",
+))
+
+
+add(Experiment(
+    name="sersic-v1-ae",
+    recipe="sersic_v1",
+    model="sersic_autoencoder",
+    inputs={"image": "image", "psf": "psf", "conditions": ("sigma", "psf_fwhm")},
+    targets={"params": PARAMETERS, "noiseless": "noiseless"},
+    scale_targets=True,  # the latent is the parameters min-max scaled to [0, 1] (a sigmoid)
+    target_transform={"noiseless": "global_minmax"},  # the seed's image target: one min and max over the data
+    normalization="none",  # the model batch-normalises the channels it computes
+    loss={"params": "binary_crossentropy", "noiseless": "binary_crossentropy"},
+    loss_weights={"params": 5.0, "noiseless": 1.0},
+    metrics=(),
+    batch_size=256,
+    learning_rate=1e-3,
+    epochs=50,
+    patience=10,
+    evaluation="regression",
+    evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
+    reference={},
+    seed="003_1092a4b99fd26c02.txt (the parameter-latent autoencoder)",
+    description="The seed's autoencoder on dataset v1: noisy image, PSF image and [sigma, PSF FWHM] in; a 5-unit "
+                "sigmoid latent that is the galaxy's parameters (min-max scaled to [0, 1]) and the reconstructed "
+                "noiseless image (scaled by the training split's pixel min and max) out; binary cross-entropy on "
+                "both, weighted 5 : 1. The seed reports no accuracy for it. Its learning rate: constant (the seed "
+                "decayed it after 5 epochs).",
+))
