@@ -120,10 +120,13 @@ def _cmd_reproduce(a):
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
     if a.experiment in SUITES:
+        if a.data:
+            raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
+                             f"recipe under {a.out}/data")
         records = reproduce_suite(a.experiment, a.out, **kw)
         print(f"wrote {a.results}/{a.experiment}.md ({len(records)} experiments)")
         return
-    r = reproduce(a.experiment, a.out, **kw)
+    r = reproduce(a.experiment, a.out, data=a.data, **kw)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
@@ -199,9 +202,13 @@ def parser() -> argparse.ArgumentParser:
                                          "write results/<experiment>.md beside the seed's numbers")
     s.add_argument("experiment", help="an experiment, or a suite of them (gc: every gc-* experiment)")
     s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
-    s.add_argument("--seed", type=int, default=1)
-    s.add_argument("--workers", type=int, default=2)
-    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
+    s.add_argument("--data", help="the dataset directory (default OUT/data; a suite shares OUT/data/<recipe> per recipe); "
+                                  "an existing dataset of the same recipe, seed and size is reused")
+    s.add_argument("--seed", type=int, default=1, help="dataset seed (default 1; the same seed gives the same bytes)")
+    s.add_argument("--workers", type=int, default=2, help="simulation worker processes (default 2)")
+    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="training precision (default float32; mixed_bfloat16 pays off only on CPUs with AMX "
+                        "or AVX512-BF16, and on GPUs)")
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")
