@@ -90,7 +90,11 @@ def _print_metrics(res):
 def _cmd_evaluate(a):
     from kzoo.evaluate import evaluate
 
-    _print_metrics(evaluate(a.run, a.data, split=a.split))
+    if a.out:
+        from kzoo.io import ensure_dir
+
+        ensure_dir(a.out, "--out")
+    _print_metrics(evaluate(a.run, a.data, split=a.split, out=a.out))
 
 
 def _cmd_export(a):
@@ -181,10 +185,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     s.set_defaults(fn=_cmd_train)
 
-    s = sub.add_parser("evaluate", help="recompute RUN/metrics.json from the saved model")
-    s.add_argument("run")
-    s.add_argument("--data", help="dataset directory (default: the one the run was trained on)")
-    s.add_argument("--split", default="test")
+    s = sub.add_parser("evaluate", help="recompute RUN/metrics.json from the saved model, or judge it on another "
+                                        "dataset of its sky")
+    s.add_argument("run", help="a run directory made by kzoo train")
+    s.add_argument("--data", help="dataset directory (default: the one the run was trained on); another dataset of "
+                                  "the same sky is judged with the training set's label ranges (e.g. many noise "
+                                  "realisations of one galaxy: recipe sersic_fixed_snr60)")
+    s.add_argument("--split", default="test", help="the split to judge (default test)")
+    s.add_argument("--out", help="where metrics.json and the plots go (default RUN itself; give one when --data "
+                                 "is another dataset, so the run's own evaluation stays)")
     s.set_defaults(fn=_cmd_evaluate)
 
     s = sub.add_parser("export", help="export a run's model: keras, savedmodel or onnx")
