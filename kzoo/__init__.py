@@ -6,6 +6,7 @@ import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of notebooks
 
+from kzoo.presets import list_presets, load  # noqa: E402
 from kzoo.registry import ModelSpec, build, list_models, register, spec  # noqa: E402
 
-__all__ = ["ModelSpec", "build", "list_models", "register", "spec", "__version__"]
+__all__ = ["ModelSpec", "build", "list_models", "list_presets", "load", "register", "spec", "__version__"]

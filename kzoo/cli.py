@@ -19,19 +19,51 @@ def _cmd_list(a):
             e = get_experiment(name)
             print(f"{name:20s} model={e.model:14s} recipe={e.recipe}  {e.description[:70]}")
         return
+    if a.presets:
+        from kzoo.presets import list_presets, preset_entry
+
+        rows = [("preset", "model", "parameters", "MB", "test metric (seed)")]
+        for name in list_presets(a.pattern):
+            e = preset_entry(name)
+            shown = []
+            for key, per_target in e["seed_reference"].items():
+                for target, seed in per_target.items():
+                    value = e["test_metrics"].get(target, {}).get(key)
+                    if isinstance(value, float):
+                        shown.append(f"{target} {key} {value:.4g} ({seed})")
+            rows.append((name, e["model"], f"{e['parameters']:,}", f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
+        _print_table(rows)
+        return
+    from kzoo.models import parameter_count
+
+    rows = [("model", "aliases", "task", "parameters", "input", "outputs")]
     for name in list_models(a.pattern):
         s = spec(name)
-        print(f"{name:20s} {s.task:14s} in={tuple(s.input_shape)}  {s.outputs}")
+        rows.append((name, ", ".join(s.aliases) or "-", s.task, f"{parameter_count(name):,}",
+                     "x".join(str(d) for d in s.input_shape), s.outputs))
+    _print_table(rows)
+
+
+def _print_table(rows):
+    """Rows of strings in columns as wide as their widest entry; the last column is not padded."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(f"{c:{w}s}" for c, w in zip(r, widths)) + "  " + r[-1])
 
 
 def _cmd_info(a):
     from kzoo.experiments import EXPERIMENTS, get_experiment
-    from kzoo.registry import spec
+    from kzoo.presets import is_preset, preset_entry
+    from kzoo.registry import seed_title, spec
 
     if a.name in EXPERIMENTS:
-        print(json.dumps(get_experiment(a.name).to_dict(), indent=2, default=str))
+        d = get_experiment(a.name).to_dict()
+        d["seed_title"] = seed_title(d["seed"])
+    elif is_preset(a.name):
+        d = preset_entry(a.name)
     else:
-        print(json.dumps(spec(a.name).to_dict(), indent=2, default=str))
+        d = spec(a.name).to_dict()
+    print(json.dumps(d, indent=2, default=str))
 
 
 def _cmd_simulate(a):
@@ -140,13 +172,17 @@ def parser() -> argparse.ArgumentParser:
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("list", help="list zoo models (or --experiments)")
+    s = sub.add_parser("list", help="list zoo models with aliases and parameter counts (or --experiments, --presets)")
     s.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'gc*'")
     s.add_argument("--experiments", action="store_true", help="list declared experiments instead")
+    s.add_argument("--presets", action="store_true",
+                   help="list pretrained presets (kzoo.load(name), kzoo predict NAME ...) with their test metrics "
+                        "beside the seed's")
     s.set_defaults(fn=_cmd_list)
 
-    s = sub.add_parser("info", help="the spec of a model or the declaration of an experiment, as JSON")
-    s.add_argument("name")
+    s = sub.add_parser("info", help="the spec of a model, the declaration of an experiment or a preset's "
+                                    "manifest entry, as JSON (with the seed document's title)")
+    s.add_argument("name", help="a model, experiment or preset name")
     s.set_defaults(fn=_cmd_info)
 
     s = sub.add_parser("simulate", help="simulate a recipe into TFRecord shards + manifest.json")
@@ -201,8 +237,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"])
     s.add_argument("--out", help="destination (default: RUN/export/...)")
     s.set_defaults(fn=_cmd_export)
-    s = sub.add_parser("predict", help="apply a run's model to FITS or .npy images")
-    s.add_argument("run")
+    s = sub.add_parser("predict", help="apply a run's model or a pretrained preset to FITS or .npy images")
+    s.add_argument("run", help="a run directory made by kzoo train or kzoo reproduce, or a preset name "
+                               "(kzoo list --presets)")
     s.add_argument("images", nargs="+", help="FITS files (first 2-D image HDU) or .npy arrays")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(fn=_cmd_predict)

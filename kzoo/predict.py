@@ -98,23 +98,39 @@ def read_image(path, want=None) -> np.ndarray:
     return img
 
 
-def predict(run_dir, paths, batch_size: int = 64) -> dict:
-    """Predictions of the run's model for each image file, in the experiment's physical units (a
-    Gaussian-NLL head gives the means, then ``sigma_<target>``: their standard deviations).
+def predict(run_or_preset, paths, batch_size: int = 64) -> dict:
+    """Predictions of a run's (or a preset's) model for each image file, in the experiment's physical
+    units (a Gaussian-NLL head gives the means, then ``sigma_<target>``: their standard deviations).
 
-    Returns ``{"targets": [...], "predictions": {file: [values]}}``. An image whose shape or channel
-    count does not match the model's input raises InputError naming the file and the shape needed.
+    ``run_or_preset``: a run directory made by ``kzoo train`` / ``kzoo reproduce``, or a preset name
+    (``kzoo.list_presets()``). Returns ``{"targets": [...], "predictions": {file: [values]}}``. An image
+    whose shape or channel count does not match the model's input raises InputError naming the file
+    and the shape needed.
     """
-    from kzoo.export import load_model
-    from kzoo.runs import recover
+    from kzoo.presets import is_preset, load, preset_entry, preset_error
 
-    run_dir = Path(run_dir)
-    if run_dir.is_dir():
-        recover(run_dir)  # a swap of a new run that a kill cut short
-    run = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else None
-    if run is None:
-        raise FileNotFoundError(f"{run_dir / 'run.json'}: not a kzoo run directory (made by `kzoo train`)")
-    model = load_model(run_dir / "model.keras")
+    if is_preset(run_or_preset):
+        e = preset_entry(run_or_preset)
+        exp, ranges = e["experiment_declaration"], e["target_ranges"]
+    else:
+        run_dir = Path(run_or_preset)
+        if not run_dir.exists():
+            raise preset_error(str(run_or_preset))
+        if run_dir.is_dir():
+            from kzoo.runs import recover
+
+            recover(run_dir)  # a swap of a new run that a kill cut short
+        if not (run_dir / "run.json").exists():
+            raise FileNotFoundError(f"{run_dir / 'run.json'}: not a kzoo run directory (made by `kzoo train`)")
+        run = json.loads((run_dir / "run.json").read_text())
+        exp = run["experiment"]
+        ranges = run.get("target_ranges")
+        if exp["scale_targets"] and ranges is None:  # runs made before run.json recorded them
+            from kzoo.data.pipeline import target_ranges
+            from kzoo.data.shards import load_manifest
+
+            ranges = target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
+    model = load(run_or_preset)
     want = tuple(model.input_shape[1:])
     images = []
     for p in paths:  # each .npy header is checked against the model input before its data is read
@@ -123,18 +139,15 @@ def predict(run_dir, paths, batch_size: int = 64) -> dict:
     if not images:
         raise InputError("no input images given")
     y = np.asarray(model.predict(np.stack(images), batch_size=batch_size, verbose=0), dtype=np.float64)
-    exp = run["experiment"]
     names, sigma = list(exp["targets"]), None
     if exp["loss"] == "gaussian_nll":  # means and log sigmas (calibrated when the model ends in SigmaScale)
         from kzoo.losses import split_mean_sigma
 
         y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))
     if exp["scale_targets"]:
-        from kzoo.data.shards import load_manifest
-        from kzoo.data.pipeline import target_ranges, unscale_targets
+        from kzoo.data.pipeline import unscale_targets
 
-        r = run.get("target_ranges") or target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
-        y, s = unscale_targets(y, r, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
+        y, s = unscale_targets(y, ranges, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
         sigma = None if sigma is None else s
     if sigma is not None:
         y, names = np.concatenate([y, sigma], axis=1), names + [f"sigma_{t}" for t in names]

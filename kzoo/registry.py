@@ -13,7 +13,23 @@ import fnmatch
 import inspect
 from typing import Any, Callable
 
-__all__ = ["ModelSpec", "UnknownNameError", "register", "build", "list_models", "spec", "closest"]
+__all__ = ["ModelSpec", "UnknownNameError", "register", "build", "list_models", "spec", "closest", "seed_title"]
+
+# The seed documents (../shared/seeds/) by file, with their titles, as the seeds' index names them.
+SEEDS = {
+    "000_5837b5ed42dd2f8c.txt": "\"Applying ML on simulations of the Milky Way\" (AML project, 2023)",
+    "001_08a5d74de1e70061.txt": "Summer-school hack presentations A-H (2024)",
+    "002_71e814634fb5d959.txt": "\"Comparison of real and simulated galaxies using Deep Learning\"",
+    "003_1092a4b99fd26c02.txt": "\"Measuring the Shape and Brightness of Galaxies with Neural Networks\" (CS109B, 2020)",
+    "004_8f2d4ba38ebb956d.txt": "\"MAIS 202 Deliverable 3\" (2019): 21-cm ionisation maps",
+}
+
+
+def seed_title(seed: str) -> str:
+    """The title of the seed document that ``seed`` (a ModelSpec's or experiment's ``seed``, starting
+    with the file name) names, e.g. '"Applying ML on simulations of the Milky Way" (AML project, 2023)'."""
+    file = seed.split(",")[0].strip()
+    return SEEDS.get(file, file)
 
 
 class UnknownNameError(KeyError):
@@ -70,6 +86,7 @@ class ModelSpec:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d.pop("builder")
+        d["seed_title"] = seed_title(self.seed)
         d["arguments"] = {k: v for k, v in self.arguments().items()}
         return d
 
@@ -114,12 +131,28 @@ def list_models(pattern: str = "*") -> list[str]:
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
 
-def build(name: str, **overrides):
+def build(name: str, weights: str | None = None, **overrides):
     """Build the registered model ``name`` with the seed's defaults, changed by ``overrides``.
 
+    ``weights``: a preset (``kzoo.list_presets()``) of this model: the trained model of a ``kzoo
+    reproduce`` run, sha256-checked, as ``kzoo.load(weights)`` returns it. A preset fixes the
+    architecture it was trained with, so it takes no overrides.
+
     >>> model = build("gc_cnn", outputs=2, input_shape=(32, 32, 1))
+    >>> trained = build("gc_cnn", weights="gc-dm")
     """
     s = spec(name)
+    if weights is not None:
+        from kzoo.presets import load, preset_entry
+
+        entry = preset_entry(weights)
+        if spec(entry["model"]).name != s.name:
+            raise ValueError(f"build({name!r}, weights={weights!r}): preset {weights!r} holds a "
+                             f"{entry['model']}, not a {s.name}; use build({entry['model']!r}, weights={weights!r})")
+        if overrides:
+            raise TypeError(f"build({name!r}, weights={weights!r}): a preset fixes the architecture it was trained "
+                            f"with; drop {sorted(overrides)} or build without weights")
+        return load(weights)
     allowed = s.arguments()
     bad = sorted(set(overrides) - set(allowed))
     if bad:

@@ -153,14 +153,11 @@ def _recalibration_line(bn) -> list[str]:
             f"{'kept' if bn['kept'] else 'not kept (no gain)'}.", ""]
 
 
-def markdown(r: dict) -> str:
-    """The results table of a reproduction record."""
-    exp = r["experiment"]
-    cl = r.get("classical_reference")
-    lines = [f"# {exp['name']}: {exp['description']}", "",
-             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
-             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "",
-             f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
+def metric_table(r: dict) -> list[str]:
+    """The lines of a reproduction record's metric table: kzoo's number, the classical reference's, the
+    seed's and the goal, per target and metric."""
+    exp, cl = r["experiment"], r.get("classical_reference")
+    lines = [f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
              "|---|---|---|---|---|---|"]
     for target, m in r["metrics"].items():
         for key in [k for k, v in m.items() if isinstance(v, float)]:
@@ -168,6 +165,16 @@ def markdown(r: dict) -> str:
             c = cl["metrics"].get(target, {}).get(key) if cl else None
             lines.append(f"| {target} | {key} | {m[key]:.4f} | {'' if c is None else f'{c:.4f}'} | {ref} | "
                          f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
+    return lines
+
+
+def markdown(r: dict) -> str:
+    """The results table of a reproduction record."""
+    exp = r["experiment"]
+    cl = r.get("classical_reference")
+    lines = [f"# {exp['name']}: {exp['description']}", "",
+             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
+             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
     if cl:
         lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
     s = r["settings"]

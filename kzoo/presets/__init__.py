@@ -1,0 +1,298 @@
+"""Pretrained presets: the weights of `kzoo reproduce` runs, shipped in the package with a model card each.
+
+    kzoo.list_presets()                          # ['gc-dae-gaussian', 'gc-dm', 'gc-dm-nps', ...]
+    model = kzoo.load("gc-dm")                   # a keras.Model taking raw counts maps (normalisation inside)
+    model = kzoo.build("gc_cnn", weights="gc-dm")  # the same, checked to be a gc_cnn
+    kzoo.predict.predict("gc-dm", ["map.fits"])  # physical units (targets scaled back), as `kzoo predict`
+
+A preset is a ``.keras`` file (the run's model without its optimizer state) beside ``manifest.json``,
+which records for each preset: the experiment and its declaration, the dataset recipe, seed, split
+sizes and sha256, the commit that trained it, the test metrics (the numbers of ``results/``), the
+input normalisation, the label ranges of scaled targets, the file's sha256 and size, and the
+licence. The sha256 is checked before every load. A preset is only ever made by :func:`add_preset`
+from a ``kzoo reproduce`` record (``results/<experiment>.json``) and the run it reports; its model card
+(``cards/<name>.md``, with the run's plots) is generated from the same two.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import shutil
+from pathlib import Path
+
+from kzoo.io import atomic_path, read_json, sha256_file, write_json, write_text
+
+PRESET_DIR = Path(__file__).parent
+LICENSE = "MIT (the licence of kzoo; the weights are trained on kzoo's own simulations)"
+
+# What a preset trained on a sky cannot know: shown on every card of that sky.
+LIMITS = {
+    "galactic_center": (
+        "Trained on kzoo's simulation of the seed's toy Galactic-centre sky (the public 'P6 galactic-center "
+        "excess' notebook's generative process: fixed templates, a log-normal gas of log-scatter 0.13, an "
+        "unnormalised 5 x 5 PSF, a toy disk of point sources), not on Fermi-LAT data: real data differ in "
+        "exposure, PSF, diffuse model and source populations, and the model has never seen them. Inputs must be "
+        "64 x 64 counts maps of the recipe's pixelisation and units; outside the training label ranges it "
+        "extrapolates without warning."),
+    "sersic": (
+        "Trained on GalSim Sersic galaxies with a Moffat PSF and Gaussian noise as the seed simulated them, not "
+        "on survey images: no neighbours, no sky gradients, no pixel masks, one PSF family. Inputs must be "
+        "64 x 64 images at the recipe's pixel scale and noise units."),
+}
+
+
+class PresetError(ValueError):
+    """An unknown preset, or a preset file that does not match its manifest."""
+
+
+def manifest(directory=None) -> dict:
+    """``{preset name: entry}`` of the presets in ``directory`` (default: those shipped with kzoo)."""
+    return read_json(Path(directory or PRESET_DIR) / "manifest.json", default={}) or {}
+
+
+def list_presets(pattern: str = "*", directory=None) -> list[str]:
+    """Sorted preset names matching a shell-style wildcard."""
+    return sorted(n for n in manifest(directory) if fnmatch.fnmatchcase(n, pattern))
+
+
+def preset_entry(name: str, directory=None) -> dict:
+    """The manifest entry of a preset; PresetError names the closest presets."""
+    entries = manifest(directory)
+    if name not in entries:
+        from kzoo.registry import closest
+
+        raise PresetError(str(closest(name, entries, "preset")) if entries else
+                          f"unknown preset {name!r}; no presets in {directory or PRESET_DIR}")
+    return entries[name]
+
+
+def preset_file(name: str, directory=None) -> Path:
+    """The preset's ``.keras`` file after checking its size and sha256 against the manifest."""
+    e = preset_entry(name, directory)
+    path = Path(directory or PRESET_DIR) / e["file"]
+    if not path.exists():
+        raise PresetError(f"{path}: preset file missing (the manifest lists it); reinstall kzoo")
+    if path.stat().st_size != e["bytes"] or sha256_file(path) != e["sha256"]:
+        raise PresetError(f"{path}: sha256 differs from the preset manifest (damaged or replaced file); "
+                          f"reinstall kzoo or remake the preset with kzoo.presets.add_preset")
+    return path
+
+
+def is_preset(name, directory=None) -> bool:
+    return isinstance(name, str) and name in manifest(directory)
+
+
+def load(path_or_preset, directory=None):
+    """A keras.Model ready to predict on raw inputs (the input normalisation is its first layer).
+
+    ``path_or_preset``: a preset name (sha256-checked), a run directory made by ``kzoo train`` or
+    ``kzoo reproduce``, or a ``.keras`` file; loaded with ``safe_mode=True``. Targets that the
+    experiment scaled (``scale_targets``) come out scaled as in training: ``kzoo.predict.predict`` returns
+    physical units (the preset's card gives the ranges).
+    """
+    from kzoo.export import load_model
+
+    if is_preset(path_or_preset, directory):
+        return load_model(preset_file(path_or_preset, directory))
+    path = Path(path_or_preset)
+    if path.is_dir():
+        from kzoo.runs import recover
+
+        recover(path)  # a swap of a new run that a kill cut short
+        path = path / "model.keras"
+    elif not path.exists() and path.suffix != ".keras":
+        raise preset_error(str(path_or_preset), directory)
+    return load_model(path)
+
+
+def preset_error(name: str, directory=None) -> PresetError:
+    """The error for a name that is neither a preset nor an existing path."""
+    names = list_presets(directory=directory)
+    from kzoo.registry import closest
+
+    hint = str(closest(name, names, "preset")).split("; ", 1)[1] if names else "no presets installed"
+    return PresetError(f"{name}: neither a preset nor an existing run directory or .keras file; {hint}")
+
+
+def _record_matches_run(record: dict, run: dict, metrics: dict, where: Path):
+    """Refuse a run that is not the one the reproduce record reports."""
+    from kzoo.runs import identity
+
+    problems = []
+    if identity({"experiment": run["experiment"]}) != identity({"experiment": record["experiment"]}):
+        problems.append("the experiment's declaration differs")
+    if run.get("recipe_sha256") != record.get("recipe_sha256"):
+        problems.append("the recipe differs")
+    if run.get("epochs_run") != record.get("epochs_run"):
+        problems.append(f"epochs {run.get('epochs_run')} in the run, {record.get('epochs_run')} in the record")
+    if metrics.get("metrics") != record.get("metrics"):
+        problems.append("its metrics.json differs from the record's metrics (evaluated again since?)")
+    if problems:
+        raise PresetError(f"{where}: not the run that the reproduce record reports: {'; '.join(problems)}")
+
+
+def add_preset(record_path, run_dir=None, name: str | None = None, directory=None) -> dict:
+    """Make (or remake) a preset from a ``kzoo reproduce`` record and its run; returns the manifest entry.
+
+    ``record_path``: ``results/<experiment>.json`` written by ``kzoo reproduce``. ``run_dir``: the run
+    it reports (default: the ``run`` folder beside the record's ``--out``, read from its command).
+    The run must be the one the record reports (same declaration, recipe, epochs and metrics). Writes
+    ``<name>.keras`` (no optimizer state), ``cards/<name>.md`` and its plots, and the manifest entry.
+    """
+    from kzoo.export import load_model
+
+    record_path = Path(record_path)
+    record = read_json(record_path)
+    if not record or "experiment" not in record or "command" not in record:
+        raise PresetError(f"{record_path}: not a kzoo reproduce record (results/<experiment>.json)")
+    exp = record["experiment"]
+    if run_dir is None:
+        words = record["command"].split()
+        run_dir = Path(words[words.index("--out") + 1]) / "run"
+    run_dir = Path(run_dir)
+    run = read_json(run_dir / "run.json")
+    if run is None:
+        raise PresetError(f"{run_dir / 'run.json'}: no finished run there")
+    metrics = read_json(run_dir / "metrics.json", default={})
+    _record_matches_run(record, run, metrics, run_dir)
+    name = name or exp["name"]
+    directory = Path(directory or PRESET_DIR)
+    (directory / "cards").mkdir(parents=True, exist_ok=True)
+
+    model = load_model(run_dir / "model.keras")  # compile=False: no optimizer, a third of the size
+    file = f"{name}.keras"
+    with atomic_path(directory / file) as tmp:
+        model.save(tmp)
+    figures = directory / "cards" / name
+    if figures.exists():
+        shutil.rmtree(figures)
+    figures.mkdir()
+    for png in record.get("figures", []):
+        if (run_dir / png).exists():
+            shutil.copy2(run_dir / png, figures / png)
+    from kzoo.experiments import get_experiment
+
+    sky = run.get("sky", "")
+    entry = {
+        "experiment": exp["name"],
+        "model": exp["model"],
+        "description": exp["description"],
+        "seed_document": exp["seed"],
+        "file": file,
+        "bytes": (directory / file).stat().st_size,
+        "sha256": sha256_file(directory / file),
+        "parameters": int(model.count_params()),
+        "input_shape": list(model.input_shape[1:]) if not isinstance(model.input_shape, dict) else None,
+        "inputs": exp["inputs"],
+        "targets": exp["targets"],
+        "normalization": run["settings"]["normalization"],
+        "scale_targets": exp.get("scale_targets", False),
+        "target_scale": exp.get("target_scale", [0.0, 1.0]),
+        "target_ranges": run.get("target_ranges") or record.get("target_ranges"),
+        "loss": exp["loss"],
+        "sky": sky,
+        "recipe": exp["recipe"],
+        "recipe_sha256": record["recipe_sha256"],
+        "dataset_seed": record["dataset_seed"],
+        "dataset_sha256": run.get("dataset_sha256"),
+        "splits": record["splits"],
+        "train_commit": record["train_commit"],
+        "settings": record["settings"],
+        "epochs_run": record["epochs_run"],
+        "device": record["machine"]["device"],
+        "test_metrics": record["metrics"],
+        "seed_reference": record["reference"],
+        "goals": exp.get("goals", {}),
+        "command": record["command"],
+        "license": LICENSE,
+        "card": f"cards/{name}.md",
+        "experiment_declaration": exp,
+    }
+    if entry["scale_targets"] and not entry["target_ranges"]:
+        from kzoo.data.pipeline import target_ranges
+        from kzoo.data.shards import load_manifest
+        from kzoo.train import label_output
+
+        labels = label_output(exp["targets"])
+        entry["target_ranges"] = target_ranges(load_manifest(run["data_dir"], verify=False), labels[1]).tolist()
+    get_experiment(exp["name"])  # the experiment still exists in this kzoo
+    write_text(directory / "cards" / f"{name}.md", model_card(name, entry, record))
+    entries = manifest(directory)
+    entries[name] = entry
+    write_json(directory / "manifest.json", dict(sorted(entries.items())))
+    return entry
+
+
+def model_card(name: str, e: dict, record: dict) -> str:
+    """The markdown model card of a preset, from its manifest entry and reproduce record."""
+    from kzoo.registry import seed_title
+    from kzoo.reproduce import metric_table
+
+    scaled = ""
+    if e["scale_targets"]:
+        a, b = e["target_scale"]
+        labels = e["targets"] if isinstance(e["targets"], list) else next(
+            v for v in e["targets"].values() if not isinstance(v, str))
+        ranges = ", ".join(f"{t} [{lo:g}, {hi:g}]" for t, (lo, hi) in zip(labels, e["target_ranges"]))
+        scaled = (f" `model.predict` returns the targets mapped linearly onto [{a:g}, {b:g}] from these training "
+                  f"ranges: {ranges}; `kzoo.predict.predict` and `kzoo predict` return physical units.")
+    norm = e["normalization"]
+    norm_text = (f"global standardisation (x - {norm['mean']:.6g}) / {norm['std']:.6g}" if isinstance(norm, dict)
+                 and norm.get("mode") == "global" else f"{norm.get('mode', norm) if isinstance(norm, dict) else norm}")
+    s = e["settings"]
+    lines = [
+        f"# Preset `{name}`: {e['model']} trained by `kzoo reproduce {e['experiment']}`", "",
+        e["description"], "",
+        "```python",
+        "import kzoo",
+        f"model = kzoo.load({name!r})            # or kzoo.build({e['model']!r}, weights={name!r})",
+        "from kzoo.predict import predict",
+        f"predict({name!r}, ['map.fits'])        # physical units; the command line: kzoo predict {name} map.fits",
+        "```", "",
+        "## What it is", "",
+        f"- Model `{e['model']}`, {e['parameters']:,} parameters, file `{e['file']}` ({e['bytes'] / 1e6:.1f} MB, "
+        f"sha256 `{e['sha256'][:16]}...`, checked before loading).",
+        f"- Seed: {seed_title(e['seed_document'])} (`{e['seed_document']}`).",
+        f"- Inputs: `{e['inputs']}`, shape {tuple(e['input_shape']) if e['input_shape'] else 'named inputs'}, raw "
+        f"values; the first layer applies the input normalisation: {norm_text}.",
+        f"- Outputs: {e['targets']}, loss `{e['loss']}`.{scaled}", "",
+        "## Training data", "",
+        f"Recipe `{e['recipe']}` (sky `{e['sky']}`, recipe sha256 `{e['recipe_sha256'][:16]}...`), dataset seed "
+        f"{e['dataset_seed']}, splits {e['splits']}, dataset sha256 `{(e['dataset_sha256'] or '')[:16]}...`. "
+        f"The same command makes the same bytes: `{e['command']}`.", "",
+        f"Fit: batch {s['batch_size']}, Adam lr {s['learning_rate']}, {e['epochs_run']} epochs, precision "
+        f"{s['precision']}, on {e['device']}; trained at commit {e['train_commit']}.", "",
+        "## Test metrics beside the seed's", "",
+        *metric_table(record), "",
+        "The numbers are those of `results/" + e["experiment"] + ".md`, from the same run.", "",
+        "## Known limits", "",
+        LIMITS.get(e["sky"], "Trained on kzoo's simulations only, not on observed data."), "",
+        "## Licence", "", e["license"] + ".", "",
+    ]
+    lines += [f"![{png[:-4].replace('_', ' ')}]({name}/{png})\n" for png in record.get("figures", [])]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    """``python -m kzoo.presets add results/gc-dm.json [--run RUN] [--name NAME]``: make a preset."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m kzoo.presets",
+                                description="Make a pretrained preset from a kzoo reproduce record and its run.",
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("add", help="add (or remake) a preset in the package's presets folder",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("record", help="results/<experiment>.json written by kzoo reproduce")
+    s.add_argument("--run", help="the run directory it reports (default: the run folder under the record's --out)")
+    s.add_argument("--name", help="preset name (default: the experiment's name)")
+    s.add_argument("--dir", help="presets folder (default: kzoo/presets in the source tree)")
+    a = p.parse_args(argv)
+    e = add_preset(a.record, a.run, a.name, a.dir)
+    print(f"preset {a.name or e['experiment']}: {e['file']} ({e['bytes'] / 1e6:.1f} MB, sha256 {e['sha256'][:12]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

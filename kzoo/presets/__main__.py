@@ -1,0 +1,5 @@
+import sys
+
+from kzoo.presets import main
+
+sys.exit(main())

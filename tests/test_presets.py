@@ -1,0 +1,107 @@
+"""Pretrained presets: shipped weights verified and usable, and the way a preset is made from a reproduce run."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+import kzoo
+from kzoo.cli import main
+from kzoo.presets import PRESET_DIR, PresetError, add_preset, list_presets, manifest, preset_file
+
+
+def test_every_shipped_preset_matches_its_manifest_and_card():
+    entries = manifest()
+    assert {"gc-dm", "gc-dm-nps", "gc-dae-gaussian"} <= set(entries)
+    for name, e in entries.items():
+        assert preset_file(name).stat().st_size == e["bytes"]
+        assert (PRESET_DIR / e["card"]).exists() and e["train_commit"] and e["license"].startswith("MIT")
+        # the same numbers as results/: the reproduce record of the experiment
+        record = json.loads((PRESET_DIR.parent.parent / "results" / f"{e['experiment']}.json").read_text())
+        assert record["metrics"] == e["test_metrics"], name
+    total = sum(e["bytes"] for e in entries.values())
+    assert total < 20e6  # the README states the total
+
+
+def test_the_gc_dm_preset_measures_dark_matter_on_fresh_maps(tmp_path):
+    """A real check: maps it never saw, simulated with another seed, predicted from raw counts."""
+    from kzoo.data import write_shards
+    from kzoo.data.pipeline import load_arrays
+
+    write_shards("galactic_center", tmp_path / "d", n=60, seed=123, shards=1, workers=1, progress=False)
+    x, y = load_arrays(tmp_path / "d", "test", inputs="counts", targets=["A_dm"])
+    model = kzoo.build("gc_cnn", weights="gc-dm")
+    assert model.count_params() == manifest()["gc-dm"]["parameters"]
+    mae = float(np.mean(np.abs(model.predict(x, verbose=0)[:, 0] - y[:, 0])))
+    assert mae < 0.2  # the preset's test MAE is 0.0875; an untrained network is ~0.25-0.5
+    np.save(tmp_path / "m.npy", x[0, ..., 0])
+    from kzoo.predict import predict
+
+    res = predict("gc-dm", [tmp_path / "m.npy"])
+    assert res["targets"] == ["A_dm"] and abs(res["predictions"][str(tmp_path / "m.npy")][0] - y[0, 0]) < 0.5
+
+
+def test_a_preset_with_scaled_targets_predicts_physical_units(tmp_path, capsys):
+    np.save(tmp_path / "m.npy", np.full((64, 64), 30.0, np.float32))
+    assert main(["predict", "gc-dm-nps", str(tmp_path / "m.npy"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    a_dm, n_ps = out["predictions"][str(tmp_path / "m.npy")]
+    assert out["targets"] == ["A_dm", "n_ps_gc+n_ps_disk"] and n_ps > 10  # a count, not a number in [0, 1]
+
+
+def test_build_with_weights_refuses_another_model_and_overrides():
+    with pytest.raises(ValueError, match="holds a gc_cnn, not a gc_unet"):
+        kzoo.build("gc_unet", weights="gc-dm")
+    with pytest.raises(TypeError, match="fixes the architecture"):
+        kzoo.build("gc_cnn", weights="gc-dm", outputs=2)
+    with pytest.raises(PresetError, match="did you mean 'gc-dm'"):
+        kzoo.build("gc_cnn", weights="gc-dn")
+
+
+def test_a_damaged_preset_is_refused_before_loading(tmp_path):
+    d = tmp_path / "presets"
+    d.mkdir()
+    e = manifest()["gc-dae-gaussian"]
+    shutil.copy(PRESET_DIR / e["file"], d / e["file"])
+    (d / "manifest.json").write_text(json.dumps({"gc-dae-gaussian": e}))
+    assert kzoo.load("gc-dae-gaussian", directory=d) is not None
+    with open(d / e["file"], "r+b") as f:
+        f.seek(1000)
+        byte = f.read(1)
+        f.seek(1000)
+        f.write(bytes([byte[0] ^ 1]))
+    with pytest.raises(PresetError, match="sha256 differs"):
+        kzoo.load("gc-dae-gaussian", directory=d)
+
+
+def test_presets_are_listed_with_metrics_and_unknown_names_are_one_line(capsys):
+    assert main(["list", "--presets"]) == 0
+    out = capsys.readouterr().out
+    assert "gc-dm " in out and "A_dm mae_scaled" in out and "(0.0807)" in out
+    assert main(["predict", "gc-dn", "x.npy"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gc-dn: neither a preset nor" in err[0] and "'gc-dm'" in err[0]
+    assert main(["info", "gc-dm"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["seed_title"].startswith('"Applying ML on simulations of the Milky Way"')
+
+
+def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_path):
+    from kzoo.reproduce import reproduce
+
+    reproduce("gc-dm", tmp_path / "work", n=100, epochs=1, workers=1, results_dir=tmp_path / "res")
+    d = tmp_path / "presets"
+    e = add_preset(tmp_path / "res" / "gc-dm.json", directory=d, name="tiny")
+    assert list_presets(directory=d) == ["tiny"] and e["experiment"] == "gc-dm"
+    card = (d / "cards" / "tiny.md").read_text()
+    assert "| A_dm | mae_scaled |" in card and "not on Fermi-LAT data" in card and "(tiny/loss_curves.png)" in card
+    assert (d / "cards" / "tiny" / "loss_curves.png").exists()
+    # smaller than the run's model: no optimizer state
+    assert e["bytes"] < (tmp_path / "work" / "run" / "model.keras").stat().st_size
+    record = json.loads((tmp_path / "res" / "gc-dm.json").read_text())
+    record["metrics"]["A_dm"]["mae_scaled"] = 0.01  # a record that does not report this run
+    (tmp_path / "res" / "forged.json").write_text(json.dumps(record))
+    with pytest.raises(PresetError, match="metrics.json differs"):
+        add_preset(tmp_path / "res" / "forged.json", directory=d, name="forged")
+    assert list_presets(directory=d) == ["tiny"]
