@@ -13,7 +13,8 @@ import fnmatch
 import inspect
 from typing import Any, Callable
 
-__all__ = ["ModelSpec", "UnknownNameError", "register", "build", "list_models", "spec", "closest"]
+__all__ = ["ModelSpec", "UnknownNameError", "UnknownArgumentError", "register", "build", "check_arguments",
+           "list_models", "spec", "closest"]
 
 
 class UnknownNameError(KeyError):
@@ -21,6 +22,14 @@ class UnknownNameError(KeyError):
 
     def __str__(self):  # KeyError would print the message in quotes
         return str(self.args[0])
+
+
+class UnknownArgumentError(TypeError, ValueError):
+    """An override the model's builder does not take; the message lists those it takes.
+
+    A TypeError, as Python's own for an unexpected keyword argument; a ValueError, so that the command line
+    reports it in one line as bad input.
+    """
 
 
 def closest(name: str, names, kind: str) -> UnknownNameError:
@@ -119,9 +128,15 @@ def build(name: str, **overrides):
 
     >>> model = build("gc_cnn", outputs=2, input_shape=(32, 32, 1))
     """
+    check_arguments(name, overrides)
+    return spec(name).builder(**overrides)
+
+
+def check_arguments(name: str, overrides) -> None:
+    """Raise UnknownArgumentError naming each of ``overrides`` (names) that model ``name``'s builder lacks."""
     s = spec(name)
     allowed = s.arguments()
     bad = sorted(set(overrides) - set(allowed))
     if bad:
-        raise TypeError(f"build({name!r}): unknown argument(s) {bad}; {name} accepts {sorted(allowed)}")
-    return s.builder(**overrides)
+        raise UnknownArgumentError(f"model {s.name!r} has no argument {', '.join(map(repr, bad))}; it takes "
+                                   f"{', '.join(sorted(allowed))}")
