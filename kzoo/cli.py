@@ -86,20 +86,40 @@ def _cmd_verify(a):
     print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, seed {m['seed']})")
 
 
+def model_args(pairs) -> dict:
+    """``{NAME: VALUE}`` from ``--model-arg NAME=VALUE`` strings: VALUE read as JSON (``dense=[256,64]``,
+    ``dropout=0.2``, ``output_activation=null``), else kept as the plain string (``activation=gelu``); the
+    last of a repeated NAME wins."""
+    out = {}
+    for text in pairs or ():
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--model-arg {text!r}: expected NAME=VALUE, e.g. dense=[256,64] or dropout=0.2")
+        try:
+            out[name.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name.strip()] = value
+    return out
+
+
 def _cmd_train(a):
     from kzoo.io import ensure_dir
-    from kzoo.train import fit
+    from kzoo.train import fit, read_hyperparameters
 
     ensure_dir(a.out, "--out")
+    settings, args = read_hyperparameters(a.hyperparameters) if a.hyperparameters else ({}, {})
+    args.update(model_args(a.model_arg))  # the command line wins over the file
     strategy = None
     if a.strategy == "mirrored":
         import tensorflow as tf
 
         strategy = tf.distribute.MirroredStrategy()
-    res = fit(a.experiment, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.lr,
+    res = fit(a.experiment, a.data, a.out, epochs=a.epochs,
+              batch_size=a.batch_size if a.batch_size is not None else settings.get("batch_size"),
+              learning_rate=a.lr if a.lr is not None else settings.get("learning_rate"),
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
               cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
-              allow_other_recipe=a.allow_other_recipe)
+              allow_other_recipe=a.allow_other_recipe, model_args=args)
     _print_metrics(res)
     print(f"run written to {a.out}")
 
@@ -166,51 +186,85 @@ def _cmd_reproduce(a):
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` ends each option's sentence with its default, unless the default is None or False (the
+    sentence then says what happens without the option) or the sentence already states it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+PRECISION_HELP = ("training precision; mixed_bfloat16 pays off only on GPUs and on CPUs with AMX or AVX512-BF16, "
+                  "mixed_float16 only on GPUs")
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.")
+    p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.",
+                                formatter_class=HelpFormatter)
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                           help="what to do; `kzoo COMMAND --help` explains each")
 
-    s = sub.add_parser("list", help="list zoo models with aliases and parameter counts (or --experiments, --presets)")
-    s.add_argument("pattern", nargs="?", default="*", help="shell wildcard, e.g. 'gc*'")
-    s.add_argument("--experiments", action="store_true", help="list declared experiments instead")
+    def command(name, text):
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                              formatter_class=HelpFormatter)
+
+    s = command("list", "list zoo models with aliases and parameter counts (or --experiments, --presets)")
+    s.add_argument("pattern", nargs="?", default="*", help="shell wildcard on the names, e.g. 'gc*'")
+    s.add_argument("--experiments", action="store_true", help="list declared experiments instead of models")
     s.add_argument("--presets", action="store_true",
                    help="list pretrained presets (kzoo.load(name), kzoo predict NAME ...) with their test metrics "
                         "beside the seed's")
     s.set_defaults(fn=_cmd_list)
 
-    s = sub.add_parser("info", help="the spec of a model, the declaration of an experiment or a preset's "
-                                    "manifest entry, as JSON (with the seed document's title)")
-    s.add_argument("name", help="a model, experiment or preset name")
+    s = command("info", "the spec of a model, the declaration of an experiment or a preset's manifest entry, as "
+                        "JSON (with the seed document's title)")
+    s.add_argument("name", help="a model (e.g. gc_cnn), an experiment (e.g. gc-dm) or a preset; see `kzoo list`")
     s.set_defaults(fn=_cmd_info)
 
-    s = sub.add_parser("simulate", help="simulate a recipe into TFRecord shards + manifest.json")
+    s = command("simulate", "simulate a recipe into TFRecord shards + manifest.json")
     s.add_argument("recipe", help="built-in recipe (e.g. galactic_center) or a .yaml/.json file")
-    s.add_argument("--out", required=True, help="dataset directory")
-    s.add_argument("--n", type=int, help="images in all (the recipe's split proportions are kept)")
+    s.add_argument("--out", required=True, help="dataset directory; a rerun makes only missing or corrupt shards")
+    s.add_argument("--n", type=int, help="images in all, the recipe's split proportions kept (default: the "
+                                         "recipe's split sizes)")
     s.add_argument("--seed", type=int, help="random seed (default: the recipe's)")
     s.add_argument("--shards", type=int, help="number of shards (default: the recipe's)")
     s.add_argument("--workers", type=int, default=1, help="processes simulating shards in parallel")
-    s.add_argument("--no-progress", action="store_true")
+    s.add_argument("--no-progress", action="store_true", help="print no progress bar")
     s.set_defaults(fn=_cmd_simulate)
 
-    s = sub.add_parser("verify", help="check a dataset's shards against its manifest")
-    s.add_argument("data")
+    s = command("verify", "check a dataset's shards against its manifest")
+    s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")
     s.set_defaults(fn=_cmd_verify)
 
-    s = sub.add_parser("train", help="train a declared experiment (resumes a killed run in the same --out)")
+    s = command("train", "train a declared experiment (resumes a killed run in the same --out)")
     s.add_argument("experiment", help="e.g. gc-dm (see `kzoo list --experiments`)")
     s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
     s.add_argument("--out", required=True, help="run directory")
-    s.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--lr", type=float, help="learning rate")
-    s.add_argument("--patience", type=int, help="early-stopping patience in epochs")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"])
-    s.add_argument("--strategy", default="default", choices=["default", "mirrored"])
-    s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch")
+    s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
+    s.add_argument("--batch-size", type=int, help="images per step (default: --hyperparameters' batch_size, "
+                                                  "else the experiment's)")
+    s.add_argument("--lr", type=float, help="learning rate (default: --hyperparameters' learning_rate, else the "
+                                            "experiment's)")
+    s.add_argument("--patience", type=int, help="early-stopping patience in epochs (default: the experiment's)")
+    s.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
+                   help="an argument of the experiment's model builder, VALUE as JSON or else a plain string, "
+                        "e.g. --model-arg dense=[256,64] --model-arg dropout=0.2 (repeatable; `kzoo info MODEL` "
+                        "lists the arguments); recorded in run.json, so other values make another run")
+    s.add_argument("--hyperparameters", metavar="JSON",
+                   help="a JSON object of hyper-parameters, e.g. the best_hyperparameters.json of `python -m "
+                        "tuners.search`: learning_rate and batch_size set the fit, the other keys are model "
+                        "arguments; --lr, --batch-size and --model-arg win over it")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the weights, shuffling and augmentation")
+    s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help=PRECISION_HELP)
+    s.add_argument("--strategy", default="default", choices=["default", "mirrored"],
+                   help="tf.distribute strategy: default (one device) or mirrored (every local GPU)")
+    s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch instead of caching "
+                                                           "the parsed dataset in memory")
     s.add_argument("--overwrite", action="store_true",
                    help="train a new run in --out even if it holds a run of another experiment, dataset, seed or "
                         "setting (that run stays until the new one is complete); without it such a --out is "
@@ -221,40 +275,41 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     s.set_defaults(fn=_cmd_train)
 
-    s = sub.add_parser("evaluate", help="recompute RUN/metrics.json from the saved model, or judge it on another "
-                                        "dataset of its sky")
+    s = command("evaluate", "recompute RUN/metrics.json from the saved model, or judge it on another dataset of "
+                            "its sky")
     s.add_argument("run", help="a run directory made by kzoo train")
     s.add_argument("--data", help="dataset directory (default: the one the run was trained on); another dataset of "
                                   "the same sky is judged with the training set's label ranges (e.g. many noise "
                                   "realisations of one galaxy: recipe sersic_fixed_snr60)")
-    s.add_argument("--split", default="test", help="the split to judge (default test)")
-    s.add_argument("--out", help="where metrics.json and the plots go (default RUN itself; give one when --data "
+    s.add_argument("--split", default="test", help="the split to judge")
+    s.add_argument("--out", help="where metrics.json and the plots go (default: RUN itself; give one when --data "
                                  "is another dataset, so the run's own evaluation stays)")
     s.set_defaults(fn=_cmd_evaluate)
 
-    s = sub.add_parser("export", help="export a run's model: keras, savedmodel or onnx")
-    s.add_argument("run")
-    s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"])
+    s = command("export", "export a run's model: keras, savedmodel or onnx")
+    s.add_argument("run", help="a run directory made by kzoo train")
+    s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"],
+                   help="keras: a .keras file; savedmodel and onnx load without kzoo")
     s.add_argument("--out", help="destination (default: RUN/export/...)")
     s.set_defaults(fn=_cmd_export)
-    s = sub.add_parser("predict", help="apply a run's model or a pretrained preset to FITS or .npy images")
+
+    s = command("predict", "apply a run's model or a pretrained preset to FITS or .npy images")
     s.add_argument("run", help="a run directory made by kzoo train or kzoo reproduce, or a preset name "
                                "(kzoo list --presets)")
     s.add_argument("images", nargs="+", help="FITS files (first 2-D image HDU) or .npy arrays")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(fn=_cmd_predict)
 
-    s = sub.add_parser("reproduce", help="simulate, train and evaluate an experiment at the seed's sizes; "
-                                         "write results/<experiment>.md beside the seed's numbers")
+    s = command("reproduce", "simulate, train and evaluate an experiment at the seed's sizes; write "
+                             "results/<experiment>.md beside the seed's numbers")
     s.add_argument("experiment", help="an experiment, or a suite of them (gc: every gc-* experiment)")
     s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
-    s.add_argument("--data", help="the dataset directory (default OUT/data; a suite shares OUT/data/<recipe> per recipe); "
-                                  "an existing dataset of the same recipe, seed and size is reused")
-    s.add_argument("--seed", type=int, default=1, help="dataset seed (default 1; the same seed gives the same bytes)")
-    s.add_argument("--workers", type=int, default=2, help="simulation worker processes (default 2)")
+    s.add_argument("--data", help="the dataset directory (default: OUT/data; a suite shares OUT/data/<recipe> per "
+                                  "recipe); an existing dataset of the same recipe, seed and size is reused")
+    s.add_argument("--seed", type=int, default=1, help="dataset seed; the same seed gives the same bytes")
+    s.add_argument("--workers", type=int, default=2, help="simulation worker processes")
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
-                   help="training precision (default float32; mixed_bfloat16 pays off only on CPUs with AMX "
-                        "or AVX512-BF16, and on GPUs)")
+                   help=PRECISION_HELP)
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")
@@ -292,13 +347,22 @@ def main(argv=None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
-    debug = args.debug or os.environ.get("KZOO_DEBUG", "") not in ("", "0")
+    return run_reporting(f"kzoo {args.command}", lambda: args.fn(args), args.debug)
+
+
+def run_reporting(prog: str, fn, debug: bool = False) -> int:
+    """Call ``fn()`` and return 0; an error prints one line ``PROG: error: ...`` and returns 2.
+
+    With ``debug`` or ``KZOO_DEBUG=1`` the error goes through with its traceback. Also used by
+    ``python -m tuners.search``.
+    """
+    debug = debug or os.environ.get("KZOO_DEBUG", "") not in ("", "0")
     try:
-        args.fn(args)
+        fn()
     except Exception as e:  # KeyboardInterrupt and SystemExit are not errors of the input: they pass
         if debug:
             raise
-        print(f"kzoo {args.command}: error: {_message(e)}", file=sys.stderr)
+        print(f"{prog}: error: {_message(e)}", file=sys.stderr)
         return 2
     return 0
 

@@ -13,7 +13,8 @@ import fnmatch
 import inspect
 from typing import Any, Callable
 
-__all__ = ["ModelSpec", "UnknownNameError", "register", "build", "list_models", "spec", "closest", "seed_title"]
+__all__ = ["ModelSpec", "UnknownNameError", "UnknownArgumentError", "register", "build", "check_arguments",
+           "list_models", "spec", "closest", "seed_title"]
 
 # The seed documents (../shared/seeds/) by file, with their titles, as the seeds' index names them.
 SEEDS = {
@@ -37,6 +38,14 @@ class UnknownNameError(KeyError):
 
     def __str__(self):  # KeyError would print the message in quotes
         return str(self.args[0])
+
+
+class UnknownArgumentError(TypeError, ValueError):
+    """An override the model's builder does not take; the message lists those it takes.
+
+    A TypeError, as Python's own for an unexpected keyword argument; a ValueError, so that the command line
+    reports it in one line as bad input.
+    """
 
 
 def closest(name: str, names, kind: str) -> UnknownNameError:
@@ -141,20 +150,27 @@ def build(name: str, weights: str | None = None, **overrides):
     >>> model = build("gc_cnn", outputs=2, input_shape=(32, 32, 1))
     >>> trained = build("gc_cnn", weights="gc-dm")
     """
-    s = spec(name)
     if weights is not None:
         from kzoo.presets import load, preset_entry
 
         entry = preset_entry(weights)
-        if spec(entry["model"]).name != s.name:
+        if spec(entry["model"]).name != spec(name).name:
             raise ValueError(f"build({name!r}, weights={weights!r}): preset {weights!r} holds a "
-                             f"{entry['model']}, not a {s.name}; use build({entry['model']!r}, weights={weights!r})")
+                             f"{entry['model']}, not a {spec(name).name}; use build({entry['model']!r}, "
+                             f"weights={weights!r})")
         if overrides:
             raise TypeError(f"build({name!r}, weights={weights!r}): a preset fixes the architecture it was trained "
                             f"with; drop {sorted(overrides)} or build without weights")
         return load(weights)
+    check_arguments(name, overrides)
+    return spec(name).builder(**overrides)
+
+
+def check_arguments(name: str, overrides) -> None:
+    """Raise UnknownArgumentError naming each of ``overrides`` (names) that model ``name``'s builder lacks."""
+    s = spec(name)
     allowed = s.arguments()
     bad = sorted(set(overrides) - set(allowed))
     if bad:
-        raise TypeError(f"build({name!r}): unknown argument(s) {bad}; {name} accepts {sorted(allowed)}")
-    return s.builder(**overrides)
+        raise UnknownArgumentError(f"model {s.name!r} has no argument {', '.join(map(repr, bad))}; it takes "
+                                   f"{', '.join(sorted(allowed))}")

@@ -173,18 +173,57 @@ def compile_args(exp) -> dict:
     return args
 
 
+# The keys of a search space (ModelSpec.search_space) or of a tuner's best_hyperparameters.json that are fit
+# settings; every other key is a builder argument.
+FIT_SETTINGS = ("learning_rate", "batch_size")
+
+
+def read_hyperparameters(path) -> tuple[dict, dict]:
+    """``(fit settings, model arguments)`` from a JSON object of hyper-parameters, such as the
+    ``OUT/best_hyperparameters.json`` of ``python -m tuners.search``: ``learning_rate`` and ``batch_size``
+    are fit settings, every other key an argument of the experiment's model builder."""
+    path = Path(path)
+    try:
+        values = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e}); expected an object such as "
+                         f'{{"learning_rate": 0.001, "dense": [256, 64]}}') from None
+    if not isinstance(values, dict):
+        raise ValueError(f"{path}: expected a JSON object of hyper-parameters such as "
+                         f'{{"learning_rate": 0.001, "dense": [256, 64]}}, got a {type(values).__name__}')
+    return ({k: v for k, v in values.items() if k in FIT_SETTINGS},
+            {k: v for k, v in values.items() if k not in FIT_SETTINGS})
+
+
+def model_arguments(exp, manifest, **model_args) -> dict:
+    """The keyword arguments ``build_for`` gives ``kzoo.build``: the input shape, normalisation and output
+    count that the dataset and the experiment fix, then the experiment's ``model_args`` and ``model_args``.
+
+    Raises a ValueError for an argument the builder does not take (naming those it takes) or one that the
+    dataset fixes, before anything is built or written.
+    """
+    from kzoo.data.pipeline import model_shape
+    from kzoo.registry import check_arguments
+
+    chosen = {**exp.model_args, **model_args}
+    check_arguments(exp.model, chosen)
+    fixed = {"input_shape": model_shape(manifest["schema"][image_input_name(exp)]["shape"]),
+             "normalization": input_normalization(exp, manifest)}
+    labels = label_output(exp.targets)
+    if labels is not None:  # a Gaussian NLL head predicts a mean and a log standard deviation per target
+        fixed["outputs"] = (2 if exp.loss == "gaussian_nll" else 1) * len(labels[1])
+    clash = sorted(set(fixed) & set(chosen))
+    if clash:
+        raise ValueError(f"model argument {', '.join(map(repr, clash))} of {exp.model} is set from the dataset "
+                         f"and the experiment {exp.name}'s targets; leave it out")
+    return {**fixed, **chosen}
+
+
 def build_for(exp, manifest, **model_args):
     """The experiment's zoo model, shaped for the dataset of ``manifest`` (used by fit and the tuners)."""
-    from kzoo.data.pipeline import model_shape
     from kzoo.registry import build
 
-    # A Gaussian NLL head predicts a mean and a log standard deviation per target.
-    per_target = 2 if exp.loss == "gaussian_nll" else 1
-    labels = label_output(exp.targets)
-    outputs = {} if labels is None else {"outputs": per_target * len(labels[1])}
-    return build(exp.model, input_shape=model_shape(manifest["schema"][image_input_name(exp)]["shape"]),
-                 normalization=input_normalization(exp, manifest),
-                 **outputs, **{**exp.model_args, **model_args})
+    return build(exp.model, **model_arguments(exp, manifest, **model_args))
 
 
 def _batchnorm_layers(model) -> list:
@@ -378,7 +417,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     parameters) unless ``allow_other_recipe``.
     ``precision`` "mixed_bfloat16" or "mixed_float16" trains in mixed precision (outputs stay
     float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
-    ``model_args`` override the builder's arguments; ``callbacks`` are added to kzoo's own.
+    ``model_args`` override the builder's arguments (those of the experiment's declaration included); they
+    are recorded in run.json's settings, so a run with other ``model_args`` is another run; ``callbacks``
+    are added to kzoo's own.
     Returns the evaluation result written to ``out/metrics.json``.
     """
     import keras
@@ -408,6 +449,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     manifest = load_manifest(data_dir, verify=verify)
     if not allow_other_recipe:
         check_recipe(exp, manifest, data_dir)
+    model_args = {**exp.model_args, **(model_args or {})}
+    model_arguments(exp, manifest, **model_args)  # an argument the builder lacks is refused before out is touched
     has_val = "val" in manifest["splits"]
     norm = input_normalization(exp, manifest)
     run = {
@@ -419,7 +462,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "seed": seed,
         "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                      "patience": patience, "precision": precision, "normalization": norm,
-                     "model_args": {**exp.model_args, **(model_args or {})}},
+                     "model_args": model_args},
         "versions": _versions(),
         "device": _device(),
     }

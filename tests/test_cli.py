@@ -1,8 +1,11 @@
+import argparse
 import json
 
 import pytest
 import yaml
 
+import kzoo.cli
+import tuners.search
 from conftest import tiny_recipe
 from kzoo.cli import main
 
@@ -54,3 +57,71 @@ def test_bad_recipe_exits_2_listing_problems(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'extra'" in err and "'shards'" in err and str(bad) in err
     assert not (tmp_path / "d" / "manifest.json").exists()
+
+
+def _parsers(p):
+    """``p`` and every subparser under it."""
+    yield p
+    for a in p._actions:
+        if isinstance(a, argparse._SubParsersAction):
+            for sub in a.choices.values():
+                yield from _parsers(sub)
+
+
+@pytest.mark.parametrize("make", [kzoo.cli.parser, tuners.search.parser], ids=["kzoo", "tuners.search"])
+def test_every_option_of_every_command_has_a_sentence_and_shows_its_default(make):
+    missing, no_default = [], []
+    for p in _parsers(make()):
+        formatter = p.formatter_class(p.prog)
+        for a in p._actions:
+            if isinstance(a, argparse._HelpAction):
+                continue
+            name = f"{p.prog} {'/'.join(a.option_strings) or a.dest}"
+            if not (a.help or "").strip():
+                missing.append(name)
+            if isinstance(a, argparse._SubParsersAction):
+                missing += [f"{p.prog} {c.dest}" for c in a._choices_actions if not (c.help or "").strip()]
+            elif a.option_strings and a.default is not None and a.default is not False:
+                if "default" not in (formatter._get_help_string(a) or ""):
+                    no_default.append(name)
+        assert p.format_help()  # every help string formats (no stray %)
+    assert not missing, f"options without a help sentence: {missing}"
+    assert not no_default, f"options whose --help hides the default: {no_default}"
+
+
+def test_train_help_shows_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "augmentation (default: 0)" in text and "(default: float32)" in text and "--model-arg NAME=VALUE" in text
+
+
+def test_model_args_and_hyperparameters_reach_the_model_and_run_json(tiny_data, tmp_path, capsys):
+    from kzoo.export import load_model
+
+    run = tmp_path / "run"
+    train = ["train", "gc-dm", "--data", str(tiny_data), "--out", str(run), "--epochs", "1", "--quiet",
+             "--allow-other-recipe", "--model-arg", "filters=[4,4,8,8]"]
+    assert main(train + ["--model-arg", "dense=[8]", "--model-arg", "activation=elu"]) == 0
+    settings = json.loads((run / "run.json").read_text())["settings"]
+    assert settings["model_args"] == {"filters": [4, 4, 8, 8], "dense": [8], "activation": "elu"}
+    model = load_model(run / "model.keras")
+    small = model.count_params()
+    assert [layer.units for layer in model.layers if type(layer).__name__ == "Dense"][0] == 8
+    capsys.readouterr()
+
+    # other model arguments make another run: refused in the same --out without --overwrite
+    assert main(train + ["--model-arg", "dense=[16]"]) == 2
+    err = capsys.readouterr().err
+    assert "model_args.dense: [8] -> [16]" in err, err
+
+    best = tmp_path / "best_hyperparameters.json"
+    best.write_text(json.dumps({"learning_rate": 0.0123, "batch_size": 8, "dense": [16], "activation": "relu"}))
+    assert main(train + ["--hyperparameters", str(best), "--batch-size", "16", "--model-arg", "activation=elu",
+                         "--overwrite"]) == 0
+    settings = json.loads((run / "run.json").read_text())["settings"]
+    assert settings["learning_rate"] == 0.0123 and settings["batch_size"] == 16  # the command line wins
+    assert settings["model_args"] == {"filters": [4, 4, 8, 8], "dense": [16], "activation": "elu"}
+    model = load_model(run / "model.keras", compile=True)
+    assert model.count_params() > small
+    assert model.optimizer.get_config()["learning_rate"]["config"]["initial_learning_rate"] == pytest.approx(0.0123)

@@ -323,3 +323,18 @@ def test_negative_patience_is_refused(capsys, tiny_data, tmp_path):
     fails(capsys, ["train", "gc-dm", "--data", tiny_data, "--out", tmp_path / "r", "--patience", "-1",
                    "--allow-other-recipe"], "patience must be >= 0", "got -1")
     assert not (tmp_path / "r").exists()
+
+
+def test_bad_model_args_and_hyperparameters_files_are_refused(capsys, tiny_data, tmp_path):
+    train = ["train", "gc-dm", "--data", tiny_data, "--out", tmp_path / "r", "--allow-other-recipe"]
+    fails(capsys, train + ["--model-arg", "widthz=3"], "model 'gc_cnn' has no argument 'widthz'", "filters, ")
+    fails(capsys, train + ["--model-arg", "dense"], "--model-arg 'dense'", "NAME=VALUE")
+    fails(capsys, train + ["--model-arg", "input_shape=[8,8,1]"], "'input_shape'", "set from the dataset")
+    (tmp_path / "list.json").write_text("[0.001]")
+    fails(capsys, train + ["--hyperparameters", tmp_path / "list.json"], tmp_path / "list.json", "JSON object")
+    (tmp_path / "broken.json").write_text("{")
+    fails(capsys, train + ["--hyperparameters", tmp_path / "broken.json"], tmp_path / "broken.json", "not JSON")
+    fails(capsys, train + ["--hyperparameters", tmp_path / "none.json"], tmp_path / "none.json", "No such file")
+    (tmp_path / "unknown.json").write_text('{"learning_rate": 0.01, "widthz": 3}')
+    fails(capsys, train + ["--hyperparameters", tmp_path / "unknown.json"], "no argument 'widthz'")
+    assert not (tmp_path / "r").exists()

@@ -11,7 +11,7 @@ import json
 
 import keras_tuner as kt
 
-FIT_KEYS = ("learning_rate", "batch_size")
+from kzoo.train import FIT_SETTINGS
 
 
 def hp_value(hp, name: str, d: dict):
@@ -31,6 +31,17 @@ def hp_value(hp, name: str, d: dict):
     raise ValueError(f"search space entry {name!r}: type must be int, float or choice, got {kind!r}")
 
 
+def decoded(space: dict, values: dict) -> dict:
+    """``hp.values`` as the builder and ``kzoo train --hyperparameters`` take them: a choice among lists,
+    drawn by ``hp_value`` as a JSON string, back to the list."""
+    out = dict(values)
+    for name, v in values.items():
+        d = space.get(name, {})
+        if d.get("type") == "choice" and isinstance(v, str) and any(isinstance(c, (list, tuple)) for c in d["values"]):
+            out[name] = json.loads(v)
+    return out
+
+
 class ExperimentHyperModel(kt.HyperModel):
     """Build and fit the experiment's model with hyper-parameters drawn from its spec's search space."""
 
@@ -38,6 +49,7 @@ class ExperimentHyperModel(kt.HyperModel):
         from kzoo.data.shards import load_manifest
         from kzoo.experiments import get_experiment
         from kzoo.registry import spec
+        from kzoo.train import model_arguments
 
         self.exp = get_experiment(experiment)
         super().__init__(name=self.exp.name)
@@ -45,13 +57,14 @@ class ExperimentHyperModel(kt.HyperModel):
         self.manifest = load_manifest(data_dir)
         self.space = spec(self.exp.model).search_space
         self.seed, self.cache, self.fixed = seed, cache, fixed_model_args
+        model_arguments(self.exp, self.manifest, **fixed_model_args)  # a wrong name fails now, not in every trial
 
     def build(self, hp):
         import keras
 
         from kzoo.train import build_for, compile_args
 
-        args = {k: hp_value(hp, k, d) for k, d in self.space.items() if k not in FIT_KEYS}
+        args = {k: hp_value(hp, k, d) for k, d in self.space.items() if k not in FIT_SETTINGS}
         lr = hp_value(hp, "learning_rate", self.space["learning_rate"]) if "learning_rate" in self.space \
             else self.exp.learning_rate
         model = build_for(self.exp, self.manifest, **{**args, **self.fixed})
