@@ -15,13 +15,40 @@ def _cmd_list(a):
     if a.experiments:
         from kzoo.experiments import get_experiment
 
-        for name in list_experiments(a.pattern):
-            e = get_experiment(name)
-            print(f"{name:20s} model={e.model:14s} recipe={e.recipe}  {e.description[:70]}")
+        rows = [(name, e.model, e.recipe, e.description) for name, e in
+                ((name, get_experiment(name)) for name in list_experiments(a.pattern))]
+        print(_table(("experiment", "model", "recipe", "description"), rows))
         return
-    for name in list_models(a.pattern):
-        s = spec(name)
-        print(f"{name:20s} {s.task:14s} in={tuple(s.input_shape)}  {s.outputs}")
+    rows = [(name, s.task, str(tuple(s.input_shape)), str(s.outputs)) for name, s in
+            ((name, spec(name)) for name in list_models(a.pattern))]
+    print(_table(("model", "task", "input shape", "outputs"), rows))
+
+
+def _table(header, rows, width: int | None = None) -> str:
+    """Columns as wide as their widest entry, two spaces apart; the last column wrapped (not cut) to the
+    terminal's width, its continuation lines under its start (on lines of their own where less than 30
+    characters would be left for it)."""
+    import shutil
+    import textwrap
+
+    if not rows:
+        return ""
+    rows = [tuple(header)] + [tuple(r) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    start = sum(widths) + 2 * len(widths)
+    indent = start if width - start >= 30 else 4
+    lines = []
+    for r in rows:
+        head = "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  "
+        wrapped = textwrap.wrap(r[-1], max(width - indent, 30), break_on_hyphens=False) or [""]
+        if indent == start:
+            lines.append(head + wrapped[0])
+            wrapped = wrapped[1:]
+        else:
+            lines.append(head.rstrip())
+        lines += [" " * indent + w for w in wrapped]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _cmd_info(a):
@@ -42,8 +69,15 @@ def _cmd_simulate(a):
     m = write_shards(a.recipe, a.out, n=a.n, seed=a.seed, shards=a.shards, workers=a.workers,
                      progress=not a.no_progress)
     counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
-    n_shards = sum(len(v["shards"]) for v in m["splits"].values())
-    print(f"wrote {n_shards} shards ({counts}) and manifest.json to {a.out}")
+    w = m["written"]
+    if not w["shards"]:
+        did = "nothing written" if not w["manifest"] else "only manifest.json written"
+        print(f"up to date: {a.out} holds all {w['of']} shards ({counts}); {did}")
+    elif w["reused"]:
+        print(f"wrote {len(w['shards'])} of {w['of']} shards ({w['reused']} were already complete; {counts}) and "
+              f"manifest.json to {a.out}")
+    else:
+        print(f"wrote {w['of']} shards ({counts}) and manifest.json to {a.out}")
 
 
 def _cmd_verify(a):
@@ -67,9 +101,9 @@ def _cmd_train(a):
     res = fit(a.experiment, a.data, a.out, epochs=a.epochs, batch_size=a.batch_size, learning_rate=a.lr,
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
               cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
-              allow_other_recipe=a.allow_other_recipe)
+              allow_other_recipe=a.allow_other_recipe, classical=not a.no_reference)
     _print_metrics(res)
-    print(f"run written to {a.out}")
+    print(res["training"]["message"])
 
 
 def _print_metrics(res):
@@ -94,7 +128,7 @@ def _cmd_evaluate(a):
         from kzoo.io import ensure_dir
 
         ensure_dir(a.out, "--out")
-    _print_metrics(evaluate(a.run, a.data, split=a.split, out=a.out))
+    _print_metrics(evaluate(a.run, a.data, split=a.split, out=a.out, classical=not a.no_reference))
 
 
 def _cmd_export(a):
@@ -134,6 +168,10 @@ def _cmd_reproduce(a):
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
+NO_REFERENCE_HELP = ("skip the experiment's classical reference method (e.g. the Poisson template fit); otherwise "
+                     "it is computed once per dataset and split and cached in DATA/.kzoo-reference")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.")
     p.add_argument("--debug", action="store_true",
@@ -163,7 +201,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("data")
     s.set_defaults(fn=_cmd_verify)
 
-    s = sub.add_parser("train", help="train a declared experiment (resumes a killed run in the same --out)")
+    s = sub.add_parser("train", help="train a declared experiment (resumes a killed run in the same --out; a "
+                                      "finished one is left as it is)")
     s.add_argument("experiment", help="e.g. gc-dm (see `kzoo list --experiments`)")
     s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
     s.add_argument("--out", required=True, help="run directory")
@@ -176,13 +215,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--strategy", default="default", choices=["default", "mirrored"])
     s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch")
     s.add_argument("--overwrite", action="store_true",
-                   help="train a new run in --out even if it holds a run of another experiment, dataset, seed or "
-                        "setting (that run stays until the new one is complete); without it such a --out is "
-                        "refused, and a killed run of the same command is continued")
+                   help="train a new run in --out even if it holds this run finished, or a run of another "
+                        "experiment, dataset, seed or setting (that run stays until the new one is complete); "
+                        "without it such a --out is refused, this run finished is left as it is, and a killed "
+                        "run of the same command is continued")
     s.add_argument("--allow-other-recipe", action="store_true",
                    help="train on a dataset simulated with other parameters than the experiment's recipe "
                         "(e.g. a small test recipe); without it such a dataset is refused")
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_train)
 
     s = sub.add_parser("evaluate", help="recompute RUN/metrics.json from the saved model, or judge it on another "
@@ -194,6 +235,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="test", help="the split to judge (default test)")
     s.add_argument("--out", help="where metrics.json and the plots go (default RUN itself; give one when --data "
                                  "is another dataset, so the run's own evaluation stays)")
+    s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_evaluate)
 
     s = sub.add_parser("export", help="export a run's model: keras, savedmodel or onnx")
