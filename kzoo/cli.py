@@ -15,14 +15,14 @@ def _cmd_list(a):
     if a.experiments:
         from kzoo.experiments import get_experiment
 
-        for name in list_experiments(a.pattern):
-            e = get_experiment(name)
-            print(f"{name:20s} model={e.model:14s} recipe={e.recipe}  {e.description[:70]}")
+        rows = [(name, e.model, e.recipe, e.description) for name, e in
+                ((name, get_experiment(name)) for name in list_experiments(a.pattern))]
+        print(_table(("experiment", "model", "recipe", "description"), rows))
         return
     if a.presets:
         from kzoo.presets import list_presets, preset_entry
 
-        rows = [("preset", "model", "parameters", "MB", "test metric (seed)")]
+        rows = []
         for name in list_presets(a.pattern):
             e = preset_entry(name)
             shown = []
@@ -32,23 +32,41 @@ def _cmd_list(a):
                     if isinstance(value, float):
                         shown.append(f"{target} {key} {value:.4g} ({seed})")
             rows.append((name, e["model"], f"{e['parameters']:,}", f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
-        _print_table(rows)
+        print(_table(("preset", "model", "parameters", "MB", "test metric (seed's)"), rows))
         return
     from kzoo.models import parameter_count
 
-    rows = [("model", "aliases", "task", "parameters", "input", "outputs")]
-    for name in list_models(a.pattern):
-        s = spec(name)
-        rows.append((name, ", ".join(s.aliases) or "-", s.task, f"{parameter_count(name):,}",
-                     "x".join(str(d) for d in s.input_shape), s.outputs))
-    _print_table(rows)
+    rows = [(name, ", ".join(s.aliases) or "-", s.task, f"{parameter_count(name):,}",
+             "x".join(str(d) for d in s.input_shape), str(s.outputs))
+            for name, s in ((name, spec(name)) for name in list_models(a.pattern))]
+    print(_table(("model", "aliases", "task", "parameters", "input", "outputs"), rows))
 
 
-def _print_table(rows):
-    """Rows of strings in columns as wide as their widest entry; the last column is not padded."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+def _table(header, rows, width: int | None = None) -> str:
+    """Columns as wide as their widest entry, two spaces apart; the last column wrapped (not cut) to the
+    terminal's width, its continuation lines under its start (on lines of their own where less than 30
+    characters would be left for it)."""
+    import shutil
+    import textwrap
+
+    if not rows:
+        return ""
+    rows = [tuple(header)] + [tuple(r) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+    width = width or shutil.get_terminal_size((120, 24)).columns
+    start = sum(widths) + 2 * len(widths)
+    indent = start if width - start >= 30 else 4
+    lines = []
     for r in rows:
-        print("  ".join(f"{c:{w}s}" for c, w in zip(r, widths)) + "  " + r[-1])
+        head = "  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  "
+        wrapped = textwrap.wrap(r[-1], max(width - indent, 30), break_on_hyphens=False) or [""]
+        if indent == start:
+            lines.append(head + wrapped[0])
+            wrapped = wrapped[1:]
+        else:
+            lines.append(head.rstrip())
+        lines += [" " * indent + w for w in wrapped]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _cmd_info(a):
@@ -74,8 +92,15 @@ def _cmd_simulate(a):
     m = write_shards(a.recipe, a.out, n=a.n, seed=a.seed, shards=a.shards, workers=a.workers,
                      progress=not a.no_progress)
     counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
-    n_shards = sum(len(v["shards"]) for v in m["splits"].values())
-    print(f"wrote {n_shards} shards ({counts}) and manifest.json to {a.out}")
+    w = m["written"]
+    if not w["shards"]:
+        did = "nothing written" if not w["manifest"] else "only manifest.json written"
+        print(f"up to date: {a.out} holds all {w['of']} shards ({counts}); {did}")
+    elif w["reused"]:
+        print(f"wrote {len(w['shards'])} of {w['of']} shards ({w['reused']} were already complete; {counts}) and "
+              f"manifest.json to {a.out}")
+    else:
+        print(f"wrote {w['of']} shards ({counts}) and manifest.json to {a.out}")
 
 
 def _cmd_verify(a):
@@ -119,9 +144,9 @@ def _cmd_train(a):
               learning_rate=a.lr if a.lr is not None else settings.get("learning_rate"),
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
               cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
-              allow_other_recipe=a.allow_other_recipe, model_args=args)
+              allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference)
     _print_metrics(res)
-    print(f"run written to {a.out}")
+    print(res["training"]["message"])
 
 
 def _print_metrics(res):
@@ -146,7 +171,7 @@ def _cmd_evaluate(a):
         from kzoo.io import ensure_dir
 
         ensure_dir(a.out, "--out")
-    _print_metrics(evaluate(a.run, a.data, split=a.split, out=a.out))
+    _print_metrics(evaluate(a.run, a.data, split=a.split, out=a.out, classical=not a.no_reference))
 
 
 def _cmd_export(a):
@@ -200,6 +225,10 @@ PRECISION_HELP = ("training precision; mixed_bfloat16 pays off only on GPUs and 
                   "mixed_float16 only on GPUs")
 
 
+NO_REFERENCE_HELP = ("skip the experiment's classical reference method (e.g. the Poisson template fit); otherwise "
+                     "it is computed once per dataset and split and cached in DATA/.kzoo-reference")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.",
                                 formatter_class=HelpFormatter)
@@ -240,7 +269,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")
     s.set_defaults(fn=_cmd_verify)
 
-    s = command("train", "train a declared experiment (resumes a killed run in the same --out)")
+    s = command("train", "train a declared experiment (resumes a killed run in the same --out; a finished one is "
+                         "left as it is)")
     s.add_argument("experiment", help="e.g. gc-dm (see `kzoo list --experiments`)")
     s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
     s.add_argument("--out", required=True, help="run directory")
@@ -266,13 +296,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch instead of caching "
                                                            "the parsed dataset in memory")
     s.add_argument("--overwrite", action="store_true",
-                   help="train a new run in --out even if it holds a run of another experiment, dataset, seed or "
-                        "setting (that run stays until the new one is complete); without it such a --out is "
-                        "refused, and a killed run of the same command is continued")
+                   help="train a new run in --out even if it holds this run finished, or a run of another "
+                        "experiment, dataset, seed or setting (that run stays until the new one is complete); "
+                        "without it such a --out is refused, this run finished is left as it is, and a killed "
+                        "run of the same command is continued")
     s.add_argument("--allow-other-recipe", action="store_true",
                    help="train on a dataset simulated with other parameters than the experiment's recipe "
                         "(e.g. a small test recipe); without it such a dataset is refused")
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_train)
 
     s = command("evaluate", "recompute RUN/metrics.json from the saved model, or judge it on another dataset of "
@@ -284,6 +316,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--split", default="test", help="the split to judge")
     s.add_argument("--out", help="where metrics.json and the plots go (default: RUN itself; give one when --data "
                                  "is another dataset, so the run's own evaluation stays)")
+    s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_evaluate)
 
     s = command("export", "export a run's model: keras, savedmodel or onnx")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from kzoo import plots
-from kzoo.io import write_json
+from kzoo.io import read_json, write_json
 
 
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=None) -> dict:
@@ -134,7 +135,8 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
                         **({} if sigma is None else {"sigma": sigma}), **({by: color} if by else {}))
     plots.predicted_vs_true(y_true, y_pred, targets, out_dir / "predicted_vs_true.png",
                             title=f"{exp['name']}: {split} split ({len(y_true)} images)",
-                            color=color if opts.get("color_by") else None, color_label=opts.get("color_by", ""))
+                            color=color if opts.get("color_by") else None, color_label=opts.get("color_by", ""),
+                            ranges=r)
     return metrics
 
 
@@ -257,28 +259,78 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising}
 
 
+REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
+
+
+def classical_predictions(method: str, manifest: dict, data_dir, split: str, fallback_dir) -> dict:
+    """The classical ``method``'s predictions of every target it estimates (``kzoo.reference.ESTIMATES``)
+    on ``split`` of the dataset in ``data_dir``: computed once per dataset (its manifest's sha256),
+    method and split, then read from ``DATA/.kzoo-reference/<method>_<split>.json``. Where the
+    dataset folder is not writable, the cache goes to ``fallback_dir/.kzoo-reference`` (the run).
+
+    Returns a dict: method, split, dataset_sha256, names, y_true, y_pred (lists, one row per image),
+    description, seconds (of the computation), cache (the file).
+    """
+    from kzoo.reference import ESTIMATES, REFERENCES
+    from kzoo.runs import manifest_sha256
+
+    sha = manifest_sha256(manifest)
+    where = [Path(data_dir) / REFERENCE_CACHE, Path(fallback_dir) / REFERENCE_CACHE]
+    fname = f"{method}_{split}.json"
+    for folder in where:
+        try:
+            cached = read_json(folder / fname)
+        except ValueError:  # a damaged cache is computed again
+            cached = None
+        if cached and cached.get("dataset_sha256") == sha and cached.get("method") == method:
+            print(f"kzoo: classical reference {method} on the {split} split: reusing {folder / fname} "
+                  f"(computed in {cached['seconds']} s)", file=sys.stderr, flush=True)
+            return {**cached, "cache": str(folder / fname)}
+    count = manifest["splits"][split]["count"]
+    print(f"kzoo: classical reference {method} on the {split} split of {data_dir} ({count} images): "
+          f"computing it once for this dataset (--no-reference skips it)", file=sys.stderr, flush=True)
+    t0 = time.time()
+    y_true, y_pred, names, info = REFERENCES[method](manifest, data_dir, split, list(ESTIMATES[method]), progress=True)
+    result = {"method": method, "split": split, "dataset_sha256": sha, "recipe_sha256": manifest["recipe_sha256"],
+              "names": list(names), "y_true": np.asarray(y_true, np.float64).tolist(),
+              "y_pred": np.asarray(y_pred, np.float64).tolist(), "description": info,
+              "seconds": round(time.time() - t0, 1)}
+    for folder in where:
+        try:
+            write_json(folder / fname, result)
+        except OSError as e:  # a read-only dataset: keep it in the run instead
+            if folder == where[-1]:
+                raise
+            print(f"kzoo: cannot cache the classical reference in {folder} ({e.strerror or e}); "
+                  f"caching it in {where[-1]}", file=sys.stderr, flush=True)
+            continue
+        return {**result, "cache": str(folder / fname)}
+
+
 def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_dir: Path) -> dict | None:
-    """The experiment's classical method on the same split, cached in RUN/ for this dataset and split."""
-    name = exp.get("reference_method")
-    if not name:
+    """The experiment's classical method on the same split (:func:`classical_predictions`), judged on its
+    targets: OUT/classical_<split>.json and OUT/classical_predicted_vs_true.png."""
+    method = exp.get("reference_method")
+    if not method:
         return None
     from kzoo.data.pipeline import target_ranges
-    from kzoo.reference import REFERENCES
+    from kzoo.train import label_output
 
-    cache = out_dir / f"classical_{split}.json"
-    if cache.exists():
-        cached = json.loads(cache.read_text())
-        if (cached.get("recipe_sha256") == manifest["recipe_sha256"] and cached.get("method") == name
-                and all("mae_scaled" in m for m in cached.get("metrics", {}).values())):  # not from before mae_scaled
-            return cached
-    t0 = time.time()
-    y_true, y_pred, names, info = REFERENCES[name](manifest, data_dir, split, list(exp["targets"]), progress=True)
+    pred = classical_predictions(method, manifest, data_dir, split, out_dir)
+    labels = label_output(exp["targets"])
+    cols = [pred["names"].index(t) for t in (labels[1] if labels else []) if t in pred["names"]]
+    if not cols:
+        raise ValueError(f"{exp['name']}: reference_method {method!r} estimates {pred['names']}, none of the "
+                         f"experiment's targets {exp['targets']}")
+    names = [pred["names"][j] for j in cols]
+    y_true, y_pred = np.asarray(pred["y_true"])[:, cols], np.asarray(pred["y_pred"])[:, cols]
+    ranges = target_ranges(manifest, names)
     plots.predicted_vs_true(y_true, y_pred, names, out_dir / "classical_predicted_vs_true.png",
-                            title=f"{name}: {split} split ({len(y_true)} images)")
-    result = {"method": name, "description": info, "recipe_sha256": manifest["recipe_sha256"],
-              "metrics": regression_metrics(y_true, y_pred, names, ranges=target_ranges(manifest, names)),
-              "seconds": round(time.time() - t0, 1)}
-    write_json(cache, result)
+                            title=f"{method}: {split} split ({len(y_true)} images)", ranges=ranges)
+    result = {"method": method, "description": pred["description"], "recipe_sha256": manifest["recipe_sha256"],
+              "dataset_sha256": pred["dataset_sha256"], "cache": pred["cache"],
+              "metrics": regression_metrics(y_true, y_pred, names, ranges=ranges), "seconds": pred["seconds"]}
+    write_json(out_dir / f"classical_{split}.json", result)
     return result
 
 

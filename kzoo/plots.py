@@ -27,6 +27,8 @@ def _save(fig, path):
 
 def loss_curves(history: dict[str, list], path, title: str = ""):
     """Training and validation curves of every logged quantity (loss on a log scale)."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     keys = [k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
@@ -36,6 +38,7 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
         if f"val_{k}" in history:
             ax.plot(epochs, history[f"val_{k}"], label=f"val {k}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         ax.set_ylabel(k)
         if k == "loss" and min(history[k]) > 0:
             ax.set_yscale("log")
@@ -45,9 +48,14 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
     return _save(fig, path)
 
 
-def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, color_label: str = ""):
+def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, color_label: str = "", ranges=None):
     """Per target: predicted against true with the 1:1 line (top) and residuals against true (bottom),
-    points coloured by ``color`` (one value per image, e.g. its SNR) when given."""
+    points coloured by ``color`` (one value per image, e.g. its SNR) when given.
+
+    Both axes of the top panel span the truth's range: ``ranges`` ((k, 2) lows and highs, e.g. the
+    recipe's label ranges) or else the true values' own. Predictions outside it are drawn at its edge
+    (as triangles) and counted in the panel's title, beside those exactly at 0 (``range_note``).
+    """
     plt = _plt()
     y_true, y_pred = np.atleast_2d(np.asarray(y_true).T).T, np.atleast_2d(np.asarray(y_pred).T).T
     k = y_true.shape[1]
@@ -55,14 +63,24 @@ def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, 
                              gridspec_kw={"height_ratios": [3, 1.3]})
     for j, name in enumerate(names):
         t, p = y_true[:, j], y_pred[:, j]
-        lo, hi = float(min(t.min(), p.min())), float(max(t.max(), p.max()))
+        lo, hi = (float(ranges[j][0]), float(ranges[j][1])) if ranges is not None else (float(t.min()), float(t.max()))
+        lo, hi = min(lo, float(t.min())), max(hi, float(t.max()))  # never hide a true value
+        pad = 0.02 * (hi - lo or 1.0)
+        outside = (p < lo) | (p > hi)
         ax = axes[0, j]
         kw = {} if color is None else {"c": np.asarray(color), "cmap": "viridis", "alpha": 0.6}
-        points = ax.scatter(t, p, s=4, **{"alpha": 0.4, **kw}, lw=0)
+        inside_kw = {k_: (v[~outside] if k_ == "c" else v) for k_, v in kw.items()}
+        points = ax.scatter(t[~outside], p[~outside], s=4, **{"alpha": 0.4, **inside_kw}, lw=0)
+        for side, sel, marker in ((lo, p < lo, "v"), (hi, p > hi, "^")):
+            if sel.any():
+                ax.scatter(t[sel], np.full(sel.sum(), side), s=10, marker=marker, color="tab:red", alpha=0.6, lw=0,
+                           label=f"{'below' if side == lo else 'above'} the range, drawn at its edge")
         ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="1:1")
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
         ax.set_ylabel(f"predicted {name}")
-        ax.set_title(name)
-        ax.legend(loc="upper left")
+        ax.set_title(f"{name}\n{range_note(p, lo, hi)}", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
         ax.grid(alpha=0.3)
         if color is not None:
             fig.colorbar(points, ax=ax, label=color_label)
@@ -74,6 +92,17 @@ def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, 
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def range_note(pred, lo: float, hi: float) -> str:
+    """How many of ``pred`` lie outside [lo, hi] and how many sit exactly at 0 (a fit's bound, e.g. a
+    template amplitude A >= 0), for a plot's title."""
+    pred = np.asarray(pred)
+    below, above, zero = int((pred < lo).sum()), int((pred > hi).sum()), int((pred == 0).sum())
+    out = f"{below + above} of {pred.size} outside [{lo:.3g}, {hi:.3g}]"
+    if below + above:
+        out += f" ({below} below, {above} above), at the edge"
+    return out + (f"\n{zero} exactly at 0 (the bound >= 0)" if zero else "")
 
 
 def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log: bool = True):

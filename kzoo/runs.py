@@ -9,8 +9,8 @@ itself is finished by the next command that opens ``R`` (:func:`recover`).
 
 ``run.json`` records what the run is (its *identity*: the experiment's declaration, the dataset's
 manifest sha256, the seed and the fit settings). ``kzoo train`` continues a killed run only when the
-identity it would record is the same, and replaces a finished run of another identity only with
-``--overwrite``.
+identity it would record is the same, leaves a finished run of the same identity as it is (nothing to
+train: :func:`finished_run`), and replaces a finished run only with ``--overwrite``.
 
 Checkpoints (:class:`Checkpoint`) are written to a temporary name and renamed; ``backup/state.json``
 records each one's sha256, the epoch, the early-stopping state and the layers' random-generator
@@ -100,6 +100,17 @@ def recover(run_dir) -> None:
     staging = Path(run_dir) / STAGING
     if (staging / COMPLETE).exists():
         _swap(Path(run_dir))
+
+
+def finished_run(run_dir, run: dict) -> dict | None:
+    """The run.json of the finished run in ``run_dir`` when it is the run that ``run`` describes (the same
+    identity) and complete (model and metrics there); else None."""
+    run_dir = Path(run_dir)
+    recover(run_dir)
+    done = read_json(run_dir / "run.json")
+    if done is None or identity(done) != identity(run):
+        return None
+    return done if (run_dir / "model.keras").exists() and (run_dir / "metrics.json").exists() else None
 
 
 def open_run(run_dir, run: dict, overwrite: bool = False) -> tuple[Path, bool]:

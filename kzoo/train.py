@@ -406,21 +406,26 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
-        evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False) -> dict:
+        evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
+        classical: bool = True) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
     (model, history, metrics, plots; see :mod:`kzoo.runs`). A killed run started again with the same
     arguments continues from its last checkpoint and ends exactly as an uninterrupted run would (on
     CPU); a run directory holding another run (another experiment, dataset, seed or setting) is refused
-    unless ``overwrite``. The dataset must come from the experiment's recipe (the same simulator
-    parameters) unless ``allow_other_recipe``.
+    unless ``overwrite``, and one that holds this very run, finished, is left as it is (nothing is
+    trained) unless ``overwrite``. The dataset must come from the experiment's recipe (the same simulator
+    parameters) unless ``allow_other_recipe``. ``classical``: also evaluate the experiment's classical
+    reference method (``kzoo.evaluate``).
     ``precision`` "mixed_bfloat16" or "mixed_float16" trains in mixed precision (outputs stay
     float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
     ``model_args`` override the builder's arguments (those of the experiment's declaration included); they
     are recorded in run.json's settings, so a run with other ``model_args`` is another run; ``callbacks``
     are added to kzoo's own.
-    Returns the evaluation result written to ``out/metrics.json``.
+    Returns the evaluation result written to ``out/metrics.json``, plus ``training``: what this call did
+    (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
+    one-line ``message``).
     """
     import keras
     import tensorflow as tf
@@ -471,6 +476,13 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
 
         run["target_ranges"] = target_ranges(manifest, label_output(exp.targets)[1]).tolist()
     with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
+        done = runs.finished_run(out, run)
+        if done is not None and not overwrite:
+            n = done.get("epochs_run")
+            return {**json.loads((out / "metrics.json").read_text()), "training": {
+                "status": "up_to_date", "epochs_run": n, "resumed_at": None,
+                "message": f"up to date: {out} holds this run (finished, {n} epochs); nothing trained"}}
+        replacing = (out / "run.json").exists()
         staging, resuming = runs.open_run(out, run, overwrite=overwrite)
         state, why = runs.resume_state(staging) if resuming else (None, "")
         if why:
@@ -533,6 +545,14 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                     "train_seconds_this_session": round(seconds, 1)})
         write_json(staging / "run.json", run)
         result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
-                          model=model, verify=False)
+                          model=model, verify=False, classical=classical)
         runs.commit(out)
-        return result
+        n = run["epochs_run"]
+        if run["resumed"]:
+            status, message = "resumed", f"resumed at epoch {initial_epoch}: {out} holds the finished run ({n} epochs)"
+        elif replacing:
+            status, message = "retrained", f"retraining: --overwrite given; {out} holds the new run ({n} epochs)"
+        else:
+            status, message = "trained", f"trained: {out} holds the new run ({n} epochs)"
+        return {**result, "training": {"status": status, "epochs_run": n,
+                                       "resumed_at": initial_epoch if run["resumed"] else None, "message": message}}

@@ -125,3 +125,62 @@ def test_model_args_and_hyperparameters_reach_the_model_and_run_json(tiny_data, 
     model = load_model(run / "model.keras", compile=True)
     assert model.count_params() > small
     assert model.optimizer.get_config()["learning_rate"]["config"]["initial_learning_rate"] == pytest.approx(0.0123)
+
+
+def test_simulate_again_says_what_it_wrote(tmp_path, capsys):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(tiny_recipe(features=["counts"])))
+    data = tmp_path / "data"
+    args = ["simulate", str(recipe), "--n", "64", "--out", str(data), "--shards", "3", "--no-progress"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith(f"wrote 3 shards (")
+    manifest = (data / "manifest.json").stat().st_mtime_ns
+    assert main(args) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith(f"up to date: {data} holds all 3 shards (") and out.endswith("; nothing written"), out
+    assert (data / "manifest.json").stat().st_mtime_ns == manifest
+    shard = sorted(data.glob("train-*.tfrecord"))[0]
+    shard.unlink()
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("wrote 1 of 3 shards (2 were already complete; ")
+    assert shard.exists()
+
+
+def test_train_again_says_what_it_did_and_no_reference_skips_the_classical_fit(tmp_path, capsys):
+    from conftest import TINY_RECIPE
+
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["simulate", str(TINY_RECIPE), "--out", str(data), "--no-progress"]) == 0
+    train = ["train", "gc-dm", "--data", str(data), "--out", str(run), "--epochs", "1", "--batch-size", "16",
+             "--quiet", "--allow-other-recipe", "--no-reference"]
+    capsys.readouterr()
+    assert main(train) == 0
+    assert capsys.readouterr().out.strip().endswith(f"trained: {run} holds the new run (1 epochs)")
+    assert not list(run.glob("classical_*")) and not (data / ".kzoo-reference").exists()
+    assert json.loads((run / "metrics.json").read_text())["classical_reference"] is None
+    model = (run / "model.keras").stat().st_mtime_ns
+    assert main(train) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == f"up to date: {run} holds this run (finished, 1 epochs); nothing trained"
+    assert (run / "model.keras").stat().st_mtime_ns == model
+    assert main(train + ["--overwrite"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (f"retraining: --overwrite given; {run} holds the "
+                                                                f"new run (1 epochs)")
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "judged"), "--no-reference"]) == 0
+    assert (tmp_path / "judged" / "metrics.json").exists() and not list((tmp_path / "judged").glob("classical_*"))
+    assert not list(run.glob("classical_*"))
+
+
+def test_list_experiments_aligns_columns_and_wraps_descriptions(capsys):
+    from kzoo.cli import _table
+    from kzoo.experiments import get_experiment, list_experiments
+
+    rows = [("a", "m1", "long description " * 6), ("longer-name", "m", "short")]
+    lines = _table(("name", "model", "text"), rows, width=60).splitlines()
+    assert lines[0].index("model") == lines[1].index("m1") == lines[-1].index("m ") == len("longer-name") + 2
+    assert all(len(line) <= 60 for line in lines) and len(lines) == 5  # header, 3 wrapped lines, 1
+    assert " ".join(w.strip() for w in lines[1:4])[lines[1].index("long"):].split() == ("long description " * 6).split()
+    assert main(["list", "--experiments", "gc-dm*"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    for name in list_experiments("gc-dm*"):
+        assert " ".join(get_experiment(name).description.split()) in printed  # whole, not cut

@@ -10,7 +10,7 @@ def test_every_declared_experiment_is_complete(name):
     from kzoo.data.pipeline import TRANSFORMS
     from kzoo.data.recipes import load_recipe
     from kzoo.evaluate import EVALUATORS
-    from kzoo.reference import REFERENCES
+    from kzoo.reference import ESTIMATES, REFERENCES
 
     from kzoo.sims import get_sky
 
@@ -25,6 +25,10 @@ def test_every_declared_experiment_is_complete(name):
         assert losses.get(loss) is not None
     assert exp.evaluation in EVALUATORS
     assert not exp.reference_method or exp.reference_method in REFERENCES
+    if exp.reference_method:  # it estimates at least one of the experiment's label targets
+        from kzoo.train import label_output
+
+        assert set(ESTIMATES[exp.reference_method]) & set(label_output(exp.targets)[1])
     for t in (exp.target_transform, exp.input_transform):
         for one in (t.values() if isinstance(t, dict) else [t]):
             assert not one or one in TRANSFORMS
@@ -81,3 +85,9 @@ def test_the_sersic_suite_declares_the_seeds_table():
     assert get_experiment("sersic-v1-noiseless").inputs == "noiseless"
     ae = get_experiment("sersic-v1-ae")
     assert ae.loss_weights == {"params": 5.0, "noiseless": 1.0} and set(ae.targets) == {"params", "noiseless"}
+
+
+def test_every_classical_reference_says_what_it_estimates():
+    from kzoo.reference import ESTIMATES, REFERENCES
+
+    assert set(ESTIMATES) == set(REFERENCES)

@@ -90,14 +90,20 @@ def test_a_finished_run_is_replaced_only_on_purpose_and_only_when_the_new_one_is
     assert not (out / ".staging").exists()
 
 
-def test_the_same_command_again_retrains_into_staging(tiny_data, tmp_path):
+def test_the_same_command_again_trains_nothing_and_overwrite_retrains_into_staging(tiny_data, tmp_path):
     out = tmp_path / "run"
-    train(tiny_data, out, epochs=2)
+    first = train(tiny_data, out, epochs=2)
+    assert first["training"]["status"] == "trained"
     before = files(out)
+    again = train(tiny_data, out, epochs=2, callbacks=[stop_at(0)])  # nothing is trained: the callback never stops it
+    assert again["training"]["message"] == f"up to date: {out} holds this run (finished, 2 epochs); nothing trained"
+    assert files(out) == before and again["metrics"] == first["metrics"]
     with pytest.raises(Stop):
-        train(tiny_data, out, epochs=2, callbacks=[stop_at(0)])
+        train(tiny_data, out, epochs=2, overwrite=True, callbacks=[stop_at(0)])
     assert files(out) == before
-    train(tiny_data, out, epochs=2)
+    assert train(tiny_data, out, epochs=2)["training"]["status"] == "up_to_date"  # the finished run is this run
+    resumed = train(tiny_data, out, epochs=2, overwrite=True)  # the killed retraining goes on
+    assert resumed["training"]["message"] == f"resumed at epoch 1: {out} holds the finished run (2 epochs)"
     assert files(out)["history.csv"] == before["history.csv"]  # same seed, same run
     (tmp_path / "before.keras").write_bytes(before["model.keras"])
     assert all(np.array_equal(a, b) for a, b in zip(weights(tmp_path / "before.keras"), weights(out / "model.keras")))

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.data.recipes import load_recipe, scale_splits
-from kzoo.io import atomic_path, dir_lock, remove_stale_temps, sha256_file, write_json
+from kzoo.io import atomic_path, dir_lock, read_json, remove_stale_temps, sha256_file, write_json
 from kzoo.sims import get_sky
 
 FORMAT = "kzoo-shards/1"
@@ -308,11 +308,14 @@ def _reusable_part(out: Path, job: dict) -> dict | None:
 
 def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int | None = None,
                  shards: int | None = None, workers: int = 1, progress: bool = True) -> dict:
-    """Simulate a recipe into TFRecord shards plus ``manifest.json``; returns the manifest.
+    """Simulate a recipe into TFRecord shards plus ``manifest.json``; returns the manifest and what was done.
 
     ``n`` rescales the recipe's split sizes to ``n`` images in all; ``seed`` and ``shards`` override
     the recipe's. Finished shards that match are kept, so a rerun after a kill makes only the missing
-    or corrupt ones. ``workers`` > 1 simulates shards in that many processes.
+    or corrupt ones, and a rerun of a complete dataset writes nothing. ``workers`` > 1 simulates shards
+    in that many processes. The returned dict is the manifest plus ``written`` (not in manifest.json):
+    ``shards`` (the files simulated now), ``of`` (the shards in all), ``reused`` (those already
+    complete) and ``manifest`` (whether manifest.json was written).
     """
     where = "recipe" if isinstance(recipe, dict) else str(recipe)
     recipe = load_recipe(recipe)
@@ -368,8 +371,14 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -
     bar.close()
 
     manifest = _manifest(recipe, rsha, [parts[j["index"]] for j in jobs])
-    write_json(out / "manifest.json", manifest)
-    return manifest
+    try:
+        rewrite = read_json(out / "manifest.json") != json.loads(json.dumps(manifest))
+    except ValueError:  # not JSON: written again
+        rewrite = True
+    if rewrite:  # a rerun that found everything in place writes nothing
+        write_json(out / "manifest.json", manifest)
+    return {**manifest, "written": {"shards": [j["file"] for j in todo], "of": len(jobs),
+                                    "reused": len(jobs) - len(todo), "manifest": rewrite}}
 
 
 class _BarQueue:

@@ -1,0 +1,34 @@
+import numpy as np
+import pytest
+
+from kzoo import plots
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures the plot functions make, kept open instead of saved."""
+    made = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: made.append(fig))
+    return made
+
+
+def test_loss_curves_have_whole_epoch_ticks(figures):
+    plots.loss_curves({"epoch": [0.0, 1.0, 2.0], "loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5]}, "unused.png")
+    ax = figures[0].axes[0]
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks == [1.0, 2.0, 3.0]
+
+
+def test_predicted_vs_true_spans_the_truths_range_and_counts_what_lies_outside(figures):
+    truth = np.linspace(0.01, 0.99, 50)
+    pred = truth.copy()
+    pred[:10] = 0.0  # a fit at its bound A >= 0
+    pred[10:13] = [1.5, 2.0, -0.2]
+    plots.predicted_vs_true(truth, pred, ["A_dm"], "unused.png", ranges=np.array([[0.0, 1.0]]))
+    top = figures[0].axes[0]
+    assert top.get_xlim() == top.get_ylim() == pytest.approx((-0.02, 1.02))
+    assert "3 of 50 outside [0, 1] (1 below, 2 above), at the edge" in top.get_title()
+    assert "10 exactly at 0 (the bound >= 0)" in top.get_title()
+    plots.predicted_vs_true(truth, truth, ["A_dm"], "unused.png")  # no ranges: the true values' own
+    assert figures[1].axes[0].get_xlim() == pytest.approx((0.01 - 0.0196, 0.99 + 0.0196))
+    assert plots.range_note(truth, 0, 1) == "0 of 50 outside [0, 1]"
