@@ -154,3 +154,19 @@ def test_model_shapes_for_spectra_maps_and_multichannel_maps():
     assert model_shape([500]) == (500, 1)
     assert model_shape([64, 64]) == (64, 64, 1)
     assert model_shape([64, 64, 2]) == (64, 64, 2)
+
+
+def test_write_shards_with_workers_runs_from_a_plain_script(tmp_path):
+    """The README's example saved as a script without an ``if __name__ == "__main__":`` guard: spawned
+    workers must not run the script again (BrokenProcessPool, "safe importing of main module")."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "make.py"
+    script.write_text("from kzoo.data import write_shards\n"
+                      f"m = write_shards('galactic_center', {str(tmp_path / 'data')!r}, n=48, seed=7, shards=3, "
+                      "workers=2, progress=False)\n"
+                      "print('made', len(m['written']['shards']))\n")
+    r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["made", "3"]  # once: the workers did not run the script again

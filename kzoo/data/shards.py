@@ -16,6 +16,7 @@ its index and the recipe, so shards can be made by separate processes or machine
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import hashlib
 import json
 import math
@@ -25,6 +26,7 @@ import shutil
 import signal
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -363,7 +365,8 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -
         ctx = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
         with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_die_with_parent,
                                     initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(_write_shard, {**job, "parent": os.getpid()}) for job in todo]
+            with _main_module_hidden():  # the workers start here, one per submit
+                futures = [pool.submit(_write_shard, {**job, "parent": os.getpid()}) for job in todo]
             for fut in cf.as_completed(futures):
                 part = fut.result()
                 parts[part["index"]] = part
@@ -379,6 +382,23 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -
         write_json(out / "manifest.json", manifest)
     return {**manifest, "written": {"shards": [j["file"] for j in todo], "of": len(jobs),
                                     "reused": len(jobs) - len(todo), "manifest": rewrite}}
+
+
+@contextlib.contextmanager
+def _main_module_hidden():
+    """Start spawned workers without the parent's ``__main__``.
+
+    A spawned process imports the parent's main module again; in a plain script (no ``if __name__ ==
+    "__main__":`` guard) that runs the script's ``write_shards(..., workers=2)`` once more inside each
+    worker, which fails ("safe importing of main module", BrokenProcessPool). kzoo's workers need nothing
+    from ``__main__``, so while they start it is replaced by an empty module of the same name.
+    """
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class _BarQueue:
