@@ -16,7 +16,7 @@ def test_spec_describes_the_model():
     assert s.input_shape == (64, 64, 1)
     assert s.task == "regression" and s.loss == "mse"
     assert "000_" in s.seed
-    assert s.reference["mean_relative_error_A_dm"] == 0.0807
+    assert s.reference["mae_scaled_A_dm"] == 0.0807 and "mean relative error" in s.reference["metric_definition"]
     assert "learning_rate" in s.search_space
     assert s.arguments()["outputs"] == 1
     assert kzoo.spec("cnn_dm") is s  # alias

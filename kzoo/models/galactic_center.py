@@ -10,6 +10,11 @@ from kzoo.layers import normalization_layer
 from kzoo.registry import register
 
 SEED_000 = "000_5837b5ed42dd2f8c.txt: Part a, Appendix 1 (single-output CNN)"
+# How the seed's regression numbers are read (the seed never gives their formula).
+METRIC_DEFINITION = "metric_definition"
+SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error' without a formula; its text judges "
+                     "the MAE of targets normalised to [0, 1], which kzoo computes as mae_scaled = mean|pred - true| "
+                     "/ (high - low); the literal mean(|pred - true| / true) diverges for A_dm near 0")
 
 
 def image_input(input_shape, normalization, name="image"):
@@ -26,7 +31,7 @@ def image_input(input_shape, normalization, name="image"):
     loss="mse",
     metrics=("mae",),
     seed=SEED_000,
-    reference={"mean_relative_error_A_dm": 0.0807, "train_images": 8192, "val_images": 1966,
+    reference={"mae_scaled_A_dm": 0.0807, METRIC_DEFINITION: SEED_TABLE_METRIC, "train_images": 8192, "val_images": 1966,
                "test_images": 3072, "parameters": 1447393, "batch_size": 64, "learning_rate": 1e-3},
     search_space={
         "learning_rate": {"type": "float", "min": 1e-4, "max": 3e-3, "sampling": "log"},
@@ -73,8 +78,9 @@ def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32
     metrics=("mae",),
     seed="000_5837b5ed42dd2f8c.txt: Part a, Appendix 1 (multiple-output CNN)",
     reference={"parameters_2_outputs": 400658, "train_images": 8192, "val_images": 1024, "test_images": 1024,
-               "mean_relative_error_2_outputs": {"A_dm": 0.1093, "n_ps_total": 0.0354},
-               "mean_relative_error_3_outputs": {"A_dm": 0.1175, "n_ps_disk": 0.0453, "n_ps_gc": 0.1364}},
+               "mae_scaled_2_outputs": {"A_dm": 0.1093, "n_ps_total": 0.0354},
+               METRIC_DEFINITION: SEED_TABLE_METRIC,
+               "mae_scaled_3_outputs": {"A_dm": 0.1175, "n_ps_disk": 0.0453, "n_ps_gc": 0.1364}},
     search_space={
         "learning_rate": {"type": "float", "min": 1e-4, "max": 3e-3, "sampling": "log"},
         "batch_size": {"type": "choice", "values": [32, 64, 128]},
