@@ -120,16 +120,13 @@ def predict(run_or_preset, paths, batch_size: int = 64) -> dict:
             from kzoo.runs import recover
 
             recover(run_dir)  # a swap of a new run that a kill cut short
+        from kzoo.runs import run_target_ranges
+
         if not (run_dir / "run.json").exists():
             raise FileNotFoundError(f"{run_dir / 'run.json'}: not a kzoo run directory (made by `kzoo train`)")
         run = json.loads((run_dir / "run.json").read_text())
         exp = run["experiment"]
-        ranges = run.get("target_ranges")
-        if exp["scale_targets"] and ranges is None:  # runs made before run.json recorded them
-            from kzoo.data.pipeline import target_ranges
-            from kzoo.data.shards import load_manifest
-
-            ranges = target_ranges(load_manifest(run["data_dir"], verify=False), exp["targets"])
+        ranges = run_target_ranges(run)
     model = load(run_or_preset)
     want = tuple(model.input_shape[1:])
     images = []

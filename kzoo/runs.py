@@ -270,3 +270,19 @@ def checkpoint(staging, monitor: str, patience: int, state: dict | None):
 
 def warn(message: str) -> None:
     print(f"kzoo: {message}", file=sys.stderr)
+
+
+def run_target_ranges(run: dict):
+    """The label ranges ``[[low, high], ...]`` a run scaled its targets with: those ``run.json`` records,
+    or, for runs made before it recorded them, the ranges of its dataset; None if it scaled none."""
+    exp = run["experiment"]
+    if not exp.get("scale_targets"):
+        return None
+    if run.get("target_ranges") is not None:
+        return run["target_ranges"]
+    from kzoo.data.pipeline import target_ranges
+    from kzoo.data.shards import load_manifest
+    from kzoo.train import label_output
+
+    labels = label_output(exp["targets"])[1]
+    return target_ranges(load_manifest(run["data_dir"], verify=False), labels).tolist()

@@ -141,6 +141,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
     ``<name>.keras`` (no optimizer state), ``cards/<name>.md`` and its plots, and the manifest entry.
     """
     from kzoo.export import load_model
+    from kzoo.runs import run_target_ranges
 
     record_path = Path(record_path)
     record = read_json(record_path)
@@ -189,7 +190,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
         "normalization": run["settings"]["normalization"],
         "scale_targets": exp.get("scale_targets", False),
         "target_scale": exp.get("target_scale", [0.0, 1.0]),
-        "target_ranges": run.get("target_ranges") or record.get("target_ranges"),
+        "target_ranges": run_target_ranges(run),
         "loss": exp["loss"],
         "sky": sky,
         "recipe": exp["recipe"],
@@ -209,13 +210,6 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
         "card": f"cards/{name}.md",
         "experiment_declaration": exp,
     }
-    if entry["scale_targets"] and not entry["target_ranges"]:
-        from kzoo.data.pipeline import target_ranges
-        from kzoo.data.shards import load_manifest
-        from kzoo.train import label_output
-
-        labels = label_output(exp["targets"])
-        entry["target_ranges"] = target_ranges(load_manifest(run["data_dir"], verify=False), labels[1]).tolist()
     get_experiment(exp["name"])  # the experiment still exists in this kzoo
     write_text(directory / "cards" / f"{name}.md", model_card(name, entry, record))
     entries = manifest(directory)
