@@ -204,9 +204,12 @@ def _cmd_reproduce(a):
         if a.data:
             raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
                              f"recipe under {a.out}/data")
-        records = reproduce_suite(a.experiment, a.out, **kw)
-        print(f"wrote {a.results}/{a.experiment}.md ({len(records)} experiments)")
+        records = reproduce_suite(a.experiment, a.out, from_results=a.from_results, **kw)
+        print(f"wrote {a.results}/{a.experiment}.md ({len(records)} experiments"
+              + (", from their recorded results)" if a.from_results else ")"))
         return
+    if a.from_results:
+        raise ValueError(f"--from-results takes a suite ({', '.join(SUITES)}), not the experiment {a.experiment}")
     r = reproduce(a.experiment, a.out, data=a.data, **kw)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
@@ -347,6 +350,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")
     s.add_argument("--note", default="", help="a sentence recorded with the results (e.g. how the run was made)")
+    s.add_argument("--from-results", action="store_true",
+                   help="a suite only: train nothing and write RESULTS/<suite>.md from each experiment's recorded "
+                        "RESULTS/<experiment>.json (made by earlier kzoo reproduce runs, perhaps on other machines); "
+                        "refused if any is missing or was made from another recipe or declaration than today's")
     s.set_defaults(fn=_cmd_reproduce)
     return p
 

@@ -196,16 +196,18 @@ def markdown(r: dict) -> str:
 SUITES = {"gc": "gc-*", "sersic": "sersic-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
 
 
-def headline_rows(r: dict) -> list[str]:
+def headline_rows(r: dict, floors=None) -> list[str]:
     """One summary-table row per metric that the seed reports or that has a goal (an experiment with
-    neither shows its first float metric)."""
+    neither shows its first float metric). ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
     exp, cl = r["experiment"], r.get("classical_reference")
+    floor = floors(r) if floors else {}
 
     def row(target, key, value, ref, goal):
         c = cl["metrics"].get(target, {}).get(key) if cl else None
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
-                f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {goal_status(value, goal)} | "
-                f"{r['epochs_run']} | {r['seconds'].get('train_and_evaluate')} |")
+                f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
+                f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
+                f"{r['seconds'].get('train_and_evaluate')} |")
 
     rows, first = [], None
     for target, m in r["metrics"].items():
@@ -223,15 +225,15 @@ def headline_rows(r: dict) -> list[str]:
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
     """The Cramer-Rao floor and Fisher forecasts on the Galactic-centre amplitudes of the recipe
     ``galactic_center`` (``kzoo.reference.galactic_center_fisher``), computed once per work directory
-    and sky (``out/fisher.json``, recomputed when the recipe's parameters change) and copied to
-    ``results/gc-fisher.json``."""
+    and sky (``out/fisher.json``, or the recorded ``results/gc-fisher.json``; recomputed when the recipe's
+    parameters change) and copied to ``results/gc-fisher.json``."""
     from kzoo.data.recipes import load_recipe
     from kzoo.io import read_json
     from kzoo.reference import galactic_center_fisher
 
     params = load_recipe("galactic_center")["params"]
     cache = out / "fisher.json"
-    f = read_json(cache, default=None)
+    f = read_json(cache, default=None) or read_json(results_dir / "gc-fisher.json", default=None)  # or recorded
     if f is None or f.get("params") != params:
         t0 = time.time()
         f = galactic_center_fisher(n_images=100, n_cov=32768, seed=0, progress=True, **params)
@@ -359,30 +361,97 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section}  # physical references, once per suite
 
 
-def reproduce_suite(suite: str, out, results_dir="results", **kwargs) -> list[dict]:
+def gc_floors(results_dir):
+    """Floor cells of a Galactic-centre record whose recipe simulates the sky of ``results/gc-fisher.json``:
+    for each amplitude in ``mae_scaled``, the Cramer-Rao bound with every map known and the Gaussian forecast
+    with gas and point sources unknown, and how many times the bound the network's error is."""
+    from kzoo.data.recipes import load_recipe
+    from kzoo.io import read_json
+
+    f = read_json(Path(results_dir) / "gc-fisher.json", default=None)
+
+    def cells(r: dict) -> dict:
+        if not f or load_recipe(r["experiment"]["recipe"])["params"] != f.get("params"):
+            return {}
+        out = {}
+        for name, known in f.get("known_maps", {}).items():
+            value = r["metrics"].get(name, {}).get("mae_scaled")
+            if value is None:
+                continue
+            unknown = f.get("gaussian_unknown_fields", {}).get(name, {}).get("mae_scaled")
+            out[(name, "mae_scaled")] = (f"{known['mae_scaled']:.3f} bound (kzoo {value / known['mae_scaled']:.1f}x)"
+                                         + (f"; {unknown:.3f} forecast" if unknown is not None else ""))
+        return out
+    return cells
+
+
+SUITE_FLOORS = {"gc": gc_floors}  # per suite: results_dir -> (record -> {(target, metric): floor cell})
+
+
+def recorded(name: str, results_dir) -> tuple[dict | None, str | None]:
+    """The reproduction record ``results_dir/<name>.json`` of experiment ``name``, or why it cannot stand for
+    the experiment as declared now: missing, made from another recipe (its parameters, splits or seed: the
+    recipe's sha256 at the record's seed and splits differs) or under another declaration (what is trained)."""
+    from kzoo.data.recipes import load_recipe
+    from kzoo.data.shards import recipe_sha256
+    from kzoo.experiments import get_experiment
+    from kzoo.io import read_json
+    from kzoo.runs import identity
+
+    path = Path(results_dir) / f"{name}.json"
+    r = read_json(path, default=None)
+    if r is None:
+        return None, f"{path} is missing"
+    exp = get_experiment(name)
+    recipe = load_recipe(exp.recipe)
+    recipe["seed"], recipe["splits"] = r["dataset_seed"], r["splits"]
+    if recipe_sha256(recipe) != r.get("recipe_sha256"):
+        return None, f"{path} was made from another recipe than today's '{exp.recipe}'"
+    if identity({"experiment": r["experiment"]}) != identity({"experiment": exp.to_dict()}):
+        return None, f"{path} was trained under another declaration of {name}"
+    return r, None
+
+
+def reproduce_suite(suite: str, out, results_dir="results", from_results: bool = False, **kwargs) -> list[dict]:
     """Reproduce every experiment of a suite (each in ``out/<experiment>``, finished ones reused) and
-    write ``results/<suite>.md``: one table of our numbers beside the seed's and the goals, the suite's
-    physical references, then each experiment's full table."""
-    from kzoo.experiments import list_experiments
+    write ``results/<suite>.md``: one table of our numbers beside the seed's, the physical floor and the
+    goals, the suite's physical references, then each experiment's full table.
+
+    ``from_results=True`` trains nothing: the page is assembled from the records ``results/<experiment>.json``
+    that earlier ``kzoo reproduce`` runs wrote (each names its commit, command and machine), and refused,
+    naming every record that is missing or was made from another recipe or declaration than today's."""
+    from kzoo.experiments import get_experiment, list_experiments
 
     names = list_experiments(SUITES[suite])
     out, results_dir = Path(out), Path(results_dir)
-    from kzoo.experiments import get_experiment
-
-    # experiments of one recipe share its dataset (out/data/<recipe>), each its own run (out/<experiment>/run)
-    records = [reproduce(name, out / name, results_dir=results_dir, data=out / "data" / get_experiment(name).recipe,
-                         **kwargs) for name in names]
+    if from_results:
+        found = [recorded(name, results_dir) for name in names]
+        problems = [why for _, why in found if why]
+        if problems:
+            raise ValueError(f"--from-results: {len(problems)} of {len(names)} records cannot be used: "
+                             + "; ".join(problems) + f"; rerun those with kzoo reproduce EXPERIMENT --out "
+                             f"{out}/EXPERIMENT, or the whole suite without --from-results")
+        records = [r for r, _ in found]
+    else:
+        # experiments of one recipe share its dataset (out/data/<recipe>), each its own run (out/<experiment>/run)
+        records = [reproduce(name, out / name, results_dir=results_dir,
+                             data=out / "data" / get_experiment(name).recipe, **kwargs) for name in names]
+    extra = SUITE_EXTRAS[suite](out, results_dir, records) if suite in SUITE_EXTRAS else ""
+    floors = SUITE_FLOORS[suite](results_dir) if suite in SUITE_FLOORS else None
+    machines = sorted({f"{r['machine']['device']}, {r['machine']['cpu']}" for r in records})
     parts = [f"# Suite `{suite}`: {len(records)} experiments\n",
-             "Every number comes from the run recorded in the experiment's own page (linked); "
-             "'classical' is the experiment's non-network reference. Times are wall-clock seconds on "
-             + ", ".join(sorted({f"{r['machine']['device']}, {r['machine']['cpu']}" for r in records})) + ".\n",
-             "| experiment | target | metric | kzoo | classical | seed | goal | epochs | train + evaluate s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "Every number comes from the run recorded in the experiment's own page (linked), which names its "
+             "commit, command and machine; 'classical' is the experiment's non-network reference; 'floor' is the "
+             "physical limit of the sky where one is computed (below). Times are wall-clock seconds of training "
+             "and evaluation on " + "; ".join(machines) + ", in the precision of each row.\n",
+             "| experiment | target | metric | kzoo | classical | seed | floor | goal | epochs | precision | "
+             "train + evaluate s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        parts += headline_rows(r)
+        parts += headline_rows(r, floors)
     parts.append("")
-    if suite in SUITE_EXTRAS:
-        parts.append(SUITE_EXTRAS[suite](out, results_dir, records))
+    if extra:
+        parts.append(extra)
     parts += [(results_dir / f"{r['experiment']['name']}.md").read_text().replace("\n# ", "\n## ", 1)
               .replace("# ", "## ", 1) for r in records]
     write_text(results_dir / f"{suite}.md", "\n".join(parts))

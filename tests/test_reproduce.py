@@ -42,6 +42,36 @@ def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch)
     page = (tmp_path / "res" / "tiny.md").read_text()
     assert "[gc-dm](gc-dm.md)" in page and "## gc-dm:" in page
 
+    # the page again from the recorded results alone: nothing trained, the same rows, with the floor beside them
+    import pytest
+
+    from kzoo.data.recipes import load_recipe
+    from kzoo.io import write_json
+
+    write_json(tmp_path / "res" / "gc-fisher.json", {
+        "params": load_recipe("galactic_center")["params"],
+        "known_maps": {"A_dm": {"mae_scaled": 0.03}}, "gaussian_unknown_fields": {"A_dm": {"mae_scaled": 0.186}}})
+    monkeypatch.setitem(rp.SUITE_FLOORS, "tiny", rp.gc_floors)
+    model = tmp_path / "work" / "gc-dm" / "run" / "model.keras"
+    mtime = model.stat().st_mtime_ns
+    again = rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+    assert again[0]["metrics"] == records[0]["metrics"] and model.stat().st_mtime_ns == mtime
+    assert not (tmp_path / "elsewhere" / "gc-dm").exists()
+    value = records[0]["metrics"]["A_dm"]["mae_scaled"]
+    row = next(line for line in (tmp_path / "res" / "tiny.md").read_text().splitlines()
+               if line.startswith("| [gc-dm]") and "| mae_scaled |" in line)
+    assert f"| 0.030 bound (kzoo {value / 0.03:.1f}x); 0.186 forecast |" in row and "| float32 |" in row
+    # a record of another dataset seed (another recipe) or another declaration is refused, naming the file
+    saved = json.loads((tmp_path / "res" / "gc-dm.json").read_text())
+    for field, value in (("dataset_seed", 2), ("experiment", {**saved["experiment"], "learning_rate": 0.5})):
+        write_json(tmp_path / "res" / "gc-dm.json", {**saved, field: value})
+        with pytest.raises(ValueError, match=r"1 of 1 records cannot be used: .*gc-dm\.json was (made from another "
+                                             r"recipe|trained under another declaration)"):
+            rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+    (tmp_path / "res" / "gc-dm.json").unlink()
+    with pytest.raises(ValueError, match=r"gc-dm\.json is missing"):
+        rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+
 
 def test_goal_status_says_met_or_missed():
     from kzoo.reproduce import goal_status
