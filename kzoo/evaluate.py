@@ -251,6 +251,10 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
         out.append(np.asarray(model(x, training=False), dtype=np.float32))
         clean.append(y.numpy())
     noisy, out, clean = np.concatenate(noisy), np.concatenate(out), np.concatenate(clean)
+    if exp.get("target_transform") and not exp.get("input_transform"):  # the raw noisy image on the target's scale
+        from kzoo.data.pipeline import array_transform
+
+        noisy = np.asarray(array_transform(exp["target_transform"], exp["targets"], manifest)(noisy), np.float32)
     plots.denoising_examples(noisy[:4], out[:4], clean[:4], out_dir / "denoising_examples.png",
                              title=f"{exp['name']}: {split} split")
     return denoising_metrics(noisy, out, clean)

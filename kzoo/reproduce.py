@@ -77,7 +77,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     else:
         t1 = time.time()
         res = fit(exp, data, run_dir, seed=seed, precision=precision, epochs=epochs, verbose=2,
-                  overwrite=changed)
+                  overwrite=changed, model_args=resolve_run_arguments(exp, out))
         timings["train_and_evaluate"] = round(time.time() - t1, 1)
         write_json(out / "timings.json", timings)
     run = json.loads((run_dir / "run.json").read_text())
@@ -119,6 +119,26 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
+
+
+def run_dependencies(exp) -> list[str]:
+    """The experiments whose runs ``exp`` builds on: its model arguments ``"run:<experiment>"``."""
+    return [v[4:] for v in exp.model_args.values() if isinstance(v, str) and v.startswith("run:")]
+
+
+def resolve_run_arguments(exp, out: Path) -> dict:
+    """``exp``'s model arguments ``"run:<experiment>"`` as the run directories beside ``out`` (a suite's layout,
+    ``WORK/<experiment>/run``), which must hold finished runs; {} when it has none."""
+    resolved = {}
+    for key, value in exp.model_args.items():
+        if isinstance(value, str) and value.startswith("run:"):
+            run = (Path(out).parent / value[4:] / "run").resolve()
+            if not (run / "model.keras").exists():
+                raise ValueError(f"{exp.name} builds on the run of {value[4:]} ({key}), not found at {run}; run "
+                                 f"kzoo reproduce {value[4:]} --out {Path(out).parent / value[4:]} first (a suite "
+                                 f"runs it first)")
+            resolved[key] = str(run)
+    return resolved
 
 
 def _declaration_changed(run_dir: Path, exp) -> bool:
@@ -423,6 +443,8 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
     from kzoo.experiments import get_experiment, list_experiments
 
     names = list_experiments(SUITES[suite])
+    names = [n for n in names if not run_dependencies(get_experiment(n))] + \
+        [n for n in names if run_dependencies(get_experiment(n))]  # the runs others build on come first
     out, results_dir = Path(out), Path(results_dir)
     if from_results:
         found = [recorded(name, results_dir) for name in names]

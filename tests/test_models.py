@@ -12,7 +12,9 @@ from kzoo.export import load_model
 SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16, 16, 1)},
          "gc_dae": {"input_shape": (16, 16, 1)}, "gc_cnn_multi": {"input_shape": (16, 16, 1)},
          "xception_sersic": {"input_shape": (16, 16, 1)},
-         "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)}}
+         "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)},
+         "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
+                                  "estimator_args": {"sep_filters": 4, "residual_blocks": 1}}}
 
 
 def inputs_like(model, fill):

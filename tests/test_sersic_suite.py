@@ -90,3 +90,33 @@ def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_pa
     flux60, flux30 = crb["fixed_galaxy"]["snr"]["60"]["crb"][0], crb["fixed_galaxy"]["snr"]["30"]["crb"][0]
     assert 1.6 < flux30 / flux60 < 2.1  # the flux bound about doubles from SNR 60 to 30
     assert (tmp_path / "work" / "data" / "sersic_v1" / "manifest.json").exists()  # one dataset per recipe
+
+
+def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its_run(tmp_path, monkeypatch):
+    import keras
+
+    from kzoo import reproduce as rp
+    from kzoo.export import load_model
+
+    monkeypatch.setitem(rp.SUITES, "pipeline", "sersic-v1-[dt]*")
+    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-two-stage",
+                        dataclasses.replace(EXPERIMENTS["sersic-v1-two-stage"], reference_method=""))
+    work = tmp_path / "work"
+    records = rp.reproduce_suite("pipeline", work, n=40, epochs=1, workers=1, results_dir=tmp_path / "res")
+    assert [r["experiment"]["name"] for r in records] == ["sersic-v1-denoise", "sersic-v1-two-stage"]
+    den = records[0]["metrics"]
+    # the noisy input is judged on the target's [0, 1] scale (sigma 200 of a peak of ~1e4 counts), not in counts
+    assert 0 < den["noisy_input"]["mse"] < 0.05 and 0 < den["denoised"]["mse"] < 1
+    run = json.loads((work / "sersic-v1-two-stage" / "run" / "run.json").read_text())
+    assert run["settings"]["model_args"]["denoiser"] == str((work / "sersic-v1-denoise" / "run").resolve())
+    assert set(records[1]["metrics"]) == {"flux", "n", "re", "g1", "g2"}
+    denoiser = load_model(work / "sersic-v1-denoise" / "run" / "model.keras")
+    two = load_model(work / "sersic-v1-two-stage" / "run" / "model.keras")
+    inner = two.get_layer(denoiser.name)
+    assert not inner.trainable and all(np.array_equal(a, b) for a, b in zip(inner.get_weights(), denoiser.get_weights()))
+    x = np.random.default_rng(0).normal(300.0, 200.0, (2, 64, 64, 1)).astype("float32")
+    np.testing.assert_allclose(inner.predict(x, verbose=0), denoiser.predict(x, verbose=0), atol=1e-6)
+    assert keras.ops.shape(two.output) == (None, 5)
+    with pytest.raises(ValueError, match="builds on the run of sersic-v1-denoise"):
+        rp.reproduce("sersic-v1-two-stage", tmp_path / "alone" / "x", n=40, epochs=1, workers=1,
+                     results_dir=tmp_path / "res2", data=work / "data" / "sersic_v1")

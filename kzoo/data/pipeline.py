@@ -50,7 +50,9 @@ TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected, "global_mi
 # (the manifest's statistics): seed 003's autoencoder target. It needs the manifest, so dataset() makes it.
 
 
-def _transform(name: str, source: str, manifest: dict):
+def array_transform(name: str, source: str, manifest: dict):
+    """The function that the transform ``name`` applies to the stored array ``source`` ("global_minmax" takes
+    its min and max over the training split from the manifest's statistics)."""
     if name != "global_minmax":
         return TRANSFORMS.get(name)
     st = manifest["stats"]["features"][source]
@@ -163,7 +165,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
                 raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)} for a stored array"
                                  f"{'' if key is None else f' ({key!r})'}, got {t!r}")
             if t:
-                dest[key] = _transform(t, m[key], manifest)
+                dest[key] = array_transform(t, m[key], manifest)
     if (named_in or named_out) and (augment or input_noise):
         raise ValueError("augment and input_noise take a single image input and a label or image target")
     if input_noise:

@@ -93,3 +93,43 @@ add(Experiment(
                 "both, weighted 5 : 1. The seed reports no accuracy for it. Its learning rate: constant (the seed "
                 "decayed it after 5 epochs).",
 ))
+
+
+# The seed's denoising pipeline (after Madireddy et al. 2019): a denoiser trained noisy -> noiseless, then the
+# Xception on its output. "run:<experiment>" in model_args names the run that kzoo reproduce passes as the denoiser.
+add(Experiment(
+    name="sersic-v1-denoise",
+    recipe="sersic_v1",
+    model="gc_unet",
+    inputs="image",
+    targets="noiseless",
+    target_transform="global_minmax",  # the noiseless image scaled to [0, 1] as the seed's autoencoder target
+    normalization="global",
+    loss="mse",
+    metrics=("mae",),
+    batch_size=64,
+    learning_rate=1e-3,
+    epochs=30,
+    patience=5,
+    evaluation="denoising",
+    reference={},
+    seed="003_1092a4b99fd26c02.txt (the denoising pipeline, stage 1); the U-net is the zoo's (seed 000's)",
+    description="Stage 1 of the seed's denoising pipeline: the zoo U-net (gc_unet, sigmoid output) maps the raw "
+                "noisy image of dataset v1 to its noiseless image scaled to [0, 1] by the training split's pixel "
+                "min and max, MSE; judged beside a 3x3 median and a 1-pixel Gaussian filter of the noisy image on "
+                "the same scale. The seed reports no number for it.",
+))
+
+add(dataclasses.replace(
+    EXPERIMENTS["sersic-v1"],
+    name="sersic-v1-two-stage",
+    model="denoise_then_measure",
+    model_args={"denoiser": "run:sersic-v1-denoise"},
+    normalization="none",  # the denoiser holds the input normalisation
+    reference={},
+    seed="003_1092a4b99fd26c02.txt (the denoising pipeline, stage 2: the Xception on the denoised image)",
+    description="Stage 2 of the seed's denoising pipeline on dataset v1: the frozen denoiser of the run of "
+                "sersic-v1-denoise, then the seed's Xception trained on its output to give flux, n, re, g1, g2 "
+                "(labels min-max scaled to [-1, 1], MSE), compared with the one-stage sersic-v1. The seed reports "
+                "no number for it.",
+))

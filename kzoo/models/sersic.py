@@ -198,3 +198,66 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
                                              name="noiseless", dtype="float32")(x)
     return keras.Model({"image": image, "psf": psf, "conditions": conditions},
                        {"params": params, "noiseless": noiseless}, name=name)
+
+
+@register(
+    task="regression",
+    input_shape=(64, 64, 1),
+    outputs="`outputs` values: [flux, n, re, g1, g2] (5), as xception_sersic",
+    loss="mse",
+    metrics=("mae",),
+    seed="003_1092a4b99fd26c02.txt: Modeling Experiments, denoising pipeline (after Madireddy et al. 2019)",
+    reference={"stages": "a denoising network (noisy -> noiseless), then the parameter estimator on its output",
+               "metrics": "none reported by the seed for the pipeline"},
+    search_space={
+        "learning_rate": {"type": "float", "min": 1e-4, "max": 3e-3, "sampling": "log"},
+        "batch_size": {"type": "choice", "values": [32, 64, 128]},
+    },
+    description="Denoise, then measure: a denoiser (by default a zoo U-net; or the trained model of a denoising "
+                "run, frozen) maps the raw noisy image to the noiseless one scaled to [0, 1], and the seed's "
+                "Xception estimates [flux, n, re, g1, g2] from that. With denoiser=RUN only the estimator trains.",
+)
+def denoise_then_measure(input_shape=(64, 64, 1), outputs=5, denoiser=None, denoiser_args=None,
+                         estimator="xception_sersic", estimator_args=None, normalization=None,
+                         name="denoise_then_measure"):
+    """The seed's two-stage pipeline: a denoising network first, the parameter estimator on its output.
+
+    ``denoiser``: a run directory, ``.keras`` file or preset of a denoiser trained noisy -> noiseless (e.g.
+    the experiment ``sersic-v1-denoise``), loaded with safe_mode and frozen (its normalisation inside); or
+    None for a fresh ``gc_unet`` (alias ``unet``, with ``denoiser_args``) that trains with the estimator, end to
+    end, under ``normalization``. ``estimator``: a zoo model taking the denoiser's output image, built without input
+    normalisation (the denoiser's output is already scaled), with ``estimator_args``.
+
+    Examples:
+        >>> import kzoo
+        >>> model = kzoo.build("denoise_then_measure", denoiser="runs/sersic-v1-denoise")
+    """
+    from kzoo.registry import spec
+
+    if denoiser is None:
+        stage1 = spec("gc_unet").builder(input_shape=input_shape, normalization=normalization, name="denoiser",
+                                         **(denoiser_args or {}))
+    elif isinstance(denoiser, str) and denoiser.startswith("run:"):
+        raise ValueError(f"denoise_then_measure: denoiser {denoiser!r} names the experiment whose run is the "
+                         f"denoiser; pass that run's directory (kzoo train ... --model-arg denoiser=RUN_DIR; kzoo "
+                         f"reproduce finds it beside this run)")
+    else:
+        from kzoo.presets import load
+
+        if denoiser_args:
+            raise ValueError("denoise_then_measure: denoiser_args shape a fresh denoiser; a trained one (denoiser="
+                             f"{denoiser!r}) is used as it is")
+        if normalization not in (None, "none") and normalization != {"mode": "none"}:
+            raise ValueError(f"denoise_then_measure: a trained denoiser holds its own input normalisation; "
+                             f"normalization must be 'none', got {normalization!r}")
+        stage1 = load(denoiser)
+        stage1.trainable = False  # frozen: its batch norms run in inference mode
+        got = tuple(stage1.input_shape[1:]) if not isinstance(stage1.input, dict) else None
+        if got != tuple(input_shape):
+            raise ValueError(f"denoise_then_measure: denoiser {denoiser} takes one input of shape {got}, "
+                             f"not {tuple(input_shape)}")
+    image_shape = tuple(stage1.output.shape[1:])
+    stage2 = spec(estimator).builder(input_shape=image_shape, outputs=outputs, normalization=None,
+                                     name="estimator", **(estimator_args or {}))
+    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    return keras.Model(inputs, stage2(stage1(inputs)), name=name)

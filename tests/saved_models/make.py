@@ -22,6 +22,9 @@ TINY = {
     "xception_sersic": {"input_shape": (16, 16, 1), "conv_filters": 4, "sep_filters": 4, "residual_blocks": 2,
                         "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
     "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)},
+    "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
+                             "estimator_args": {"conv_filters": 4, "sep_filters": 4, "residual_blocks": 1},
+                             "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
 }
 
 
