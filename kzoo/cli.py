@@ -111,6 +111,18 @@ def _cmd_verify(a):
     print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, seed {m['seed']})")
 
 
+def sizes_list(text: str) -> list[int]:
+    """``[4096, 8192]`` from ``"4096,8192"`` (argparse type of --train-sizes)."""
+    try:
+        sizes = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) <= 0:
+        raise argparse.ArgumentTypeError(f"expected positive image counts separated by commas, e.g. 4096,8192,16384; "
+                                         f"got {text!r}")
+    return sizes
+
+
 def model_args(pairs) -> dict:
     """``{NAME: VALUE}`` from ``--model-arg NAME=VALUE`` strings: VALUE read as JSON (``dense=[256,64]``,
     ``dropout=0.2``, ``output_activation=null``), else kept as the plain string (``activation=gelu``); the
@@ -201,6 +213,8 @@ def _cmd_reproduce(a):
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
     if a.experiment in SUITES:
+        if a.train_sizes:
+            raise ValueError(f"--train-sizes takes one experiment, not the suite {a.experiment}")
         if a.data:
             raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
                              f"recipe under {a.out}/data")
@@ -210,6 +224,13 @@ def _cmd_reproduce(a):
         return
     if a.from_results:
         raise ValueError(f"--from-results takes a suite ({', '.join(SUITES)}), not the experiment {a.experiment}")
+    if a.train_sizes:
+        from kzoo.reproduce import learning_curve
+
+        r = learning_curve(a.experiment, a.out, a.train_sizes, data=a.data, **kw)
+        print(f"wrote {a.results}/{r['experiment']['name']}-learning-curve.md, .json and .png "
+              f"({len(r['points'])} training-set sizes)")
+        return
     r = reproduce(a.experiment, a.out, data=a.data, **kw)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
@@ -350,6 +371,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")
     s.add_argument("--note", default="", help="a sentence recorded with the results (e.g. how the run was made)")
+    s.add_argument("--train-sizes", type=sizes_list, metavar="N,N,...",
+                   help="one experiment only: a learning curve instead: train on the first N images of the training "
+                        "split for each N (multiples of the recipe's block; validation and test unchanged) and "
+                        "write RESULTS/<experiment>-learning-curve.md, .json and .png")
     s.add_argument("--from-results", action="store_true",
                    help="a suite only: train nothing and write RESULTS/<suite>.md from each experiment's recorded "
                         "RESULTS/<experiment>.json (made by earlier kzoo reproduce runs, perhaps on other machines); "

@@ -201,3 +201,25 @@ def crb_curves(curves: dict, fixed: dict, path, seed_crb60=None):
     axes[0, 0].set_ylabel("error (physical units)")
     axes[0, -1].legend(fontsize=7)
     return _save(fig, path)
+
+
+def learning_curve(sizes, values: dict, path, metric: str, title: str = "", reference: dict | None = None):
+    """Test ``metric`` against the number of training images (log-log), one panel per target; the seed's
+    number (``reference[target]``) as a dashed line where it has one."""
+    plt = _plt()
+    names = list(values)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        ax.plot(sizes, values[name], "o-", label="kzoo")
+        if reference and reference.get(name) is not None:
+            ax.axhline(reference[name], color="k", ls="--", lw=1, label="seed")
+            ax.legend(fontsize=8)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training images")
+        ax.set_ylabel(f"test {metric}")
+        ax.set_title(name)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -121,6 +121,84 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     return record
 
 
+def headline_metric(exp: dict, metrics: dict) -> str:
+    """The metric a summary shows for ``exp``: the one the seed reports, else one with a goal, else the first."""
+    for key in (*exp.get("reference", {}), *exp.get("goals", {})):
+        if any(isinstance(m.get(key), float) for m in metrics.values()):
+            return key
+    return next(k for m in metrics.values() for k, v in m.items() if isinstance(v, float))
+
+
+def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, precision: str = "float32",
+                   epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
+                   note: str = "") -> dict:
+    """Train ``experiment`` on the first N images of its training split for each N in ``sizes`` (validation
+    and test splits unchanged; ``out/run-n<N>``, finished runs reused) and write
+    ``results/<experiment>-learning-curve.{md,json,png}``: the test metric per target against N, beside the
+    seed's number, so that a gap to the seed reads as data or method."""
+    from kzoo import plots
+    from kzoo.data.pipeline import records_for_limit
+    from kzoo.data.shards import write_shards
+    from kzoo.experiments import get_experiment
+    from kzoo.io import read_json
+    from kzoo.train import fit
+
+    exp = get_experiment(experiment)
+    out, results_dir = Path(out), Path(results_dir)
+    sizes = sorted({int(v) for v in sizes})
+    data = Path(data) if data is not None else out / "data"
+    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    for size in sizes:  # every size checked before anything trains
+        records_for_limit(manifest["splits"]["train"], int(manifest["block"]), size,
+                          f"--train-sizes {size} ({data})")
+    timings = read_json(out / "timings.json", default={})
+    points = []
+    for size in sizes:
+        t0 = time.time()
+        res = fit(exp, data, out / f"run-n{size}", seed=seed, precision=precision, epochs=epochs, verbose=2,
+                  train_size=size, model_args=resolve_run_arguments(exp, out))
+        if res["training"]["status"] != "up_to_date":
+            timings[str(size)] = round(time.time() - t0, 1)
+            write_json(out / "timings.json", timings)
+        run = json.loads((out / f"run-n{size}" / "run.json").read_text())
+        points.append({"train_size": size, "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
+                       "seconds": timings.get(str(size))})
+    d = exp.to_dict()
+    metric = headline_metric(d, points[-1]["metrics"])
+    names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
+    seed_ref = d.get("reference", {}).get(metric, {})
+    record = {"experiment": d, "metric": metric, "points": points, "dataset_seed": seed,
+              "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
+              "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
+                                                  "platform": platform.platform()},
+              "commit": git_commit(), "note": note,
+              "command": f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} "
+                         f"--seed {seed} --precision {precision}" + (f" --epochs {epochs}" if epochs else "")
+                         + (f" --n {n}" if n else "")}
+    stem = f"{exp.name}-learning-curve"
+    write_json(results_dir / f"{stem}.json", record)
+    plots.learning_curve(sizes, {t: [p["metrics"][t][metric] for p in points] for t in names},
+                         results_dir / f"{stem}.png", metric, title=f"{exp.name}: test {metric}", reference=seed_ref)
+    lines = [f"# {exp.name}: learning curve", "",
+             f"Test-split {metric} of `{exp.model}` trained on the first N images of the training split (shard "
+             f"order; validation {record['splits'].get('val', 0)} and test {record['splits'].get('test', 0)} images "
+             f"the same for every N), dataset recipe `{exp.recipe}`, seed {seed}, precision {precision}.", "",
+             "| training images | " + " | ".join(names) + " | epochs | train + evaluate s |",
+             "|---|" + "---|" * (len(names) + 2)]
+    for p in points:
+        lines.append(f"| {p['train_size']} | " + " | ".join(f"{p['metrics'][t][metric]:.4g}" for t in names)
+                     + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
+    if seed_ref:
+        lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
+    lines += ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
+              f"Command: `{record['command']}`", ""]
+    if note:
+        lines += [f"Note: {note}", ""]
+    lines.append(f"![learning curve]({stem}.png)\n")
+    write_text(results_dir / f"{stem}.md", "\n".join(lines))
+    return record
+
+
 def run_dependencies(exp) -> list[str]:
     """The experiments whose runs ``exp`` builds on: its model arguments ``"run:<experiment>"``."""
     return [v[4:] for v in exp.model_args.values() if isinstance(v, str) and v.startswith("run:")]

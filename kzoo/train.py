@@ -320,11 +320,12 @@ def calibrate_uncertainty(model, val_ds, exp):
 
 
 def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
-                 epochs: tuple[int, int] = (0, 1)):
+                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None):
     """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
 
     ``train`` streams the training passes ``epochs`` = (start, stop), each shuffled and augmented as a
     function of (seed, epoch) only, so that a run resumed at an epoch sees what an uninterrupted one saw.
+    ``train_size``: the training split's first images only (shard order; a learning curve's point).
     """
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
@@ -332,7 +333,8 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     d = exp if isinstance(exp, dict) else exp.to_dict()
     common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache)
-    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, **common)
+    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, limit=train_size,
+                       **common)
     val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
     return train_ds, val_ds
 
@@ -379,7 +381,7 @@ def recalibrate_run(run_dir, data_dir) -> dict | None:
     manifest = load_manifest(data_dir, verify=False)
     exp = run["experiment"]
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"],
-                                    seed=run["seed"])  # the pass over epoch 0, as fit's
+                                    seed=run["seed"], train_size=run["settings"].get("train_size"))  # epoch 0
     record = recalibrate_batchnorm(model, train_ds, val_ds)
     if record is not None:
         record["applied"] = "after training, to the finished run"
@@ -407,7 +409,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
-        classical: bool = True) -> dict:
+        classical: bool = True, train_size: int | None = None) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
@@ -422,7 +424,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
     ``model_args`` override the builder's arguments (those of the experiment's declaration included); they
     are recorded in run.json's settings, so a run with other ``model_args`` is another run; ``callbacks``
-    are added to kzoo's own.
+    are added to kzoo's own. ``train_size``: train on the training split's first ``train_size`` images only
+    (in shard order; validation and test unchanged), one point of a learning curve; recorded in settings.
     Returns the evaluation result written to ``out/metrics.json``, plus ``training``: what this call did
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
@@ -471,6 +474,12 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
+    if train_size is not None:  # only then in settings: runs made before the option keep their identity
+        from kzoo.data.pipeline import records_for_limit
+
+        records_for_limit(manifest["splits"]["train"], int(manifest["block"]), int(train_size),
+                          f"train_size {train_size} ({data_dir})")
+        run["settings"]["train_size"] = int(train_size)
     if label_output(exp.targets):  # the label ranges that scale_targets used: predictions on other datasets
         from kzoo.data.pipeline import target_ranges  # (kzoo evaluate --data) are scaled back with them
 
@@ -501,8 +510,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         try:
             strategy = strategy or tf.distribute.get_strategy()
             train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
+                                            train_size=train_size,
                                             epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
-            steps = -(-manifest["splits"]["train"]["count"] // batch_size)
+            steps = -(-(train_size or manifest["splits"]["train"]["count"]) // batch_size)
             with strategy.scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
@@ -531,7 +541,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 shutil.rmtree(staging, ignore_errors=True)
                 raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
             with strategy.scope():
-                bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False)
+                bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False,
+                                           train_size=train_size)
                 run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
                 model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
             with atomic_path(staging / "model.keras") as tmp:

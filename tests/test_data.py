@@ -170,3 +170,18 @@ def test_write_shards_with_workers_runs_from_a_plain_script(tmp_path):
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["made", "3"]  # once: the workers did not run the script again
+
+
+def test_a_training_subset_is_the_splits_first_images_in_shard_order(tiny_data):
+    """limit=N (a learning curve's point) gives the first N images of shard 0, 1, ... whatever the shuffle."""
+    m = load_manifest(tiny_data)
+    first = m["splits"]["train"]["shards"][0]  # 40 images, records of 8
+    sim = gc.simulate(np.random.default_rng([m["seed"], first["index"]]), first["count"], **m["recipe"]["params"])
+    for seed in (1, 2):
+        _, y = load_arrays(tiny_data, "train", targets=list(gc.LABELS), limit=24, shuffle=True, seed=seed)
+        np.testing.assert_array_equal(np.sort(y, 0), np.sort(sim["labels"][:24], 0))
+    assert dataset(tiny_data, "train", batch_size=10, limit=48).cardinality().numpy() == 5  # 40 + a record of 8
+    _, y = load_arrays(tiny_data, "train", targets=list(gc.LABELS), limit=72)
+    np.testing.assert_array_equal(np.sort(y, 0), np.sort(load_arrays(tiny_data, "train", targets=list(gc.LABELS))[1], 0))
+    with pytest.raises(ValueError, match=r"20 images does not end on a record of 8 images .*nearest: 16, 24"):
+        dataset(tiny_data, "train", limit=20)

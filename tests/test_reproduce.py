@@ -82,3 +82,28 @@ def test_goal_status_says_met_or_missed():
     assert goal_status(0.5, None) == ""
     assert goal_status(0.671, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: met"
     assert goal_status(0.62, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: **missed**"
+
+
+def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_path, capsys):
+    from kzoo.cli import main
+
+    work, res = tmp_path / "work", tmp_path / "res"
+    args = ["reproduce", "gc-dm", "--out", str(work), "--n", "160", "--epochs", "1", "--workers", "1",
+            "--results", str(res), "--train-sizes", "32,64"]
+    assert main(args) == 0
+    record = json.loads((res / "gc-dm-learning-curve.json").read_text())
+    assert [p["train_size"] for p in record["points"]] == [32, 64] and record["metric"] == "mae_scaled"
+    for n in (32, 64):
+        run = json.loads((work / f"run-n{n}" / "run.json").read_text())
+        assert run["settings"]["train_size"] == n
+        assert int(open(work / f"run-n{n}" / "history.csv").read().count("\n")) == 2  # header + one epoch
+    md = (res / "gc-dm-learning-curve.md").read_text()
+    assert "| 32 | " in md and "| 64 | " in md and "| seed | 0.0807 |" in md
+    assert (res / "gc-dm-learning-curve.png").stat().st_size > 0
+    before = (work / "run-n32" / "model.keras").stat().st_mtime_ns
+    assert main(args) == 0  # finished runs are reused
+    assert (work / "run-n32" / "model.keras").stat().st_mtime_ns == before
+    capsys.readouterr()
+    assert main(args[:-1] + ["30,64"]) == 2  # not a whole record: refused before anything trains
+    assert "--train-sizes 30" in capsys.readouterr().err and not (work / "run-n30").exists()
+    assert main(["reproduce", "gc", "--out", str(work), "--train-sizes", "32"]) == 2

@@ -98,7 +98,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, target_scale=(0.0, 1.0), manifest: dict | None = None,
             verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
             target_transform: str = "", input_transform: str = "", input_noise: dict | None = None,
-            epochs: tuple[int, int] | None = None) -> tf.data.Dataset:
+            epochs: tuple[int, int] | None = None, limit: int | None = None) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -125,6 +125,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         verify: check shard sizes and sha256 against the manifest first.
         epochs: ``(start, stop)``: the passes ``start .. stop-1`` one after the other, as one stream
             (``kzoo.train.fit`` trains on it with ``steps_per_epoch``). ``repeat`` is the same with no end.
+        limit: only the split's first ``limit`` images, in shard order (shard 0's records, then shard 1's,
+            ...), for learning curves: the same images whatever the shuffle; ``limit`` must end on a record
+            (``records_for_limit``).
 
     Randomness is a function of ``(seed, pass, batch)``: pass ``e`` is shuffled with a seed made from
     ``seed`` and ``e``, and batch ``i`` of it is augmented and corrupted with stateless seeds made from
@@ -181,12 +184,18 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     files = [str(Path(data_dir) / s["file"]) for s in info["shards"]]
     partial = any(s["count"] % block for s in info["shards"])
     records = sum(s["records"] for s in info["shards"])
+    count = info["count"]
+    if limit is not None:
+        records, count = records_for_limit(info, block, int(limit), f"{Path(data_dir) / 'manifest.json'} {split}")
 
     if repeat and epochs is not None:
         raise ValueError("give repeat=True or epochs=(start, stop), not both")
     if epochs is not None and not 0 <= int(epochs[0]) < int(epochs[1]):
         raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
-    records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
+    if limit is not None:  # the first records in shard order
+        records_ds = tf.data.TFRecordDataset(files).take(records)
+    else:
+        records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
     if cache:  # shared by every pass below: the shards are read once
         records_ds = records_ds.cache()
     needs_rebatch = partial or batch_size % block
@@ -262,12 +271,27 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     if targets is None:
         ds = ds.map(lambda x, y: x)
     if not repeat:  # a known length gives Keras a real progress bar
-        n = info["count"] // batch_size if drop_remainder else -(-info["count"] // batch_size)
+        n = count // batch_size if drop_remainder else -(-count // batch_size)
         passes = 1 if single_pass else int(epochs[1]) - int(epochs[0])
         ds = ds.apply(tf.data.experimental.assert_cardinality(n * passes))
     opts = tf.data.Options()
     opts.deterministic = True
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
+
+
+def records_for_limit(info: dict, block: int, limit: int, where: str) -> tuple[int, int]:
+    """``(records, images)`` of a split's first ``limit`` images in shard order; a ValueError naming the
+    nearest valid sizes unless ``limit`` ends on a record (a multiple of ``block`` within a shard)."""
+    ends, images = [], 0
+    for shard in info["shards"]:
+        for r in range(shard["records"]):
+            images += min(block, shard["count"] - r * block)
+            ends.append(images)
+    if limit in ends:
+        return ends.index(limit) + 1, limit
+    below, above = max([e for e in ends if e < limit], default=None), min([e for e in ends if e > limit], default=None)
+    raise ValueError(f"{where}: a training subset of {limit} images does not end on a record of {block} images "
+                     f"(the split holds {images}); nearest: {below}, {above}")
 
 
 def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",), **kwargs):
