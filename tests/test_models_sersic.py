@@ -124,3 +124,16 @@ def test_autoencoder_refuses_what_it_cannot_build():
     with pytest.raises(ValueError, match="multiples of"):
         kzoo.build("sersic_autoencoder", input_shape=(48, 48, 1))
     assert kzoo.build("sersic_autoencoder", normalization={"mode": "none"}, **TINY_AE) is not None
+
+
+def test_xception_takes_observing_conditions_as_a_second_input(tmp_path):
+    model = kzoo.build("xception_sersic", input_shape=(16, 16, 1), sep_filters=4, residual_blocks=1, conditions=2)
+    assert sorted(t.name for t in model.inputs) == ["conditions", "image"]
+    x = ae_inputs(4)
+    x = {"image": x["image"], "conditions": x["conditions"]}
+    y = np.asarray(model(x, training=False))
+    other = np.asarray(model({**x, "conditions": x["conditions"] * 2.0}, training=False))
+    assert y.shape == (4, 5) and not np.allclose(y, other)  # the conditions reach the head
+    model.save(tmp_path / "m.keras")
+    np.testing.assert_allclose(np.asarray(load_model(tmp_path / "m.keras")(x, training=False)), y, rtol=1e-6, atol=1e-6)
+    assert kzoo.build("xception_sersic").count_params() == 109301  # the seed's network is unchanged without them

@@ -120,3 +120,12 @@ def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its
     with pytest.raises(ValueError, match="builds on the run of sersic-v1-denoise"):
         rp.reproduce("sersic-v1-two-stage", tmp_path / "alone" / "x", n=40, epochs=1, workers=1,
                      results_dir=tmp_path / "res2", data=work / "data" / "sersic_v1")
+
+
+def test_the_psf_aware_xception_trains_on_the_image_and_its_conditions(v1, tmp_path):
+    res = fit("sersic-v3-conditions", v1, tmp_path / "run", epochs=1, batch_size=8, verbose=0,
+              model_args=TINY_XCEPTION, allow_other_recipe=True, classical=False)
+    assert set(res["metrics"]) == {"flux", "n", "re", "g1", "g2"} and res["metrics"]["flux"]["rmse"] > 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["settings"]["model_args"]["conditions"] == 2
+    assert run["settings"]["normalization"]["mode"] == "global"  # the image's statistics, as sersic-v3

@@ -133,3 +133,15 @@ add(dataclasses.replace(
                 "(labels min-max scaled to [-1, 1], MSE), compared with the one-stage sersic-v1. The seed reports "
                 "no number for it.",
 ))
+
+add(dataclasses.replace(
+    EXPERIMENTS["sersic-v3"],
+    name="sersic-v3-conditions",
+    inputs={"image": "image", "conditions": ("sigma", "psf_fwhm")},
+    model_args={"conditions": 2},
+    reference={},
+    seed="003_1092a4b99fd26c02.txt (dataset v3; its advice that PSF and noise level be inputs where they vary)",
+    description="sersic-v3 with the image's observing conditions [sigma, PSF FWHM] as a second input, joined to the "
+                "Xception's pooled features (xception_sersic(conditions=2)): what the seed advised and did not run "
+                "for its Xception. Compared with sersic-v3, which sees the image alone.",
+))

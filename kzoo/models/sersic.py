@@ -54,7 +54,8 @@ AUTOENCODER_LOSS_WEIGHTS = {"params": 5.0, "noiseless": 1.0}
     aliases=("xception",),
 )
 def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_size=5, sep_filters=64,
-                    residual_blocks=8, activation="selu", dropout=0.0, normalization=None, name="xception_sersic"):
+                    residual_blocks=8, activation="selu", dropout=0.0, conditions=0, normalization=None,
+                    name="xception_sersic"):
     """Parameter-regression Xception of seed 003 (the grid search's best "tiny" model, c16-s64).
 
     Built as KerasTuner's Xception blocks that the seed used: every convolution has a bias, the shortcut
@@ -66,6 +67,11 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
         >>> import kzoo
         >>> model = kzoo.build("xception_sersic")                   # the seed's network (alias "xception")
         >>> nll = kzoo.build("xception_sersic", outputs=10)         # 5 means then 5 log sigmas
+        >>> psf_aware = kzoo.build("xception_sersic", conditions=2)  # inputs {"image", "conditions"}
+
+    ``conditions=k`` adds a second input "conditions" (B, k) of raw per-image observing conditions (e.g.
+    [sigma, psf_fwhm]), batch-normalised and joined to the pooled features before the head: the seed's
+    advice that the PSF and the noise level "should be used as inputs to the model" where they vary.
     """
     inputs, x = image_input(input_shape, normalization)
     x = keras.layers.Conv2D(conv_filters, kernel_size, strides=2, padding="same", activation=activation,
@@ -89,6 +95,11 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
         x = block(x, sep_filters, f"block{b + 1}")
     x = block(x, 2 * sep_filters, "exit", pool=True)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if conditions:
+        cond = keras.Input(shape=(int(conditions),), name="conditions")
+        x = keras.layers.Concatenate(name="concat_conditions")(
+            [x, keras.layers.BatchNormalization(name="conditions_bn")(cond)])
+        inputs = {"image": inputs, "conditions": cond}
     if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     out = keras.layers.Dense(outputs, name="output", dtype="float32")(x)
