@@ -90,9 +90,14 @@ def _cmd_simulate(a):
 
     ensure_dir(a.out, "--out")
     m = write_shards(a.recipe, a.out, n=a.n, seed=a.seed, shards=a.shards, workers=a.workers,
-                     progress=not a.no_progress)
-    counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
+                     progress=not a.no_progress, shard_range=a.shard_range)
     w = m["written"]
+    if a.shard_range:
+        lo, hi = m["range"]
+        print(f"wrote {len(w['shards'])} of shards {lo}..{hi - 1} ({w['reused']} were already complete) of "
+              f"{m['shards_total']} and partial.json to {a.out}; combine the parts with kzoo data merge OUT PART ...")
+        return
+    counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
     if not w["shards"]:
         did = "nothing written" if not w["manifest"] else "only manifest.json written"
         print(f"up to date: {a.out} holds all {w['of']} shards ({counts}); {did}")
@@ -101,6 +106,28 @@ def _cmd_simulate(a):
               f"manifest.json to {a.out}")
     else:
         print(f"wrote {w['of']} shards ({counts}) and manifest.json to {a.out}")
+
+
+def _cmd_data(a):
+    from kzoo.data.shards import merge_shards
+    from kzoo.io import ensure_dir
+
+    ensure_dir(a.out, "OUT")
+    m = merge_shards(a.out, a.parts)
+    counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
+    n = sum(len(v["shards"]) for v in m["splits"].values())
+    print(f"merged {len(a.parts)} parts into {a.out}: {n} shards ({counts}) and manifest.json")
+
+
+def shard_range(text: str) -> tuple[int, int]:
+    """``(2, 5)`` from ``"2:5"`` (argparse type of --shard-range)."""
+    a, sep, b = text.partition(":")
+    try:
+        if sep:
+            return int(a), int(b)
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected A:B (shards A .. B-1), e.g. 0:4; got {text!r}")
 
 
 def _cmd_verify(a):
@@ -287,7 +314,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--shards", type=int, help="number of shards (default: the recipe's)")
     s.add_argument("--workers", type=int, default=1, help="processes simulating shards in parallel")
     s.add_argument("--no-progress", action="store_true", help="print no progress bar")
+    s.add_argument("--shard-range", type=shard_range, metavar="A:B",
+                   help="make only shards A .. B-1 of the dataset (one task of a cluster job array, e.g. "
+                        "$((SLURM_ARRAY_TASK_ID * 4)):$((SLURM_ARRAY_TASK_ID * 4 + 4))), each range in a folder of "
+                        "its own with partial.json; a shard depends only on the seed and its index, so `kzoo data "
+                        "merge` then makes the dataset byte-identical to one made in one go")
     s.set_defaults(fn=_cmd_simulate)
+
+    s = command("data", "work on datasets: `kzoo data merge OUT PART [PART ...]` combines the folders of kzoo "
+                        "simulate --shard-range into one dataset")
+    s.add_argument("action", choices=["merge"], help="merge: check the parts (one recipe, seed and size; no "
+                                                     "overlap, no gap, every sha256) and write OUT")
+    s.add_argument("out", help="the new dataset directory (not one holding a dataset)")
+    s.add_argument("parts", nargs="+", help="folders written by kzoo simulate --shard-range")
+    s.set_defaults(fn=_cmd_data)
 
     s = command("verify", "check a dataset's shards against its manifest")
     s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")

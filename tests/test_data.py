@@ -185,3 +185,37 @@ def test_a_training_subset_is_the_splits_first_images_in_shard_order(tiny_data):
     np.testing.assert_array_equal(np.sort(y, 0), np.sort(load_arrays(tiny_data, "train", targets=list(gc.LABELS))[1], 0))
     with pytest.raises(ValueError, match=r"20 images does not end on a record of 8 images .*nearest: 16, 24"):
         dataset(tiny_data, "train", limit=20)
+
+
+def test_shard_ranges_made_apart_merge_into_the_same_bytes(tmp_path, tiny_data):
+    """Job-array tasks: kzoo simulate --shard-range in separate folders, then kzoo data merge."""
+    from kzoo.cli import main
+    from kzoo.data import merge_shards
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(json.dumps(tiny_recipe()))
+    for rng in ("0:2", "2:5"):
+        assert main(["simulate", str(recipe), "--out", str(tmp_path / rng.replace(":", "-")), "--shard-range", rng,
+                     "--no-progress"]) == 0
+    assert not (tmp_path / "0-2" / "manifest.json").exists() and (tmp_path / "0-2" / "partial.json").exists()
+    assert main(["data", "merge", str(tmp_path / "all"), str(tmp_path / "0-2"), str(tmp_path / "2-5")]) == 0
+    assert (tmp_path / "all" / "manifest.json").read_bytes() == (tiny_data / "manifest.json").read_bytes()
+    for f in sorted(tiny_data.glob("*.tfrecord")):
+        assert (tmp_path / "all" / f.name).read_bytes() == f.read_bytes()
+    assert main(["verify", str(tmp_path / "all")]) == 0
+    # overlaps, gaps, another seed and a corrupt part are refused, naming what is wrong; nothing is written
+    assert main(["simulate", str(recipe), "--out", str(tmp_path / "1-3"), "--shard-range", "1:3", "--no-progress"]) == 0
+    assert main(["simulate", str(recipe), "--out", str(tmp_path / "s9"), "--shard-range", "2:5", "--seed", "9",
+                 "--no-progress"]) == 0
+    for parts, why in (((("0-2", "1-3", "2-5")), "the shard ranges overlap"),
+                       (("0-2",), "shards 2-4 of 5 are in none of the parts"),
+                       (("0-2", "s9"), "made from another recipe, seed or size")):
+        with pytest.raises(DataError, match=why):
+            merge_shards(tmp_path / "bad", [tmp_path / p for p in parts])
+        assert not (tmp_path / "bad" / "manifest.json").exists()
+    victim = next((tmp_path / "2-5").glob("*.tfrecord"))
+    victim.write_bytes(victim.read_bytes()[:-3])
+    with pytest.raises(DataError, match=f"{victim.name}: missing, or its size or sha256 differs"):
+        merge_shards(tmp_path / "bad", [tmp_path / "0-2", tmp_path / "2-5"])
+    assert main(["simulate", str(recipe), "--out", str(tmp_path / "x"), "--shard-range", "3:9"]) == 2
+    assert main(["data", "merge", str(tmp_path / "all2"), str(tmp_path)]) == 2  # not a part folder

@@ -1,10 +1,10 @@
 """Data: recipes, TFRecord shards with a manifest, tf.data pipelines, augmentation."""
 
 from kzoo.data.recipes import RecipeError, list_recipes, load_recipe
-from kzoo.data.shards import DataError, load_manifest, write_shards
+from kzoo.data.shards import DataError, load_manifest, merge_shards, write_shards
 
 __all__ = ["DataError", "RecipeError", "dataset", "list_recipes", "load_arrays", "load_manifest",
-           "load_recipe", "write_shards"]
+           "load_recipe", "merge_shards", "write_shards"]
 
 
 def __getattr__(name):  # the pipeline imports TensorFlow: load it only when asked for

@@ -309,7 +309,8 @@ def _reusable_part(out: Path, job: dict) -> dict | None:
 
 
 def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int | None = None,
-                 shards: int | None = None, workers: int = 1, progress: bool = True) -> dict:
+                 shards: int | None = None, workers: int = 1, progress: bool = True,
+                 shard_range: tuple[int, int] | None = None) -> dict:
     """Simulate a recipe into TFRecord shards plus ``manifest.json``; returns the manifest and what was done.
 
     ``n`` rescales the recipe's split sizes to ``n`` images in all; ``seed`` and ``shards`` override
@@ -318,6 +319,10 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     in that many processes. The returned dict is the manifest plus ``written`` (not in manifest.json):
     ``shards`` (the files simulated now), ``of`` (the shards in all), ``reused`` (those already
     complete) and ``manifest`` (whether manifest.json was written).
+
+    ``shard_range=(a, b)`` makes only shards a .. b-1 of the dataset (one task of a job array on a cluster):
+    ``out`` then holds those shards and ``partial.json`` instead of a manifest, and ``merge_shards`` checks
+    and combines the parts into one dataset, byte-identical to one made in one go.
     """
     where = "recipe" if isinstance(recipe, dict) else str(recipe)
     recipe = load_recipe(recipe)
@@ -336,12 +341,92 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     out = Path(out)
     rsha = recipe_sha256(recipe)
     plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"])
+    total = len(plan)
+    if shard_range is not None:
+        a, b = (int(v) for v in shard_range)
+        if not 0 <= a < b <= total:
+            raise ValueError(f"--shard-range {a}:{b}: this recipe has {total} shards (0 .. {total - 1}); give A:B "
+                             f"with 0 <= A < B <= {total}")
+        if (out / "manifest.json").exists():
+            raise DataError(f"{out} holds a whole dataset (manifest.json); give each shard range a folder of its own")
+        plan = [s for s in plan if a <= s["index"] < b]
     _check_job(recipe, plan, out, int(workers), where)
     with dir_lock(out, "kzoo simulate"):  # one writer at a time; creates the folder
-        return _write_locked(recipe, rsha, plan, out, int(workers), progress)
+        return _write_locked(recipe, rsha, plan, out, int(workers), progress,
+                             partial=None if shard_range is None else (total, [a, b]))
 
 
-def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -> dict:
+PARTIAL = "kzoo-shards-partial/1"
+
+
+def merge_shards(out: str | os.PathLike, parts: list) -> dict:
+    """One dataset in ``out`` from folders that ``write_shards(..., shard_range=...)`` made (job-array tasks).
+
+    Every part must come from the same recipe, seed and size (its sha256), the ranges must neither overlap
+    nor leave a gap, and every shard must match its recorded size and sha256; otherwise DataError names the
+    folder or the shards and nothing is written. Shards are hard-linked where the file system allows, else
+    copied (each to a temporary name, then renamed); ``manifest.json`` is written last. Returns the manifest.
+    """
+    out, found = Path(out), []
+    for d in map(Path, parts):
+        info = read_json(d / "partial.json", default=None)
+        if not isinstance(info, dict) or info.get("format") != PARTIAL:
+            raise DataError(f"{d}: no partial.json of kzoo simulate --shard-range (a folder of part of a dataset)")
+        found.append((d, info))
+    d0, first = found[0]
+    for d, info in found[1:]:
+        if info["recipe_sha256"] != first["recipe_sha256"] or info["shards_total"] != first["shards_total"]:
+            raise DataError(f"{d}: made from another recipe, seed or size than {d0} (recipe sha256 "
+                            f"{info['recipe_sha256'][:12]}... vs {first['recipe_sha256'][:12]}...); merge parts "
+                            f"of one dataset only")
+    owner = {}
+    for d, info in found:
+        for part in info["parts"]:
+            if part["index"] in owner:
+                raise DataError(f"shard {part['index']} ({part['file']}) is in both {owner[part['index']]} and {d}: "
+                                f"the shard ranges overlap")
+            owner[part["index"]] = d
+    missing = sorted(set(range(first["shards_total"])) - set(owner))
+    if missing:
+        raise DataError(f"shards {_ranges(missing)} of {first['shards_total']} are in none of the parts: run "
+                        f"kzoo simulate --shard-range for them, then merge again")
+    parts_by_index = {}
+    for d, info in found:
+        for part in info["parts"]:
+            path = d / part["file"]
+            if not path.exists() or path.stat().st_size != part["bytes"] or sha256_file(path) != part["sha256"]:
+                raise DataError(f"{path}: missing, or its size or sha256 differs from {d / 'partial.json'}; "
+                                f"make that part again")
+            parts_by_index[part["index"]] = (path, part)
+    if (out / "manifest.json").exists():
+        raise DataError(f"{out} already holds a dataset (manifest.json); merge into a new folder")
+    with dir_lock(out, "kzoo data merge"):
+        for index in sorted(parts_by_index):
+            src, part = parts_by_index[index]
+            with atomic_path(out / part["file"]) as tmp:
+                try:
+                    os.link(src, tmp)
+                except OSError:
+                    shutil.copyfile(src, tmp)
+            write_json(out / PARTS / (part["file"] + ".json"), part)
+        manifest = _manifest(first["recipe"], first["recipe_sha256"], [parts_by_index[i][1] for i in sorted(parts_by_index)])
+        write_json(out / "manifest.json", manifest)
+    return manifest
+
+
+def _ranges(indices: list[int]) -> str:
+    """``"2, 5-7"`` for [2, 5, 6, 7]."""
+    out, start = [], None
+    for i, v in enumerate(indices):
+        if start is None:
+            start = v
+        if i + 1 == len(indices) or indices[i + 1] != v + 1:
+            out.append(f"{start}" if start == v else f"{start}-{v}")
+            start = None
+    return ", ".join(out)
+
+
+def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool, partial=None) -> dict:
     jobs = [{**s, "out": str(out), "recipe": recipe, "seed": recipe["seed"], "recipe_sha256": rsha} for s in plan]
     for s in plan:  # what killed runs left half-written (their process ids are gone)
         remove_stale_temps(out / s["file"])
@@ -373,6 +458,13 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool) -
                 bar.update(part["count"])
     bar.close()
 
+    if partial is not None:  # part of a dataset: its parts, for merge_shards
+        total, span = partial
+        info = {"format": PARTIAL, "recipe": recipe, "recipe_sha256": rsha, "shards_total": total, "range": span,
+                "parts": [parts[j["index"]] for j in jobs]}
+        write_json(out / "partial.json", info)
+        return {**info, "written": {"shards": [j["file"] for j in todo], "of": len(jobs),
+                                    "reused": len(jobs) - len(todo), "manifest": False}}
     manifest = _manifest(recipe, rsha, [parts[j["index"]] for j in jobs])
     try:
         rewrite = read_json(out / "manifest.json") != json.loads(json.dumps(manifest))
