@@ -240,8 +240,8 @@ def _cmd_reproduce(a):
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
     if a.experiment in SUITES:
-        if a.train_sizes:
-            raise ValueError(f"--train-sizes takes one experiment, not the suite {a.experiment}")
+        if a.train_sizes or a.members:
+            raise ValueError(f"--train-sizes and --members take one experiment, not the suite {a.experiment}")
         if a.data:
             raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
                              f"recipe under {a.out}/data")
@@ -251,6 +251,14 @@ def _cmd_reproduce(a):
         return
     if a.from_results:
         raise ValueError(f"--from-results takes a suite ({', '.join(SUITES)}), not the experiment {a.experiment}")
+    if a.members:
+        if a.train_sizes:
+            raise ValueError("give --members or --train-sizes, not both")
+        from kzoo.reproduce import ensemble
+
+        r = ensemble(a.experiment, a.out, a.members, data=a.data, **kw)
+        print(f"wrote {a.results}/{r['experiment']['name']}-ensemble.md, .json and .png ({a.members} members)")
+        return
     if a.train_sizes:
         from kzoo.reproduce import learning_curve
 
@@ -415,6 +423,10 @@ def parser() -> argparse.ArgumentParser:
                    help="one experiment only: a learning curve instead: train on the first N images of the training "
                         "split for each N (multiples of the recipe's block; validation and test unchanged) and "
                         "write RESULTS/<experiment>-learning-curve.md, .json and .png")
+    s.add_argument("--members", type=int, metavar="K",
+                   help="one regression experiment only: a deep ensemble instead: K runs on one dataset with training "
+                        "seeds SEED .. SEED+K-1 (the first is OUT/run, as without --members), their test predictions "
+                        "averaged; writes RESULTS/<experiment>-ensemble.md, .json and .png")
     s.add_argument("--from-results", action="store_true",
                    help="a suite only: train nothing and write RESULTS/<suite>.md from each experiment's recorded "
                         "RESULTS/<experiment>.json (made by earlier kzoo reproduce runs, perhaps on other machines); "

@@ -199,6 +199,96 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     return record
 
 
+def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, precision: str = "float32",
+             epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
+             note: str = "") -> dict:
+    """A deep ensemble of a regression experiment: ``members`` runs on one dataset (dataset seed ``seed``)
+    that differ only in their training seed (``seed``, ``seed + 1``, ...: initial weights, shuffling,
+    augmentation), their test predictions averaged. Member 0 is ``out/run``, the run ``kzoo reproduce``
+    itself makes (reused when finished); the others ``out/run-seed<s>``. Writes
+    ``results/<experiment>-ensemble.{md,json}`` and the averaged predicted-vs-true plot: each member's
+    metrics and the ensemble's, beside the seed's number and the goal."""
+    import numpy as np
+
+    from kzoo import plots
+    from kzoo.data.shards import write_shards
+    from kzoo.evaluate import regression_metrics
+    from kzoo.experiments import get_experiment
+    from kzoo.io import read_json
+    from kzoo.train import fit
+
+    exp = get_experiment(experiment)
+    if exp.evaluation != "regression" or exp.loss == "gaussian_nll" or isinstance(exp.targets, dict):
+        raise ValueError(f"--members: {exp.name} is not a plain regression experiment (evaluation "
+                         f"{exp.evaluation!r}, loss {exp.loss!r}); ensembles average regression predictions")
+    if int(members) < 2:
+        raise ValueError(f"--members must be at least 2, got {members}")
+    out, results_dir = Path(out), Path(results_dir)
+    data = Path(data) if data is not None else out / "data"
+    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    timings = read_json(out / "timings.json", default={})
+    runs, preds = [], []
+    for i in range(int(members)):
+        s = seed + i
+        run_dir = out / ("run" if i == 0 else f"run-seed{s}")
+        t0 = time.time()
+        res = fit(exp, data, run_dir, seed=s, precision=precision, epochs=epochs, verbose=2,
+                  model_args=resolve_run_arguments(exp, out))
+        key = "train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s}"
+        if res["training"]["status"] != "up_to_date":
+            timings[key] = round(time.time() - t0, 1)
+            write_json(out / "timings.json", timings)
+        run = json.loads((run_dir / "run.json").read_text())
+        runs.append({"seed": s, "run": str(run_dir), "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
+                     "seconds": timings.get(key)})
+        preds.append(np.load(run_dir / "predictions_test.npz"))
+    y_true = preds[0]["y_true"]
+    if any(not np.array_equal(p["y_true"], y_true) for p in preds):
+        raise ValueError(f"{out}: the members' test splits differ; an ensemble needs one dataset")
+    names = [str(v) for v in preds[0]["names"]]
+    ranges = json.loads((out / "run" / "run.json").read_text())["target_ranges"]
+    y_mean = np.mean([p["y_pred"] for p in preds], axis=0)
+    metrics = regression_metrics(y_true, y_mean, names, ranges=ranges)
+    d = exp.to_dict()
+    stem = f"{exp.name}-ensemble"
+    plots.predicted_vs_true(y_true, y_mean, names, results_dir / f"{stem}.png",
+                            title=f"{exp.name}: mean of {members} members, test split ({len(y_true)} images)",
+                            ranges=ranges)
+    record = {"experiment": d, "members": runs, "metrics": metrics, "dataset_seed": seed,
+              "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
+              "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
+                                                  "platform": platform.platform()},
+              "commit": git_commit(), "note": note,
+              "command": f"kzoo reproduce {exp.name} --out {out} --members {members} --seed {seed} "
+                         f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")}
+    write_json(results_dir / f"{stem}.json", record)
+    metric = headline_metric(d, metrics)
+    lines = [f"# {exp.name}: ensemble of {members} runs", "",
+             f"`{exp.model}` trained {members} times on one dataset (recipe `{exp.recipe}`, dataset seed {seed}, splits "
+             f"{record['splits']}) with training seeds {', '.join(str(r['seed']) for r in runs)} (initial weights, "
+             f"shuffling, augmentation); the ensemble's prediction is the mean of the members'. Test split, "
+             f"precision {precision}.", "",
+             f"| | " + " | ".join(f"{t} {metric}" for t in names) + " | epochs | train + evaluate s |",
+             "|---|" + "---|" * (len(names) + 2)]
+    for r in runs:
+        lines.append(f"| member, seed {r['seed']} | " + " | ".join(f"{r['metrics'][t][metric]:.4f}" for t in names)
+                     + f" | {r['epochs_run']} | {r['seconds'] if r['seconds'] is not None else ''} |")
+    goals = d.get("goals", {}).get(metric, {})
+    lines.append(f"| **ensemble (mean)** | " + " | ".join(f"**{metrics[t][metric]:.4f}**" for t in names) + " | | |")
+    ref = d.get("reference", {}).get(metric, {})
+    if ref:
+        lines.append("| seed | " + " | ".join(str(ref.get(t, "")) for t in names) + " | | |")
+    if goals:
+        lines.append("| goal | " + " | ".join(goal_status(metrics[t][metric], goals.get(t)) for t in names) + " | | |")
+    lines += ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
+              f"Command: `{record['command']}`", ""]
+    if note:
+        lines += [f"Note: {note}", ""]
+    lines.append(f"![ensemble predicted vs true]({stem}.png)\n")
+    write_text(results_dir / f"{stem}.md", "\n".join(lines))
+    return record
+
+
 def run_dependencies(exp) -> list[str]:
     """The experiments whose runs ``exp`` builds on: its model arguments ``"run:<experiment>"``."""
     return [v[4:] for v in exp.model_args.values() if isinstance(v, str) and v.startswith("run:")]

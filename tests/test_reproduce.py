@@ -107,3 +107,29 @@ def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_p
     assert main(args[:-1] + ["30,64"]) == 2  # not a whole record: refused before anything trains
     assert "--train-sizes 30" in capsys.readouterr().err and not (work / "run-n30").exists()
     assert main(["reproduce", "gc", "--out", str(work), "--train-sizes", "32"]) == 2
+
+
+def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tmp_path, capsys):
+    import numpy as np
+
+    from kzoo.cli import main
+    from kzoo.evaluate import regression_metrics
+
+    work, res = tmp_path / "work", tmp_path / "res"
+    args = ["reproduce", "gc-dm", "--out", str(work), "--n", "120", "--epochs", "1", "--workers", "1",
+            "--results", str(res), "--members", "2"]
+    assert main(args) == 0
+    record = json.loads((res / "gc-dm-ensemble.json").read_text())
+    assert [m["seed"] for m in record["members"]] == [1, 2]
+    a, b = (np.load(work / d / "predictions_test.npz") for d in ("run", "run-seed2"))
+    assert not np.array_equal(a["y_pred"], b["y_pred"])  # another training seed, another network
+    ranges = json.loads((work / "run" / "run.json").read_text())["target_ranges"]
+    want = regression_metrics(a["y_true"], (a["y_pred"] + b["y_pred"]) / 2, ["A_dm"], ranges=ranges)
+    assert record["metrics"]["A_dm"]["mae_scaled"] == want["A_dm"]["mae_scaled"]
+    md = (res / "gc-dm-ensemble.md").read_text()
+    assert "| member, seed 2 |" in md and "**ensemble (mean)**" in md and "| seed | 0.0807 |" in md
+    assert "<= 0.08: " in md and (res / "gc-dm-ensemble.png").exists()
+    assert json.loads((work / "run-seed2" / "run.json").read_text())["seed"] == 2
+    capsys.readouterr()
+    assert main(["reproduce", "gc-ps-unet", "--out", str(work), "--members", "2"]) == 2
+    assert "not a plain regression experiment" in capsys.readouterr().err
