@@ -130,6 +130,12 @@ def shard_range(text: str) -> tuple[int, int]:
     raise argparse.ArgumentTypeError(f"expected A:B (shards A .. B-1), e.g. 0:4; got {text!r}")
 
 
+def _cmd_tune(a):
+    from tuners.search import run_args
+
+    run_args(a)
+
+
 def _cmd_verify(a):
     from kzoo.data.shards import load_manifest
 
@@ -336,6 +342,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("out", help="the new dataset directory (not one holding a dataset)")
     s.add_argument("parts", nargs="+", help="folders written by kzoo simulate --shard-range")
     s.set_defaults(fn=_cmd_data)
+
+    s = command("tune", "search an experiment's hyper-parameters with keras-tuner (every trial a kzoo run; resumable; "
+                        "chief and workers on many machines)")
+    from tuners.search import add_arguments  # tuners sits above kzoo; imported only to build this parser
+
+    add_arguments(s)
+    s.set_defaults(fn=_cmd_tune)
 
     s = command("verify", "check a dataset's shards against its manifest")
     s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")

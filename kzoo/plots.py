@@ -223,3 +223,20 @@ def learning_curve(sizes, values: dict, path, metric: str, title: str = "", refe
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def search_trials(trials, values, path, title: str = ""):
+    """A search's objective per trial (points) and the best so far (a step line)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = np.arange(len(values))
+    ax.plot(x, values, "o", label="trial")
+    ax.step(x, np.minimum.accumulate(values), where="post", label="best so far")
+    ax.set_xticks(x, [str(t) for t in trials], rotation=90 if len(trials) > 20 else 0)
+    ax.set_xlabel("trial")
+    ax.set_ylabel("validation loss")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return _save(fig, path)

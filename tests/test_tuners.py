@@ -21,15 +21,33 @@ def test_search_space_entries_become_hyperparameters():
         hp_value(hp, "bad", {"type": "normal"})
 
 
-def test_a_tiny_search_runs_and_resumes(tiny_data, tmp_path):
+def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, tmp_path):
+    from kzoo.evaluate import evaluate
+
     fixed = {"filters": (4, 4, 8, 8)}
-    t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, **fixed)
+    t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, allow_other_recipe=True, verbose=0,
+               **fixed)
     assert len(t.oracle.trials) == 2
     best = json.loads((tmp_path / "best_hyperparameters.json").read_text())
     assert {"learning_rate", "batch_size", "dense"} <= set(best)
     assert isinstance(best["dense"], list) and best["filters"] == [4, 4, 8, 8]  # as `kzoo train --hyperparameters` takes them
-    t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, **fixed)  # resumes: nothing to do
-    assert len(t.oracle.trials) == 2
+    table = json.loads((tmp_path / "trials.json").read_text())["trials"]
+    assert [r["trial"] for r in table] == ["0", "1"] and all(r["status"] == "COMPLETED" for r in table)
+    for r in table:  # a trial is a run: run.json with the trial's settings, its objective the lowest val_loss
+        run = json.loads((tmp_path / "runs" / r["trial"] / "run.json").read_text())
+        assert run["settings"]["learning_rate"] == pytest.approx(r["hyperparameters"]["learning_rate"])
+        assert run["settings"]["model_args"]["dense"] == r["hyperparameters"]["dense"]
+        history = (tmp_path / "runs" / r["trial"] / "history.csv").read_text().splitlines()
+        assert r["val_loss"] == pytest.approx(float(history[1].split(",")[-1]) if "val_loss" in history[0].split(",")[-1]
+                                              else r["val_loss"])
+    winner = min(table, key=lambda r: r["val_loss"])["trial"]
+    assert (tmp_path / "best" / "run.json").read_text() == (tmp_path / "runs" / winner / "run.json").read_text()
+    assert "| 0 | COMPLETED |" in (tmp_path / "trials.md").read_text() and (tmp_path / "trials.png").exists()
+    assert set(evaluate(tmp_path / "best", tiny_data, split="val")["metrics"]) == {"A_dm"}  # a normal run directory
+    mtime = (tmp_path / "runs" / "0" / "model.keras").stat().st_mtime_ns
+    t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, allow_other_recipe=True, verbose=0,
+               **fixed)  # resumes: nothing to do
+    assert len(t.oracle.trials) == 2 and (tmp_path / "runs" / "0" / "model.keras").stat().st_mtime_ns == mtime
 
 
 def test_the_installed_tuners_search_runs_outside_the_repository(tiny_data, tmp_path):
@@ -45,9 +63,10 @@ def test_the_installed_tuners_search_runs_outside_the_repository(tiny_data, tmp_
 
     r = search("--help")
     assert r.returncode == 0, f"tuners is not installed (pip install -e '.[dev]'): {r.stderr[-800:]}"
-    assert "(default: bayesian)" in r.stdout and "--model-arg NAME=VALUE" in r.stdout
+    text = " ".join(r.stdout.split())  # the help as one line: argparse wraps it where it likes
+    assert "(default: bayesian)" in text and "--model-arg NAME=VALUE" in text
     r = search("gc-dm", "--data", tiny_data, "--out", tmp_path / "s", "--trials", 1, "--epochs", 1,
-               "--model-arg", "filters=[4,4,8,8]")
+               "--model-arg", "filters=[4,4,8,8]", "--allow-other-recipe")
     assert r.returncode == 0, r.stderr[-2000:]
     best = json.loads((tmp_path / "s" / "best_hyperparameters.json").read_text())
     assert best["filters"] == [4, 4, 8, 8] and {"learning_rate", "batch_size", "dense", "dropout"} <= set(best)
@@ -55,3 +74,65 @@ def test_the_installed_tuners_search_runs_outside_the_repository(tiny_data, tmp_
     ours = [line for line in r.stderr.splitlines() if ": error: " in line]  # TensorFlow's start-up lines aside
     assert r.returncode == 2 and len(ours) == 1, r.stderr
     assert ours[0].startswith("python -m tuners.search: error: model 'gc_cnn' has no argument 'widthz'; it takes ")
+
+
+def _tune(out, tiny_data, *extra):
+    return [sys.executable, "-m", "kzoo.cli", "tune", "gc-dm", "--data", str(tiny_data), "--out", str(out),
+            "--tuner", "random", "--model-arg", "filters=[4,4,8,8]", "--allow-other-recipe", *map(str, extra)]
+
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def test_a_killed_search_continues_its_trial_and_keeps_the_finished_ones(tiny_data, tmp_path):
+    """A real `kzoo tune` SIGKILLed during trial 1, started again with the same --out."""
+    import signal
+    import time
+
+    out = tmp_path / "s"
+    cmd = _tune(out, tiny_data, "--max-trials", 3, "--epochs", 8)
+    p = subprocess.Popen(cmd, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    checkpoint = out / "runs" / "1" / ".staging" / "backup" / "state.json"
+    deadline = time.time() + 400
+    while not checkpoint.exists() and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert checkpoint.exists(), f"trial 1 never reached a checkpoint: {p.stderr.read()[-2000:] if p.poll() is not None else ''}"
+    os.killpg(p.pid, signal.SIGKILL)
+    p.wait()
+    finished = (out / "runs" / "0" / "model.keras").stat().st_mtime_ns
+    r = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    table = json.loads((out / "trials.json").read_text())["trials"]
+    assert [t["trial"] for t in table] == ["0", "1", "2"] and all(t["status"] == "COMPLETED" for t in table)
+    assert (out / "runs" / "0" / "model.keras").stat().st_mtime_ns == finished  # the finished trial is kept
+    assert json.loads((out / "runs" / "1" / "run.json").read_text())["resumed"]  # from its checkpoint
+    assert sum(1 for _ in (out / "runs").iterdir()) == 3
+
+
+def test_a_chief_and_two_workers_run_every_trial_once_and_the_chief_exits(tiny_data, tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "s"
+    base = _tune(out, tiny_data, "--max-trials", 6, "--epochs", 3)
+    chief = subprocess.Popen(base + ["--chief", f"127.0.0.1:{port}"], env=ENV, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen(base + ["--worker", f"127.0.0.1:{port}", "--id", f"tuner{i}"], env=ENV,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    try:
+        for w in workers:
+            _, err = w.communicate(timeout=600)
+            assert w.returncode == 0, err[-2000:]
+        _, err = chief.communicate(timeout=120)  # the chief ends by itself once the workers are done
+        assert chief.returncode == 0, err[-2000:]
+    finally:
+        for proc in [chief, *workers]:
+            proc.kill()
+    table = json.loads((out / "trials.json").read_text())["trials"]
+    assert sorted(t["trial"] for t in table) == ["0", "1", "2", "3", "4", "5"]
+    assert all(t["status"] == "COMPLETED" for t in table)
+    ran_by = [json.loads((out / "runs" / t["trial"] / "trial.json").read_text())["tuner_id"] for t in table]
+    assert set(ran_by) == {"tuner0", "tuner1"}  # both workers trained, every trial once (one run directory each)
+    assert (out / "best" / "model.keras").exists()

@@ -59,26 +59,48 @@ class ExperimentHyperModel(kt.HyperModel):
         self.seed, self.cache, self.fixed = seed, cache, fixed_model_args
         model_arguments(self.exp, self.manifest, **fixed_model_args)  # a wrong name fails now, not in every trial
 
+    def values(self, hp) -> tuple[dict, dict]:
+        """``(fit settings, builder arguments)`` of ``hp`` (each search-space entry registered with it):
+        ``learning_rate`` and ``batch_size`` are fit settings, the rest builder arguments, the fixed ones last."""
+        drawn = {k: hp_value(hp, k, d) for k, d in self.space.items()}
+        settings = {k: drawn[k] for k in FIT_SETTINGS if k in drawn}
+        return settings, {**{k: v for k, v in drawn.items() if k not in FIT_SETTINGS}, **self.fixed}
+
     def build(self, hp):
         import keras
 
         from kzoo.train import build_for, compile_args
 
-        args = {k: hp_value(hp, k, d) for k, d in self.space.items() if k not in FIT_SETTINGS}
-        lr = hp_value(hp, "learning_rate", self.space["learning_rate"]) if "learning_rate" in self.space \
-            else self.exp.learning_rate
-        model = build_for(self.exp, self.manifest, **{**args, **self.fixed})
-        model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(self.exp))
+        settings, args = self.values(hp)
+        model = build_for(self.exp, self.manifest, **args)
+        model.compile(optimizer=keras.optimizers.Adam(settings.get("learning_rate", self.exp.learning_rate)),
+                      **compile_args(self.exp))
         return model
 
     def fit(self, hp, model, *args, **kwargs):
+        """Train as a plain keras-tuner Tuner does (``model.fit``), on the experiment's pipeline: for a search
+        with another keras-tuner tuner. ``tuners.search`` trains each trial through ``kzoo.train.fit`` instead."""
         from kzoo.data.pipeline import dataset
         from kzoo.experiments import pipeline_args
 
-        bs = hp_value(hp, "batch_size", self.space["batch_size"]) if "batch_size" in self.space \
-            else self.exp.batch_size
-        common = dict(**pipeline_args(self.exp), batch_size=bs, seed=self.seed, manifest=self.manifest,
-                      verify=False, cache=self.cache)
+        settings, _ = self.values(hp)
+        common = dict(**pipeline_args(self.exp), batch_size=settings.get("batch_size", self.exp.batch_size),
+                      seed=self.seed, manifest=self.manifest, verify=False, cache=self.cache)
         train = dataset(self.data_dir, "train", shuffle=True, augment=self.exp.augment, **common)
         val = dataset(self.data_dir, "val", shuffle=False, **common)
         return model.fit(train, validation_data=val, **kwargs)
+
+
+def get_hypermodel(name: str, data_dir, **fixed_model_args) -> ExperimentHyperModel:
+    """A keras_tuner.HyperModel for an experiment, or for a zoo model (its first declared experiment), on the
+    dataset ``data_dir``: ``tuners.get_hypermodel("gc_unet", "data/seg")``."""
+    from kzoo.experiments import EXPERIMENTS, get_experiment
+    from kzoo.registry import spec
+
+    if name not in EXPERIMENTS:
+        model = spec(name).name  # an unknown name: the registry's error, with the closest names
+        found = [e for e in sorted(EXPERIMENTS) if EXPERIMENTS[e].model == model]
+        if not found:
+            raise ValueError(f"no experiment declares the model {model}; give an experiment (kzoo list --experiments)")
+        name = found[0]
+    return ExperimentHyperModel(get_experiment(name), data_dir, **fixed_model_args)

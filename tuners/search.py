@@ -1,96 +1,253 @@
-"""Search an experiment's hyper-parameters with keras-tuner.
+"""Search an experiment's hyper-parameters with keras-tuner; every trial is a kzoo run.
 
-    python -m tuners.search gc-dm --data DIR --out DIR [--tuner bayesian] [--trials 20] [--epochs 10]
+    kzoo tune gc-dm --data DIR --out DIR [--tuner bayesian] [--max-trials 20] [--epochs 10]
     kzoo train gc-dm --data DIR --out RUN --hyperparameters DIR/best_hyperparameters.json
 
-A rerun with the same --out resumes the search (overwrite=False). For many machines, start the same
-command on each with keras-tuner's variables set: the chief with KERASTUNER_TUNER_ID=chief, the
-workers with KERASTUNER_TUNER_ID=tuner0, tuner1, ..., all with KERASTUNER_ORACLE_IP and
-KERASTUNER_ORACLE_PORT pointing at the chief. Needs the `tune` extra (keras-tuner; scikit-learn for
-the Bayesian tuner; grpcio and protobuf for chief and workers).
+(`python -m tuners.search` is the same command.) A rerun with the same --out resumes the search: finished
+trials are kept and a killed trial continues from its checkpoint. For many machines, start the chief with
+--chief HOST:PORT and each worker with --worker HOST:PORT --id tunerN (or set keras-tuner's KERASTUNER_*
+variables yourself); all must see the dataset and --out (a shared file system). Needs the `tune` extra
+(keras-tuner; scikit-learn for the Bayesian tuner; grpcio and protobuf for chief and workers).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
 from kzoo.cli import HelpFormatter
 
-TUNERS = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband"}
+TUNERS = {"random": "RandomSearchOracle", "bayesian": "BayesianOptimizationOracle", "hyperband": "HyperbandOracle",
+          "grid": "GridSearchOracle"}
+
+
+def _trial_tuner_class():
+    """keras-tuner's BaseTuner whose trials are kzoo runs (built here: keras_tuner is imported only when needed)."""
+    import keras_tuner as kt
+
+    class FitPathTuner(kt.engine.base_tuner.BaseTuner):
+        """A trial is ``kzoo.train.fit`` of the experiment with the trial's hyper-parameters in
+        ``OUT/runs/<trial id>``: the same pipeline, checkpoints, NaN guard, precise BN and run.json as ``kzoo
+        train``. A trial killed midway is given again by keras-tuner's oracle on resume (its retry queue)
+        and continues from its checkpoint; finished trials are kept."""
+
+        def __init__(self, hypermodel, oracle, *, runs_dir, fit_kwargs, **kwargs):
+            super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
+            self.runs_dir, self.fit_kwargs = Path(runs_dir), fit_kwargs
+
+        def run_trial(self, trial, *args, **kwargs):
+            import time
+
+            from kzoo.io import write_json
+            from kzoo.train import fit, read_history
+
+            hp = trial.hyperparameters
+            settings, model_args = self.hypermodel.values(hp)
+            epochs = self.fit_kwargs["epochs"]
+            if "tuner/epochs" in hp.values:  # hyperband's budget for this trial (trained from scratch)
+                epochs = int(hp.values["tuner/epochs"])
+            run_dir = self.runs_dir / trial.trial_id
+            t0 = time.time()
+            fit(self.hypermodel.exp, self.hypermodel.data_dir, run_dir, epochs=epochs, model_args=model_args,
+                **settings, **{k: v for k, v in self.fit_kwargs.items() if k != "epochs"})
+            history = read_history(run_dir / "history.csv")
+            best = float(min(history["val_loss"]))
+            write_json(run_dir / "trial.json", {"trial_id": trial.trial_id, "val_loss": best,
+                                                "tuner_id": os.environ.get("KERASTUNER_TUNER_ID", "chief"),
+                                                "epochs_run": len(history["val_loss"]),
+                                                "seconds_this_session": round(time.time() - t0, 1),
+                                                "settings": settings, "model_args": model_args})
+            return {"val_loss": best}
+
+        def save_model(self, trial_id, model, step=0):  # the trial's run directory holds its model
+            pass
+
+        def load_model(self, trial):
+            from kzoo.export import load_model
+
+            return load_model(self.runs_dir / trial.trial_id / "model.keras")
+
+    return FitPathTuner
 
 
 def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20, epochs: int = 10,
-           seed: int = 0, **fixed_model_args):
-    """Run (or resume) the search; returns the tuner.
+           seed: int = 0, patience: int = 3, precision: str = "float32", allow_other_recipe: bool = False,
+           verbose=2, **fixed_model_args):
+    """Run (or resume) a search of ``experiment``'s model's search space on the dataset ``data_dir``; returns
+    the tuner.
 
-    ``fixed_model_args`` are builder arguments held fixed (over the search space's). The best trial's
-    hyper-parameters and the fixed arguments go to OUT/best_hyperparameters.json, which
-    ``kzoo train --hyperparameters`` takes.
+    Every trial is a ``kzoo.train.fit`` run in ``OUT/runs/<trial id>`` (at most ``epochs`` epochs, early
+    stopping after ``patience`` without a lower validation loss, judged on the validation split; the
+    objective is its lowest validation loss). ``fixed_model_args`` are builder arguments held fixed (over
+    the search space's). The chief (or a single machine) writes ``OUT/trials.md`` and ``.json`` (each
+    trial's hyper-parameters, objective, epochs and seconds), ``OUT/trials.png`` (objective against trial)
+    and ``OUT/best_hyperparameters.json`` (for ``kzoo train --hyperparameters``), and copies the best
+    trial's run to ``OUT/best`` (``kzoo evaluate`` and ``kzoo export`` take it). A rerun with the same
+    ``out`` resumes: finished trials are kept, a killed one continues from its checkpoint.
     """
-    import keras
     import keras_tuner as kt
 
-    from kzoo.io import write_json
-    from tuners.hypermodel import ExperimentHyperModel, decoded
+    from tuners.hypermodel import ExperimentHyperModel
 
     if tuner not in TUNERS:
         raise ValueError(f"tuner must be one of {sorted(TUNERS)}, got {tuner!r}")
+    for name, v in (("trials", trials), ("epochs", epochs)):
+        if int(v) <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {v}")
     hm = ExperimentHyperModel(experiment, data_dir, seed=seed, **fixed_model_args)
-    kw = {"max_epochs": epochs} if tuner == "hyperband" else {"max_trials": trials}
-    t = getattr(kt, TUNERS[tuner])(hm, objective="val_loss", directory=str(out), project_name=hm.exp.name,
-                                   overwrite=False, seed=seed, **kw)
-    t.search(epochs=epochs, verbose=2,
-             callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=3)])
+    objective = kt.Objective("val_loss", "min")
+    kw = {"max_epochs": epochs, "hyperband_iterations": 1} if tuner == "hyperband" else {"max_trials": trials}
+    oracle = getattr(kt.oracles, TUNERS[tuner])(objective=objective, seed=seed, **kw)
+    out = Path(out)
+    t = _trial_tuner_class()(hm, oracle, runs_dir=out / "runs", directory=str(out), project_name=hm.exp.name,
+                             overwrite=False,
+                             fit_kwargs={"epochs": int(epochs), "patience": int(patience), "seed": seed,
+                                         "precision": precision, "allow_other_recipe": allow_other_recipe,
+                                         "evaluate_split": "val", "classical": False, "verbose": verbose})
+    t.search()
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief":
-        best = t.get_best_hyperparameters(1)
-        if best:
-            write_json(Path(out) / "best_hyperparameters.json", {**decoded(hm.space, best[0].values), **hm.fixed})
+        report(t, hm, out)
     return t
+
+
+def _cell(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else json.dumps(v)
+
+
+def report(t, hm, out: Path) -> None:
+    """The trial table, its plot, the best hyper-parameters and a copy of the best trial's run in ``out``."""
+    import shutil
+
+    from kzoo import plots
+    from kzoo.io import read_json, write_json, write_text
+    from tuners.hypermodel import decoded
+
+    rows = []
+    for trial_id in sorted(t.oracle.trials):
+        trial = t.oracle.trials[trial_id]
+        info = read_json(out / "runs" / trial_id / "trial.json", default={})
+        rows.append({"trial": trial_id, "status": str(trial.status), "val_loss": trial.score,
+                     "hyperparameters": decoded(hm.space, {k: v for k, v in trial.hyperparameters.values.items()
+                                                           if not k.startswith("tuner/")}),
+                     "epochs_run": info.get("epochs_run"), "seconds": info.get("seconds_this_session")})
+    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows})
+    names = sorted({k for r in rows for k in r["hyperparameters"]})
+    lines = [f"# Search of {hm.exp.name} ({hm.exp.model})", "",
+             "| trial | status | val_loss | " + " | ".join(names) + " | epochs | seconds |",
+             "|---|---|---|" + "---|" * (len(names) + 2)]
+    for r in rows:
+        cells = [_cell(r["hyperparameters"][k]) if k in r["hyperparameters"] else "" for k in names]
+        loss = f"{r['val_loss']:.5g}" if r["val_loss"] is not None else ""
+        lines.append(f"| {r['trial']} | {r['status']} | {loss} | " + " | ".join(cells)
+                     + f" | {r['epochs_run'] or ''} | {r['seconds'] or ''} |")
+    scored = [r for r in rows if r["val_loss"] is not None]
+    if scored:
+        plots.search_trials([r["trial"] for r in scored], [r["val_loss"] for r in scored], out / "trials.png",
+                            title=f"{hm.exp.name}: validation loss per trial")
+        best = min(scored, key=lambda r: r["val_loss"])
+        settings = read_json(out / "runs" / best["trial"] / "trial.json", default={})
+        write_json(out / "best_hyperparameters.json", {**best["hyperparameters"], **hm.fixed})
+        tmp = out / ".best.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(out / "runs" / best["trial"], tmp, ignore=shutil.ignore_patterns(".staging", ".kzoo-lock"))
+        shutil.rmtree(out / "best", ignore_errors=True)
+        tmp.rename(out / "best")
+        lines += ["", f"Best: trial {best['trial']}, val_loss {best['val_loss']:.5g}; its run is in `best/` "
+                  f"(settings {json.dumps(settings.get('settings', {}))}); `best_hyperparameters.json` for "
+                  "`kzoo train --hyperparameters`.", "", "![validation loss per trial](trials.png)", ""]
+    write_text(out / "trials.md", "\n".join(lines))
 
 
 class _HelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
     """kzoo's help (each option's default), with the module docstring's lines kept as written."""
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuners.search", description=__doc__, formatter_class=_HelpFormatter)
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of ``kzoo tune`` and ``python -m tuners.search`` (one set for both)."""
+    from kzoo.cli import PRECISION_HELP
+
     p.add_argument("experiment", help="a declared experiment, e.g. gc-dm (see `kzoo list --experiments`); its "
                                       "model's spec.search_space is searched (`kzoo info MODEL`)")
     p.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
-    p.add_argument("--out", required=True, help="search directory: the trials, and best_hyperparameters.json for "
-                                                "`kzoo train --hyperparameters`; a rerun resumes the search")
+    p.add_argument("--out", required=True, help="search directory: runs/<trial> (each trial a kzoo run), trials.md "
+                                                "and .png, best/ (the best trial's run) and best_hyperparameters.json "
+                                                "for `kzoo train --hyperparameters`; a rerun resumes the search")
     p.add_argument("--tuner", default="bayesian", choices=sorted(TUNERS),
-                   help="keras-tuner's search: bayesian (Gaussian-process optimisation, needs scikit-learn), "
-                        "random or hyperband")
-    p.add_argument("--trials", type=int, default=20, help="models to try (bayesian, random; hyperband decides "
-                                                          "its own number from --epochs)")
-    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs per trial (early stopping "
-                                                          "after 3 without a lower val_loss)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the tuner and the data pipeline")
+                   help="keras-tuner's oracle: bayesian (Gaussian-process optimisation, needs scikit-learn), random, "
+                        "grid (every combination, in order; float ranges need a step) or hyperband (trials of "
+                        "growing epoch budgets up to --epochs, each trained from scratch)")
+    p.add_argument("--max-trials", "--trials", dest="trials", type=int, default=20, metavar="N",
+                   help="models to try (bayesian, random, grid; hyperband decides its own number from --epochs)")
+    p.add_argument("--epochs", type=int, default=10, help="at most this many epochs per trial")
+    p.add_argument("--patience", type=int, default=3, help="a trial stops after this many epochs without a lower "
+                                                           "val_loss (its objective: the lowest val_loss)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the tuner and of each trial's training")
+    p.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help=PRECISION_HELP)
     p.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
                    help="a builder argument held fixed in every trial, VALUE as JSON or else a plain string, "
                         "e.g. --model-arg filters=[16,32] (repeatable); it wins over the search space")
+    p.add_argument("--allow-other-recipe", action="store_true",
+                   help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
+    p.add_argument("--chief", metavar="HOST:PORT",
+                   help="run the search's oracle (keras-tuner's chief) at HOST:PORT; workers started with --worker "
+                        "HOST:PORT run the trials; the chief writes the reports when the search ends")
+    p.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT (give --id)")
+    p.add_argument("--id", default="", help="this worker's name, e.g. tuner0 (with --worker; unique per worker)")
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tuners.search", description=__doc__, formatter_class=_HelpFormatter)
+    add_arguments(p)
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
     return p
 
 
+def distribution_env(chief: str | None, worker: str | None, tuner_id: str) -> dict:
+    """keras-tuner's KERASTUNER_* variables for ``--chief HOST:PORT`` or ``--worker HOST:PORT --id NAME``."""
+    if chief and worker:
+        raise ValueError("give --chief or --worker, not both")
+    where = chief or worker
+    if not where:
+        if tuner_id:
+            raise ValueError("--id names a worker; give it with --worker HOST:PORT")
+        return {}
+    host, sep, port = where.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--{'chief' if chief else 'worker'} {where!r}: expected HOST:PORT, e.g. 127.0.0.1:8000")
+    if worker and (not tuner_id or tuner_id == "chief"):
+        raise ValueError("--worker needs --id NAME (e.g. tuner0), unique per worker and not 'chief'")
+    return {"KERASTUNER_TUNER_ID": "chief" if chief else tuner_id, "KERASTUNER_ORACLE_IP": host,
+            "KERASTUNER_ORACLE_PORT": port}
+
+
+def run_args(a) -> None:
+    """Run the search that the parsed options ``a`` describe (``kzoo tune`` and ``python -m tuners.search``)."""
+    from kzoo.cli import model_args
+
+    os.environ.update(distribution_env(a.chief, a.worker, a.id))
+    search(a.experiment, a.data, a.out, tuner=a.tuner, trials=a.trials, epochs=a.epochs, seed=a.seed,
+           patience=a.patience, precision=a.precision, allow_other_recipe=a.allow_other_recipe,
+           **model_args(a.model_arg))
+    if a.worker:
+        print(f"worker {a.id}: the chief at {a.worker} has no more trials")
+    else:
+        print(f"search done: {Path(a.out) / 'trials.md'}; best run {Path(a.out) / 'best'}; best hyper-parameters "
+              f"{Path(a.out) / 'best_hyperparameters.json'}")
+
+
 def main(argv=None) -> int:
     """Run the search; any error prints one line ``python -m tuners.search: error: ...`` and returns 2."""
-    from kzoo.cli import model_args, run_reporting
+    from kzoo.cli import run_reporting
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     a = parser().parse_args(argv)
-
-    def run():
-        search(a.experiment, a.data, a.out, tuner=a.tuner, trials=a.trials, epochs=a.epochs, seed=a.seed,
-               **model_args(a.model_arg))
-        print(f"best hyper-parameters: {Path(a.out) / 'best_hyperparameters.json'}")
-
-    return run_reporting("python -m tuners.search", run, a.debug)
+    return run_reporting("python -m tuners.search", lambda: run_args(a), a.debug)
 
 
 if __name__ == "__main__":
