@@ -136,3 +136,15 @@ def test_a_chief_and_two_workers_run_every_trial_once_and_the_chief_exits(tiny_d
     ran_by = [json.loads((out / "runs" / t["trial"] / "trial.json").read_text())["tuner_id"] for t in table]
     assert set(ran_by) == {"tuner0", "tuner1"}  # both workers trained, every trial once (one run directory each)
     assert (out / "best" / "model.keras").exists()
+
+
+@pytest.mark.parametrize("experiment, tuner", [("gc-ps-unet", "grid"), ("gc-dm-nps-nll", "hyperband")])
+def test_custom_losses_search_with_every_oracle(tiny_data, tmp_path, experiment, tuner):
+    """The count-penalty BCE (U-net) and the Gaussian NLL (a mean and a sigma per target) under search."""
+    import math
+
+    t = search(experiment, tiny_data, tmp_path, tuner=tuner, trials=1, epochs=2, allow_other_recipe=True, verbose=0)
+    scores = [trial.score for trial in t.oracle.trials.values()]
+    assert scores and all(math.isfinite(s) for s in scores)
+    run = json.loads((tmp_path / "best" / "run.json").read_text())
+    assert run["experiment"]["loss"] == {"gc-ps-unet": "count_penalty_bce", "gc-dm-nps-nll": "gaussian_nll"}[experiment]
