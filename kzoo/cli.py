@@ -136,6 +136,15 @@ def _cmd_tune(a):
     run_args(a)
 
 
+def _cmd_automl(a):
+    from tuners.automl import automl
+
+    res = automl(a.experiment, a.data, a.out, max_trials=a.max_trials, epochs=a.epochs, block_type=a.block_type,
+                 max_images=a.max_images, seed=a.seed, allow_other_recipe=a.allow_other_recipe)
+    _print_metrics(res)
+    print(f"best AutoKeras model: {a.out}/run (trials in {a.out}/trials.md)")
+
+
 def _cmd_verify(a):
     from kzoo.data.shards import load_manifest
 
@@ -349,6 +358,26 @@ def parser() -> argparse.ArgumentParser:
 
     add_arguments(s)
     s.set_defaults(fn=_cmd_tune)
+
+    s = command("automl", "search an experiment's model with AutoKeras and keep the best as a kzoo run (regression "
+                          "experiments; the automl extra)")
+    s.add_argument("experiment", help="a regression experiment of one image input, e.g. gc-dm or sersic-v1")
+    s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`; its training and validation "
+                                                 "splits are read into memory (AutoKeras takes numpy arrays)")
+    s.add_argument("--out", required=True, help="search directory: autokeras/ (AutoKeras's trials; a rerun resumes), "
+                                                "trials.md and run/ (the best model as a kzoo run: kzoo evaluate, export "
+                                                "and predict take it)")
+    s.add_argument("--max-trials", type=int, default=10, metavar="N", help="models AutoKeras tries")
+    s.add_argument("--epochs", type=int, default=10, help="epochs per trial")
+    s.add_argument("--block-type", choices=["resnet", "xception", "vanilla", "efficient"],
+                   help="the kind of network AutoKeras searches (default: AutoKeras chooses among them)")
+    s.add_argument("--max-images", type=int, metavar="N",
+                   help="only the first N training images (shard order), where all of them would not fit in memory "
+                        "(refused above half the available memory)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the search")
+    s.add_argument("--allow-other-recipe", action="store_true",
+                   help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
+    s.set_defaults(fn=_cmd_automl)
 
     s = command("verify", "check a dataset's shards against its manifest")
     s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")

@@ -31,6 +31,14 @@ def load_model(path, compile: bool = False):
         raise FileNotFoundError(f"{path}: no such model file")
     if path.suffix != ".keras" or not zipfile.is_zipfile(path):
         raise ModelFileError(f"{path}: not a .keras model file (a zip archive named *.keras, written by model.save)")
+    with zipfile.ZipFile(path) as z:  # a model AutoKeras found (kzoo automl) holds AutoKeras's own layers
+        made_by_autokeras = "config.json" in z.namelist() and b'"module": "autokeras' in z.read("config.json")
+    if made_by_autokeras:
+        try:
+            import autokeras  # noqa: F401  (registers its layers, e.g. CastToFloat32)
+        except ImportError as e:
+            raise ModelFileError(f"{path}: a model found by AutoKeras; its layers need AutoKeras to load: pip install "
+                                 f"'kzoo[automl]'") from e
     try:
         return keras.saving.load_model(path, compile=compile, safe_mode=True)
     except Exception as e:  # keras raises ValueError/TypeError with its reason

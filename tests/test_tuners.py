@@ -148,3 +148,29 @@ def test_custom_losses_search_with_every_oracle(tiny_data, tmp_path, experiment,
     assert scores and all(math.isfinite(s) for s in scores)
     run = json.loads((tmp_path / "best" / "run.json").read_text())
     assert run["experiment"]["loss"] == {"gc-ps-unet": "count_penalty_bce", "gc-dm-nps-nll": "gaussian_nll"}[experiment]
+
+
+def test_a_real_one_trial_autokeras_search_ends_as_a_kzoo_run(tiny_data, tmp_path, capsys):
+    pytest.importorskip("autokeras")
+    import numpy as np
+
+    from kzoo.cli import main
+    from kzoo.export import export, load_model
+
+    out = tmp_path / "ak"
+    args = ["automl", "gc-dm", "--data", str(tiny_data), "--out", str(out), "--max-trials", "1", "--epochs", "1",
+            "--block-type", "vanilla", "--allow-other-recipe"]
+    assert main(args) == 0
+    run = json.loads((out / "run" / "run.json").read_text())
+    assert run["settings"]["automl"]["train_images"] == 72 and run["settings"]["normalization"]["mode"] == "global"
+    metrics = json.loads((out / "run" / "metrics.json").read_text())["metrics"]
+    assert metrics["A_dm"]["mae_scaled"] > 0  # judged like a trained run, in physical units
+    model = load_model(out / "run" / "model.keras")  # safe_mode, with AutoKeras's own layers
+    assert model.layers[1].name == "normalize"  # takes raw counts, as every kzoo model
+    x = np.random.default_rng(0).poisson(50.0, (2, 16, 16, 1)).astype("float32")
+    assert np.asarray(model(x)).shape == (2, 1)
+    assert (export(out / "run", "savedmodel") / "saved_model.pb").exists()
+    assert "| 0 | COMPLETED |" in (out / "trials.md").read_text()
+    capsys.readouterr()
+    assert main(["automl", "gc-ps-unet", "--data", str(tiny_data), "--out", str(tmp_path / "x")]) == 2
+    assert "regression experiment of one image input" in capsys.readouterr().err

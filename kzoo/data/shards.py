@@ -234,7 +234,7 @@ def _size(b: float) -> str:
         b /= 1024
 
 
-def _available_memory() -> int | None:
+def available_memory() -> int | None:
     """MemAvailable of /proc/meminfo (Linux); None where it cannot be read (nothing is checked then)."""
     try:
         with open("/proc/meminfo") as f:
@@ -261,7 +261,7 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     if not todo:
         return
     npix, chunk, parallel = _npix(recipe), chunk_images(recipe), min(workers, len(todo))
-    memory, available = parallel * chunk * SIM_BYTES_PER_PIXEL * npix ** 2, _available_memory()
+    memory, available = parallel * chunk * SIM_BYTES_PER_PIXEL * npix ** 2, available_memory()
     if available is not None and memory > available:
         each = f"in each of {parallel} workers " if parallel > 1 else ""
         raise DataError(f"{where}: simulating {chunk} images of {npix} x {npix} pixels at once "
