@@ -237,9 +237,15 @@ def _cmd_export(a):
 def _cmd_predict(a):
     from kzoo.predict import predict
 
-    res = predict(a.run, a.images)
+    res = predict(a.run, a.images, out=a.out)
     if a.json:
         print(json.dumps(res, indent=2))
+        return
+    if "outputs" in res:  # image outputs, written to files
+        print(f"file\t{res['targets'][0]} image (transform {res['transform']})\tmin\tmax")
+        for f, dest in res["outputs"].items():
+            lo, hi = res["predictions"][f]
+            print(f"{f}\t{dest}\t{lo:.4g}\t{hi:.4g}")
         return
     print("file\t" + "\t".join(res["targets"]))
     for f, vals in res["predictions"].items():
@@ -445,6 +451,8 @@ def parser() -> argparse.ArgumentParser:
                                "(kzoo list --presets)")
     s.add_argument("images", nargs="+", help="FITS files (first 2-D image HDU) or .npy arrays")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    s.add_argument("--out", default=".", help="where a model whose output is an image (a U-net, a denoiser) writes "
+                                              "it, as <image stem>.<target>.npy")
     s.set_defaults(fn=_cmd_predict)
 
     s = command("reproduce", "simulate, train and evaluate an experiment at the seed's sizes; write "

@@ -98,9 +98,13 @@ def read_image(path, want=None) -> np.ndarray:
     return img
 
 
-def predict(run_or_preset, paths, batch_size: int = 64) -> dict:
+def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
     """Predictions of a run's (or a preset's) model for each image file, in the experiment's physical
     units (a Gaussian-NLL head gives the means, then ``sigma_<target>``: their standard deviations).
+
+    A model whose output is an image (a U-net's point-source map, a denoiser) writes it for each input to
+    ``out/<input stem>.<target>.npy`` (float32, (H, W) or (H, W, C); on the scale it was trained on, e.g.
+    the per-image max-normalised flux) and returns those paths in ``outputs``.
 
     ``run_or_preset``: a run directory made by ``kzoo train`` / ``kzoo reproduce``, or a preset name
     (``kzoo.list_presets()``). Returns ``{"targets": [...], "predictions": {file: [values]}}``. An image
@@ -136,6 +140,20 @@ def predict(run_or_preset, paths, batch_size: int = 64) -> dict:
     if not images:
         raise InputError("no input images given")
     y = np.asarray(model.predict(np.stack(images), batch_size=batch_size, verbose=0), dtype=np.float64)
+    if isinstance(exp["targets"], str):  # an image out per image in
+        from kzoo.io import atomic_path, ensure_dir
+
+        ensure_dir(out, "--out")
+        written = {}
+        for i, p in enumerate(paths):
+            dest = Path(out) / f"{Path(p).name.split('.')[0]}.{exp['targets']}.npy"
+            with atomic_path(dest) as tmp:
+                with open(tmp, "wb") as f:
+                    np.save(f, np.squeeze(y[i].astype(np.float32), axis=-1) if y.shape[-1] == 1 else y[i].astype(np.float32))
+            written[str(p)] = str(dest)
+        return {"targets": [exp["targets"]], "outputs": written,
+                "transform": exp.get("target_transform") or "none",
+                "predictions": {str(p): [float(y[i].min()), float(y[i].max())] for i, p in enumerate(paths)}}
     names, sigma = list(exp["targets"]), None
     if exp["loss"] == "gaussian_nll":  # means and log sigmas (calibrated when the model ends in SigmaScale)
         from kzoo.losses import split_mean_sigma
