@@ -14,6 +14,7 @@ import importlib
 SKIES = {
     "galactic_center": "kzoo.sims.galactic_center",
     "sersic": "kzoo.sims.sersic",
+    "clusters": "kzoo.sims.clusters",
 }
 
 
