@@ -105,3 +105,15 @@ def test_a_cluster_run_reports_the_rotation_test(tmp_path):
     assert m["mse_rot90"] == pytest.approx(m["mse"], rel=1e-5)
     assert m["mse_rotated"] > 0 and m["rotated_over_unrotated"] == pytest.approx(m["mse_rotated"] / m["mse"])
     assert json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]["augment"]["rotate"] == 180.0
+
+
+def test_the_luminosity_mass_estimate_recovers_masses_with_the_scatter_of_the_relation():
+    """Relaxed, round-ish clusters: the inverted L-M relation is unbiased and scatters by about
+    lx_scatter_dex / lx_slope (0.17 / 1.6 = 0.11 dex), plus the shot noise of the faintest."""
+    from kzoo.reference import cluster_luminosity_mass
+
+    p = {"npix": 96, "disturbed_fraction": 0.0, "cool_core_fraction": 0.0}
+    s = clusters.simulate(np.random.default_rng(5), 300, **p)
+    est = cluster_luminosity_mass(s["counts"].astype(float), p)
+    d = est - s["labels"][:, 0]
+    assert abs(np.median(d)) < 0.03 and 0.08 < np.std(d) < 0.16

@@ -39,6 +39,7 @@ for _name, _model, _args, _augment, _goals, _what in (
         patience=20,
         evaluation="regression",
         evaluation_args={**ROTATION_TEST, "color_by": "cool_core"},
+        reference_method="luminosity_mass",
         goals=_goals,
         reference={},
         seed=SEED_D,
