@@ -131,6 +131,14 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     if opts.get("bin_by"):
         for j, t in enumerate(targets):
             metrics[t]["binned"] = binned_errors(y_true[:, j], y_pred[:, j], color, opts["bin_by"], opts["bins"])
+    if opts.get("saliency"):  # where the network looks, for the first few images of the split
+        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=int(opts["saliency"]),
+                               shuffle=False, manifest=manifest, verify=False))).numpy()
+        grads, cams, layer = saliency_maps(model, x0)
+        k = len(x0)
+        plots.saliency_grid(x0, grads, cams, out_dir / "saliency.png",
+                            titles=[f"{targets[0]} true {y_true[i, 0]:.3g}, pred {y_pred[i, 0]:.3g}" for i in range(k)],
+                            title=f"{exp['name']}: gradients and Grad-CAM ({layer})")
     if opts.get("rotation_test"):  # the seeds' test: the same images turned (does the answer depend on orientation?)
         metrics = rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets, r, metrics)
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets),
@@ -434,3 +442,32 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         result["uncertainty_calibration"] = run["uncertainty_calibration"]
     write_json(out / "metrics.json", result)
     return result
+
+
+def saliency_maps(model, x: np.ndarray, output: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
+    """Where the network looks, for images ``x`` (B, H, W, C) and its ``output``-th regression value:
+
+    * the gradient map |d y / d x| (summed over channels): how much each pixel moves the prediction;
+    * Grad-CAM (Selvaraju et al. 2017) on the last layer with a spatial map before the pooling: the map's
+      channels weighted by the mean gradient of y over them, rectified and scaled up to the image.
+
+    Returns (gradients (B, H, W), grad_cam (B, H, W), the Grad-CAM layer's name). TensorFlow backend."""
+    import keras
+    import tensorflow as tf
+
+    spatial = [layer for layer in model.layers if len(getattr(layer, "output", np.empty(0)).shape or ()) == 4
+               and layer.output.shape[1] is not None and layer is not model.layers[0]]
+    last = spatial[-1]
+    probe = keras.Model(model.inputs, [last.output, model.output])
+    x = tf.convert_to_tensor(x, tf.float32)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        fmap, y = probe(x, training=False)
+        y = tf.cast(y[:, output], tf.float32)
+    grad_x = tf.reduce_sum(tf.abs(tape.gradient(y, x)), axis=-1).numpy()
+    grad_f = tf.cast(tape.gradient(y, fmap), tf.float32)
+    fmap = tf.cast(fmap, tf.float32)
+    cam = tf.nn.relu(tf.reduce_sum(fmap * tf.reduce_mean(grad_f, axis=(1, 2), keepdims=True), axis=-1))
+    cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear")[..., 0].numpy()
+    del tape
+    return grad_x, cam, last.name

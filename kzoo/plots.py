@@ -240,3 +240,26 @@ def search_trials(trials, values, path, title: str = ""):
         ax.set_title(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
+    """Rows of (image, gradient map, Grad-CAM over the image) for a few test images."""
+    plt = _plt()
+    n = len(images)
+    fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
+    for i in range(n):
+        img = np.log1p(np.maximum(np.asarray(images[i])[..., 0], 0))
+        axes[i, 0].imshow(img, cmap="magma", origin="lower")
+        axes[i, 1].imshow(gradients[i], cmap="viridis", origin="lower")
+        axes[i, 2].imshow(img, cmap="gray", origin="lower")
+        axes[i, 2].imshow(cams[i], cmap="jet", alpha=0.45, origin="lower")
+        axes[i, 0].set_ylabel(titles[i] if titles else "", fontsize=8)
+        for ax in axes[i]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    for ax, name in zip(axes[0], ("image (log)", "|d prediction / d pixel|", "Grad-CAM")):
+        ax.set_title(name, fontsize=9)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)

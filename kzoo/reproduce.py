@@ -88,7 +88,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
-                "denoising_examples.png"):
+                "denoising_examples.png", "saliency.png"):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)

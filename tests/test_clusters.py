@@ -105,6 +105,23 @@ def test_a_cluster_run_reports_the_rotation_test(tmp_path):
     assert m["mse_rot90"] == pytest.approx(m["mse"], rel=1e-5)
     assert m["mse_rotated"] > 0 and m["rotated_over_unrotated"] == pytest.approx(m["mse_rotated"] / m["mse"])
     assert json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]["augment"]["rotate"] == 180.0
+    assert (tmp_path / "run" / "saliency.png").stat().st_size > 0
+
+
+def test_saliency_maps_point_at_the_pixels_that_move_the_prediction():
+    import keras
+
+    from kzoo.evaluate import saliency_maps
+
+    inp = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(2, 1, kernel_initializer="ones", name="conv")(inp)
+    out = keras.layers.Dense(1, kernel_initializer="ones")(keras.layers.GlobalAveragePooling2D()(h))
+    model = keras.Model(inp, out)
+    mask = np.zeros((1, 8, 8, 1), np.float32)
+    mask[0, 2, 5] = 1.0
+    grads, cams, layer = saliency_maps(model, mask + 0.1)
+    assert layer == "conv" and grads.shape == (1, 8, 8) and np.allclose(grads, grads[0, 0, 0])  # a linear model
+    assert np.unravel_index(np.argmax(cams[0]), (8, 8)) == (2, 5)  # Grad-CAM peaks where the signal is
 
 
 def test_the_luminosity_mass_estimate_recovers_masses_with_the_scatter_of_the_relation():

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from kzoo.experiments import Experiment, add
 
-ROTATION_TEST = {"rotation_test": True}  # evaluation also on the test split turned by random angles and by k x 90 deg
+# evaluation also on the test split turned by random angles and by k x 90 deg; saliency maps of 6 test clusters
+ROTATION_TEST = {"rotation_test": True, "saliency": 6}
 INVARIANT = {"rotated_over_unrotated": {"log_m500": ("<=", 1.1)}}  # the goal for augmented / equivariant nets
 SEED_D = "001_08a5d74de1e70061.txt, Galaxy Cluster Masses with CNNs (groups D and G)"
 
