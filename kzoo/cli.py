@@ -261,8 +261,8 @@ def _cmd_reproduce(a):
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
     if a.experiment in SUITES:
-        if a.train_sizes or a.members:
-            raise ValueError(f"--train-sizes and --members take one experiment, not the suite {a.experiment}")
+        if a.train_sizes or a.members or a.folds:
+            raise ValueError(f"--train-sizes, --members and --folds take one experiment, not the suite {a.experiment}")
         if a.data:
             raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
                              f"recipe under {a.out}/data")
@@ -272,9 +272,15 @@ def _cmd_reproduce(a):
         return
     if a.from_results:
         raise ValueError(f"--from-results takes a suite ({', '.join(SUITES)}), not the experiment {a.experiment}")
+    if sum(map(bool, (a.members, a.train_sizes, a.folds))) > 1:
+        raise ValueError("give one of --members, --train-sizes and --folds")
+    if a.folds:
+        from kzoo.reproduce import cross_validate
+
+        r = cross_validate(a.experiment, a.out, a.folds, data=a.data, **kw)
+        print(f"wrote {a.results}/{r['experiment']['name']}-cv.md and .json ({a.folds} folds)")
+        return
     if a.members:
-        if a.train_sizes:
-            raise ValueError("give --members or --train-sizes, not both")
         from kzoo.reproduce import ensemble
 
         r = ensemble(a.experiment, a.out, a.members, data=a.data, **kw)
@@ -477,6 +483,10 @@ def parser() -> argparse.ArgumentParser:
                    help="one regression experiment only: a deep ensemble instead: K runs on one dataset with training "
                         "seeds SEED .. SEED+K-1 (the first is OUT/run, as without --members), their test predictions "
                         "averaged; writes RESULTS/<experiment>-ensemble.md, .json and .png")
+    s.add_argument("--folds", type=int, metavar="K",
+                   help="one experiment only: K-fold cross-validation instead: K runs, each trained on the training "
+                        "split less one fold of its records and validated on that fold, all judged on the test split; "
+                        "writes RESULTS/<experiment>-cv.md and .json (each fold, mean and spread)")
     s.add_argument("--from-results", action="store_true",
                    help="a suite only: train nothing and write RESULTS/<suite>.md from each experiment's recorded "
                         "RESULTS/<experiment>.json (made by earlier kzoo reproduce runs, perhaps on other machines); "

@@ -289,6 +289,80 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     return record
 
 
+def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int = 2, precision: str = "float32",
+                   epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
+                   note: str = "") -> dict:
+    """k-fold cross-validation: ``folds`` runs (``out/fold-<i>``), each trained on the training split's records
+    outside fold i and validated on fold i (record j is in fold j % k), all judged on the one test split; writes
+    ``results/<experiment>-cv.{md,json}``: every fold's test metrics and their mean and spread (sample standard
+    deviation), so that differences between models can be held against the noise of one split (seed 001 G)."""
+    import numpy as np
+
+    from kzoo.data.shards import write_shards
+    from kzoo.experiments import get_experiment
+    from kzoo.io import read_json
+    from kzoo.train import fit
+
+    exp = get_experiment(experiment)
+    if int(folds) < 2:
+        raise ValueError(f"--folds must be at least 2, got {folds}")
+    out, results_dir = Path(out), Path(results_dir)
+    data = Path(data) if data is not None else out / "data"
+    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    timings = read_json(out / "timings.json", default={})
+    rows = []
+    for i in range(int(folds)):
+        t0 = time.time()
+        res = fit(exp, data, out / f"fold-{i}", seed=seed, precision=precision, epochs=epochs, verbose=2,
+                  fold=(i, int(folds)), model_args=resolve_run_arguments(exp, out))
+        if res["training"]["status"] != "up_to_date":
+            timings[f"fold-{i}"] = round(time.time() - t0, 1)
+            write_json(out / "timings.json", timings)
+        run = json.loads((out / f"fold-{i}" / "run.json").read_text())
+        rows.append({"fold": i, "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
+                     "seconds": timings.get(f"fold-{i}")})
+    d = exp.to_dict()
+    first = rows[0]["metrics"]
+    summary = {t: {k: {"mean": float(np.mean([r["metrics"][t][k] for r in rows])),
+                       "std": float(np.std([r["metrics"][t][k] for r in rows], ddof=1))}
+                   for k, v in m.items() if isinstance(v, float)} for t, m in first.items() if isinstance(m, dict)}
+    metric = headline_metric(d, first)
+    names = [t for t in summary if metric in summary[t]]
+    record = {"experiment": d, "folds": int(folds), "runs": rows, "summary": summary, "metric": metric,
+              "dataset_seed": seed, "splits": {k: v["count"] for k, v in manifest["splits"].items()},
+              "data_dir": str(data), "precision": precision,
+              "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "platform": platform.platform()},
+              "commit": git_commit(), "note": note,
+              "command": f"kzoo reproduce {exp.name} --out {out} --folds {folds} --seed {seed} --precision {precision}"
+                         + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")}
+    stem = f"{exp.name}-cv"
+    write_json(results_dir / f"{stem}.json", record)
+    extra = [k for k in ("rotated_over_unrotated", "bias", "std") if k != metric and all(k in summary[t] for t in names)]
+    cols = [(t, k) for t in names for k in (metric, *extra)]
+    lines = [f"# {exp.name}: {folds}-fold cross-validation", "",
+             f"`{exp.model}` trained {folds} times on the training split ({record['splits'].get('train')} images, "
+             f"recipe `{exp.recipe}`, dataset seed {seed}) less one fold of its records, validated on that fold "
+             f"(record j in fold j mod {folds}), each judged on the same test split ({record['splits'].get('test')} "
+             f"images); precision {precision}.", "",
+             "| fold | " + " | ".join(f"{t} {k}" for t, k in cols) + " | epochs | train + evaluate s |",
+             "|---|" + "---|" * (len(cols) + 2)]
+    for r in rows:
+        lines.append(f"| {r['fold']} | " + " | ".join(f"{r['metrics'][t][k]:.4g}" for t, k in cols)
+                     + f" | {r['epochs_run']} | {r['seconds'] if r['seconds'] is not None else ''} |")
+    lines.append("| **mean +- std** | " + " | ".join(f"**{summary[t][k]['mean']:.4g} +- {summary[t][k]['std']:.2g}**"
+                                                  for t, k in cols) + " | | |")
+    goals = d.get("goals", {})
+    met = [f"{t} {k}: {goal_status(summary[t][k]['mean'], goals[k][t])} (mean over folds)"
+           for t, k in cols if t in goals.get(k, {})]
+    lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []),
+              f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
+              f"Command: `{record['command']}`", ""]
+    if note:
+        lines += [f"Note: {note}", ""]
+    write_text(results_dir / f"{stem}.md", "\n".join(lines))
+    return record
+
+
 def run_dependencies(exp) -> list[str]:
     """The experiments whose runs ``exp`` builds on: its model arguments ``"run:<experiment>"``."""
     return [v[4:] for v in exp.model_args.values() if isinstance(v, str) and v.startswith("run:")]

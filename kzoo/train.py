@@ -319,13 +319,28 @@ def calibrate_uncertainty(model, val_ds, exp):
     return calibrated, record
 
 
+def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int:
+    """Training images of a fit: the split's, its first ``train_size``, or those outside fold ``fold[0]``."""
+    if train_size:
+        return int(train_size)
+    info = manifest["splits"]["train"]
+    if fold is not None:
+        from kzoo.data.pipeline import fold_records, record_sizes
+
+        keep = fold_records(info, int(manifest["block"]), int(fold[0]), int(fold[1]), False)
+        return int(sum(n for n, k in zip(record_sizes(info, int(manifest["block"])), keep) if k))
+    return int(info["count"])
+
+
 def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
-                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None):
+                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None, fold=None):
     """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
 
     ``train`` streams the training passes ``epochs`` = (start, stop), each shuffled and augmented as a
     function of (seed, epoch) only, so that a run resumed at an epoch sees what an uninterrupted one saw.
     ``train_size``: the training split's first images only (shard order; a learning curve's point).
+    ``fold`` = (i, k): k-fold cross-validation on the training split: train on every fold but i, validate on
+    fold i (the val split is not used).
     """
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
@@ -333,8 +348,11 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     d = exp if isinstance(exp, dict) else exp.to_dict()
     common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache)
+    held = None if fold is None else (int(fold[0]), int(fold[1]), False)
     train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, limit=train_size,
-                       **common)
+                       fold=held, **common)
+    if fold is not None:
+        return train_ds, dataset(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
     val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
     return train_ds, val_ds
 
@@ -381,7 +399,8 @@ def recalibrate_run(run_dir, data_dir) -> dict | None:
     manifest = load_manifest(data_dir, verify=False)
     exp = run["experiment"]
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"],
-                                    seed=run["seed"], train_size=run["settings"].get("train_size"))  # epoch 0
+                                    seed=run["seed"], train_size=run["settings"].get("train_size"),
+                                    fold=run["settings"].get("fold"))  # the pass over epoch 0, as fit's
     record = recalibrate_batchnorm(model, train_ds, val_ds)
     if record is not None:
         record["applied"] = "after training, to the finished run"
@@ -409,7 +428,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
-        classical: bool = True, train_size: int | None = None) -> dict:
+        classical: bool = True, train_size: int | None = None, fold=None) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
@@ -426,6 +445,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     are recorded in run.json's settings, so a run with other ``model_args`` is another run; ``callbacks``
     are added to kzoo's own. ``train_size``: train on the training split's first ``train_size`` images only
     (in shard order; validation and test unchanged), one point of a learning curve; recorded in settings.
+    ``fold`` = (i, k): fold i of a k-fold cross-validation: train on the training split's records outside fold
+    i, validate on fold i (record j is in fold j % k); the test split as always; recorded in settings.
     Returns the evaluation result written to ``out/metrics.json``, plus ``training``: what this call did
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
@@ -459,7 +480,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         check_recipe(exp, manifest, data_dir)
     model_args = {**exp.model_args, **(model_args or {})}
     model_arguments(exp, manifest, **model_args)  # an argument the builder lacks is refused before out is touched
-    has_val = "val" in manifest["splits"]
+    has_val = "val" in manifest["splits"] or fold is not None  # a fold validates on its held-out records
     norm = input_normalization(exp, manifest)
     run = {
         "experiment": exp.to_dict(),
@@ -474,6 +495,13 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
+    if fold is not None:  # only then in settings, as train_size
+        if train_size is not None:
+            raise ValueError("give train_size or fold, not both")
+        from kzoo.data.pipeline import fold_records
+
+        fold_records(manifest["splits"]["train"], int(manifest["block"]), int(fold[0]), int(fold[1]), True)
+        run["settings"]["fold"] = [int(fold[0]), int(fold[1])]
     if train_size is not None:  # only then in settings: runs made before the option keep their identity
         from kzoo.data.pipeline import records_for_limit
 
@@ -510,9 +538,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         try:
             strategy = strategy or tf.distribute.get_strategy()
             train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
-                                            train_size=train_size,
+                                            train_size=train_size, fold=fold,
                                             epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
-            steps = -(-(train_size or manifest["splits"]["train"]["count"]) // batch_size)
+            steps = -(-train_count(manifest, train_size, fold) // batch_size)
             with strategy.scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
@@ -542,7 +570,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
             with strategy.scope():
                 bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False,
-                                           train_size=train_size)
+                                           train_size=train_size, fold=fold)
                 run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
                 model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
             with atomic_path(staging / "model.keras") as tmp:

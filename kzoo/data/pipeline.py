@@ -98,7 +98,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
             repeat: bool = False, seed: int = 0, scale_targets: bool = False, target_scale=(0.0, 1.0), manifest: dict | None = None,
             verify: bool = True, drop_remainder: bool = False, shuffle_images: int = 8192,
             target_transform: str = "", input_transform: str = "", input_noise: dict | None = None,
-            epochs: tuple[int, int] | None = None, limit: int | None = None) -> tf.data.Dataset:
+            epochs: tuple[int, int] | None = None, limit: int | None = None,
+            fold: tuple[int, int, bool] | None = None) -> tf.data.Dataset:
     """A batched ``tf.data.Dataset`` of ``(image, target)`` from the shards of one split.
 
     Args:
@@ -128,6 +129,8 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         limit: only the split's first ``limit`` images, in shard order (shard 0's records, then shard 1's,
             ...), for learning curves: the same images whatever the shuffle; ``limit`` must end on a record
             (``records_for_limit``).
+        fold: ``(i, k, held_out)``: k-fold cross-validation over the split's records in shard order: record j
+            is in fold ``j % k``; ``held_out=True`` gives fold i only, False every record but fold i's.
 
     Randomness is a function of ``(seed, pass, batch)``: pass ``e`` is shuffled with a seed made from
     ``seed`` and ``e``, and batch ``i`` of it is augmented and corrupted with stateless seeds made from
@@ -185,8 +188,13 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     partial = any(s["count"] % block for s in info["shards"])
     records = sum(s["records"] for s in info["shards"])
     count = info["count"]
+    if limit is not None and fold is not None:
+        raise ValueError("give limit or fold, not both")
     if limit is not None:
         records, count = records_for_limit(info, block, int(limit), f"{Path(data_dir) / 'manifest.json'} {split}")
+    if fold is not None:
+        in_fold = fold_records(info, block, *fold)
+        records, count = int(in_fold.sum()), int(sum(n for n, keep in zip(record_sizes(info, block), in_fold) if keep))
 
     if repeat and epochs is not None:
         raise ValueError("give repeat=True or epochs=(start, stop), not both")
@@ -194,6 +202,9 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
     if limit is not None:  # the first records in shard order
         records_ds = tf.data.TFRecordDataset(files).take(records)
+    elif fold is not None:  # the records of (or outside) one fold, in shard order
+        keep = tf.constant(in_fold)
+        records_ds = tf.data.TFRecordDataset(files).enumerate().filter(lambda j, r: keep[j]).map(lambda j, r: r)
     else:
         records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
     if cache:  # shared by every pass below: the shards are read once
@@ -279,14 +290,26 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
 
 
+def record_sizes(info: dict, block: int) -> list[int]:
+    """Images in each record of a split, in shard order (the last record of a shard may hold fewer)."""
+    return [min(block, s["count"] - r * block) for s in info["shards"] for r in range(s["records"])]
+
+
+def fold_records(info: dict, block: int, i: int, k: int, held_out: bool) -> np.ndarray:
+    """Which records of a split (shard order) belong to fold ``i`` of ``k`` (record j is in fold j % k), or,
+    with ``held_out=False``, to every other fold."""
+    n = len(record_sizes(info, block))
+    if not (int(k) >= 2 and 0 <= int(i) < int(k) and n >= int(k)):
+        raise ValueError(f"fold {i} of {k}: need k >= 2, 0 <= i < k and at least k records (the split has {n})")
+    mask = np.arange(n) % int(k) == int(i)
+    return mask if held_out else ~mask
+
+
 def records_for_limit(info: dict, block: int, limit: int, where: str) -> tuple[int, int]:
     """``(records, images)`` of a split's first ``limit`` images in shard order; a ValueError naming the
     nearest valid sizes unless ``limit`` ends on a record (a multiple of ``block`` within a shard)."""
-    ends, images = [], 0
-    for shard in info["shards"]:
-        for r in range(shard["records"]):
-            images += min(block, shard["count"] - r * block)
-            ends.append(images)
+    ends = np.cumsum(record_sizes(info, block)).tolist()
+    images = ends[-1]
     if limit in ends:
         return ends.index(limit) + 1, limit
     below, above = max([e for e in ends if e < limit], default=None), min([e for e in ends if e > limit], default=None)
