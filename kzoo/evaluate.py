@@ -75,7 +75,7 @@ def coverage(y_true, mean, sigma) -> dict:
 def _regression(model, run, data_dir, split, manifest, out_dir):
     from kzoo.data.pipeline import dataset, target_ranges, unscale_targets
     from kzoo.experiments import pipeline_args
-    from kzoo.losses import split_mean_sigma
+    from kzoo.losses import predicts_sigma, split_mean_sigma
 
     from kzoo.train import label_output
 
@@ -99,7 +99,7 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         y_pred.append(np.asarray(pred, dtype=np.float32))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     sigma = None
-    if exp["loss"] == "gaussian_nll":  # the network predicts a mean and a log standard deviation per target
+    if predicts_sigma(exp["loss"]):  # the network predicts a mean and a log standard deviation per target
         y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
     # the training set's label ranges (a run recorded before they were: the evaluated dataset's, the same recipe)
     r = np.asarray(run["target_ranges"], np.float32) if run.get("target_ranges") else target_ranges(manifest, targets)

@@ -73,9 +73,37 @@ class GaussianNLL(keras.losses.Loss):
         return ops.mean(0.5 * ops.square((y_true - mu) / sigma) + ops.log(sigma), axis=-1)
 
 
+@keras.saving.register_keras_serializable(package="kzoo")
+class MomentLoss(keras.losses.Loss):
+    """The moment loss of the CAMELS benchmark networks (Villaescusa-Navarro et al. 2021): for each target j,
+    log(mean over the batch of d_j^2) + log(mean over the batch of (d_j^2 - sigma_j^2)^2), d = y - mu, summed
+    over targets. The mean learns the posterior mean and sigma its standard deviation, with no likelihood
+    assumed. The batch is the unit (``reduction=None``: the loss is already one number). Output layout as the
+    Gaussian NLL's: k means then k log standard deviations (the benchmark outputs sigma itself; the log keeps
+    it positive and shares kzoo's mean-and-sigma path)."""
+
+    def __init__(self, name: str = "moment", reduction="sum_over_batch_size", **kwargs):
+        super().__init__(name=name, reduction=reduction, **kwargs)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        mu, sigma = split_mean_sigma(y_pred)
+        d2 = ops.square(ops.cast(y_true, mu.dtype) - mu)
+        per_target = ops.log(ops.mean(d2, axis=0) + 1e-12) + ops.log(ops.mean(ops.square(d2 - ops.square(sigma)),
+                                                                              axis=0) + 1e-12)
+        return ops.broadcast_to(ops.sum(per_target), ops.shape(mu)[:1])  # the batch's loss, once per example
+
+
 LOSSES = {"count_penalty_bce": count_penalty_bce,
           "count_penalty_bce_soft": lambda: count_penalty_bce(soft=True),
-          "gaussian_nll": GaussianNLL}
+          "gaussian_nll": GaussianNLL,
+          "moment": MomentLoss}
+MEAN_SIGMA_LOSSES = ("gaussian_nll", "moment")  # heads of k means then k log sigmas
+
+
+def predicts_sigma(loss) -> bool:
+    """Whether a model trained with ``loss`` outputs a mean and a (log) standard deviation per target."""
+    return isinstance(loss, str) and loss in MEAN_SIGMA_LOSSES
 
 
 def get(loss):

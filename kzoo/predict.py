@@ -155,7 +155,9 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
                 "transform": exp.get("target_transform") or "none",
                 "predictions": {str(p): [float(y[i].min()), float(y[i].max())] for i, p in enumerate(paths)}}
     names, sigma = list(exp["targets"]), None
-    if exp["loss"] == "gaussian_nll":  # means and log sigmas (calibrated when the model ends in SigmaScale)
+    from kzoo.losses import predicts_sigma
+
+    if predicts_sigma(exp["loss"]):  # means and log sigmas (calibrated when the model ends in SigmaScale)
         from kzoo.losses import split_mean_sigma
 
         y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))

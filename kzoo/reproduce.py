@@ -85,6 +85,11 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         epochs = run["settings"]["epochs"]
     precision = run["settings"].get("precision", precision)
 
+    elsewhere = {}
+    for other in (exp.evaluation_args or {}).get("also_on", []):  # the run judged on another recipe's test split
+        other_data = data.parent / other if data.name == exp.recipe else out / f"data-{other}"
+        write_shards(other, other_data, seed=seed, n=n, workers=workers)
+        elsewhere[other] = evaluate(run_dir, other_data, out=out / f"on-{other}", classical=False)["metrics"]
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
@@ -101,6 +106,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "metrics": res["metrics"],
         "reference": exp.reference,
         "classical_reference": res.get("classical_reference"),
+        **({"also_on": elsewhere} if elsewhere else {}),
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
         "batchnorm_recalibration": run.get("batchnorm_recalibration"),
@@ -217,8 +223,10 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     from kzoo.io import read_json
     from kzoo.train import fit
 
+    from kzoo.losses import predicts_sigma
+
     exp = get_experiment(experiment)
-    if exp.evaluation != "regression" or exp.loss == "gaussian_nll" or isinstance(exp.targets, dict):
+    if exp.evaluation != "regression" or predicts_sigma(exp.loss) or isinstance(exp.targets, dict):
         raise ValueError(f"--members: {exp.name} is not a plain regression experiment (evaluation "
                          f"{exp.evaluation!r}, loss {exp.loss!r}); ensembles average regression predictions")
     if int(members) < 2:
@@ -439,6 +447,14 @@ def markdown(r: dict) -> str:
              f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
     if cl:
         lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
+    for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
+        keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
+        lines += ["", f"The same run on the test split of recipe `{other}`:", "",
+                  "| target | " + " | ".join(f"{k} ({exp['recipe']})" + f" | {k} ({other})" for k in keys) + " |",
+                  "|---|" + "---|---|" * len(keys)]
+        for t, v in m.items():
+            own = r["metrics"].get(t, {})
+            lines.append(f"| {t} | " + " | ".join(f"{own.get(k, float('nan')):.4f} | {v[k]:.4f}" for k in keys) + " |")
     s = r["settings"]
     lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
               f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {s['epochs']} epochs "

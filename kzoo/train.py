@@ -203,6 +203,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
     dataset fixes, before anything is built or written.
     """
     from kzoo.data.pipeline import model_shape
+    from kzoo.losses import predicts_sigma
     from kzoo.registry import check_arguments
 
     chosen = {**exp.model_args, **model_args}
@@ -211,7 +212,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
              "normalization": input_normalization(exp, manifest)}
     labels = label_output(exp.targets)
     if labels is not None:  # a Gaussian NLL head predicts a mean and a log standard deviation per target
-        fixed["outputs"] = (2 if exp.loss == "gaussian_nll" else 1) * len(labels[1])
+        fixed["outputs"] = (2 if predicts_sigma(exp.loss) else 1) * len(labels[1])
     clash = sorted(set(fixed) & set(chosen))
     if clash:
         raise ValueError(f"model argument {', '.join(map(repr, clash))} of {exp.model} is set from the dataset "
@@ -293,10 +294,10 @@ def calibrate_uncertainty(model, val_ds, exp):
 
     from kzoo.evaluate import coverage
     from kzoo.layers import SigmaScale
-    from kzoo.losses import split_mean_sigma
+    from kzoo.losses import predicts_sigma, split_mean_sigma
 
     d = exp if isinstance(exp, dict) else exp.to_dict()
-    if d["loss"] != "gaussian_nll" or val_ds is None:
+    if not predicts_sigma(d["loss"]) or val_ds is None:
         return model, None
     ys, outs = [], []
     for x, y in val_ds:

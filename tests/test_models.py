@@ -13,6 +13,11 @@ SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16,
          "gc_dae": {"input_shape": (16, 16, 1)}, "gc_cnn_multi": {"input_shape": (16, 16, 1)},
          "xception_sersic": {"input_shape": (16, 16, 1)},
          "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)},
+         "cosmo_cnn": {"input_shape": (16, 16, 2), "filters": (4, 4), "dense": 8},
+         "cosmo_resnet18": {"input_shape": (16, 16, 2), "stages": 2, "width": 4},
+         "camels_o3": {"input_shape": (16, 16, 2), "hidden": 2, "blocks": 4},
+         "cluster_cnn": {"input_shape": (36, 36, 1)}, "cluster_cnn_deep": {"input_shape": (48, 48, 1)},
+         "cluster_p4cnn": {"input_shape": (16, 16, 1)},
          "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
                                   "estimator_args": {"sep_filters": 4, "residual_blocks": 1}}}
 

@@ -30,11 +30,12 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     from kzoo.data.pipeline import records_for_limit, target_ranges
     from kzoo.data.shards import available_memory, load_manifest
     from kzoo.experiments import get_experiment, pipeline_args
+    from kzoo.losses import predicts_sigma
     from kzoo.train import check_recipe, input_normalization
 
     exp = get_experiment(experiment)
     if exp.evaluation != "regression" or not isinstance(exp.inputs, str) or isinstance(exp.targets, (str, dict)) \
-            or exp.loss == "gaussian_nll":
+            or predicts_sigma(exp.loss):
         raise ValueError(f"kzoo automl takes a regression experiment of one image input and label targets; "
                          f"{exp.name} has inputs {exp.inputs!r}, targets {exp.targets!r}, loss {exp.loss!r}")
     if block_type is not None and block_type not in BLOCK_TYPES:

@@ -208,6 +208,14 @@ def _npix(recipe: dict) -> int:
     return int(recipe["params"].get("npix", get_sky(recipe["sky"]).DEFAULTS.get("npix")))
 
 
+def feature_shape(recipe: dict, feature: str) -> list[int]:
+    """The shape of one stored image: (npix, npix), or what the sky's ``feature_shape`` says (multi-channel maps)."""
+    sky = get_sky(recipe["sky"])
+    if hasattr(sky, "feature_shape"):
+        return [int(d) for d in sky.feature_shape(feature, sky.validate_params(recipe["params"]))]
+    return [_npix(recipe)] * 2
+
+
 def chunk_images(recipe: dict) -> int:
     """Images a shard writer simulates at once: CHUNK, fewer when they would take over CHUNK_BYTES.
 
@@ -222,7 +230,8 @@ def chunk_images(recipe: dict) -> int:
 def shard_bytes(recipe: dict, count: int) -> int:
     """An upper bound on the size of a shard of ``count`` images (float32 arrays of npix x npix + labels)."""
     names = list(recipe["features"]) + ["labels", "n"]
-    per_image = 4 * (len(recipe["features"]) * _npix(recipe) ** 2 + len(get_sky(recipe["sky"]).LABELS))
+    per_image = 4 * (sum(math.prod(feature_shape(recipe, f)) for f in recipe["features"])
+                     + len(get_sky(recipe["sky"]).LABELS))
     records = math.ceil(count / recipe["block"])
     return count * per_image + records * (RECORD_BYTES + sum(ARRAY_BYTES + len(k) for k in names))
 
@@ -326,8 +335,16 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     """
     where = "recipe" if isinstance(recipe, dict) else str(recipe)
     recipe = load_recipe(recipe)
-    if n is not None:
-        recipe["splits"] = scale_splits(recipe["splits"], int(n))
+    sky = get_sky(recipe["sky"])
+    unit = int(sky.group_size(sky.validate_params(recipe["params"]))) if hasattr(sky, "group_size") else 1
+    if n is not None:  # in whole groups where the sky draws images in groups (maps of one parameter set)
+        recipe["splits"] = {k: v * unit for k, v in scale_splits(
+            {k: max(1, v // unit) for k, v in recipe["splits"].items()}, max(int(n) // unit, 1)).items()}
+    bad = [f"split {k!r} of {v}" for k, v in recipe["splits"].items() if v % unit] + \
+        ([f"block {recipe['block']}"] if recipe["block"] % unit else [])
+    if bad:
+        raise ValueError(f"{where}: {', '.join(bad)} images: {recipe['sky']} draws images in groups of {unit} (one "
+                         f"parameter set each, kept whole in one split); make them multiples of {unit}")
     if seed is not None:
         if int(seed) < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
@@ -510,7 +527,7 @@ def _progress(total, enabled):
 def _manifest(recipe, rsha, parts) -> dict:
     sky = get_sky(recipe["sky"])
     npix = recipe["params"].get("npix", sky.DEFAULTS.get("npix"))
-    schema = {f: {"dtype": "float32", "shape": [npix, npix]} for f in recipe["features"]}
+    schema = {f: {"dtype": "float32", "shape": feature_shape(recipe, f)} for f in recipe["features"]}
     schema["labels"] = {"dtype": "float32", "shape": [len(sky.LABELS)], "names": list(sky.LABELS)}
     splits = {}
     for p in parts:

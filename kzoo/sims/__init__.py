@@ -4,7 +4,9 @@ Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``PARAMS``
 type and allowed range, a ``kzoo.sims.params.Param``), ``LABELS`` (label names in order), ``FEATURES``
 (the image arrays it returns), ``validate_params`` (``check_params`` with its PARAMS: every problem at
 once) and ``label_ranges``. It may set ``PROBE_PIXELS``: ``kzoo.data.shards`` times jobs of more pixels
-than that before writing (a slow simulator sets it low).
+than that before writing (a slow simulator sets it low); ``feature_shape(name, params)`` for arrays that are
+not (npix, npix) (multi-channel maps); ``group_size(params)`` when it draws images in groups that must stay
+in one split (maps of one parameter set).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ SKIES = {
     "galactic_center": "kzoo.sims.galactic_center",
     "sersic": "kzoo.sims.sersic",
     "clusters": "kzoo.sims.clusters",
+    "cosmo_maps": "kzoo.sims.cosmo_maps",
 }
 
 
