@@ -135,6 +135,44 @@ def headline_metric(exp: dict, metrics: dict) -> str:
     return next(k for m in metrics.values() for k, v in m.items() if isinstance(v, float))
 
 
+def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precision: str, epochs) -> list[dict]:
+    """Train (or reuse, when finished) several runs of ``exp`` on the dataset ``data``: ``runs`` lists
+    ``(key, run folder under out, fit keyword arguments)``. Times are kept in ``out/timings.json`` under each key
+    (a reused run keeps the time of the session that trained it). Returns, per run, its key, folder, test
+    metrics, epochs run and seconds."""
+    from kzoo.io import read_json
+    from kzoo.train import fit
+
+    timings = read_json(out / "timings.json", default={})
+    done = []
+    for key, folder, kwargs in runs:
+        t0 = time.time()
+        res = fit(exp, data, out / folder, precision=precision, epochs=epochs, verbose=2,
+                  model_args=resolve_run_arguments(exp, out), **kwargs)
+        if res["training"]["status"] != "up_to_date":
+            timings[key] = round(time.time() - t0, 1)
+            write_json(out / "timings.json", timings)
+        run = json.loads((out / folder / "run.json").read_text())
+        done.append({"key": key, "run": str(out / folder), "metrics": res["metrics"],
+                     "epochs_run": run.get("epochs_run"), "seconds": timings.get(key)})
+    return done
+
+
+def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note: str, command: str) -> dict:
+    """The fields every multi-run results record (learning curve, ensemble, cross-validation) shares."""
+    return {"experiment": exp.to_dict(), "dataset_seed": seed,
+            "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
+            "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
+                                                "platform": platform.platform()},
+            "commit": git_commit(), "note": note, "command": command}
+
+
+def _provenance(record: dict) -> list[str]:
+    lines = ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
+             f"Command: `{record['command']}`", ""]
+    return lines + ([f"Note: {record['note']}", ""] if record["note"] else [])
+
+
 def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, precision: str = "float32",
                    epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
                    note: str = "") -> dict:
@@ -146,8 +184,6 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     from kzoo.data.pipeline import records_for_limit
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
-    from kzoo.io import read_json
-    from kzoo.train import fit
 
     exp = get_experiment(experiment)
     out, results_dir = Path(out), Path(results_dir)
@@ -157,30 +193,17 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     for size in sizes:  # every size checked before anything trains
         records_for_limit(manifest["splits"]["train"], int(manifest["block"]), size,
                           f"--train-sizes {size} ({data})")
-    timings = read_json(out / "timings.json", default={})
-    points = []
-    for size in sizes:
-        t0 = time.time()
-        res = fit(exp, data, out / f"run-n{size}", seed=seed, precision=precision, epochs=epochs, verbose=2,
-                  train_size=size, model_args=resolve_run_arguments(exp, out))
-        if res["training"]["status"] != "up_to_date":
-            timings[str(size)] = round(time.time() - t0, 1)
-            write_json(out / "timings.json", timings)
-        run = json.loads((out / f"run-n{size}" / "run.json").read_text())
-        points.append({"train_size": size, "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
-                       "seconds": timings.get(str(size))})
+    done = fit_runs(exp, data, out, [(str(k), f"run-n{k}", {"seed": seed, "train_size": k}) for k in sizes],
+                    precision=precision, epochs=epochs)
+    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}} for k, r in zip(sizes, done)]
     d = exp.to_dict()
     metric = headline_metric(d, points[-1]["metrics"])
     names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
     seed_ref = d.get("reference", {}).get(metric, {})
-    record = {"experiment": d, "metric": metric, "points": points, "dataset_seed": seed,
-              "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
-              "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
-                                                  "platform": platform.platform()},
-              "commit": git_commit(), "note": note,
-              "command": f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} "
-                         f"--seed {seed} --precision {precision}" + (f" --epochs {epochs}" if epochs else "")
-                         + (f" --n {n}" if n else "")}
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
+        f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} --seed {seed} "
+        f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
+        "metric": metric, "points": points}
     stem = f"{exp.name}-learning-curve"
     write_json(results_dir / f"{stem}.json", record)
     plots.learning_curve(sizes, {t: [p["metrics"][t][metric] for p in points] for t in names},
@@ -196,11 +219,7 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
                      + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
     if seed_ref:
         lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
-    lines += ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
-              f"Command: `{record['command']}`", ""]
-    if note:
-        lines += [f"Note: {note}", ""]
-    lines.append(f"![learning curve]({stem}.png)\n")
+    lines += [*_provenance(record), f"![learning curve]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 
@@ -220,8 +239,6 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     from kzoo.data.shards import write_shards
     from kzoo.evaluate import regression_metrics
     from kzoo.experiments import get_experiment
-    from kzoo.io import read_json
-    from kzoo.train import fit
 
     from kzoo.losses import predicts_sigma
 
@@ -234,22 +251,12 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     out, results_dir = Path(out), Path(results_dir)
     data = Path(data) if data is not None else out / "data"
     manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
-    timings = read_json(out / "timings.json", default={})
-    runs, preds = [], []
-    for i in range(int(members)):
-        s = seed + i
-        run_dir = out / ("run" if i == 0 else f"run-seed{s}")
-        t0 = time.time()
-        res = fit(exp, data, run_dir, seed=s, precision=precision, epochs=epochs, verbose=2,
-                  model_args=resolve_run_arguments(exp, out))
-        key = "train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s}"
-        if res["training"]["status"] != "up_to_date":
-            timings[key] = round(time.time() - t0, 1)
-            write_json(out / "timings.json", timings)
-        run = json.loads((run_dir / "run.json").read_text())
-        runs.append({"seed": s, "run": str(run_dir), "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
-                     "seconds": timings.get(key)})
-        preds.append(np.load(run_dir / "predictions_test.npz"))
+    seeds = [seed + i for i in range(int(members))]
+    runs = [{"seed": s_, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s_, r in zip(seeds, fit_runs(
+        exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s_}", "run" if i == 0 else
+                          f"run-seed{s_}", {"seed": s_}) for i, s_ in enumerate(seeds)], precision=precision,
+        epochs=epochs))]
+    preds = [np.load(Path(r["run"]) / "predictions_test.npz") for r in runs]
     y_true = preds[0]["y_true"]
     if any(not np.array_equal(p["y_true"], y_true) for p in preds):
         raise ValueError(f"{out}: the members' test splits differ; an ensemble needs one dataset")
@@ -262,13 +269,9 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     plots.predicted_vs_true(y_true, y_mean, names, results_dir / f"{stem}.png",
                             title=f"{exp.name}: mean of {members} members, test split ({len(y_true)} images)",
                             ranges=ranges)
-    record = {"experiment": d, "members": runs, "metrics": metrics, "dataset_seed": seed,
-              "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
-              "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
-                                                  "platform": platform.platform()},
-              "commit": git_commit(), "note": note,
-              "command": f"kzoo reproduce {exp.name} --out {out} --members {members} --seed {seed} "
-                         f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")}
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
+        f"kzoo reproduce {exp.name} --out {out} --members {members} --seed {seed} --precision {precision}"
+        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))), "members": runs, "metrics": metrics}
     write_json(results_dir / f"{stem}.json", record)
     metric = headline_metric(d, metrics)
     lines = [f"# {exp.name}: ensemble of {members} runs", "",
@@ -276,23 +279,19 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
              f"{record['splits']}) with training seeds {', '.join(str(r['seed']) for r in runs)} (initial weights, "
              f"shuffling, augmentation); the ensemble's prediction is the mean of the members'. Test split, "
              f"precision {precision}.", "",
-             f"| | " + " | ".join(f"{t} {metric}" for t in names) + " | epochs | train + evaluate s |",
+             "| | " + " | ".join(f"{t} {metric}" for t in names) + " | epochs | train + evaluate s |",
              "|---|" + "---|" * (len(names) + 2)]
     for r in runs:
         lines.append(f"| member, seed {r['seed']} | " + " | ".join(f"{r['metrics'][t][metric]:.4f}" for t in names)
                      + f" | {r['epochs_run']} | {r['seconds'] if r['seconds'] is not None else ''} |")
     goals = d.get("goals", {}).get(metric, {})
-    lines.append(f"| **ensemble (mean)** | " + " | ".join(f"**{metrics[t][metric]:.4f}**" for t in names) + " | | |")
+    lines.append("| **ensemble (mean)** | " + " | ".join(f"**{metrics[t][metric]:.4f}**" for t in names) + " | | |")
     ref = d.get("reference", {}).get(metric, {})
     if ref:
         lines.append("| seed | " + " | ".join(str(ref.get(t, "")) for t in names) + " | | |")
     if goals:
         lines.append("| goal | " + " | ".join(goal_status(metrics[t][metric], goals.get(t)) for t in names) + " | | |")
-    lines += ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
-              f"Command: `{record['command']}`", ""]
-    if note:
-        lines += [f"Note: {note}", ""]
-    lines.append(f"![ensemble predicted vs true]({stem}.png)\n")
+    lines += [*_provenance(record), f"![ensemble predicted vs true]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 
@@ -308,8 +307,6 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
 
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
-    from kzoo.io import read_json
-    from kzoo.train import fit
 
     exp = get_experiment(experiment)
     if int(folds) < 2:
@@ -317,18 +314,9 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     out, results_dir = Path(out), Path(results_dir)
     data = Path(data) if data is not None else out / "data"
     manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
-    timings = read_json(out / "timings.json", default={})
-    rows = []
-    for i in range(int(folds)):
-        t0 = time.time()
-        res = fit(exp, data, out / f"fold-{i}", seed=seed, precision=precision, epochs=epochs, verbose=2,
-                  fold=(i, int(folds)), model_args=resolve_run_arguments(exp, out))
-        if res["training"]["status"] != "up_to_date":
-            timings[f"fold-{i}"] = round(time.time() - t0, 1)
-            write_json(out / "timings.json", timings)
-        run = json.loads((out / f"fold-{i}" / "run.json").read_text())
-        rows.append({"fold": i, "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
-                     "seconds": timings.get(f"fold-{i}")})
+    rows = [{"fold": i, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}} for i, r in enumerate(fit_runs(
+        exp, data, out, [(f"fold-{i}", f"fold-{i}", {"seed": seed, "fold": (i, int(folds))}) for i in range(int(folds))],
+        precision=precision, epochs=epochs))]
     d = exp.to_dict()
     first = rows[0]["metrics"]
     summary = {t: {k: {"mean": float(np.mean([r["metrics"][t][k] for r in rows])),
@@ -336,13 +324,10 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
                    for k, v in m.items() if isinstance(v, float)} for t, m in first.items() if isinstance(m, dict)}
     metric = headline_metric(d, first)
     names = [t for t in summary if metric in summary[t]]
-    record = {"experiment": d, "folds": int(folds), "runs": rows, "summary": summary, "metric": metric,
-              "dataset_seed": seed, "splits": {k: v["count"] for k, v in manifest["splits"].items()},
-              "data_dir": str(data), "precision": precision,
-              "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "platform": platform.platform()},
-              "commit": git_commit(), "note": note,
-              "command": f"kzoo reproduce {exp.name} --out {out} --folds {folds} --seed {seed} --precision {precision}"
-                         + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")}
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
+        f"kzoo reproduce {exp.name} --out {out} --folds {folds} --seed {seed} --precision {precision}"
+        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
+        "folds": int(folds), "runs": rows, "summary": summary, "metric": metric}
     stem = f"{exp.name}-cv"
     write_json(results_dir / f"{stem}.json", record)
     extra = [k for k in ("rotated_over_unrotated", "bias", "std") if k != metric and all(k in summary[t] for t in names)]
@@ -362,11 +347,7 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     goals = d.get("goals", {})
     met = [f"{t} {k}: {goal_status(summary[t][k]['mean'], goals[k][t])} (mean over folds)"
            for t, k in cols if t in goals.get(k, {})]
-    lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []),
-              f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
-              f"Command: `{record['command']}`", ""]
-    if note:
-        lines += [f"Note: {note}", ""]
+    lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *_provenance(record)[1:]]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 

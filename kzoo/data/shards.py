@@ -526,7 +526,6 @@ def _progress(total, enabled):
 
 def _manifest(recipe, rsha, parts) -> dict:
     sky = get_sky(recipe["sky"])
-    npix = recipe["params"].get("npix", sky.DEFAULTS.get("npix"))
     schema = {f: {"dtype": "float32", "shape": feature_shape(recipe, f)} for f in recipe["features"]}
     schema["labels"] = {"dtype": "float32", "shape": [len(sky.LABELS)], "names": list(sky.LABELS)}
     splits = {}
