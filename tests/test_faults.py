@@ -476,7 +476,7 @@ def test_memory_bounds_the_chunk_and_refuses_what_cannot_fit(tmp_path, monkeypat
     # Images simulated at once: 512, fewer for big images, whole blocks only (block 7: 511).
     assert [shards.chunk_images(load_recipe(tiny_recipe(params={"npix": n}, block=b)))
             for n, b in ((16, 8), (64, 16), (128, 16), (256, 16), (64, 7))] == [512, 512, 128, 32, 511]
-    monkeypatch.setattr(shards, "_available_memory", lambda: 1 << 20)
+    monkeypatch.setattr(shards, "available_memory", lambda: 1 << 20)
     d = tmp_path / "gc"
     with pytest.raises(DataError, match=r"recipe: simulating 512 images of 16 x 16 pixels at once in each of 2 "
                                         r"workers needs about 32\.0 MiB of memory, more than the 1\.0 MiB "
