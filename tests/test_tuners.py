@@ -143,7 +143,8 @@ def test_custom_losses_search_with_every_oracle(tiny_data, tmp_path, experiment,
     """The count-penalty BCE (U-net) and the Gaussian NLL (a mean and a sigma per target) under search."""
     import math
 
-    t = search(experiment, tiny_data, tmp_path, tuner=tuner, trials=1, epochs=2, allow_other_recipe=True, verbose=0)
+    t = search(experiment, tiny_data, tmp_path, tuner=tuner, trials=1, epochs=2 if tuner == "hyperband" else 1,
+               allow_other_recipe=True, verbose=0)
     scores = [trial.score for trial in t.oracle.trials.values()]
     assert scores and all(math.isfinite(s) for s in scores)
     run = json.loads((tmp_path / "best" / "run.json").read_text())
