@@ -127,10 +127,14 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     return record
 
 
+HEADLINE_METRICS = ("mae_scaled", "mse", "auc_mean", "rmse")  # what a summary shows where the seed is silent
+
+
 def headline_metric(exp: dict, metrics: dict) -> str:
-    """The metric a summary shows for ``exp``: the one the seed reports, else one with a goal, else the first."""
-    for key in (*exp.get("reference", {}), *exp.get("goals", {})):
-        if any(isinstance(m.get(key), float) for m in metrics.values()):
+    """The metric a summary shows for ``exp``: the one the seed reports, else one with a goal, else the first of
+    HEADLINE_METRICS it has, else its first."""
+    for key in (*exp.get("reference", {}), *exp.get("goals", {}), *HEADLINE_METRICS):
+        if any(isinstance(m.get(key), float) for m in metrics.values() if isinstance(m, dict)):
             return key
     return next(k for m in metrics.values() for k, v in m.items() if isinstance(v, float))
 
@@ -468,17 +472,20 @@ def headline_rows(r: dict, floors=None) -> list[str]:
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
                 f"{r['seconds'].get('train_and_evaluate')} |")
 
-    rows, first = [], None
+    rows = []
     for target, m in r["metrics"].items():
         for key, value in m.items():
             if not isinstance(value, float):
                 continue
-            first = first or (target, key, value)
             ref = r["reference"].get(key, {}).get(target)
             goal = exp.get("goals", {}).get(key, {}).get(target)
             if ref is not None or goal is not None:
                 rows.append(row(target, key, value, ref, goal))
-    return rows or ([row(*first, None, None)] if first else [])
+    if rows or not r["metrics"]:
+        return rows
+    key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
+    target = next(t for t, m in r["metrics"].items() if isinstance(m, dict) and isinstance(m.get(key), float))
+    return [row(target, key, r["metrics"][target][key], None, None)]
 
 
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
