@@ -29,13 +29,14 @@ def _rotation_layers(x, rotation_layers: int, rotation_factor: float):
     return x
 
 
-def _head(x, dense, dropout, outputs, activation="relu", dropout_before=True):
-    if dropout and dropout_before:
+def _head(x, dense, dropout, outputs, dropout_after_first=False):
+    """Dropout, dense ReLU layers (dropout again after the first, as group D's), a linear float32 output."""
+    if dropout:
         x = keras.layers.Dropout(dropout, name="dropout")(x)
     for i, units in enumerate(dense):
-        x = keras.layers.Dense(units, activation=activation, name=f"dense{i + 1}")(x)
-        if dropout and not dropout_before and i < len(dense) - 1:
-            x = keras.layers.Dropout(dropout, name=f"dropout{i + 1}")(x)
+        x = keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}")(x)
+        if dropout and dropout_after_first and i == 0:
+            x = keras.layers.Dropout(dropout, name="dropout_dense1")(x)
     return keras.layers.Dense(outputs, name="output", dtype="float32")(x)
 
 
@@ -105,13 +106,7 @@ def cluster_cnn_deep(input_shape=(140, 140, 1), outputs=1, filters=(32, 64, 128)
             x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     x = keras.layers.AveragePooling2D(4, name="avg_pool")(x)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="dropout")(x)
-    for i, units in enumerate(dense):
-        x = keras.layers.Dense(units, activation="relu", name=f"dense{i + 1}")(x)
-        if dropout and i == 0:
-            x = keras.layers.Dropout(dropout, name="dropout_dense1")(x)
-    return keras.Model(inputs, keras.layers.Dense(outputs, name="output", dtype="float32")(x), name=name)
+    return keras.Model(inputs, _head(x, dense, dropout, outputs, dropout_after_first=True), name=name)
 
 
 @register(
