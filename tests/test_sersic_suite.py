@@ -92,7 +92,9 @@ def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_pa
     assert (tmp_path / "work" / "data" / "sersic_v1" / "manifest.json").exists()  # one dataset per recipe
 
 
-def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its_run(tmp_path, monkeypatch):
+def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its_run(v1, tmp_path, monkeypatch):
+    import shutil
+
     import keras
 
     from kzoo import reproduce as rp
@@ -102,7 +104,8 @@ def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its
     monkeypatch.setitem(EXPERIMENTS, "sersic-v1-two-stage",
                         dataclasses.replace(EXPERIMENTS["sersic-v1-two-stage"], reference_method=""))
     work = tmp_path / "work"
-    records = rp.reproduce_suite("pipeline", work, n=40, epochs=1, workers=1, results_dir=tmp_path / "res")
+    shutil.copytree(v1, work / "data" / "sersic_v1")  # the module's dataset (seed 5, 40 images): reused, not remade
+    records = rp.reproduce_suite("pipeline", work, n=40, seed=5, epochs=1, workers=1, results_dir=tmp_path / "res")
     assert [r["experiment"]["name"] for r in records] == ["sersic-v1-denoise", "sersic-v1-two-stage"]
     den = records[0]["metrics"]
     # the noisy input is judged on the target's [0, 1] scale (sigma 200 of a peak of ~1e4 counts), not in counts
@@ -118,7 +121,7 @@ def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its
     np.testing.assert_allclose(inner.predict(x, verbose=0), denoiser.predict(x, verbose=0), atol=1e-6)
     assert keras.ops.shape(two.output) == (None, 5)
     with pytest.raises(ValueError, match="builds on the run of sersic-v1-denoise"):
-        rp.reproduce("sersic-v1-two-stage", tmp_path / "alone" / "x", n=40, epochs=1, workers=1,
+        rp.reproduce("sersic-v1-two-stage", tmp_path / "alone" / "x", n=40, seed=5, epochs=1, workers=1,
                      results_dir=tmp_path / "res2", data=work / "data" / "sersic_v1")
 
 

@@ -110,13 +110,15 @@ def test_a_killed_search_continues_its_trial_and_keeps_the_finished_ones(tiny_da
 
 
 def test_a_chief_and_two_workers_run_every_trial_once_and_the_chief_exits(tiny_data, tmp_path):
+    """Four trials of two epochs for two workers: each worker takes a trial as soon as it asks (while the other
+    trains), so both train."""
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     out = tmp_path / "s"
-    base = _tune(out, tiny_data, "--max-trials", 6, "--epochs", 3)
+    base = _tune(out, tiny_data, "--max-trials", 4, "--epochs", 2)
     chief = subprocess.Popen(base + ["--chief", f"127.0.0.1:{port}"], env=ENV, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     workers = [subprocess.Popen(base + ["--worker", f"127.0.0.1:{port}", "--id", f"tuner{i}"], env=ENV,
@@ -131,7 +133,7 @@ def test_a_chief_and_two_workers_run_every_trial_once_and_the_chief_exits(tiny_d
         for proc in [chief, *workers]:
             proc.kill()
     table = json.loads((out / "trials.json").read_text())["trials"]
-    assert sorted(t["trial"] for t in table) == ["0", "1", "2", "3", "4", "5"]
+    assert sorted(t["trial"] for t in table) == ["0", "1", "2", "3"]
     assert all(t["status"] == "COMPLETED" for t in table)
     ran_by = [json.loads((out / "runs" / t["trial"] / "trial.json").read_text())["tuner_id"] for t in table]
     assert set(ran_by) == {"tuner0", "tuner1"}  # both workers trained, every trial once (one run directory each)
