@@ -3,6 +3,17 @@ import json
 from kzoo.reproduce import reproduce
 
 
+SMALL_CNN = {"filters": (4, 4, 8, 8, 8, 8), "dense": (16,)}  # gc_cnn at a fraction of the cost
+
+
+def small_gc_dm(monkeypatch):
+    import dataclasses
+
+    from kzoo.experiments import EXPERIMENTS
+
+    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], model_args=SMALL_CNN))
+
+
 def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypatch):
     results = tmp_path / "results"
     r = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
@@ -84,7 +95,8 @@ def test_goal_status_says_met_or_missed():
     assert goal_status(0.62, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: **missed**"
 
 
-def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_path, capsys):
+def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_path, capsys, monkeypatch):
+    small_gc_dm(monkeypatch)
     from kzoo.cli import main
 
     work, res = tmp_path / "work", tmp_path / "res"
@@ -109,7 +121,8 @@ def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_p
     assert main(["reproduce", "gc", "--out", str(work), "--train-sizes", "32"]) == 2
 
 
-def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tmp_path, capsys):
+def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tmp_path, capsys, monkeypatch):
+    small_gc_dm(monkeypatch)
     import numpy as np
 
     from kzoo.cli import main
@@ -135,7 +148,8 @@ def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tm
     assert "not a plain regression experiment" in capsys.readouterr().err
 
 
-def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(tmp_path, capsys):
+def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(tmp_path, capsys, monkeypatch):
+    small_gc_dm(monkeypatch)
     import numpy as np
 
     from kzoo.cli import main

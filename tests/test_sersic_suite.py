@@ -101,8 +101,12 @@ def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its
     from kzoo.export import load_model
 
     monkeypatch.setitem(rp.SUITES, "pipeline", "sersic-v1-[dt]*")
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-two-stage",
-                        dataclasses.replace(EXPERIMENTS["sersic-v1-two-stage"], reference_method=""))
+    small_unet = {"base_filters": 2, "depth": 2}
+    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-denoise",
+                        dataclasses.replace(EXPERIMENTS["sersic-v1-denoise"], model_args=small_unet))
+    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-two-stage", dataclasses.replace(
+        EXPERIMENTS["sersic-v1-two-stage"], reference_method="",
+        model_args={**EXPERIMENTS["sersic-v1-two-stage"].model_args, "estimator_args": TINY_XCEPTION}))
     work = tmp_path / "work"
     shutil.copytree(v1, work / "data" / "sersic_v1")  # the module's dataset (seed 5, 40 images): reused, not remade
     records = rp.reproduce_suite("pipeline", work, n=40, seed=5, epochs=1, workers=1, results_dir=tmp_path / "res")
