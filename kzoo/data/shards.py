@@ -208,6 +208,12 @@ def _npix(recipe: dict) -> int:
     return int(recipe["params"].get("npix", get_sky(recipe["sky"]).DEFAULTS.get("npix")))
 
 
+def group_size(recipe: dict) -> int:
+    """How many images the recipe's sky draws together and keeps in one split (1 unless it says otherwise)."""
+    sky = get_sky(recipe["sky"])
+    return int(sky.group_size(sky.validate_params(recipe["params"]))) if hasattr(sky, "group_size") else 1
+
+
 def feature_shape(recipe: dict, feature: str) -> list[int]:
     """The shape of one stored image: (npix, npix), or what the sky's ``feature_shape`` says (multi-channel maps)."""
     sky = get_sky(recipe["sky"])
@@ -289,8 +295,9 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     sky = get_sky(recipe["sky"])
     if need <= LARGE_BYTES and images * npix ** 2 <= getattr(sky, "PROBE_PIXELS", PROBE_PIXELS):
         return
-    k, t = max(1, min(32, chunk)), [time.perf_counter()]
-    for m in (1, k):
+    unit = group_size(recipe)
+    k, t = max(unit, min(32 // unit * unit, chunk)), [time.perf_counter()]
+    for m in (unit, k):
         sky.simulate(np.random.default_rng(0), m, **recipe["params"])
         t.append(time.perf_counter())
     rate = k / max(t[2] - t[1], 1e-9)
@@ -336,7 +343,7 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     where = "recipe" if isinstance(recipe, dict) else str(recipe)
     recipe = load_recipe(recipe)
     sky = get_sky(recipe["sky"])
-    unit = int(sky.group_size(sky.validate_params(recipe["params"]))) if hasattr(sky, "group_size") else 1
+    unit = group_size(recipe)
     if n is not None:  # in whole groups where the sky draws images in groups (maps of one parameter set)
         recipe["splits"] = {k: v * unit for k, v in scale_splits(
             {k: max(1, v // unit) for k, v in recipe["splits"].items()}, max(int(n) // unit, 1)).items()}
