@@ -61,6 +61,8 @@ def test_the_networks_and_the_circular_padding():
     padded = np.asarray(CircularPad2D(1)(x))[0, ..., 0]
     assert padded.shape == (6, 6) and padded[0, 1] == x[0, 3, 0, 0] and padded[1, 0] == x[0, 0, 3, 0]
     assert kzoo.build("camels_o3", outputs=12).output.shape[-1] == 12
+    simple = kzoo.build("cosmo_cnn")  # the seed's printed summary: 4,450,194 parameters, 131,072 in the first norm
+    assert simple.count_params() == 4_450_194 and simple.get_layer("ln1").count_params() == 131_072
     r = kzoo.build("cosmo_resnet18", stages=2)
     assert r.count_params() < kzoo.build("cosmo_resnet18").count_params() / 10
 
