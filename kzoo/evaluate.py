@@ -131,13 +131,14 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     if opts.get("bin_by"):
         for j, t in enumerate(targets):
             metrics[t]["binned"] = binned_errors(y_true[:, j], y_pred[:, j], color, opts["bin_by"], opts["bins"])
-    if opts.get("saliency"):  # where the network looks, for the first few images of the split
-        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=int(opts["saliency"]),
+    if opts.get("saliency"):  # where the network looks: a few images spread over the first 256 of the split
+        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=256,
                                shuffle=False, manifest=manifest, verify=False))).numpy()
+        pick = np.unique(np.linspace(0, len(x0) - 1, int(opts["saliency"])).astype(int))  # not 6 maps of one set
+        x0 = x0[pick]
         grads, cams, layer = saliency_maps(model, x0)
-        k = len(x0)
         plots.saliency_grid(x0, grads, cams, out_dir / "saliency.png",
-                            titles=[f"{targets[0]} true {y_true[i, 0]:.3g}, pred {y_pred[i, 0]:.3g}" for i in range(k)],
+                            titles=[f"{targets[0]} true {y_true[i, 0]:.3g}, pred {y_pred[i, 0]:.3g}" for i in pick],
                             title=f"{exp['name']}: gradients and Grad-CAM ({layer})")
     if opts.get("rotation_test"):  # the seeds' test: the same images turned (does the answer depend on orientation?)
         metrics = rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets, r, metrics)

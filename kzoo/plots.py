@@ -247,8 +247,10 @@ def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
     plt = _plt()
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
+    first = [np.asarray(images[i])[..., 0] for i in range(n)]
+    counts = min(float(f.min()) for f in first) >= 0  # counts are shown as log(1 + x); maps of logs as they are
     for i in range(n):
-        img = np.log1p(np.maximum(np.asarray(images[i])[..., 0], 0))
+        img = np.log1p(first[i]) if counts else first[i]
         axes[i, 0].imshow(img, cmap="magma", origin="lower")
         axes[i, 1].imshow(gradients[i], cmap="viridis", origin="lower")
         axes[i, 2].imshow(img, cmap="gray", origin="lower")
@@ -257,7 +259,8 @@ def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
         for ax in axes[i]:
             ax.set_xticks([])
             ax.set_yticks([])
-    for ax, name in zip(axes[0], ("image (log)", "|d prediction / d pixel|", "Grad-CAM")):
+    for ax, name in zip(axes[0], ("image (log 1+x)" if counts else "image (first channel)",
+                                  "|d prediction / d pixel|", "Grad-CAM")):
         ax.set_title(name, fontsize=9)
     if title:
         fig.suptitle(title)

@@ -78,6 +78,7 @@ def test_a_run_is_judged_on_its_suite_and_on_the_other(tmp_path, monkeypatch):
     r = reproduce("cosmo-6p-o3", tmp_path / "w", n=150, epochs=1, workers=1, results_dir=tmp_path / "res")
     assert set(r["also_on"]) == {"cosmo_simba"} and set(r["also_on"]["cosmo_simba"]) == set(r["metrics"])
     assert "coverage_68" in r["metrics"]["omega_m"]  # a mean and a sigma per parameter, calibrated on val
+    assert list((tmp_path / "w").rglob("saliency.png"))  # group H's question: where does it look?
     md = (tmp_path / "res" / "cosmo-6p-o3.md").read_text()
     assert "test split of recipe `cosmo_simba`" in md and "| omega_m | " in md
     manifest = json.loads((tmp_path / "w" / "data-cosmo_simba" / "manifest.json").read_text())

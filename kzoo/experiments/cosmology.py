@@ -34,7 +34,8 @@ for _name, _model, _args, _targets, _suite, _loss, _what in (
         epochs=30,  # the seeds trained 300; the simple CNN takes ~40 s an epoch of 9,000 maps on 2 CPU cores
         patience=6,
         evaluation="regression",
-        evaluation_args={"also_on": [f"cosmo_{OTHER[_suite]}"]},  # the other suite's test split too
+        # the other suite's test split too; gradient and Grad-CAM maps of Omega_m for 6 test maps (group H)
+        evaluation_args={"also_on": [f"cosmo_{OTHER[_suite]}"], "saliency": 6},
         reference={},
         seed=SEED_EH,
         description=f"Cosmological and feedback parameters from two-field maps of suite {_suite}: {_what}; relative "
