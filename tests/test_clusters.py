@@ -106,6 +106,13 @@ def test_a_cluster_run_reports_the_rotation_test(tmp_path):
     assert m["mse_rotated"] > 0 and m["rotated_over_unrotated"] == pytest.approx(m["mse_rotated"] / m["mse"])
     assert json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]["augment"]["rotate"] == 180.0
     assert (tmp_path / "run" / "saliency.png").stat().st_size > 0
+    # the suite page's table: one row per experiment, its ratio judged against the goal of <= 1.1
+    from kzoo.reproduce import clusters_section
+
+    record = {**res, "experiment": json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]}
+    table = clusters_section(tmp_path, tmp_path, [record])
+    ratio = f"{m['rotated_over_unrotated']:.2f} | <= 1.1: {'met' if m['rotated_over_unrotated'] <= 1.1 else '**missed**'}"
+    assert f"| `cluster_p4cnn` | flip, rotate 180 deg | {m['mse']:.4f} | " in table and ratio in table
 
 
 def test_saliency_maps_point_at_the_pixels_that_move_the_prediction():

@@ -79,6 +79,11 @@ def test_a_run_is_judged_on_its_suite_and_on_the_other(tmp_path, monkeypatch):
     assert set(r["also_on"]) == {"cosmo_simba"} and set(r["also_on"]["cosmo_simba"]) == set(r["metrics"])
     assert "coverage_68" in r["metrics"]["omega_m"]  # a mean and a sigma per parameter, calibrated on val
     assert list((tmp_path / "w").rglob("saliency.png"))  # group H's question: where does it look?
+    from kzoo.reproduce import cosmo_section
+
+    rows = [line for line in cosmo_section(tmp_path, tmp_path / "res", [r]).splitlines() if "| omega_m |" in line]
+    assert [row.split(" | ")[3] for row in rows] == ["cosmo_tng", "cosmo_simba"]  # in-suite, then across
+    assert rows[1].endswith(f"| {r['also_on']['cosmo_simba']['omega_m']['coverage_68']:.2f} |")
     md = (tmp_path / "res" / "cosmo-6p-o3.md").read_text()
     assert "test split of recipe `cosmo_simba`" in md and "| omega_m | " in md
     manifest = json.loads((tmp_path / "w" / "data-cosmo_simba" / "manifest.json").read_text())
