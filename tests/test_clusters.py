@@ -21,6 +21,18 @@ def test_same_seed_same_images_and_every_label_in_its_range():
         assert lo <= a["labels"][:, j].min() and a["labels"][:, j].max() <= hi, name
 
 
+def test_aligned_clusters_lie_along_x_and_random_ones_do_not():
+    """The second moments of the counts: along x for the 'aligned' variant, no preferred axis by default."""
+    def elongation(orientation):
+        s = clusters.simulate(np.random.default_rng(5), 200, npix=48, orientation=orientation, background=0.0,
+                              disturbed_fraction=1.0, cool_core_fraction=0.0)["counts"].astype(float)
+        c = np.arange(48) - 23.5
+        xx, yy = np.meshgrid(c, c)
+        return np.mean(np.sum(s * (xx ** 2 - yy ** 2), axis=(1, 2)) / np.sum(s * (xx ** 2 + yy ** 2), axis=(1, 2)))
+
+    assert elongation("aligned") > 0.15 and abs(elongation("random")) < 0.05
+
+
 def test_counts_within_r500_follow_the_luminosity_scaling():
     """Relaxed clusters, no PSF: the counts inside the projected R500, background removed, are the label's
     expected counts (Poisson scatter only), and they grow as M^1.6 (the L-M slope) with the stated scatter."""

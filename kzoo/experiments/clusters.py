@@ -21,10 +21,13 @@ for _name, _model, _args, _augment, _goals, _what in (
          "group D's deeper CNN with flips and rotations in the pipeline"),
         ("clusters-mass-p4", "cluster_p4cnn", {}, {"flip": True, "rotate": 180.0}, INVARIANT,
          "the p4 group-equivariant CNN (exactly invariant to quarter turns), with flips and any-angle rotations in "
-         "the pipeline for what the group does not cover")):
+         "the pipeline for what the group does not cover"),
+        ("clusters-mass-aligned", "cluster_cnn", {}, (), {},
+         "Ntampaka et al.'s CNN, no augmentation, trained and tested on clusters that all lie along the x axis "
+         "(recipe clusters_aligned): can a plain CNN learn the orientation, as seed D's did?")):
     add(Experiment(
         name=_name,
-        recipe="clusters",
+        recipe="clusters_aligned" if _name.endswith("-aligned") else "clusters",
         model=_model,
         model_args=_args,
         inputs="counts",
