@@ -64,6 +64,8 @@ def test_the_networks_and_the_circular_padding():
     simple = kzoo.build("cosmo_cnn")  # the seed's printed summary: 4,450,194 parameters, 131,072 in the first norm
     assert simple.count_params() == 4_450_194 and simple.get_layer("ln1").count_params() == 131_072
     r = kzoo.build("cosmo_resnet18", stages=2)
+    assert r.get_layer("stage1_block1_add").output.shape[1:3] == (16, 16)  # the classical stem: /4, as group E's
+    assert kzoo.build("cosmo_resnet18", stages=1, stem="small").get_layer("stage1_block1_add").output.shape[1] == 64
     assert r.count_params() < kzoo.build("cosmo_resnet18").count_params() / 10
 
 

@@ -64,14 +64,18 @@ def cosmo_cnn(input_shape=(64, 64, 2), outputs=2, filters=(16, 32, 64), dense=10
     loss="mse",
     metrics=("mae",),
     seed=SEED_001_EH,
-    reference={"source": "group E's ResNet-18 (He et al. 2016) on 2-channel maps, with its last stages dropped "
-                         "as an option"},
-    search_space={**SEARCH, "stages": {"type": "int", "min": 2, "max": 4}},
-    description="ResNet-18 for 2-channel maps: a 3x3 stem (64, no max-pool at 64 x 64), up to four stages of two "
-                "basic residual blocks (64-128-256-512, stride 2 from the second), batch norm, global average "
-                "pooling, a linear output; `stages` < 4 drops the last ones (group E).",
+    reference={"source": "group E's 'classical ResNet18 structure' (He et al. 2016, as torchvision's) on 2-channel "
+                         "maps, with layers removed 'to reduce computational overhead' (here: the last stages)"},
+    search_space={**SEARCH, "stages": {"type": "int", "min": 2, "max": 4},
+                  "stem": {"type": "choice", "values": ["classical", "small"]}},
+    description="ResNet-18 for 2-channel maps: the classical stem (7x7 stride-2 convolution, 3x3 stride-2 max-pool: "
+                "64 x 64 maps enter the stages at 16 x 16), or `stem='small'` (a 3x3 convolution, no pooling: 16x "
+                "the compute); up to four stages of two basic residual blocks (64-128-256-512, stride 2 from the "
+                "second), batch norm, global average pooling, a linear output; `stages` < 4 drops the last ones "
+                "(group E).",
 )
-def cosmo_resnet18(input_shape=(64, 64, 2), outputs=2, stages=4, width=64, normalization=None, name="cosmo_resnet18"):
+def cosmo_resnet18(input_shape=(64, 64, 2), outputs=2, stages=4, width=64, stem="classical", normalization=None,
+                   name="cosmo_resnet18"):
     """ResNet-18 (two basic blocks per stage) for 64 x 64 two-field maps.
 
     Examples:
@@ -80,9 +84,15 @@ def cosmo_resnet18(input_shape=(64, 64, 2), outputs=2, stages=4, width=64, norma
     """
     if not 1 <= int(stages) <= 4:
         raise ValueError(f"cosmo_resnet18: stages must be 1 to 4, got {stages}")
+    if stem not in ("classical", "small"):
+        raise ValueError(f"cosmo_resnet18: stem must be 'classical' or 'small', got {stem!r}")
     inputs, x = image_input(input_shape, normalization, name="maps")
-    x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="stem_conv")(x)
+    classical = stem == "classical"
+    x = keras.layers.Conv2D(width, 7 if classical else 3, strides=2 if classical else 1, padding="same",
+                            use_bias=False, name="stem_conv")(x)
     x = keras.layers.ReLU(name="stem_relu")(keras.layers.BatchNormalization(name="stem_bn")(x))
+    if classical:
+        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     for s in range(int(stages)):
         f = width * 2 ** s
         for b in range(2):
