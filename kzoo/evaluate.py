@@ -140,6 +140,13 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         plots.saliency_grid(x0, grads, cams, out_dir / "saliency.png",
                             titles=[f"{targets[0]} true {y_true[i, 0]:.3g}, pred {y_pred[i, 0]:.3g}" for i in pick],
                             title=f"{exp['name']}: gradients and Grad-CAM ({layer})")
+    if opts.get("ring_overlays"):  # seed 001 F's figure: true (red) and predicted (cyan) rings over test images
+        k = int(opts["ring_overlays"])
+        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=k, shuffle=False,
+                               manifest=manifest, verify=False))).numpy()
+        plots.ring_overlays(x0, y_true[:k], y_pred[:k], targets, out_dir / "rings.png",
+                            npix=int(manifest["recipe"]["params"].get("npix", x0.shape[1])),
+                            title=f"{exp['name']}: true (red) and predicted (cyan) rings, {split} split")
     if opts.get("rotation_test"):  # the seeds' test: the same images turned (does the answer depend on orientation?)
         metrics = rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets, r, metrics)
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets),
@@ -300,7 +307,56 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
     return denoising_metrics(noisy, out, clean)
 
 
-EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising}
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, name: str, classes: int,
+                           class_names=None) -> dict:
+    """For class indices ``y_true`` and predicted indices ``y_pred`` (0 .. classes - 1), under ``name``:
+    ``accuracy`` = the fraction predicted right; ``accuracy_per_class`` = that fraction among the images of
+    each true class (the recall); ``confusion`` = counts [true class][predicted class]; ``class_names``."""
+    t, p = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
+    confusion = np.zeros((classes, classes), np.int64)
+    np.add.at(confusion, (np.clip(t, 0, classes - 1), np.clip(p, 0, classes - 1)), 1)
+    per = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {name: {"n": int(t.size), "accuracy": float(np.mean(t == p)),
+                   "accuracy_per_class": [float(v) for v in per], "confusion": confusion.tolist(),
+                   "class_names": list(class_names) if class_names is not None else [str(i) for i in range(classes)]}}
+
+
+def class_count(manifest: dict, target: str) -> int:
+    """The classes of a class-index label: its recipe range is [0, classes - 1]."""
+    from kzoo.data.pipeline import target_ranges
+
+    lo, hi = (float(v) for v in target_ranges(manifest, [target])[0])
+    if lo != 0 or hi != int(hi):
+        raise ValueError(f"label {target!r} is not a class index: its range is [{lo:g}, {hi:g}], expected [0, K - 1]")
+    return int(hi) + 1
+
+
+def _classification(model, run, data_dir, split, manifest, out_dir):
+    from kzoo.data.pipeline import dataset
+    from kzoo.experiments import pipeline_args
+
+    exp = run["experiment"]
+    (target,) = exp["targets"]
+    classes = class_count(manifest, target)
+    opts = exp.get("evaluation_args") or {}
+    offset = int(opts.get("class_offset", 0))  # class i shown as i + offset (e.g. ring counts 1 .. K)
+    names = [str(i + offset) for i in range(classes)]
+    y_true, y_pred = [], []
+    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
+                        verify=False):
+        y_true.append(y.numpy()[:, 0])
+        y_pred.append(np.argmax(np.asarray(model(x, training=False), np.float32), axis=-1))
+    y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
+    metrics = classification_metrics(y_true, y_pred, target, classes, names)
+    np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred)
+    plots.confusion_matrix(np.asarray(metrics[target]["confusion"]), names, out_dir / "confusion.png",
+                           title=f"{exp['name']}: {split} split ({len(y_true)} images), accuracy "
+                                 f"{metrics[target]['accuracy']:.3f}", label=opts.get("class_label", target))
+    return metrics
+
+
+EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
+              "classification": _classification}
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
@@ -368,12 +424,22 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
                          f"experiment's targets {exp['targets']}")
     names = [pred["names"][j] for j in cols]
     y_true, y_pred = np.asarray(pred["y_true"])[:, cols], np.asarray(pred["y_pred"])[:, cols]
-    ranges = target_ranges(manifest, names)
-    plots.predicted_vs_true(y_true, y_pred, names, out_dir / "classical_predicted_vs_true.png",
-                            title=f"{method}: {split} split ({len(y_true)} images)", ranges=ranges)
+    if exp["evaluation"] == "classification":  # the method predicts class indices
+        classes = class_count(manifest, names[0])
+        offset = int((exp.get("evaluation_args") or {}).get("class_offset", 0))
+        metrics = classification_metrics(y_true[:, 0], y_pred[:, 0], names[0], classes,
+                                         [str(i + offset) for i in range(classes)])
+        plots.confusion_matrix(np.asarray(metrics[names[0]]["confusion"]), metrics[names[0]]["class_names"],
+                               out_dir / "classical_confusion.png", title=f"{method}: {split} split ({len(y_true)} "
+                               f"images), accuracy {metrics[names[0]]['accuracy']:.3f}")
+    else:
+        ranges = target_ranges(manifest, names)
+        plots.predicted_vs_true(y_true, y_pred, names, out_dir / "classical_predicted_vs_true.png",
+                                title=f"{method}: {split} split ({len(y_true)} images)", ranges=ranges)
+        metrics = regression_metrics(y_true, y_pred, names, ranges=ranges)
     result = {"method": method, "description": pred["description"], "recipe_sha256": manifest["recipe_sha256"],
               "dataset_sha256": pred["dataset_sha256"], "cache": pred["cache"],
-              "metrics": regression_metrics(y_true, y_pred, names, ranges=ranges), "seconds": pred["seconds"]}
+              "metrics": metrics, "seconds": pred["seconds"]}
     write_json(out_dir / f"classical_{split}.json", result)
     return result
 
@@ -435,7 +501,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "reference": run["experiment"]["reference"],
         "classical_reference": classical,
         "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
-                        "denoising": denoising_metrics}.get(
+                        "denoising": denoising_metrics, "classification": classification_metrics}.get(
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }

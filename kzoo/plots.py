@@ -266,3 +266,53 @@ def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def confusion_matrix(confusion, class_names, path, title: str = "", label: str = "class"):
+    """A confusion matrix: the fraction of each true class (row) predicted as each class (column), counts
+    written in the cells."""
+    plt = _plt()
+    c = np.asarray(confusion, np.float64)
+    frac = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
+    k = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * k, 1.0 + 0.55 * k))
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, f"{int(c[i, j])}", ha="center", va="center", fontsize=8,
+                    color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(k), class_names)
+    ax.set_yticks(range(k), class_names)
+    ax.set_xlabel(f"predicted {label}")
+    ax.set_ylabel(f"true {label}")
+    fig.colorbar(im, ax=ax, fraction=0.046, label="fraction of the true class")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def ring_overlays(images, y_true, y_pred, names, path, npix: int = 28, title: str = ""):
+    """Seed 001 F's figure: each image with its true ring (red) and the predicted one (cyan), from the labels
+    ``cx``, ``cy``, ``r`` (fractions of ``npix``) and, in the caption, thickness and deformation."""
+    plt = _plt()
+    n = len(images)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.9 * rows), squeeze=False)
+    j = {k: names.index(k) for k in ("cx", "cy", "r")}
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_axis_off()
+        if i >= n:
+            continue
+        ax.imshow(np.asarray(images[i])[..., 0], cmap="gray", origin="upper")
+        for y, color in ((y_true[i], "red"), (y_pred[i], "cyan")):
+            ax.add_patch(plt.Circle((y[j["cx"]] * npix, y[j["cy"]] * npix), y[j["r"]] * npix, fill=False,
+                                    color=color, lw=1.2))
+        rest = [k for k in names if k not in j]
+        ax.set_title("\n".join(f"{k}: {y_true[i][names.index(k)]:.2f} | {y_pred[i][names.index(k)]:.2f}"
+                               for k in ("cx", "cy", "r", *rest)), fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -638,7 +638,34 @@ def cluster_luminosity_reference(manifest: dict, data_dir, split: str, targets, 
         "recipe's mean L-M relation inverted, R500 iterated to convergence (no core excision)")
 
 
+def pca_svm_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False, components: int = 50):
+    """Seed 001 F's classical ring counter: the images' top ``components`` principal components (PCA fitted on
+    the training split) separated by a linear support-vector machine (scikit-learn's SVC, linear kernel, C = 1)
+    trained on the training split; its class predictions on ``split``. (y_true, y_pred, names, info)."""
+    from kzoo.data.pipeline import load_arrays
+
+    try:
+        from sklearn.decomposition import PCA
+        from sklearn.svm import SVC
+    except ImportError:
+        raise ImportError("the classical reference pca_svm needs scikit-learn: pip install scikit-learn (or "
+                          "kzoo[tune]); kzoo train --no-reference skips it") from None
+    (target,) = targets
+    image = next(k for k in manifest["schema"] if k != "labels")  # the (first) stored image array
+    x_train, y_train = load_arrays(data_dir, "train", inputs=image, targets=[target], manifest=manifest, verify=False)
+    x, y = load_arrays(data_dir, split, inputs=image, targets=[target], manifest=manifest, verify=False)
+    k = min(components, x_train[0].size, len(x_train))
+    pca = PCA(n_components=k, random_state=0).fit(x_train.reshape(len(x_train), -1))
+    svm = SVC(kernel="linear", C=1.0).fit(pca.transform(x_train.reshape(len(x_train), -1)), y_train[:, 0].astype(int))
+    pred = svm.predict(pca.transform(x.reshape(len(x), -1)))
+    return y, pred[:, None].astype(np.float64), [target], (
+        f"the top {pca.n_components_} principal components of the pixels (PCA fitted on the {len(x_train)} training "
+        f"images, {float(np.sum(pca.explained_variance_ratio_)):.1%} of the variance) separated by a linear SVM "
+        "(scikit-learn SVC, C = 1) trained on the same images, as seed 001 F's PCA + SVM")
+
+
 REFERENCES = {
+    "pca_svm": pca_svm_reference,  # kzoo.experiments.rings
     "poisson_template_fit": galactic_center_template_fit,
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
     "sersic_lbfgs": sersic_lbfgs_reference,  # kzoo.experiments.sersic
@@ -647,4 +674,4 @@ REFERENCES = {
 # The targets each method estimates (all in one fit): kzoo.evaluate caches them all per dataset and split,
 # so that every experiment on the dataset reuses one fit whatever targets it names.
 ESTIMATES = {"poisson_template_fit": tuple(AMPLITUDES), "poisson_template_fit_known_sources": tuple(AMPLITUDES),
-             "sersic_lbfgs": SERSIC_PARAMS, "luminosity_mass": ("log_m500",)}
+             "sersic_lbfgs": SERSIC_PARAMS, "luminosity_mass": ("log_m500",), "pca_svm": ("ring_class",)}

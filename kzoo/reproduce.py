@@ -456,7 +456,7 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo": "cosmo-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
+SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo": "cosmo-*", "rings": "rings-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
 
 
 def headline_rows(r: dict, floors=None) -> list[str]:

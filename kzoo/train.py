@@ -211,7 +211,11 @@ def model_arguments(exp, manifest, **model_args) -> dict:
     fixed = {"input_shape": model_shape(manifest["schema"][image_input_name(exp)]["shape"]),
              "normalization": input_normalization(exp, manifest)}
     labels = label_output(exp.targets)
-    if labels is not None:  # a Gaussian NLL head predicts a mean and a log standard deviation per target
+    if labels is not None and exp.evaluation == "classification":  # one output per class of the class label
+        from kzoo.evaluate import class_count
+
+        fixed["outputs"] = class_count(manifest, labels[1][0])
+    elif labels is not None:  # a Gaussian NLL head predicts a mean and a log standard deviation per target
         fixed["outputs"] = (2 if predicts_sigma(exp.loss) else 1) * len(labels[1])
     clash = sorted(set(fixed) & set(chosen))
     if clash:

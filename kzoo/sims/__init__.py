@@ -18,6 +18,7 @@ SKIES = {
     "sersic": "kzoo.sims.sersic",
     "clusters": "kzoo.sims.clusters",
     "cosmo_maps": "kzoo.sims.cosmo_maps",
+    "rings": "kzoo.sims.rings",
 }
 
 
