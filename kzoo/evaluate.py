@@ -355,8 +355,69 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
+def find_run(reference: str, near: Path) -> Path | None:
+    """The run directory that ``"run:<experiment>"`` names, in a suite's layout (``WORK/<experiment>/run``)
+    beside ``near`` (a run, or its staging area), or None where there is none finished."""
+    name = reference[4:] if reference.startswith("run:") else reference
+    for parent in list(Path(near).resolve().parents)[:4]:
+        if (parent / name / "run" / "model.keras").exists():
+            return parent / name / "run"
+    return None
+
+
+def _generation(model, run, data_dir, split, manifest, out_dir):
+    """A conditional generator (``kzoo.models.rings.ConditionalVAE``) on a split: its reconstruction error
+    (from the mean of q(z | image, c)) and, for images generated from N(0, 1) at every image's own
+    conditions, the parameters that a trained regressor (``evaluation_args["regressor"]``, "run:<experiment>")
+    recovers from them against those requested, beside the same regressor on the real images."""
+    from kzoo.data.pipeline import dataset, unscale_targets
+    from kzoo.experiments import pipeline_args
+    from kzoo.export import load_model
+
+    exp = run["experiment"]
+    opts = exp.get("evaluation_args") or {}
+    real, recon, cond, gen = [], [], [], []
+    for i, (x, y) in enumerate(dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False,
+                                       manifest=manifest, verify=False)):
+        real.append(y.numpy())
+        recon.append(np.asarray(model(x, training=False), np.float32))
+        cond.append(x["conditions"].numpy())
+        gen.append(model.generate(cond[-1], seed=int(run["seed"]) + i))
+    real, recon, cond, gen = (np.concatenate(a) for a in (real, recon, cond, gen))
+    eps = 1e-7
+    p = np.clip(recon, eps, 1 - eps)
+    metrics = {"reconstruction": {"n": int(len(real)), "mse": float(np.mean((recon - real) ** 2)),
+                                  "bce_per_pixel": float(np.mean(-(real * np.log(p) + (1 - real) * np.log(1 - p))))}}
+    names = list(exp["inputs"]["conditions"])
+    where = find_run(opts["regressor"], out_dir) if opts.get("regressor") else None
+    if opts.get("regressor") and where is None:
+        metrics["generated"] = {"regressor": f"not found: {opts['regressor']} (train it first: kzoo reproduce "
+                                             f"{opts['regressor'][4:]} --out WORK/{opts['regressor'][4:]}, beside this run)"}
+    elif where is not None:
+        reg_run = json.loads((where / "run.json").read_text())
+        reg = load_model(where / "model.keras")
+
+        def measure(images):
+            y = np.concatenate([np.asarray(reg(images[s:s + 512], training=False), np.float64)
+                                for s in range(0, len(images), 512)])
+            if reg_run["experiment"]["scale_targets"]:
+                y = unscale_targets(y, reg_run["target_ranges"], reg_run["experiment"]["target_scale"])
+            return y
+
+        reg_names = list(reg_run["experiment"]["targets"])
+        cols = [reg_names.index(t) for t in names]
+        on_gen, on_real = measure(gen)[:, cols], measure(real)[:, cols]
+        metrics["generated"] = {"regressor": str(where), **{t: {
+            "rmse_generated": float(np.sqrt(np.mean((on_gen[:, j] - cond[:, j]) ** 2))),
+            "rmse_real": float(np.sqrt(np.mean((on_real[:, j] - cond[:, j]) ** 2))),
+            "bias_generated": float(np.mean(on_gen[:, j] - cond[:, j]))} for j, t in enumerate(names)}}
+    plots.generated_examples(real[:6], recon[:6], gen[:6], [dict(zip(names, c)) for c in cond[:6]],
+                             out_dir / "generated.png", title=f"{exp['name']}: {split} split")
+    return metrics
+
+
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
-              "classification": _classification}
+              "classification": _classification, "generation": _generation}
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
@@ -482,8 +543,11 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
 
     inputs, named = image_input_name(run["experiment"]), run["experiment"]["inputs"]
     key = next(k for k, s in named.items() if s == inputs) if isinstance(named, dict) else None
-    want = tuple(next(t for t in model.inputs if key is None or t.name == key).shape[1:])
     have = model_shape(manifest["schema"][inputs]["shape"])
+    if getattr(model, "inputs", None):
+        want = tuple(next(t for t in model.inputs if key is None or t.name == key).shape[1:])
+    else:  # a subclassed model (kzoo.models.rings.ConditionalVAE) states its image shape
+        want = tuple(getattr(model, "image_shape", have))
     if want != have:
         raise DataError(f"{data_dir / 'manifest.json'}: {inputs} examples have shape {have}, "
                         f"but the model of {run_dir} takes {want}")

@@ -316,3 +316,24 @@ def ring_overlays(images, y_true, y_pred, names, path, npix: int = 28, title: st
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def generated_examples(real, reconstructed, generated, conditions, path, title: str = ""):
+    """Columns of (real image, its reconstruction, an image generated for its conditions), the conditions
+    written above each column."""
+    plt = _plt()
+    n = len(real)
+    fig, axes = plt.subplots(3, n, figsize=(2.0 * n, 6.6), squeeze=False)
+    for i in range(n):
+        for row, (img, name) in enumerate(((real, "real"), (reconstructed, "reconstructed"), (generated, "generated"))):
+            ax = axes[row, i]
+            ax.imshow(np.asarray(img[i])[..., 0], cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_ylabel(name)
+        axes[0, i].set_title("\n".join(f"{k} {v:.2f}" for k, v in conditions[i].items()), fontsize=6)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

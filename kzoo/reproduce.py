@@ -357,8 +357,10 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
 
 
 def run_dependencies(exp) -> list[str]:
-    """The experiments whose runs ``exp`` builds on: its model arguments ``"run:<experiment>"``."""
-    return [v[4:] for v in exp.model_args.values() if isinstance(v, str) and v.startswith("run:")]
+    """The experiments whose runs ``exp`` builds on or is judged with: its model and evaluation arguments
+    ``"run:<experiment>"``."""
+    values = [*exp.model_args.values(), *(exp.evaluation_args or {}).values()]
+    return [v[4:] for v in values if isinstance(v, str) and v.startswith("run:")]
 
 
 def resolve_run_arguments(exp, out: Path) -> dict:

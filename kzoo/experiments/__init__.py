@@ -28,7 +28,8 @@ class Experiment:
             stored array, or a tuple of label names}`` (see ``kzoo.data.dataset``).
         targets: label names, a stored image array, or for a model of named outputs a dict ``{output:
             tuple of label names or stored array}``.
-        loss, metrics: keras loss and metrics (names or registered kzoo objects); with named outputs
+        loss, metrics: keras loss and metrics (names or registered kzoo objects); "model": the model computes
+            its own loss (a VAE's ``compute_loss``: kzoo.models.rings.ConditionalVAE); with named outputs
             ``loss`` may be a dict ``{output: loss}`` and ``loss_weights`` a dict ``{output: weight}``.
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
