@@ -366,10 +366,13 @@ def find_run(reference: str, near: Path) -> Path | None:
 
 
 def _generation(model, run, data_dir, split, manifest, out_dir):
-    """A conditional generator (``kzoo.models.rings.ConditionalVAE``) on a split: its reconstruction error
-    (from the mean of q(z | image, c)) and, for images generated from N(0, 1) at every image's own
-    conditions, the parameters that a trained regressor (``evaluation_args["regressor"]``, "run:<experiment>")
-    recovers from them against those requested, beside the same regressor on the real images."""
+    """A conditional generator (``kzoo.models.rings.ConditionalVAE``) on a split. ``reconstruction``: ``mse`` =
+    mean (reconstruction - image)^2 and ``bce_per_pixel`` = the mean binary cross-entropy per pixel, the
+    reconstruction decoded from the mean of q(z | image, c). Per condition (e.g. ``r``), for one image generated
+    from z ~ N(0, 1) at every image's own conditions: ``rmse_generated`` = sqrt(mean (measured - requested)^2)
+    and ``bias_generated`` = mean(measured - requested), measured by a trained regressor
+    (``evaluation_args["regressor"]``, "run:<experiment>", in physical units), and ``rmse_real`` = the same
+    regressor's error on the real images (what a perfect generator would score)."""
     from kzoo.data.pipeline import dataset, unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.export import load_model
@@ -391,8 +394,9 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     names = list(exp["inputs"]["conditions"])
     where = find_run(opts["regressor"], out_dir) if opts.get("regressor") else None
     if opts.get("regressor") and where is None:
-        metrics["generated"] = {"regressor": f"not found: {opts['regressor']} (train it first: kzoo reproduce "
-                                             f"{opts['regressor'][4:]} --out WORK/{opts['regressor'][4:]}, beside this run)"}
+        metrics["reconstruction"]["regressor_run"] = (
+            f"not found: {opts['regressor']} (train it first, beside this run: kzoo reproduce "
+            f"{opts['regressor'][4:]} --out WORK/{opts['regressor'][4:]})")
     elif where is not None:
         reg_run = json.loads((where / "run.json").read_text())
         reg = load_model(where / "model.keras")
@@ -407,10 +411,11 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
         reg_names = list(reg_run["experiment"]["targets"])
         cols = [reg_names.index(t) for t in names]
         on_gen, on_real = measure(gen)[:, cols], measure(real)[:, cols]
-        metrics["generated"] = {"regressor": str(where), **{t: {
-            "rmse_generated": float(np.sqrt(np.mean((on_gen[:, j] - cond[:, j]) ** 2))),
-            "rmse_real": float(np.sqrt(np.mean((on_real[:, j] - cond[:, j]) ** 2))),
-            "bias_generated": float(np.mean(on_gen[:, j] - cond[:, j]))} for j, t in enumerate(names)}}
+        metrics["reconstruction"]["regressor_run"] = str(where)
+        metrics.update({t: {"n": int(len(cond)),
+                            "rmse_generated": float(np.sqrt(np.mean((on_gen[:, j] - cond[:, j]) ** 2))),
+                            "rmse_real": float(np.sqrt(np.mean((on_real[:, j] - cond[:, j]) ** 2))),
+                            "bias_generated": float(np.mean(on_gen[:, j] - cond[:, j]))} for j, t in enumerate(names)})
     plots.generated_examples(real[:6], recon[:6], gen[:6], [dict(zip(names, c)) for c in cond[:6]],
                              out_dir / "generated.png", title=f"{exp['name']}: {split} split")
     return metrics
@@ -565,7 +570,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "reference": run["experiment"]["reference"],
         "classical_reference": classical,
         "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
-                        "denoising": denoising_metrics, "classification": classification_metrics}.get(
+                        "denoising": denoising_metrics, "classification": classification_metrics,
+                        "generation": _generation}.get(
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }

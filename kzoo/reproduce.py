@@ -93,7 +93,8 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
-                "denoising_examples.png", "saliency.png"):
+                "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png", "rings.png",
+                "generated.png"):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)
@@ -704,8 +705,60 @@ def cosmo_section(out: Path, results_dir: Path, records=()) -> str:
     return "\n".join(lines + ["", *_variant_links(results_dir, records)])
 
 
+def rings_section(out: Path, results_dir: Path, records=()) -> str:
+    """Seed 001 F in three tables: the ring counter's accuracy against the maximum number of rings, beside the
+    PCA + SVM; each ring regressor's RMSE per parameter; and the conditional VAE's generated rings measured by
+    the regressor against the same regressor on real rings."""
+    lines = []
+    counts = sorted((r for r in records if r["experiment"]["evaluation"] == "classification"),
+                    key=lambda r: load_recipe_param(r["experiment"]["recipe"], "max_rings"))
+    if counts:
+        lines += ["## Counting rings: accuracy against the maximum number per image (the seed's question)", "",
+                  "| experiment | rings per image | CNN accuracy | PCA (50) + linear SVM accuracy | epochs |",
+                  "|---|---|---|---|---|"]
+        for r in counts:
+            m, c = r["metrics"]["ring_class"], (r.get("classical_reference") or {}).get("metrics", {})
+            k = load_recipe_param(r["experiment"]["recipe"], "max_rings")
+            cl = f"{c['ring_class']['accuracy']:.3f}" if "ring_class" in c else ""
+            lines.append(f"| [{r['experiment']['name']}]({r['experiment']['name']}.md) | 1-{k} | {m['accuracy']:.3f} "
+                         f"| {cl} | {r.get('epochs_run', '')} |")
+        lines.append("")
+    regs = [r for r in records if r["experiment"]["evaluation"] == "regression"]
+    if regs:
+        names = list(regs[0]["experiment"]["targets"])
+        lines += ["## Measuring one ring: RMSE per parameter on the test split", "",
+                  "(cx, cy, r as fractions of the 28-pixel image, thickness and deformation in pixels)", "",
+                  "| experiment | model | recipe | " + " | ".join(names) + " |", "|---|---|---|" + "---|" * len(names)]
+        for r in regs:
+            e = r["experiment"]
+            lines.append(f"| [{e['name']}]({e['name']}.md) | `{e['model']}` | {e['recipe']} | "
+                         + " | ".join(f"{r['metrics'][t]['rmse']:.4f}" for t in names) + " |")
+        lines.append("")
+    for r in (r for r in records if r["experiment"]["evaluation"] == "generation"):
+        e, m = r["experiment"], r["metrics"]
+        names = [t for t in e["inputs"]["conditions"] if t in m]
+        if names:
+            lines += [f"## Generating rings: [{e['name']}]({e['name']}.md) measured by the regressor", "",
+                      "RMSE of the parameters the regressor reads from a generated ring against those requested, "
+                      "beside its RMSE on real rings (the floor a perfect generator would reach).", "",
+                      "| parameter | RMSE, generated | RMSE, real | bias, generated |", "|---|---|---|---|"]
+            lines += [f"| {t} | {m[t]['rmse_generated']:.4f} | {m[t]['rmse_real']:.4f} | {m[t]['bias_generated']:+.4f} |"
+                      for t in names]
+            lines.append("")
+    return "\n".join(lines + _variant_links(results_dir, records))
+
+
+def load_recipe_param(recipe: str, key: str):
+    """A parameter of a built-in recipe as its sky reads it (the sky's default where the recipe is silent)."""
+    from kzoo.data.recipes import load_recipe
+    from kzoo.sims import get_sky
+
+    r = load_recipe(recipe)
+    return get_sky(r["sky"]).validate_params(r.get("params", {}))[key]
+
+
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
-                "cosmo": cosmo_section}  # physical references and cross-experiment tables, once per suite
+                "cosmo": cosmo_section, "rings": rings_section}  # physical references and cross-experiment tables, once per suite
 
 
 def gc_floors(results_dir):

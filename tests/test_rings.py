@@ -75,6 +75,11 @@ def test_a_ring_count_run_has_one_output_per_class_and_the_pca_svm_beside_it(tmp
     assert res["classical_reference"]["method"] == "pca_svm" and np.sum(c["confusion"]) == 90
     assert c["accuracy"] > 0.5  # a linear SVM on 50 components of 210 images does better than chance (1/3)
     assert (tmp_path / "run" / "confusion.png").exists()
+    from kzoo.reproduce import rings_section
+
+    record = {**res, "experiment": json.loads((tmp_path / "run" / "run.json").read_text())["experiment"],
+              "epochs_run": 1}
+    assert f"| 1-3 | {m['accuracy']:.3f} | {c['accuracy']:.3f} | 1 |" in rings_section(tmp_path, tmp_path, [record])
 
 
 def test_the_ring_networks():
@@ -110,8 +115,9 @@ def test_a_cvae_trains_through_kzoo_train_and_is_judged_by_the_regressor(tmp_pat
     run = tmp_path / "rings-cvae" / "run"
     header = (run / "history.csv").read_text().splitlines()[0].split(",")
     assert {"kl_loss", "reconstruction_loss", "val_kl_loss", "loss"} <= set(header)
-    g = res["metrics"]["generated"]
-    assert g["regressor"] == str((tmp_path / "rings-regress" / "run").resolve()) and g["r"]["rmse_generated"] > 0
+    g = res["metrics"]
+    assert g["reconstruction"]["regressor_run"] == str((tmp_path / "rings-regress" / "run").resolve())
+    assert g["r"]["rmse_generated"] > 0 and g["r"]["rmse_real"] > 0
     assert 0 < res["metrics"]["reconstruction"]["mse"] < 1
     vae = load_model(run / "model.keras")
     assert vae.generate([[0.5, 0.5, 0.2, 0.8, 1.5]] * 2).shape == (2, 28, 28, 1)
