@@ -41,7 +41,7 @@ def load_recipe(name_or_path: str | os.PathLike | dict) -> dict:
         raw, where = dict(name_or_path), "recipe"
     else:
         path = Path(name_or_path)
-        if not path.exists() and not path.suffix:
+        if not path.is_file() and not path.suffix:  # a built-in name (a folder of that name is not a recipe)
             path = RECIPE_DIR / f"{name_or_path}.yaml"
             if not path.exists():
                 from kzoo.registry import closest
