@@ -34,6 +34,12 @@ TINY = {
     "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
                              "estimator_args": {"conv_filters": 4, "sep_filters": 4, "residual_blocks": 1},
                              "normalization": {"mode": "global", "mean": 5.0, "std": 2.0}},
+    "rings_classifier": {"input_shape": (12, 12, 1), "filters": (2, 4), "dense": 4, "outputs": 3,
+                         "normalization": {"mode": "global", "mean": 0.2, "std": 0.3}},
+    "rings_regressor": {"input_shape": (20, 20, 1), "filters": (2, 4, 4), "dense": (4,)},
+    "rings_mlp": {"input_shape": (12, 12, 1), "dense": (8, 4)},
+    "rings_cvae": {"input_shape": (8, 8, 1), "filters": (2,), "dense": 4, "latent_dim": 2,
+                   "normalization": {"mode": "global", "mean": 0.2, "std": 0.3}},
 }
 
 
@@ -53,7 +59,9 @@ if __name__ == "__main__":
         keras.utils.set_random_seed(0)
         model = kzoo.build(name, **TINY[name])
         rng = np.random.default_rng(0)
-        if isinstance(model.input, dict):
+        if hasattr(model, "example_inputs"):  # a subclassed model (ConditionalVAE): its own inputs
+            x = {k: rng.uniform(size=(4, *v.shape[1:])).astype("float32") for k, v in model.example_inputs().items()}
+        elif isinstance(model.input, dict):
             x = {k: rng.poisson(5.0, (4, *t.shape[1:])).astype("float32") for k, t in model.input.items()}
         else:
             x = rng.poisson(5.0, (4, *model.input_shape[1:])).astype("float32")
