@@ -120,7 +120,7 @@ class ConditionalVAE(keras.Model):
     ``generate(conditions)`` draws z ~ N(0, 1) and decodes images for the requested conditions.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), conditions=5, latent_dim=8, filters=(32, 64), dense=128, beta=1.0,
+    def __init__(self, image_shape=(28, 28, 1), conditions=5, latent_dim=2, filters=(32, 64), dense=128, beta=8.0,
                  normalization=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.image_shape, self.conditions = tuple(int(v) for v in image_shape), int(conditions)
@@ -219,11 +219,14 @@ class ConditionalVAE(keras.Model):
                   "beta": {"type": "float", "min": 0.25, "max": 4.0, "sampling": "log"}},
     description="A conditional VAE (kzoo.models.rings.ConditionalVAE, a Keras Model subclass computing its own "
                 "loss): encoder of two stride-2 3x3 convolutions (32, 64) joined with the five ring parameters, "
-                "dense 128, an 8-dimensional Gaussian latent; decoder from (z, parameters) through dense layers "
+                "dense 128, a 2-dimensional Gaussian latent; decoder from (z, parameters) through dense layers "
                 "and two transposed convolutions to a sigmoid image. Loss: pixel-summed binary cross-entropy + "
-                "beta KL, each tracked as a metric.",
+                "beta KL (beta 8), each tracked as a metric. With beta 1 and 8 latent dimensions the latent "
+                "carried the ring's position and generated rings ignored the requested centre (RMSE of cx 0.21, "
+                "as good as random); beta 8 with 2 dimensions leaves the position to the conditions (0.039; "
+                "measured with the rings-regress network on 2,000 test rings).",
 )
-def rings_cvae(input_shape=(28, 28, 1), conditions=5, latent_dim=8, filters=(32, 64), dense=128, beta=1.0,
+def rings_cvae(input_shape=(28, 28, 1), conditions=5, latent_dim=2, filters=(32, 64), dense=128, beta=8.0,
                normalization=None, name="rings_cvae"):
     """A conditional VAE that draws a ring image for requested ring parameters.
 
