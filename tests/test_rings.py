@@ -88,7 +88,7 @@ def test_the_ring_networks():
     assert kzoo.build("rings_classifier", outputs=6).output.shape[-1] == 6
 
 
-def test_the_cvae_loss_is_the_summed_bce_plus_the_kl():
+def test_the_cvae_loss_is_the_summed_bce_plus_beta_times_the_kl():
     vae = kzoo.build("rings_cvae", input_shape=(8, 8, 1), filters=(2,), dense=4, latent_dim=2)
     x = {"image": np.random.default_rng(0).uniform(size=(3, 8, 8, 1)).astype("float32"),
          "conditions": np.ones((3, 5), "float32")}
@@ -98,7 +98,7 @@ def test_the_cvae_loss_is_the_summed_bce_plus_the_kl():
     p = np.clip(pred, 1e-7, 1 - 1e-7)
     bce = -np.mean(np.sum(img * np.log(p) + (1 - img) * np.log(1 - p), axis=(1, 2, 3)))
     kl = np.mean(-0.5 * np.sum(1 + log_var - mean ** 2 - np.exp(log_var), axis=1))
-    assert float(vae.compute_loss(x, x["image"], pred)) == pytest.approx(bce + kl, rel=1e-4)
+    assert float(vae.compute_loss(x, x["image"], pred)) == pytest.approx(bce + vae.beta * kl, rel=1e-4)
 
 
 def test_a_cvae_trains_through_kzoo_train_and_is_judged_by_the_regressor(tmp_path):
