@@ -463,8 +463,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = command("reproduce", "simulate, train and evaluate an experiment at the seed's sizes; write "
                              "results/<experiment>.md beside the seed's numbers")
-    s.add_argument("experiment", help="an experiment, or a suite of them (gc, sersic, clusters, cosmo: every gc-*, "
-                                      "sersic-*, clusters-*, cosmo-* experiment)")
+    from kzoo.reproduce import SUITES  # light: reproduce imports its heavy parts inside its functions
+
+    s.add_argument("experiment", help="an experiment, or a suite of them (" + "; ".join(
+        f"{k}: every {v} experiment" for k, v in SUITES.items()) + ")")
     s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
     s.add_argument("--data", help="the dataset directory (default: OUT/data; a suite shares OUT/data/<recipe> per "
                                   "recipe); an existing dataset of the same recipe, seed and size is reused")
