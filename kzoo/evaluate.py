@@ -331,6 +331,12 @@ def class_count(manifest: dict, target: str) -> int:
     return int(hi) + 1
 
 
+def class_names(exp: dict, classes: int) -> list[str]:
+    """How the classes are shown: class i as i + ``evaluation_args["class_offset"]`` (ring counts 1 .. K)."""
+    offset = int((exp.get("evaluation_args") or {}).get("class_offset", 0))
+    return [str(i + offset) for i in range(classes)]
+
+
 def _classification(model, run, data_dir, split, manifest, out_dir):
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
@@ -339,8 +345,7 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     (target,) = exp["targets"]
     classes = class_count(manifest, target)
     opts = exp.get("evaluation_args") or {}
-    offset = int(opts.get("class_offset", 0))  # class i shown as i + offset (e.g. ring counts 1 .. K)
-    names = [str(i + offset) for i in range(classes)]
+    names = class_names(exp, classes)
     y_true, y_pred = [], []
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
@@ -492,9 +497,7 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
     y_true, y_pred = np.asarray(pred["y_true"])[:, cols], np.asarray(pred["y_pred"])[:, cols]
     if exp["evaluation"] == "classification":  # the method predicts class indices
         classes = class_count(manifest, names[0])
-        offset = int((exp.get("evaluation_args") or {}).get("class_offset", 0))
-        metrics = classification_metrics(y_true[:, 0], y_pred[:, 0], names[0], classes,
-                                         [str(i + offset) for i in range(classes)])
+        metrics = classification_metrics(y_true[:, 0], y_pred[:, 0], names[0], classes, class_names(exp, classes))
         plots.confusion_matrix(np.asarray(metrics[names[0]]["confusion"]), metrics[names[0]]["class_names"],
                                out_dir / "classical_confusion.png", title=f"{method}: {split} split ({len(y_true)} "
                                f"images), accuracy {metrics[names[0]]['accuracy']:.3f}")
