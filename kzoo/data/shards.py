@@ -39,7 +39,8 @@ FORMAT = "kzoo-shards/1"
 PARTS = ".kzoo-parts"
 CHUNK = 512  # images simulated at once inside a shard, at most (see chunk_images)
 # Memory bound: the simulator's peak memory per pixel of one image, an upper bound (galactic_center:
-# 34 bytes, 88 with rotate=True, measured with tracemalloc), and the memory a chunk may take.
+# 34 bytes, 88 with rotate=True, measured with tracemalloc), and the memory a chunk may take. A sky module's own
+# SIM_BYTES_PER_PIXEL replaces it (reionization: the maps are cut from boxes made one at a time).
 SIM_BYTES_PER_PIXEL = 128
 CHUNK_BYTES = 256 << 20
 # Estimate: an upper bound on a record's framing (TFRecord length and CRCs, Example headers; 93 bytes
@@ -60,13 +61,15 @@ def recipe_sha256(recipe: dict) -> str:
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
-def plan_shards(splits: dict[str, int], n_shards: int, block: int) -> list[dict]:
-    """Shards for each split (at least one each), counts multiples of ``block`` but for a split's last."""
+def plan_shards(splits: dict[str, int], n_shards: int, block: int, grain: int | None = None) -> list[dict]:
+    """Shards for each split (at least one each), counts multiples of ``grain`` (default ``block``; a multiple
+    of it and of the sky's group size, see :func:`grain`) but for a split's last."""
+    grain = int(grain or block)
     per_split = scale_splits({k: max(v, 1) for k, v in splits.items()}, max(n_shards, len(splits)))
     plan, index = [], 0
     for split, count in splits.items():
-        k = max(1, min(per_split[split], math.ceil(count / block)))
-        per = math.ceil(count / k / block) * block
+        k = max(1, min(per_split[split], math.ceil(count / grain)))
+        per = math.ceil(count / k / grain) * grain
         left = count
         while left > 0:
             c = min(per, left)
@@ -208,10 +211,21 @@ def _npix(recipe: dict) -> int:
     return int(recipe["params"].get("npix", get_sky(recipe["sky"]).DEFAULTS.get("npix")))
 
 
+def _bytes_per_pixel(recipe: dict) -> int:
+    return int(getattr(get_sky(recipe["sky"]), "SIM_BYTES_PER_PIXEL", SIM_BYTES_PER_PIXEL))
+
+
 def group_size(recipe: dict) -> int:
     """How many images the recipe's sky draws together and keeps in one split (1 unless it says otherwise)."""
     sky = get_sky(recipe["sky"])
     return int(sky.group_size(sky.validate_params(recipe["params"]))) if hasattr(sky, "group_size") else 1
+
+
+def grain(recipe: dict) -> int:
+    """The least common multiple of the recipe's ``block`` (images per record) and its sky's group size: shards
+    and the chunks simulated at once hold whole groups and whole records (a group of many images, such as a
+    whole 21-cm realisation, may span many small records, so that the training shuffle mixes them)."""
+    return math.lcm(int(recipe["block"]), group_size(recipe))
 
 
 def feature_shape(recipe: dict, feature: str) -> list[int]:
@@ -225,12 +239,12 @@ def feature_shape(recipe: dict, feature: str) -> list[int]:
 def chunk_images(recipe: dict) -> int:
     """Images a shard writer simulates at once: CHUNK, fewer when they would take over CHUNK_BYTES.
 
-    A multiple of ``block`` (records hold whole blocks), at least one block. It depends on the recipe
-    alone, never on the machine: the chunks cut the random stream, so they decide the bytes.
+    A multiple of :func:`grain` (records hold whole blocks, the sky draws whole groups), at least one grain. It
+    depends on the recipe alone, never on the machine: the chunks cut the random stream, so they decide the bytes.
     """
-    block = recipe["block"]
-    fit = min(CHUNK, CHUNK_BYTES // (SIM_BYTES_PER_PIXEL * _npix(recipe) ** 2))
-    return max(block, fit // block * block)
+    unit = grain(recipe)
+    fit = min(CHUNK, CHUNK_BYTES // (_bytes_per_pixel(recipe) * _npix(recipe) ** 2))
+    return max(unit, fit // unit * unit)
 
 
 def shard_bytes(recipe: dict, count: int) -> int:
@@ -276,7 +290,7 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     if not todo:
         return
     npix, chunk, parallel = _npix(recipe), chunk_images(recipe), min(workers, len(todo))
-    memory, available = parallel * chunk * SIM_BYTES_PER_PIXEL * npix ** 2, available_memory()
+    memory, available = parallel * chunk * _bytes_per_pixel(recipe) * npix ** 2, available_memory()
     if available is not None and memory > available:
         each = f"in each of {parallel} workers " if parallel > 1 else ""
         raise DataError(f"{where}: simulating {chunk} images of {npix} x {npix} pixels at once "
@@ -347,8 +361,7 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     if n is not None:  # in whole groups where the sky draws images in groups (maps of one parameter set)
         recipe["splits"] = {k: v * unit for k, v in scale_splits(
             {k: max(1, v // unit) for k, v in recipe["splits"].items()}, max(int(n) // unit, 1)).items()}
-    bad = [f"split {k!r} of {v}" for k, v in recipe["splits"].items() if v % unit] + \
-        ([f"block {recipe['block']}"] if recipe["block"] % unit else [])
+    bad = [f"split {k!r} of {v}" for k, v in recipe["splits"].items() if v % unit]
     if bad:
         raise ValueError(f"{where}: {', '.join(bad)} images: {recipe['sky']} draws images in groups of {unit} (one "
                          f"parameter set each, kept whole in one split); make them multiples of {unit}")
@@ -364,7 +377,7 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
         raise ValueError(f"workers must be a positive integer, got {workers}")
     out = Path(out)
     rsha = recipe_sha256(recipe)
-    plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"])
+    plan = plan_shards(recipe["splits"], recipe["shards"], recipe["block"], grain(recipe))
     total = len(plan)
     if shard_range is not None:
         a, b = (int(v) for v in shard_range)

@@ -5,6 +5,7 @@ from kzoo.models import sersic  # noqa: F401
 from kzoo.models import clusters  # noqa: F401
 from kzoo.models import cosmology  # noqa: F401
 from kzoo.models import rings  # noqa: F401
+from kzoo.models import reionization  # noqa: F401
 
 
 def parameter_count(name: str) -> int:

@@ -4,9 +4,10 @@ Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``PARAMS``
 type and allowed range, a ``kzoo.sims.params.Param``), ``LABELS`` (label names in order), ``FEATURES``
 (the image arrays it returns), ``validate_params`` (``check_params`` with its PARAMS: every problem at
 once) and ``label_ranges``. It may set ``PROBE_PIXELS``: ``kzoo.data.shards`` times jobs of more pixels
-than that before writing (a slow simulator sets it low); ``feature_shape(name, params)`` for arrays that are
+than that before writing (a slow simulator sets it low); ``SIM_BYTES_PER_PIXEL``, its peak memory per
+pixel of the images simulated at once (kzoo.data.shards' bound otherwise); ``feature_shape(name, params)`` for arrays that are
 not (npix, npix) (multi-channel maps); ``group_size(params)`` when it draws images in groups that must stay
-in one split (maps of one parameter set).
+in one split (maps of one parameter set, or of one 21-cm realisation; a group may span many records).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ SKIES = {
     "clusters": "kzoo.sims.clusters",
     "cosmo_maps": "kzoo.sims.cosmo_maps",
     "rings": "kzoo.sims.rings",
+    "reionization": "kzoo.sims.reionization",
 }
 
 
