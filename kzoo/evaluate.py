@@ -307,6 +307,58 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
     return denoising_metrics(noisy, out, clean)
 
 
+def pca_reconstruction(train: np.ndarray, images: np.ndarray, components: int) -> np.ndarray:
+    """``images`` (n, ...) projected on the top ``components`` principal components of ``train`` (fitted by an
+    eigen-decomposition of its pixel covariance) and back: the classical compression at a given size."""
+    t = train.reshape(len(train), -1).astype(np.float64)
+    mean = t.mean(axis=0)
+    t -= mean
+    vals, vecs = np.linalg.eigh(t.T @ t)
+    top = vecs[:, np.argsort(vals)[::-1][:components]]
+    x = images.reshape(len(images), -1).astype(np.float64) - mean
+    return ((x @ top) @ top.T + mean).reshape(images.shape).astype(np.float32)
+
+
+def _reconstruction(model, run, data_dir, split, manifest, out_dir):
+    """An autoencoder on a split (input = target). ``autoencoder``: ``mse`` = mean (output - map)^2, ``mae``,
+    ``rms_per_image`` = the mean over maps of sqrt(mean over pixels (output - map)^2); ``pca_<k>``: the same
+    for the maps projected on the top k principal components of the training split, k = the size of the
+    autoencoder's code (its layer "code"; the classical compression at the same size), and ``code_size``."""
+    from kzoo.data.pipeline import dataset
+    from kzoo.experiments import pipeline_args
+
+    exp = run["experiment"]
+    x, out = [], []
+    for xb, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, manifest=manifest,
+                         verify=False):
+        x.append(xb.numpy())
+        out.append(np.asarray(model(xb, training=False), np.float32))
+    x, out = np.concatenate(x), np.concatenate(out)
+
+    def scores(rec):
+        d = (rec.astype(np.float64) - x).reshape(len(x), -1)
+        return {"n": int(len(x)), "mse": float(np.mean(d ** 2)), "mae": float(np.mean(np.abs(d))),
+                "rms_per_image": float(np.mean(np.sqrt(np.mean(d ** 2, axis=1))))}
+
+    metrics = {"autoencoder": scores(out)}
+    rows = [[(x[i], "map"), (out[i], "autoencoder")] for i in range(0, len(x), max(1, len(x) // 4))][:4]
+    try:
+        code = int(np.prod(model.get_layer("code").output.shape[1:]))
+    except ValueError:
+        code = None
+    if code:
+        train = np.concatenate([xb.numpy() for xb, _ in dataset(
+            data_dir, "train", **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest, verify=False)])
+        k = min(code, len(train) - 1, int(np.prod(train.shape[1:])))
+        pca = pca_reconstruction(train, x, k)
+        metrics[f"pca_{k}"] = {**scores(pca), "code_size": k}
+        metrics["autoencoder"]["code_size"] = code
+        rows = [r + [(pca[i], f"PCA, {k} components")] for r, i in
+                zip(rows, range(0, len(x), max(1, len(x) // 4)))]
+    plots.image_rows(rows, out_dir / "reconstruction_examples.png", title=f"{exp['name']}: {split} split")
+    return metrics
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, name: str, classes: int,
                            class_names=None) -> dict:
     """For class indices ``y_true`` and predicted indices ``y_pred`` (0 .. classes - 1), under ``name``:
@@ -331,8 +383,18 @@ def class_count(manifest: dict, target: str) -> int:
     return int(hi) + 1
 
 
-def class_names(exp: dict, classes: int) -> list[str]:
-    """How the classes are shown: class i as i + ``evaluation_args["class_offset"]`` (ring counts 1 .. K)."""
+def class_names(exp: dict, classes: int, manifest: dict | None = None, target: str | None = None) -> list[str]:
+    """How the classes are shown: what the dataset's sky calls the classes of ``target`` (its
+    ``class_names(params, label)``: the redshifts of a 21-cm grid), or class i as i +
+    ``evaluation_args["class_offset"]`` (ring counts 1 .. K)."""
+    if manifest is not None and target is not None:
+        from kzoo.sims import get_sky
+
+        sky = get_sky(manifest["recipe"]["sky"])
+        if hasattr(sky, "class_names"):
+            names = sky.class_names(manifest["recipe"].get("params", {}), target)
+            if len(names) == classes:
+                return names
     offset = int((exp.get("evaluation_args") or {}).get("class_offset", 0))
     return [str(i + offset) for i in range(classes)]
 
@@ -345,7 +407,7 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     (target,) = exp["targets"]
     classes = class_count(manifest, target)
     opts = exp.get("evaluation_args") or {}
-    names = class_names(exp, classes)
+    names = class_names(exp, classes, manifest, target)
     y_true, y_pred = [], []
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
@@ -427,7 +489,7 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
 
 
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
-              "classification": _classification, "generation": _generation}
+              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction}
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
@@ -442,7 +504,7 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
     Returns a dict: method, split, dataset_sha256, names, y_true, y_pred (lists, one row per image),
     description, seconds (of the computation), cache (the file).
     """
-    from kzoo.reference import ESTIMATES, REFERENCES
+    from kzoo.reference import REFERENCES, estimated_targets
     from kzoo.runs import manifest_sha256
 
     sha = manifest_sha256(manifest)
@@ -461,7 +523,9 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
     print(f"kzoo: classical reference {method} on the {split} split of {data_dir} ({count} images): "
           f"computing it once for this dataset (--no-reference skips it)", file=sys.stderr, flush=True)
     t0 = time.time()
-    y_true, y_pred, names, info = REFERENCES[method](manifest, data_dir, split, list(ESTIMATES[method]), progress=True)
+    y_true, y_pred, names, info = REFERENCES[method](manifest, data_dir, split,
+                                                  list(estimated_targets(method, manifest["recipe"]["sky"])),
+                                                  progress=True)
     result = {"method": method, "split": split, "dataset_sha256": sha, "recipe_sha256": manifest["recipe_sha256"],
               "names": list(names), "y_true": np.asarray(y_true, np.float64).tolist(),
               "y_pred": np.asarray(y_pred, np.float64).tolist(), "description": info,
@@ -497,7 +561,8 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
     y_true, y_pred = np.asarray(pred["y_true"])[:, cols], np.asarray(pred["y_pred"])[:, cols]
     if exp["evaluation"] == "classification":  # the method predicts class indices
         classes = class_count(manifest, names[0])
-        metrics = classification_metrics(y_true[:, 0], y_pred[:, 0], names[0], classes, class_names(exp, classes))
+        metrics = classification_metrics(y_true[:, 0], y_pred[:, 0], names[0], classes,
+                                         class_names(exp, classes, manifest, names[0]))
         plots.confusion_matrix(np.asarray(metrics[names[0]]["confusion"]), metrics[names[0]]["class_names"],
                                out_dir / "classical_confusion.png", title=f"{method}: {split} split ({len(y_true)} "
                                f"images), accuracy {metrics[names[0]]['accuracy']:.3f}")

@@ -6,7 +6,7 @@ Poisson likelihood (a projected Newton method, vectorised over the images). ``se
 Sersic model of seed 003 to one image (L-BFGS-B, chi^2 weighted by the data as the seed did).
 ``REFERENCES`` maps an experiment's ``reference_method`` to a function
 ``(manifest, data_dir, split, targets, progress=...) -> (y_true, y_pred, names, description)``;
-``ESTIMATES`` lists the targets each one estimates.
+``ESTIMATES`` lists the targets each one estimates (``estimated_targets(method, sky)``).
 
 Bounds: ``poisson_cramer_rao`` and ``galactic_center_fisher`` (galactic centre); ``fisher_matrix``
 (any model, derivatives by central differences), ``sersic_fisher`` and ``sersic_crb_for`` (Sersic).
@@ -638,40 +638,114 @@ def cluster_luminosity_reference(manifest: dict, data_dir, split: str, targets, 
         "recipe's mean L-M relation inverted, R500 iterated to convergence (no core excision)")
 
 
-def pca_svm_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False, components: int = 50):
-    """Seed 001 F's classical ring counter: the images' top ``components`` principal components (PCA fitted on
-    the training split) separated by a linear support-vector machine (scikit-learn's SVC, linear kernel, C = 1)
-    trained on the training split; its class predictions on ``split``. (y_true, y_pred, names, info)."""
+def _train_and_split_images(manifest: dict, data_dir, split: str, targets):
+    """The first stored image array and ``targets`` of the training split and of ``split``, images flattened."""
     from kzoo.data.pipeline import load_arrays
 
-    try:
-        from sklearn.decomposition import PCA
-        from sklearn.svm import SVC
-    except ImportError:
-        raise ImportError("the classical reference pca_svm needs scikit-learn: pip install scikit-learn (or "
-                          "kzoo[tune]); kzoo train --no-reference skips it") from None
-    (target,) = targets
     image = next(k for k in manifest["schema"] if k != "labels")  # the (first) stored image array
-    x_train, y_train = load_arrays(data_dir, "train", inputs=image, targets=[target], manifest=manifest, verify=False)
-    x, y = load_arrays(data_dir, split, inputs=image, targets=[target], manifest=manifest, verify=False)
-    k = min(components, x_train[0].size, len(x_train))
-    pca = PCA(n_components=k, random_state=0).fit(x_train.reshape(len(x_train), -1))
-    svm = SVC(kernel="linear", C=1.0).fit(pca.transform(x_train.reshape(len(x_train), -1)), y_train[:, 0].astype(int))
-    pred = svm.predict(pca.transform(x.reshape(len(x), -1)))
-    return y, pred[:, None].astype(np.float64), [target], (
+    x_train, y_train = load_arrays(data_dir, "train", inputs=image, targets=list(targets), manifest=manifest,
+                                   verify=False)
+    x, y = load_arrays(data_dir, split, inputs=image, targets=list(targets), manifest=manifest, verify=False)
+    return x_train.reshape(len(x_train), -1), y_train, x.reshape(len(x), -1), y
+
+
+def _classify_each(make, f_train: np.ndarray, y_train: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Per column of the class labels ``y_train``: a fresh classifier ``make()`` fitted on ``f_train``, its
+    predictions on ``f`` (a label with one class in training is that class, as no classifier fits it)."""
+    out = []
+    for j in range(y_train.shape[1]):
+        y = y_train[:, j].astype(int)
+        out.append(np.full(len(f), y[0]) if np.all(y == y[0]) else make().fit(f_train, y).predict(f))
+    return np.stack(out, axis=1).astype(np.float64)
+
+
+def _sklearn(method: str):
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        raise ImportError(f"the classical reference {method} needs scikit-learn: pip install scikit-learn (or "
+                          "kzoo[tune]); kzoo train --no-reference skips it") from None
+
+
+def pca_svm_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False, components: int = 50):
+    """Seed 001 F's classical ring counter (and seed 004's first attempt): the images' top ``components``
+    principal components (PCA fitted on the training split) separated by a linear support-vector machine
+    (scikit-learn's SVC, linear kernel, C = 1) trained on the training split, one per class label in
+    ``targets``; its class predictions on ``split``. (y_true, y_pred, names, info)."""
+    _sklearn("pca_svm")
+    from sklearn.decomposition import PCA
+    from sklearn.svm import SVC
+
+    x_train, y_train, x, y = _train_and_split_images(manifest, data_dir, split, targets)
+    k = min(components, x_train.shape[1], len(x_train))
+    pca = PCA(n_components=k, random_state=0).fit(x_train)
+    f_train, f = pca.transform(x_train), pca.transform(x)
+    pred = _classify_each(lambda: SVC(kernel="linear", C=1.0), f_train, y_train, f)
+    return y, pred, list(targets), (
         f"the top {pca.n_components_} principal components of the pixels (PCA fitted on the {len(x_train)} training "
         f"images, {float(np.sum(pca.explained_variance_ratio_)):.1%} of the variance) separated by a linear SVM "
         "(scikit-learn SVC, C = 1) trained on the same images, as seed 001 F's PCA + SVM")
 
 
+def power_spectrum_features(maps: np.ndarray, bins: int = 12) -> np.ndarray:
+    """Per map (n, H, W): its mean and log10 of its azimuthally averaged power spectrum P(k) = <|FFT(map -
+    mean)|^2> / (H W) in ``bins`` linear bins of |k| from the fundamental to the Nyquist frequency; (n, 1 + bins).
+    A map without fluctuations (a fully ionised box) has P = 0, written as log10 of 1e-12."""
+    maps = np.asarray(maps, np.float64)
+    n, h, w = maps.shape[:3]
+    maps = maps.reshape(n, h, w)
+    mean = maps.mean(axis=(1, 2))
+    power = np.abs(np.fft.fft2(maps - mean[:, None, None])) ** 2 / (h * w)
+    k = np.hypot(*np.meshgrid(np.fft.fftfreq(h) * h, np.fft.fftfreq(w) * w, indexing="ij"))
+    edges = np.linspace(1.0, min(h, w) / 2, bins + 1)
+    which = np.digitize(k, edges) - 1
+    spec = np.stack([power[:, (which == b)].mean(axis=1) for b in range(bins)], axis=1)
+    return np.concatenate([mean[:, None], np.log10(spec + 1e-12)], axis=1)
+
+
+def power_spectrum_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False, bins: int = 12):
+    """Is the information in the power spectrum? The map's mean and log10 P(k) in ``bins`` bins
+    (:func:`power_spectrum_features`), standardised, classified by a multinomial logistic regression
+    (scikit-learn, C = 1) trained on the training split, one per class label in ``targets``; its predictions on
+    ``split``. (y_true, y_pred, names, info)."""
+    _sklearn("power_spectrum_logreg")
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x_train, y_train, x, y = _train_and_split_images(manifest, data_dir, split, targets)
+    side = int(round(np.sqrt(x_train.shape[1])))
+    f_train = power_spectrum_features(x_train.reshape(-1, side, side), bins)
+    f = power_spectrum_features(x.reshape(-1, side, side), bins)
+    pred = _classify_each(lambda: make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)),
+                          f_train, y_train, f)
+    return y, pred, list(targets), (
+        f"the map's mean and log10 of its azimuthally averaged power spectrum in {bins} bins of |k| (fundamental to "
+        f"Nyquist), standardised, classified by a multinomial logistic regression (scikit-learn, C = 1) trained on "
+        f"the {len(x_train)} training maps: how much of the answer the mean and the power spectrum alone hold")
+
+
 REFERENCES = {
-    "pca_svm": pca_svm_reference,  # kzoo.experiments.rings
+    "pca_svm": pca_svm_reference,  # kzoo.experiments.rings, kzoo.experiments.reionization
+    "power_spectrum_logreg": power_spectrum_reference,  # kzoo.experiments.reionization
     "poisson_template_fit": galactic_center_template_fit,
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
     "sersic_lbfgs": sersic_lbfgs_reference,  # kzoo.experiments.sersic
     "luminosity_mass": cluster_luminosity_reference,  # kzoo.experiments.clusters
 }
-# The targets each method estimates (all in one fit): kzoo.evaluate caches them all per dataset and split,
-# so that every experiment on the dataset reuses one fit whatever targets it names.
+# The targets each method estimates (all in one fit), by sky where it serves several: kzoo.evaluate caches them
+# all per dataset and split, so that every experiment on the dataset reuses one fit whatever targets it names.
 ESTIMATES = {"poisson_template_fit": tuple(AMPLITUDES), "poisson_template_fit_known_sources": tuple(AMPLITUDES),
-             "sersic_lbfgs": SERSIC_PARAMS, "luminosity_mass": ("log_m500",), "pca_svm": ("ring_class",)}
+             "sersic_lbfgs": SERSIC_PARAMS, "luminosity_mass": ("log_m500",),
+             "pca_svm": {"rings": ("ring_class",), "reionization": ("z_class", "fesc_class")},
+             "power_spectrum_logreg": {"reionization": ("z_class", "fesc_class")}}
+
+
+def estimated_targets(method: str, sky: str) -> tuple[str, ...]:
+    """The targets the classical ``method`` estimates on datasets of ``sky`` (``ESTIMATES``)."""
+    found = ESTIMATES[method]
+    if isinstance(found, dict):
+        if sky not in found:
+            raise ValueError(f"the classical reference {method} serves the skies {', '.join(found)}, not {sky}")
+        return tuple(found[sky])
+    return tuple(found)

@@ -10,7 +10,7 @@ def test_every_declared_experiment_is_complete(name):
     from kzoo.data.pipeline import TRANSFORMS
     from kzoo.data.recipes import load_recipe
     from kzoo.evaluate import EVALUATORS
-    from kzoo.reference import ESTIMATES, REFERENCES
+    from kzoo.reference import REFERENCES, estimated_targets
 
     from kzoo.sims import get_sky
 
@@ -28,7 +28,7 @@ def test_every_declared_experiment_is_complete(name):
     if exp.reference_method:  # it estimates at least one of the experiment's label targets
         from kzoo.train import label_output
 
-        assert set(ESTIMATES[exp.reference_method]) & set(label_output(exp.targets)[1])
+        assert set(estimated_targets(exp.reference_method, recipe["sky"])) & set(label_output(exp.targets)[1])
     for t in (exp.target_transform, exp.input_transform):
         for one in (t.values() if isinstance(t, dict) else [t]):
             assert not one or one in TRANSFORMS

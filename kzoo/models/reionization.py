@@ -22,7 +22,7 @@ CODE = "code"  # the autoencoder's bottleneck layer
 
 
 @register(
-    task="denoising",
+    task="reconstruction",
     input_shape=(200, 200, 1),
     outputs="the reconstructed map, sigmoid (maps scaled to about [0, 1], the seed's delta T_b / 70 mK)",
     loss="mse",

@@ -109,7 +109,10 @@ def group_size(p: dict) -> int:
 
 
 def class_names(params: dict, label: str) -> list[str]:
-    """How the classes of ``z_class`` or ``fesc_class`` read: the grid's values."""
+    """How the classes of ``z_class`` or ``fesc_class`` read: the grid's values (kzoo.evaluate's confusion
+    matrices); [] for another label."""
+    if label not in ("z_class", "fesc_class"):
+        return []
     p = validate_params(params)
     values = redshifts(p) if label == "z_class" else escape_fractions(p)
     return [f"{v:g}" for v in values]

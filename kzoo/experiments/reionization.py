@@ -1,0 +1,76 @@
+"""The 21-cm experiments of seed 004: the redshift and the escape fraction of 21cmFAST brightness maps, by a
+one-hidden-layer network on 50 x 50 crops (the seed's first attempt), by the seed's CNN on the maps and on the
+code of its 4,385-parameter autoencoder, beside PCA + SVM and a power-spectrum classifier."""
+
+from __future__ import annotations
+
+from kzoo.experiments import Experiment, add
+
+SEED_004 = "004_8f2d4ba38ebb956d.txt, MAIS 202 Deliverable 3 (21-cm ionisation maps)"
+AE = "run:reion-autoencoder"
+
+
+add(Experiment(
+    name="reion-autoencoder",
+    recipe="reionization",
+    model="reion_autoencoder",
+    inputs="map",
+    targets="map",
+    normalization="none",  # the maps are delta T_b / 70 mK, as the seed fed them
+    loss="mse",
+    metrics=("mae",),
+    batch_size=32,
+    learning_rate=1e-3,
+    epochs=40,  # the seed trained ~50 epochs in bites of 5
+    patience=5,
+    evaluation="reconstruction",
+    reference={},
+    seed=SEED_004,
+    description="The seed's convolutional autoencoder (4,385 parameters) compresses each 64 x 64 map 8-fold to "
+                "8 x 8 x 8 and reconstructs it; its reconstruction error on the test split (other initial "
+                "conditions), beside PCA keeping as many numbers. The seed reported an error of ~0.1 "
+                "(\"euclidean distance\", undefined) and used the encoder for its classifiers.",
+))
+
+for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
+        ("reion-z-fesc007-mlp", "reion_mlp", {}, "reionization_fesc007", "z_class", 0.48, None, "pca_svm",
+         "the seed's first network (50 x 50 crops, one hidden layer of 350) at escape fraction 0.07; seed: 0.48"),
+        ("reion-z-fesc007-encoded", "reion_classifier", {"encoder": AE}, "reionization_fesc007", "z_class", None,
+         None, "pca_svm", "the seed's CNN on the frozen encoder's code at escape fraction 0.07"),
+        ("reion-z-encoded", "reion_classifier", {"encoder": AE}, "reionization", "z_class", 0.83, 0.95, "pca_svm",
+         "the seed's CNN on the frozen encoder's code, every escape fraction; seed: ~0.83"),
+        ("reion-z", "reion_classifier", {}, "reionization", "z_class", None, 0.95, "pca_svm",
+         "the same CNN on the maps themselves, every escape fraction"),
+        ("reion-fesc-z7p5-encoded", "reion_classifier", {"encoder": AE}, "reionization_z7p5", "fesc_class", 0.2,
+         None, "power_spectrum_logreg", "the seed's CNN on the frozen encoder's code at redshift 7.5; seed: ~0.2, "
+                                        "near chance"),
+        ("reion-fesc-z7p5", "reion_classifier", {}, "reionization_z7p5", "fesc_class", None, None,
+         "power_spectrum_logreg", "the same CNN on the maps themselves at redshift 7.5")):
+    _what_class = "redshift (17 classes, 5.0-13.0)" if _target == "z_class" else "escape fraction (12 classes)"
+    add(Experiment(
+        name=_name,
+        recipe=_recipe,
+        model=_model,
+        model_args=_args,
+        inputs="map",
+        targets=(_target,),
+        normalization="none" if "encoder" in _args else "global",  # a trained encoder holds its own
+        loss="sparse_categorical_crossentropy",
+        metrics=("accuracy",),
+        batch_size=32,
+        learning_rate=1e-3,
+        epochs=60 if _model == "reion_mlp" else 40,  # the seed's MLP trained 250
+        patience=8 if _model == "reion_mlp" else 6,
+        evaluation="classification",
+        evaluation_args={"class_label": "redshift" if _target == "z_class" else "escape fraction"},
+        reference_method=_method,
+        reference={"accuracy": {_target: _ref}} if _ref is not None else {},
+        goals={"accuracy": {_target: (">=", _goal)}} if _goal is not None else {},
+        seed=SEED_004,
+        description=f"The {_what_class} of 21cmFAST brightness maps (64 x 64, 1.5 Mpc cells; the test split is "
+                    f"other initial conditions than training): {_what}. Accuracy and confusion matrix on the test "
+                    "split (the seed quoted validation accuracy), beside "
+                    + ("PCA (50 components) + linear SVM, the seed's first classical try."
+                       if _method == "pca_svm" else
+                       "a logistic regression on the map's mean and power spectrum: is the information there?"),
+    ))
