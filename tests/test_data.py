@@ -128,6 +128,9 @@ def test_split_scaling_and_shard_plan():
     assert sum(s["count"] for s in plan) == 120
     assert [s["index"] for s in plan] == list(range(len(plan)))
     assert all(s["count"] % 16 == 0 for s in plan[:-1] if s["split"] == plan[plan.index(s) + 1]["split"])
+    # a group of 24 images (one 21-cm realisation) over records of 4: shards hold whole groups, the last one too
+    plan = plan_shards({"train": 96, "test": 24}, 5, 4, grain=24)
+    assert [s["count"] for s in plan] == [24, 24, 24, 24, 24]
 
 
 def test_augmentations_keep_shape_and_rotate_like_rot90():
