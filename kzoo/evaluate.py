@@ -408,13 +408,21 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     classes = class_count(manifest, target)
     opts = exp.get("evaluation_args") or {}
     names = class_names(exp, classes, manifest, target)
-    y_true, y_pred = [], []
+    y_true, y_pred, spectra = [], [], []
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
         y_true.append(y.numpy()[:, 0])
         y_pred.append(np.argmax(np.asarray(model(x, training=False), np.float32), axis=-1))
+        if opts.get("power_spectra"):
+            from kzoo.reference import power_spectrum_features
+
+            spectra.append(power_spectrum_features(x.numpy()[..., 0]))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     metrics = classification_metrics(y_true, y_pred, target, classes, names)
+    if spectra:  # is the information in the maps' statistics at all? each class's mean spectrum and its scatter
+        spectra = np.concatenate(spectra)
+        plots.class_spectra(spectra, y_true, names, out_dir / "power_spectra.png",
+                            title=f"{exp['name']}: {split} split, by true {opts.get('class_label', target)}")
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred)
     plots.confusion_matrix(np.asarray(metrics[target]["confusion"]), names, out_dir / "confusion.png",
                            title=f"{exp['name']}: {split} split ({len(y_true)} images), accuracy "

@@ -292,6 +292,32 @@ def confusion_matrix(confusion, class_names, path, title: str = "", label: str =
     return _save(fig, path)
 
 
+def class_spectra(features, classes, class_names, path, title: str = ""):
+    """Per class, the mean and the standard deviation over its maps of ``kzoo.reference.power_spectrum_features``
+    (the mean map value, then log10 P(k) per |k| bin): left the means, right the spectra."""
+    plt = _plt()
+    f, c = np.asarray(features, np.float64), np.asarray(classes).astype(int)
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 2]})
+    colors = plt.cm.viridis(np.linspace(0, 1, max(len(class_names), 2)))
+    bins = np.arange(1, f.shape[1])
+    for k, name in enumerate(class_names):
+        sel = f[c == k]
+        if not len(sel):
+            continue
+        a0.errorbar(k, sel[:, 0].mean(), sel[:, 0].std(), fmt="o", color=colors[k], ms=4)
+        m, s = sel[:, 1:].mean(axis=0), sel[:, 1:].std(axis=0)
+        a1.plot(bins, m, color=colors[k], label=name)
+        a1.fill_between(bins, m - s, m + s, color=colors[k], alpha=0.12)
+    a0.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=7)
+    a0.set_ylabel("mean of the map (+- 1 sd over maps)")
+    a1.set_xlabel("|k| bin (fundamental to Nyquist)")
+    a1.set_ylabel("log10 P(k) (band: +- 1 sd over maps)")
+    a1.legend(fontsize=6, ncol=2)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def ring_overlays(images, y_true, y_pred, names, path, npix: int = 28, title: str = ""):
     """Seed 001 F's figure: each image with its true ring (red) and the predicted one (cyan), from the labels
     ``cx``, ``cy``, ``r`` (fractions of ``npix``) and, in the caption, thickness and deformation."""

@@ -62,7 +62,9 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         epochs=60 if _model == "reion_mlp" else 40,  # the seed's MLP trained 250
         patience=8 if _model == "reion_mlp" else 6,
         evaluation="classification",
-        evaluation_args={"class_label": "redshift" if _target == "z_class" else "escape fraction"},
+        # each class's mean map value and power spectrum on the test split (power_spectra.png)
+        evaluation_args={"class_label": "redshift" if _target == "z_class" else "escape fraction",
+                         "power_spectra": True},
         reference_method=_method,
         reference={"accuracy": {_target: _ref}} if _ref is not None else {},
         goals={"accuracy": {_target: (">=", _goal)}} if _goal is not None else {},
