@@ -552,6 +552,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
                 model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
+            if state is None and hasattr(model, "init_center"):
+                # Deep SVDD: c = the initial phi's mean over one pass of the training split (a resumed run
+                # restores c and R from its checkpoint instead)
+                model.init_center(train_ds.take(steps))
             guard = _nan_guard()
             # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
             # run do the epoch again (its row is then trimmed), never skip a row.
@@ -561,6 +565,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
                 keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
                 guard,
+                *(model.fit_callbacks() if hasattr(model, "fit_callbacks") else []),  # a model's own (SVDD's epoch)
                 *(callbacks or []),
             ]
             t0 = time.time()

@@ -18,14 +18,21 @@ SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16,
          "camels_o3": {"input_shape": (16, 16, 2), "hidden": 2, "blocks": 4},
          "cluster_cnn": {"input_shape": (36, 36, 1)}, "cluster_cnn_deep": {"input_shape": (48, 48, 1)},
          "cluster_p4cnn": {"input_shape": (16, 16, 1)},
+         "svdd_autoencoder": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)},
+         "deep_svdd": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)},
+         "reion_autoencoder": {"input_shape": (16, 16, 1)}, "reion_classifier": {"input_shape": (16, 16, 1)},
+         "reion_mlp": {"input_shape": (16, 16, 1), "crop": 8},
          "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
                                   "estimator_args": {"sep_filters": 4, "residual_blocks": 1}}}
 
 
 def inputs_like(model, fill):
     """``fill((2, ...))`` for the model's input, or a dict of them for a model with named inputs."""
-    if hasattr(model, "example_inputs"):  # a subclassed model (ConditionalVAE) names its own inputs
-        return {k: fill((2, *v.shape[1:])) for k, v in model.example_inputs().items()}
+    if hasattr(model, "example_inputs"):  # a subclassed model (ConditionalVAE, DeepSVDD) gives its own inputs
+        example = model.example_inputs()
+        if isinstance(example, dict):
+            return {k: fill((2, *v.shape[1:])) for k, v in example.items()}
+        return fill((2, *example.shape[1:]))
     if isinstance(model.input, dict):
         return {k: fill((2, *t.shape[1:])) for k, t in model.input.items()}
     return fill((2, *model.input_shape[1:]))

@@ -1,0 +1,81 @@
+"""Seed 002: the Deep SVDD networks and objectives (the galaxy sky and its experiments are not in kzoo yet)."""
+
+import keras
+import numpy as np
+import pytest
+
+import kzoo
+
+SMALL = {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)}
+
+
+def _images(n=32, seed=0, scale=1.0):
+    return (np.random.default_rng(seed).normal(size=(n, 16, 16, 1)) * scale).astype("float32")
+
+
+def test_the_seed_networks_have_no_bias_and_no_affine_normalisation():
+    ae = kzoo.build("svdd_autoencoder")
+    assert ae.output.shape[1:] == (256, 256, 1)
+    svdd = kzoo.build("deep_svdd")
+    assert svdd.phi.output.shape[-1] == 64 and svdd.phi.get_layer("enc_flatten").output.shape[-1] == 1024  # 64 x 4 x 4
+    for net in (ae, svdd.phi):
+        for layer in net.layers:
+            assert not getattr(layer, "use_bias", False), layer.name
+            assert not getattr(layer, "center", False) and not getattr(layer, "scale", False), layer.name
+    with pytest.raises(ValueError, match="objective"):
+        kzoo.build("deep_svdd", objective="two-class")
+
+
+def test_the_centre_keeps_away_from_zero_and_the_one_class_loss_is_the_mean_squared_distance():
+    m = kzoo.build("deep_svdd", **SMALL, weight_decay=0.0)
+    x = _images()
+    z = np.asarray(m.phi(x), np.float64)
+    c = m.init_center(x)
+    raw = z.mean(axis=0)
+    assert np.all(np.abs(c) >= 0.1 - 1e-7)
+    np.testing.assert_allclose(c, np.where(np.abs(raw) < 0.1, np.where(raw < 0, -0.1, 0.1), raw), rtol=1e-6)
+    d = np.sum((z - c) ** 2, axis=1)
+    np.testing.assert_allclose(np.asarray(m(x)), d, rtol=1e-4)
+    assert float(m.compute_loss(x, None, m(x))) == pytest.approx(d.mean(), rel=1e-4)
+
+
+def test_the_soft_boundary_loss_and_r_after_warm_up_is_the_quantile():
+    m = kzoo.build("deep_svdd", **SMALL, objective="soft-boundary", nu=0.25, warm_up_epochs=1, weight_decay=0.0)
+    x = _images()
+    m.init_center(x)
+    m.radius.assign(0.5)
+    score = np.asarray(m(x), np.float64)
+    d = score + 0.25
+    want = 0.25 + np.mean(np.maximum(0.0, d - 0.25)) / 0.25
+    assert float(m.compute_loss(x, None, m(x), training=False)) == pytest.approx(want, rel=1e-4)
+    m.compute_loss(x, None, m(x), training=True)  # still warming up: R stays
+    assert float(m.radius) == pytest.approx(0.5)
+    m.set_epoch(1)
+    m.compute_loss(x, None, m(x), training=True)
+    assert float(m.radius) == pytest.approx(np.quantile(np.sqrt(d), 0.75), rel=1e-4)
+
+
+def test_a_model_trained_on_a_tight_cluster_scores_far_images_higher_and_reloads_with_c_and_r(tmp_path):
+    keras.utils.set_random_seed(0)
+    m = kzoo.build("deep_svdd", **SMALL, objective="soft-boundary", warm_up_epochs=1)
+    normal = _images(64, seed=1, scale=0.1)
+    m.init_center(normal)
+    m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=None)
+    m.fit(normal, epochs=4, batch_size=16, verbose=0, callbacks=m.fit_callbacks())
+    far = _images(64, seed=2, scale=3.0)
+    assert np.median(np.asarray(m(far))) > np.median(np.asarray(m(normal)))
+    assert float(m.radius) > 0
+    m.save(tmp_path / "svdd.keras")
+    back = keras.saving.load_model(tmp_path / "svdd.keras", safe_mode=True)
+    np.testing.assert_array_equal(np.asarray(back.center), np.asarray(m.center))
+    assert float(back.radius) == float(m.radius) and back.objective == "soft-boundary"
+    np.testing.assert_allclose(np.asarray(back(far[:4])), np.asarray(m(far[:4])), rtol=1e-5)
+
+
+def test_a_pretrained_autoencoder_initialises_phi(tmp_path):
+    ae = kzoo.build("svdd_autoencoder", **SMALL)
+    ae.save(tmp_path / "ae.keras")
+    m = kzoo.build("deep_svdd", **SMALL, pretrained=str(tmp_path / "ae.keras"))
+    np.testing.assert_array_equal(m.phi.get_layer("enc_conv1").get_weights()[0],
+                                  ae.get_layer("enc_conv1").get_weights()[0])
+    np.testing.assert_array_equal(m.phi.get_layer("enc_rep").get_weights()[0], ae.get_layer("enc_rep").get_weights()[0])
