@@ -21,6 +21,7 @@ SKIES = {
     "cosmo_maps": "kzoo.sims.cosmo_maps",
     "rings": "kzoo.sims.rings",
     "reionization": "kzoo.sims.reionization",
+    "morphology": "kzoo.sims.morphology",
 }
 
 
