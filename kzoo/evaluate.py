@@ -359,6 +359,70 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
+def anomaly_zones(normal: np.ndarray, anomalous: np.ndarray) -> list[float]:
+    """The seed's five zones (definitely normal, probably normal, undecided, probably anomalous, definitely
+    anomalous), drawn by hand in the seed, here from the test scores: thresholds t1 = the 1st percentile of the
+    anomalous scores, t2 = their 10th percentile, t3 = the 90th percentile of the normal scores, t4 = their 99th,
+    sorted (t2 and t3 swap when the classes do not overlap; then the undecided zone is between them)."""
+    return sorted(float(v) for v in (np.percentile(anomalous, 1), np.percentile(anomalous, 10),
+                                     np.percentile(normal, 90), np.percentile(normal, 99)))
+
+
+def anomaly_metrics(scores: np.ndarray, is_anomalous: np.ndarray, thresholds=None) -> dict:
+    """Scores (higher: more anomalous) judged against the truth: ``auroc`` (the area under the ROC curve,
+    anomalous as positive), ``thresholds`` (:func:`anomaly_zones`, or those given), ``zones`` = counts of
+    normal and anomalous images in each of the five zones, ``accuracy_at_midpoint`` = the fraction labelled
+    right by one threshold in the middle of the undecided zone, and the score's mean per class."""
+    scores, truth = np.asarray(scores, np.float64).ravel(), np.asarray(is_anomalous, bool).ravel()
+    out = {"n": int(scores.size), "n_normal": int((~truth).sum()), "n_anomalous": int(truth.sum())}
+    if truth.any() and (~truth).any():
+        t = anomaly_zones(scores[~truth], scores[truth]) if thresholds is None else [float(v) for v in thresholds]
+        mid = 0.5 * (t[1] + t[2])
+        zone = np.searchsorted(t, scores, side="right")
+        out.update({"auroc": roc_auc(truth, scores), "thresholds": t,
+                    "accuracy_at_midpoint": float(np.mean((scores > mid) == truth)),
+                    "zones": {"normal": np.bincount(zone[~truth], minlength=5).tolist(),
+                              "anomalous": np.bincount(zone[truth], minlength=5).tolist()},
+                    "mean_score_normal": float(scores[~truth].mean()),
+                    "mean_score_anomalous": float(scores[truth].mean())})
+    elif scores.size:
+        out["mean_score"] = float(scores.mean())
+    return out
+
+
+def _anomaly(model, run, data_dir, split, manifest, out_dir):
+    """A one-class model's scores on a split (``evaluation_args["normal_class"]`` of the class label in
+    ``targets``; every other class anomalous): :func:`anomaly_metrics` overall and per anomalous class, score
+    histograms per class with the zone thresholds, and ``scores_<split>.txt`` (label, score per image, as the
+    seed's test_output.txt)."""
+    from kzoo.data.pipeline import dataset
+    from kzoo.experiments import pipeline_args
+
+    exp = run["experiment"]
+    (target,) = exp["targets"]
+    normal = int((exp.get("evaluation_args") or {}).get("normal_class", 0))
+    labels, scores = [], []
+    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=64, shuffle=False, manifest=manifest,
+                        verify=False):
+        labels.append(y.numpy()[:, 0].astype(int))
+        scores.append(np.asarray(model(x, training=False), np.float64).reshape(len(labels[-1])))
+    labels, scores = np.concatenate(labels), np.concatenate(scores)
+    metrics = {"all": anomaly_metrics(scores, labels != normal)}
+    from kzoo.sims import get_sky
+
+    sky = get_sky(manifest["recipe"]["sky"])
+    names = dict(enumerate(getattr(sky, "CLASSES", ())))
+    t = metrics["all"].get("thresholds")
+    for k in sorted(set(labels.tolist()) - {normal}):
+        sel = (labels == normal) | (labels == k)
+        metrics[names.get(k, str(k))] = anomaly_metrics(scores[sel], labels[sel] != normal, thresholds=t)
+    np.savetxt(out_dir / f"scores_{split}.txt", np.stack([labels, scores], axis=1), fmt=["%d", "%.6g"],
+               header="label score")
+    plots.score_histograms(scores, labels, names, normal, t, out_dir / "scores.png",
+                           title=f"{exp['name']}: {split} split, normal class {names.get(normal, normal)}")
+    return metrics
+
+
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, name: str, classes: int,
                            class_names=None) -> dict:
     """For class indices ``y_true`` and predicted indices ``y_pred`` (0 .. classes - 1), under ``name``:
@@ -497,7 +561,7 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
 
 
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
-              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction}
+              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction, "anomaly": _anomaly}
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions

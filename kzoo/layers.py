@@ -28,6 +28,26 @@ class PerImageMaxScale(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="kzoo")
+class GlobalContrastNormalization(keras.layers.Layer):
+    """Per image, ``(x - mean(x)) / mean|x - mean(x)|``: global contrast normalisation with the L1 norm, as
+    the Deep SVDD reference code (Ruff et al. 2018) prepares its images. (The reference code then min-max
+    scales with the normal class's extremes: an affine map that the bias-free network's first batch
+    normalisation undoes, so kzoo leaves it out.)"""
+
+    def __init__(self, epsilon: float = 1e-12, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        centred = x - ops.mean(x, axis=axes, keepdims=True)
+        return centred / (ops.mean(ops.abs(centred), axis=axes, keepdims=True) + self.epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
 class Standardize(keras.layers.Layer):
     """``(x - mean) / std`` with fixed scalars (the training split's statistics), kept in the config.
 
@@ -123,14 +143,15 @@ class NoiseWeightedChannels(keras.layers.Layer):
         return {**super().get_config(), "square_factor": self.square_factor, "epsilon": self.epsilon}
 
 
-NORMALIZATIONS = ("none", "global", "per_image_max")
+NORMALIZATIONS = ("none", "global", "per_image_max", "gcn_l1")
 
 
 def normalization_layer(normalization) -> keras.layers.Layer | None:
     """The input-normalisation layer a builder puts first, so the saved model takes raw data.
 
-    ``normalization`` is ``None``/"none", "per_image_max", or ``{"mode": "global", "mean": m, "std": s}``
-    (the fit path fills mean and std from the manifest's training-split statistics).
+    ``normalization`` is ``None``/"none", "per_image_max", "gcn_l1" (global contrast normalisation, Deep
+    SVDD) or ``{"mode": "global", "mean": m, "std": s}`` (the fit path fills mean and std from the
+    manifest's training-split statistics).
     """
     if normalization is None:
         return None
@@ -143,6 +164,8 @@ def normalization_layer(normalization) -> keras.layers.Layer | None:
         return None
     if mode == "per_image_max":
         return PerImageMaxScale(name="normalize")
+    if mode == "gcn_l1":
+        return GlobalContrastNormalization(name="normalize")
     return Standardize(float(normalization.get("mean", 0.0)), float(normalization.get("std", 1.0)), name="normalize")
 
 

@@ -318,6 +318,26 @@ def class_spectra(features, classes, class_names, path, title: str = ""):
     return _save(fig, path)
 
 
+def score_histograms(scores, labels, names: dict, normal: int, thresholds, path, title: str = ""):
+    """Histograms of anomaly scores per class (the normal class filled), the four zone thresholds drawn as
+    the seed drew them (outer red, inner blue)."""
+    plt = _plt()
+    s, lab = np.asarray(scores, np.float64), np.asarray(labels).astype(int)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    bins = np.linspace(s.min(), np.percentile(s, 99.5) if s.size > 10 else s.max(), 50)
+    for k in sorted(set(lab.tolist())):
+        ax.hist(s[lab == k], bins=bins, alpha=0.6 if k == normal else 0.4, histtype="stepfilled" if k == normal
+                else "step", lw=1.5, label=f"{names.get(k, k)}{' (normal)' if k == normal else ''}", density=True)
+    for t, color in zip(thresholds or [], ("red", "blue", "blue", "red")):
+        ax.axvline(t, color=color, lw=1)
+    ax.set_xlabel("anomaly score")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def ring_overlays(images, y_true, y_pred, names, path, npix: int = 28, title: str = ""):
     """Seed 001 F's figure: each image with its true ring (red) and the predicted one (cyan), from the labels
     ``cx``, ``cy``, ``r`` (fractions of ``npix``) and, in the caption, thickness and deformation."""

@@ -247,7 +247,12 @@ def checkpoint(staging, monitor: str, patience: int, state: dict | None):
             st = self.state
             old_files = {f["file"] for f in (st["latest"], st["best"]) if f}
             st["latest"] = self._save(f"epoch-{epoch + 1:04d}.weights.h5")
-            if value is not None and math.isfinite(value) and (st["best"] is None or value < st["best"]["value"]):
+            # a model whose loss changes meaning after a warm-up (Deep SVDD's soft boundary sets R then) names the
+            # first epoch that may be chosen as the best and counts towards patience
+            eligible = epoch >= int(getattr(self.model, "selectable_from_epoch", 0))
+            if not eligible:
+                pass
+            elif value is not None and math.isfinite(value) and (st["best"] is None or value < st["best"]["value"]):
                 st["best"] = {**st["latest"], "epoch": epoch, "value": float(value)}
                 st["wait"] = 0
             else:  # keras' EarlyStopping: stop after `patience` epochs without improvement

@@ -217,7 +217,8 @@ def model_arguments(exp, manifest, **model_args) -> dict:
         from kzoo.evaluate import class_count
 
         fixed["outputs"] = class_count(manifest, labels[1][0])
-    elif labels is not None:  # a Gaussian NLL head predicts a mean and a log standard deviation per target
+    elif labels is not None and exp.loss != "model":  # a Gaussian NLL head predicts a mean and a log standard
+        # deviation per target (a model computing its own loss, Deep SVDD, does not predict its label targets)
         fixed["outputs"] = (2 if predicts_sigma(exp.loss) else 1) * len(labels[1])
     clash = sorted(set(fixed) & set(chosen))
     if clash:

@@ -79,3 +79,46 @@ def test_a_pretrained_autoencoder_initialises_phi(tmp_path):
     np.testing.assert_array_equal(m.phi.get_layer("enc_conv1").get_weights()[0],
                                   ae.get_layer("enc_conv1").get_weights()[0])
     np.testing.assert_array_equal(m.phi.get_layer("enc_rep").get_weights()[0], ae.get_layer("enc_rep").get_weights()[0])
+
+
+def test_the_sky_draws_each_class_in_range_and_repeats_its_bytes():
+    from kzoo.sims import morphology
+
+    a = morphology.simulate(np.random.default_rng(4), 12, npix=32)
+    b = morphology.simulate(np.random.default_rng(4), 12, npix=32)
+    assert a["image"].shape == (12, 32, 32) and a["image"].tobytes() == b["image"].tobytes()
+    lab = dict(zip(morphology.LABELS, a["labels"].T))
+    assert set(lab["morph_class"]) <= {0, 1, 2} and np.all(lab["arms"][lab["morph_class"] == 1] == 0)
+    assert np.all(np.isin(lab["arms"][lab["morph_class"] != 1], [2, 3, 4]))
+    for name, (lo, hi) in morphology.label_ranges(npix=32).items():
+        assert np.all((lab[name] >= lo) & (lab[name] <= hi)), name
+    one = morphology.simulate(np.random.default_rng(0), 4, npix=32, classes=[1, 1])
+    assert np.all(one["labels"][:, 0] == 1)
+    assert morphology.class_names({"classes": [0, 2]}, "morph_class") == ["barred", "elliptical", "spiral"]
+
+
+def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_is_judged_on_every_class(tmp_path):
+    """The one fit path: the autoencoder, then the SVDD from its run; AUROC and the five zones on all classes."""
+    from kzoo.data import write_shards
+    from kzoo.evaluate import evaluate
+    from kzoo.train import fit
+
+    def recipe(classes, n):
+        return {"sky": "morphology", "seed": 3, "splits": {"train": n, "val": 16, "test": 48}, "shards": 3,
+                "block": 8, "features": ["image"], "params": {"npix": 32, "classes": classes}}
+
+    write_shards(recipe([1, 1], 64), tmp_path / "ell", workers=1, progress=False)
+    write_shards(recipe([0, 2], 16), tmp_path / "all", workers=1, progress=False)
+    small = {"filters": (2, 4, 8), "dense": (8, 16)}
+    fit("svdd-elliptical-ae", tmp_path / "ell", tmp_path / "ae", epochs=1, verbose=0, model_args=small,
+        allow_other_recipe=True)
+    res = fit("svdd-elliptical-soft", tmp_path / "ell", tmp_path / "svdd", epochs=2, verbose=0,
+              model_args={**small, "pretrained": str(tmp_path / "ae"), "warm_up_epochs": 1}, allow_other_recipe=True)
+    assert res["metrics"]["all"]["n_anomalous"] == 0 and "mean_score" in res["metrics"]["all"]
+    m = kzoo.load(tmp_path / "svdd")
+    assert float(m.radius) > 0 and np.all(np.abs(np.asarray(m.center)) >= 0.1 - 1e-7)
+    on_all = evaluate(tmp_path / "svdd", tmp_path / "all", out=tmp_path / "on-all", classical=False)["metrics"]
+    assert 0 <= on_all["all"]["auroc"] <= 1 and {"barred", "spiral"} <= set(on_all)
+    zones = on_all["all"]["zones"]
+    assert sum(zones["normal"]) == on_all["all"]["n_normal"] and sum(zones["anomalous"]) == on_all["all"]["n_anomalous"]
+    assert (tmp_path / "on-all" / "scores.png").exists() and (tmp_path / "on-all" / "scores_test.txt").exists()

@@ -179,6 +179,12 @@ class DeepSVDD(keras.Model):
         self.center.assign(c.astype("float32"))
         return c
 
+    @property
+    def selectable_from_epoch(self) -> int:
+        """The first epoch kzoo's checkpoint may keep as the best (soft boundary: once R is set, as the loss
+        jumps by R^2 then)."""
+        return self.warm_up_epochs if self.objective == "soft-boundary" else 0
+
     def example_inputs(self, batch: int = 1):
         """Zeros of the model's input (tracing for export)."""
         import numpy as np
