@@ -40,6 +40,13 @@ TINY = {
     "rings_mlp": {"input_shape": (12, 12, 1), "dense": (8, 4)},
     "rings_cvae": {"input_shape": (8, 8, 1), "filters": (2,), "dense": 4, "latent_dim": 2,
                    "normalization": {"mode": "global", "mean": 0.2, "std": 0.3}},
+    "reion_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 2, 2)},
+    "reion_classifier": {"input_shape": (16, 16, 1), "filters": (4, 2), "outputs": 5,
+                         "normalization": {"mode": "global", "mean": 0.2, "std": 0.1}},
+    "reion_mlp": {"input_shape": (16, 16, 1), "crop": 10, "hidden": 8, "outputs": 5},
+    "svdd_autoencoder": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16), "normalization": "gcn_l1"},
+    "deep_svdd": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16), "objective": "soft-boundary",
+                  "normalization": "gcn_l1"},
 }
 
 
@@ -59,12 +66,17 @@ if __name__ == "__main__":
         keras.utils.set_random_seed(0)
         model = kzoo.build(name, **TINY[name])
         rng = np.random.default_rng(0)
-        if hasattr(model, "example_inputs"):  # a subclassed model (ConditionalVAE): its own inputs
+        if hasattr(model, "example_inputs") and isinstance(model.example_inputs(), dict):  # ConditionalVAE
             x = {k: rng.uniform(size=(4, *v.shape[1:])).astype("float32") for k, v in model.example_inputs().items()}
+        elif hasattr(model, "example_inputs"):  # DeepSVDD: one image input
+            x = rng.poisson(5.0, (4, *model.example_inputs().shape[1:])).astype("float32")
         elif isinstance(model.input, dict):
             x = {k: rng.poisson(5.0, (4, *t.shape[1:])).astype("float32") for k, t in model.input.items()}
         else:
             x = rng.poisson(5.0, (4, *model.input_shape[1:])).astype("float32")
+        if hasattr(model, "init_center"):  # Deep SVDD: a centre and a radius that the reload must keep
+            model.init_center(x)
+            model.radius.assign(0.5)
         model.save(here / f"{name}.keras")
         np.savez(here / f"{name}.npz", **arrays("x", x), **arrays("y", model(x, training=False)), kzoo=kzoo.__version__)
         print(f"wrote {name}.keras and {name}.npz (kzoo {kzoo.__version__})")
