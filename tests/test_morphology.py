@@ -105,11 +105,11 @@ def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_i
 
     def recipe(classes, n):
         return {"sky": "morphology", "seed": 3, "splits": {"train": n, "val": 16, "test": 48}, "shards": 3,
-                "block": 8, "features": ["image"], "params": {"npix": 32, "classes": classes}}
+                "block": 8, "features": ["image"], "params": {"npix": 16, "classes": classes}}
 
     write_shards(recipe([1, 1], 64), tmp_path / "ell", workers=1, progress=False)
     write_shards(recipe([0, 2], 16), tmp_path / "all", workers=1, progress=False)
-    small = {"filters": (2, 4, 8), "dense": (8, 16)}
+    small = {"filters": (2, 4), "dense": (8, 16)}
     fit("svdd-elliptical-ae", tmp_path / "ell", tmp_path / "ae", epochs=1, verbose=0, model_args=small,
         allow_other_recipe=True)
     res = fit("svdd-elliptical-soft", tmp_path / "ell", tmp_path / "svdd", epochs=2, verbose=0,

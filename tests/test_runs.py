@@ -186,10 +186,10 @@ def test_resumed_runs_with_dropout_and_noise_equal_uninterrupted_ones(tiny_data,
     for exp, args in (("gc-ps-unet", {"base_filters": 2, "depth": 2}),
                       ("gc-dae-gaussian", {"filters": (4, 4, 8), "strides": (2, 2, 1), "hidden": 8})):
         ref, out = tmp_path / f"{exp}-ref", tmp_path / exp
-        train(tiny_data, ref, exp, epochs=3, model_args=args)
+        train(tiny_data, ref, exp, epochs=2, model_args=args)
         with pytest.raises(Stop):
-            train(tiny_data, out, exp, epochs=3, model_args=args, callbacks=[stop_at(0)])
-        train(tiny_data, out, exp, epochs=3, model_args=args)
+            train(tiny_data, out, exp, epochs=2, model_args=args, callbacks=[stop_at(0)])
+        train(tiny_data, out, exp, epochs=2, model_args=args)
         assert json.loads((out / "run.json").read_text())["resumed"] is True
         assert files(out)["history.csv"] == files(ref)["history.csv"], exp
         assert all(np.array_equal(a, b) for a, b in zip(weights(ref / "model.keras"), weights(out / "model.keras")))
