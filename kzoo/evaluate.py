@@ -426,13 +426,16 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, name: str, classes: int,
                            class_names=None) -> dict:
     """For class indices ``y_true`` and predicted indices ``y_pred`` (0 .. classes - 1), under ``name``:
-    ``accuracy`` = the fraction predicted right; ``accuracy_per_class`` = that fraction among the images of
-    each true class (the recall); ``confusion`` = counts [true class][predicted class]; ``class_names``."""
+    ``accuracy`` = the fraction predicted right; ``accuracy_within_one`` = the fraction predicted at most one
+    class away (for ordered classes: ring counts, a grid of redshifts or escape fractions); ``accuracy_per_class``
+    = the fraction right among the images of each true class (the recall); ``confusion`` = counts [true
+    class][predicted class]; ``class_names``."""
     t, p = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
     confusion = np.zeros((classes, classes), np.int64)
     np.add.at(confusion, (np.clip(t, 0, classes - 1), np.clip(p, 0, classes - 1)), 1)
     per = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {name: {"n": int(t.size), "accuracy": float(np.mean(t == p)),
+                   "accuracy_within_one": float(np.mean(np.abs(t - p) <= 1)),
                    "accuracy_per_class": [float(v) for v in per], "confusion": confusion.tolist(),
                    "class_names": list(class_names) if class_names is not None else [str(i) for i in range(classes)]}}
 

@@ -281,7 +281,7 @@ def confusion_matrix(confusion, class_names, path, title: str = "", label: str =
         for j in range(k):
             ax.text(j, i, f"{int(c[i, j])}", ha="center", va="center", fontsize=8,
                     color="white" if frac[i, j] > 0.5 else "black")
-    ax.set_xticks(range(k), class_names)
+    ax.set_xticks(range(k), class_names, rotation=90 if max(map(len, map(str, class_names))) > 3 else 0)
     ax.set_yticks(range(k), class_names)
     ax.set_xlabel(f"predicted {label}")
     ax.set_ylabel(f"true {label}")

@@ -59,6 +59,7 @@ def test_the_classification_metrics_on_a_hand_made_case():
     m = classification_metrics([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], "k", 3, ["1", "2", "3"])["k"]
     assert m["accuracy"] == pytest.approx(4 / 6) and m["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
     assert m["accuracy_per_class"] == pytest.approx([0.5, 1.0, 2 / 3])
+    assert m["accuracy_within_one"] == pytest.approx(5 / 6)  # all but the 2 taken for a 0
 
 
 def test_a_ring_count_run_has_one_output_per_class_and_the_pca_svm_beside_it(tmp_path):

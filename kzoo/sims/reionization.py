@@ -115,7 +115,7 @@ def class_names(params: dict, label: str) -> list[str]:
         return []
     p = validate_params(params)
     values = redshifts(p) if label == "z_class" else escape_fractions(p)
-    return [f"{v:g}" for v in values]
+    return [f"{v:.3g}" for v in values]
 
 
 def label_ranges(**params) -> dict[str, tuple[float, float]]:
