@@ -115,3 +115,23 @@ def test_pca_at_full_rank_reconstructs_exactly():
     test = (rng.normal(size=(5, 3)) @ basis).reshape(5, 8, 8)
     np.testing.assert_allclose(pca_reconstruction(train, test, 3), test, atol=1e-4)
     assert np.abs(pca_reconstruction(train, test, 1) - test).max() > 0.1
+
+
+def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp_path):
+    from kzoo.experiments import get_experiment
+    from kzoo.reproduce import reionization_section
+
+    def record(name, metrics, classical=None):
+        return {"experiment": get_experiment(name).to_dict(), "metrics": metrics, "epochs_run": 7,
+                "classical_reference": classical}
+
+    z = {"z_class": {"accuracy": 0.9, "accuracy_within_one": 0.99}}
+    page = reionization_section(tmp_path, tmp_path, [
+        record("reion-z-encoded", z, {"method": "pca_svm", "metrics": {"z_class": {"accuracy": 0.5}}}),
+        record("reion-fesc-z7p5", {"fesc_class": {"accuracy": 0.3, "accuracy_within_one": 0.8}}),
+        record("reion-autoencoder", {"autoencoder": {"mse": 1e-4, "rms_per_image": 0.01, "code_size": 512},
+                                     "pca_512": {"mse": 2e-4, "rms_per_image": 0.014, "code_size": 512}})])
+    assert ("| [reion-z-encoded](reion-z-encoded.md) | redshift, every escape fraction | the autoencoder's code | "
+            "0.900 | 0.990 | 0.500 (pca_svm) | 0.83 | 7 |") in page
+    assert "| escape fraction at redshift 7.5 | the maps | 0.300 | 0.800 |  |  | 7 |" in page
+    assert "| pca_512 | 512 | 2.00e-04 | 0.0140 |" in page
