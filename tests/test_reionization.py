@@ -55,10 +55,18 @@ def test_the_grid_and_bad_parameters():
     assert "slices_per_box" in str(e.value) and "r_bubble_max_mpc" in str(e.value)
 
 
-def test_without_21cmfast_the_error_says_what_to_install(monkeypatch):
+def test_without_21cmfast_the_error_says_what_to_install_and_nothing_is_written(monkeypatch, tmp_path, capsys):
+    from kzoo.cli import main
+
     monkeypatch.setitem(sys.modules, "py21cmfast", None)
     with pytest.raises(ImportError, match=r"apt-get install libfftw3-dev libgsl-dev.*kzoo\[reionization\]"):
         reionization.simulate(np.random.default_rng(0), 8, **TINY)
+    assert main(["simulate", "reionization_z7p5", "--out", str(tmp_path / "d"), "--n", "600"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kzoo simulate: error: the reionization sky runs 21cmFAST")
+    assert not (tmp_path / "d").exists()
+    assert main(["simulate", "reionization_z7p5", "--out", str(tmp_path / "d"), "--n", "192"]) == 2
+    assert "groups of 192" in capsys.readouterr().err
 
 
 def test_the_seed_autoencoder_has_4385_parameters_and_a_25x25x8_code():

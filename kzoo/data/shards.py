@@ -358,6 +358,11 @@ def write_shards(recipe, out: str | os.PathLike, n: int | None = None, seed: int
     recipe = load_recipe(recipe)
     sky = get_sky(recipe["sky"])
     unit = group_size(recipe)
+    if n is not None and unit > 1 and int(n) < unit * len(recipe["splits"]):
+        raise ValueError(f"--n {n}: {recipe['sky']} draws images in groups of {unit} (kept whole in one split), so "
+                         f"{len(recipe['splits'])} splits need at least {unit * len(recipe['splits'])} images")
+    if hasattr(sky, "check_available"):  # an optional simulator (21cmFAST): say what to install before writing
+        sky.check_available()
     if n is not None:  # in whole groups where the sky draws images in groups (maps of one parameter set)
         recipe["splits"] = {k: v * unit for k, v in scale_splits(
             {k: max(1, v // unit) for k, v in recipe["splits"].items()}, max(int(n) // unit, 1)).items()}

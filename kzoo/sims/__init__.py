@@ -7,7 +7,8 @@ once) and ``label_ranges``. It may set ``PROBE_PIXELS``: ``kzoo.data.shards`` ti
 than that before writing (a slow simulator sets it low); ``SIM_BYTES_PER_PIXEL``, its peak memory per
 pixel of the images simulated at once (kzoo.data.shards' bound otherwise); ``feature_shape(name, params)`` for arrays that are
 not (npix, npix) (multi-channel maps); ``group_size(params)`` when it draws images in groups that must stay
-in one split (maps of one parameter set, or of one 21-cm realisation; a group may span many records).
+in one split (maps of one parameter set, or of one 21-cm realisation; a group may span many records);
+``check_available()`` when it needs an optional package (raises the ImportError that says what to install).
 """
 
 from __future__ import annotations

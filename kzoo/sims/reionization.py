@@ -135,6 +135,11 @@ def _p21c():
     return py21cmfast
 
 
+def check_available():
+    """Raise the ImportError that says what to install when 21cmFAST is missing (before anything is written)."""
+    _p21c()
+
+
 def realization(seed: int, p: dict):
     """Yield ``(redshift, escape_fraction, brightness-temperature box (mK), neutral fraction box)`` over the
     grid for the initial conditions of ``seed`` (redshift outer, escape fraction inner)."""
