@@ -132,7 +132,8 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
         exp = run["experiment"]
         ranges = run_target_ranges(run)
     model = load(run_or_preset)
-    want = tuple(model.input_shape[1:])
+    # a subclassed model (DeepSVDD) has no symbolic input: it gives example inputs instead
+    want = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else tuple(model.example_inputs().shape[1:])
     images = []
     for p in paths:  # each .npy header is checked against the model input before its data is read
         img = read_image(p, want)
@@ -154,6 +155,9 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
         return {"targets": [exp["targets"]], "outputs": written,
                 "transform": exp.get("target_transform") or "none",
                 "predictions": {str(p): [float(y[i].min()), float(y[i].max())] for i, p in enumerate(paths)}}
+    if exp.get("evaluation") == "anomaly":  # a one-class model (Deep SVDD) scores each image; labels only judged it
+        return {"targets": ["anomaly_score"],
+                "predictions": {str(p): [float(v)] for p, v in zip(paths, y.reshape(len(paths), -1)[:, 0])}}
     names, sigma = list(exp["targets"]), None
     from kzoo.losses import predicts_sigma
 

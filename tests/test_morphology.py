@@ -122,3 +122,8 @@ def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_i
     zones = on_all["all"]["zones"]
     assert sum(zones["normal"]) == on_all["all"]["n_normal"] and sum(zones["anomalous"]) == on_all["all"]["n_anomalous"]
     assert (tmp_path / "on-all" / "scores.png").exists() and (tmp_path / "on-all" / "scores_test.txt").exists()
+    from kzoo.predict import predict
+
+    np.save(tmp_path / "g.npy", np.zeros((16, 16), np.float32))
+    got = predict(tmp_path / "svdd", [tmp_path / "g.npy"])
+    assert got["targets"] == ["anomaly_score"] and len(got["predictions"][str(tmp_path / "g.npy")]) == 1
