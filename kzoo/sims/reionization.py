@@ -22,7 +22,9 @@ runs 21cmFAST 4 (py21cmfast; Murray et al. 2020) for real:
 Cost on one core of this project's 2-core Xeon (measured): a 64^3 box of 96 Mpc (the seed's 1.5 Mpc cells)
 takes ~7 s for the initial conditions, ~1 s per redshift for the perturbed field and ~1.2 s per escape
 fraction and redshift for ionisation and brightness, so a realisation of the full 17 x 12 grid takes ~5
-minutes. The seed's 200^3 / 300 Mpc box is ~30x more cells (see the ``reionization_seed_size`` recipe).
+minutes (seen: 12 to 15 minutes for two realisations at once on 2 contended cores). The seed's 200^3 / 300 Mpc box
+(recipe ``reionization_seed_size``) takes ~10 minutes and 6.2 GB for its initial conditions (a 600^3 grid), ~80 s per
+perturbed field and ~60 s per ionised box: ~4 hours a realisation on one core.
 
 Needs the optional extra ``kzoo[reionization]`` (21cmFAST 4.1.1, built from source against the system FFTW
 and GSL: ``apt-get install libfftw3-dev libgsl-dev`` first). Deterministic: one thread (``threads``), the
