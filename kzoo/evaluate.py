@@ -714,7 +714,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "classical_reference": classical,
         "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
                         "denoising": denoising_metrics, "classification": classification_metrics,
-                        "generation": _generation}.get(
+                        "generation": _generation, "reconstruction": _reconstruction,
+                        "anomaly": anomaly_metrics}.get(
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }
