@@ -762,6 +762,7 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
                   "slices of the same boxes it trained on.", "",
                   "| experiment | question | input | kzoo accuracy | within one class | classical reference | seed | "
                   "epochs |", "|---|---|---|---|---|---|---|---|"]
+        ceilings = []
         for r in clf:
             e = r["experiment"]
             (t,) = e["targets"]
@@ -777,9 +778,16 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
             seed = (e.get("reference") or {}).get("accuracy", {}).get(t, "")
             m = r["metrics"][t]
             within = f"{m['accuracy_within_one']:.3f}" if "accuracy_within_one" in m else ""
+            best = identical_input_ceiling(r.get("data_dir"), t)
+            if best is not None and best < 1:
+                ceilings.append(f"{e['name']}: {best:.3f}")
             lines.append(f"| [{e['name']}]({e['name']}.md) | {question} | {what} | {m['accuracy']:.3f} | {within} | "
                          f"{cl} | {seed} | {r.get('epochs_run', '')} |")
         lines.append("")
+        if ceilings:
+            lines += ["The best accuracy any classifier can reach on the test split, where a fully ionised box gives "
+                      "blank maps that are the same at several redshifts (the most common of those redshifts "
+                      "assumed for all of them): " + "; ".join(ceilings) + ".", ""]
     for r in (r for r in records if r["experiment"]["evaluation"] == "reconstruction"):
         e, m = r["experiment"], r["metrics"]
         lines += [f"## Compression: [{e['name']}]({e['name']}.md) beside PCA of the same size", "",
@@ -788,6 +796,23 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
                   if isinstance(v, dict) and "mse" in v]
         lines.append("")
     return "\n".join(lines + _variant_links(results_dir, records))
+
+
+def identical_input_ceiling(data_dir, target: str, split: str = "test") -> float | None:
+    """The highest accuracy any classifier of ``target`` can reach on ``split`` when identical inputs (blank maps:
+    every pixel 0) carry different classes: all other images right, the blank ones all given their most common
+    class. None when the dataset is not at hand."""
+    import numpy as np
+
+    from kzoo.data.pipeline import load_arrays
+
+    if not data_dir or not (Path(data_dir) / "manifest.json").exists():
+        return None
+    x, y = load_arrays(data_dir, split, inputs="map", targets=[target], verify=False)
+    blank = np.all(x.reshape(len(x), -1) == 0, axis=1)
+    classes = y[:, 0].astype(int)
+    best = (~blank).sum() + (np.bincount(classes[blank]).max() if blank.any() else 0)
+    return float(best / len(x))
 
 
 def load_recipe_param(recipe: str, key: str):
