@@ -41,6 +41,10 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
          "the seed's CNN on the frozen encoder's code, every escape fraction; seed: ~0.83"),
         ("reion-z", "reion_classifier", {}, "reionization", "z_class", None, 0.95, "pca_svm",
          "the same CNN on the maps themselves, every escape fraction"),
+        ("reion-z-wide", "reion_classifier", {"filters": (32, 32, 32)}, "reionization", "z_class", None, 0.95,
+         "pca_svm", "a wider CNN than the seed's (three 3x3 convolutions of 32, each pooled) on the maps, every escape "
+                    "fraction, at a third of the learning rate: how close to the blank-map ceiling does more capacity "
+                    "get? (beyond the seed)"),
         ("reion-fesc-z7p5-encoded", "reion_classifier", {"encoder": AE}, "reionization_z7p5", "fesc_class", 0.2,
          None, "power_spectrum_logreg", "the seed's CNN on the frozen encoder's code at redshift 7.5; seed: ~0.2, "
                                         "near chance"),
@@ -58,9 +62,9 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         loss="sparse_categorical_crossentropy",
         metrics=("accuracy",),
         batch_size=32,
-        learning_rate=1e-3,
-        epochs=60 if _model == "reion_mlp" else 40,  # the seed's MLP trained 250
-        patience=8 if _model == "reion_mlp" else 6,
+        learning_rate=3e-4 if _name.endswith("-wide") else 1e-3,
+        epochs=60 if _model == "reion_mlp" or _name.endswith("-wide") else 40,  # the seed's MLP trained 250
+        patience=8 if _model == "reion_mlp" else 10 if _name.endswith("-wide") else 6,
         evaluation="classification",
         # each class's mean map value and power spectrum on the test split (power_spectra.png)
         evaluation_args={"class_label": "redshift" if _target == "z_class" else "escape fraction",
