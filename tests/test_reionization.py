@@ -143,3 +143,16 @@ def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp
             "0.900 | 0.990 | 0.500 (pca_svm) | 0.83 | 7 |") in page
     assert "| escape fraction at redshift 7.5 | the maps | 0.300 | 0.800 |  |  | 7 |" in page
     assert "| pca_512 | 512 | 2.00e-04 | 0.0140 |" in page
+
+
+def test_the_ceiling_gives_every_blank_map_its_most_common_class(tmp_path, monkeypatch):
+    import kzoo.data.pipeline as pipeline
+    from kzoo.reproduce import identical_input_ceiling
+
+    x = np.ones((10, 4, 4, 1), np.float32)
+    x[:4] = 0  # four blank maps: classes 0, 0, 1, 2
+    y = np.array([[0], [0], [1], [2], [3], [3], [4], [4], [5], [6]], np.float32)
+    monkeypatch.setattr(pipeline, "load_arrays", lambda *a, **k: (x, y))
+    assert identical_input_ceiling(tmp_path, "z_class") is None  # no dataset there
+    (tmp_path / "manifest.json").write_text("{}")
+    assert identical_input_ceiling(tmp_path, "z_class") == pytest.approx((6 + 2) / 10)
