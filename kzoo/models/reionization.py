@@ -61,24 +61,17 @@ def reion_autoencoder(input_shape=(200, 200, 1), filters=(16, 8, 8), normalizati
     return keras.Model(inputs, out, name=name)
 
 
-def trained_encoder(encoder, input_shape):
+def trained_encoder(encoder, input_shape, normalization=None):
     """The frozen encoder (input -> the 'code' layer) of a trained ``reion_autoencoder``: a run directory,
     ``.keras`` file or preset (loaded with safe_mode)."""
-    from kzoo.presets import load
+    from kzoo.presets import load_frozen
 
-    if isinstance(encoder, str) and encoder.startswith("run:"):
-        raise ValueError(f"reion_classifier: encoder {encoder!r} names the experiment whose run is the encoder; pass "
-                         "that run's directory (kzoo train ... --model-arg encoder=RUN_DIR; kzoo reproduce finds it "
-                         "beside this run)")
-    ae = load(encoder)
+    ae = load_frozen(encoder, "reion_classifier", "encoder", input_shape, normalization)
     try:
         code = ae.get_layer(CODE).output
     except ValueError:
         raise ValueError(f"reion_classifier: encoder {encoder} has no layer named {CODE!r}; give a trained "
                          "reion_autoencoder") from None
-    got = tuple(ae.input_shape[1:])
-    if got != tuple(input_shape):
-        raise ValueError(f"reion_classifier: encoder {encoder} takes maps of shape {got}, not {tuple(input_shape)}")
     enc = keras.Model(ae.input, code, name="encoder")
     enc.trainable = False
     return enc
@@ -114,11 +107,8 @@ def reion_classifier(input_shape=(200, 200, 1), outputs=17, filters=(16, 8), enc
     if encoder is None:
         inputs, x = image_input(input_shape, normalization)
     else:
-        if normalization not in (None, "none") and normalization != {"mode": "none"}:
-            raise ValueError("reion_classifier: a trained encoder holds its own input normalisation; normalization "
-                             f"must be 'none', got {normalization!r}")
         inputs = keras.Input(shape=tuple(input_shape), name="image")
-        x = trained_encoder(encoder, input_shape)(inputs)
+        x = trained_encoder(encoder, input_shape, normalization)(inputs)
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)

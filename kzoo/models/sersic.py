@@ -248,25 +248,13 @@ def denoise_then_measure(input_shape=(64, 64, 1), outputs=5, denoiser=None, deno
     if denoiser is None:
         stage1 = spec("gc_unet").builder(input_shape=input_shape, normalization=normalization, name="denoiser",
                                          **(denoiser_args or {}))
-    elif isinstance(denoiser, str) and denoiser.startswith("run:"):
-        raise ValueError(f"denoise_then_measure: denoiser {denoiser!r} names the experiment whose run is the "
-                         f"denoiser; pass that run's directory (kzoo train ... --model-arg denoiser=RUN_DIR; kzoo "
-                         f"reproduce finds it beside this run)")
     else:
-        from kzoo.presets import load
+        from kzoo.presets import load_frozen
 
         if denoiser_args:
             raise ValueError("denoise_then_measure: denoiser_args shape a fresh denoiser; a trained one (denoiser="
                              f"{denoiser!r}) is used as it is")
-        if normalization not in (None, "none") and normalization != {"mode": "none"}:
-            raise ValueError(f"denoise_then_measure: a trained denoiser holds its own input normalisation; "
-                             f"normalization must be 'none', got {normalization!r}")
-        stage1 = load(denoiser)
-        stage1.trainable = False  # frozen: its batch norms run in inference mode
-        got = tuple(stage1.input_shape[1:]) if not isinstance(stage1.input, dict) else None
-        if got != tuple(input_shape):
-            raise ValueError(f"denoise_then_measure: denoiser {denoiser} takes one input of shape {got}, "
-                             f"not {tuple(input_shape)}")
+        stage1 = load_frozen(denoiser, "denoise_then_measure", "denoiser", input_shape, normalization)
     image_shape = tuple(stage1.output.shape[1:])
     stage2 = spec(estimator).builder(input_shape=image_shape, outputs=outputs, normalization=None,
                                      name="estimator", **(estimator_args or {}))

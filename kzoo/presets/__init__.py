@@ -106,6 +106,28 @@ def load(path_or_preset, directory=None):
     return load_model(path)
 
 
+def load_frozen(path_or_preset, who: str, argument: str, input_shape=None, normalization=None):
+    """A trained model that a new one builds on (a denoiser, an encoder): loaded as :func:`load` does and frozen
+    (its batch normalisations then run in inference mode). ``who`` and ``argument`` name the builder and its
+    argument in the errors: for ``"run:<experiment>"`` (pass the run's directory instead), for a
+    ``normalization`` other than none (the trained model holds its own) and for a model whose one input is not
+    ``input_shape``."""
+    if isinstance(path_or_preset, str) and path_or_preset.startswith("run:"):
+        raise ValueError(f"{who}: {argument} {path_or_preset!r} names the experiment whose run it is; pass that run's "
+                         f"directory (kzoo train ... --model-arg {argument}=RUN_DIR; kzoo reproduce finds it beside "
+                         f"this run)")
+    if normalization not in (None, "none") and normalization != {"mode": "none"}:
+        raise ValueError(f"{who}: a trained {argument} holds its own input normalisation; normalization must be "
+                         f"'none', got {normalization!r}")
+    model = load(path_or_preset)
+    model.trainable = False
+    got = tuple(model.input_shape[1:]) if not isinstance(model.input, dict) else None
+    if input_shape is not None and got != tuple(input_shape):
+        raise ValueError(f"{who}: {argument} {path_or_preset} takes one input of shape {got}, not "
+                         f"{tuple(input_shape)}")
+    return model
+
+
 def preset_error(name: str, directory=None) -> PresetError:
     """The error for a name that is neither a preset nor an existing path."""
     names = list_presets(directory=directory)
