@@ -250,12 +250,11 @@ def checkpoint(staging, monitor: str, patience: int, state: dict | None):
             # a model whose loss changes meaning after a warm-up (Deep SVDD's soft boundary sets R then) names the
             # first epoch that may be chosen as the best and counts towards patience
             eligible = epoch >= int(getattr(self.model, "selectable_from_epoch", 0))
-            if not eligible:
-                pass
-            elif value is not None and math.isfinite(value) and (st["best"] is None or value < st["best"]["value"]):
+            if eligible and value is not None and math.isfinite(value) and (st["best"] is None
+                                                                          or value < st["best"]["value"]):
                 st["best"] = {**st["latest"], "epoch": epoch, "value": float(value)}
                 st["wait"] = 0
-            else:  # keras' EarlyStopping: stop after `patience` epochs without improvement
+            elif eligible:  # keras' EarlyStopping: stop after `patience` epochs without improvement
                 st["wait"] += 1
                 st["stopped"] = st["wait"] >= patience and epoch > 0
             st["epoch"] = epoch + 1
