@@ -341,20 +341,21 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
                 "rms_per_image": float(np.mean(np.sqrt(np.mean(d ** 2, axis=1))))}
 
     metrics = {"autoencoder": scores(out)}
-    rows = [[(x[i], "map"), (out[i], "autoencoder")] for i in range(0, len(x), max(1, len(x) // 4))][:4]
+    shown = list(range(0, len(x), max(1, len(x) // 4)))[:4]
+    rows = [[(x[i], "map"), (out[i], "autoencoder")] for i in shown]
     try:
         code = int(np.prod(model.get_layer("code").output.shape[1:]))
     except ValueError:
         code = None
     if code:
-        train = np.concatenate([xb.numpy() for xb, _ in dataset(
-            data_dir, "train", **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest, verify=False)])
+        from kzoo.data.pipeline import load_arrays
+
+        train, _ = load_arrays(data_dir, "train", **pipeline_args(exp), manifest=manifest, verify=False)
         k = min(code, len(train) - 1, int(np.prod(train.shape[1:])))
         pca = pca_reconstruction(train, x, k)
         metrics[f"pca_{k}"] = {**scores(pca), "code_size": k}
         metrics["autoencoder"]["code_size"] = code
-        rows = [r + [(pca[i], f"PCA, {k} components")] for r, i in
-                zip(rows, range(0, len(x), max(1, len(x) // 4)))]
+        rows = [r + [(pca[i], f"PCA, {k} components")] for r, i in zip(rows, shown)]
     plots.image_rows(rows, out_dir / "reconstruction_examples.png", title=f"{exp['name']}: {split} split")
     return metrics
 
