@@ -360,6 +360,10 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
+ZONE_LABELS = (0.0, 0.2, 0.5, 0.8, 1.0)  # the seed's labels of its five zones, definitely normal .. anomalous
+ZONES_FILE = "zones.json"  # RUN/zones.json: the thresholds a one-class run labels images with
+
+
 def anomaly_zones(normal: np.ndarray, anomalous: np.ndarray) -> list[float]:
     """The seed's five zones (definitely normal, probably normal, undecided, probably anomalous, definitely
     anomalous), drawn by hand in the seed, here from the test scores: thresholds t1 = the 1st percentile of the
@@ -369,11 +373,17 @@ def anomaly_zones(normal: np.ndarray, anomalous: np.ndarray) -> list[float]:
                                      np.percentile(normal, 90), np.percentile(normal, 99)))
 
 
+def zone_labels(scores, thresholds) -> np.ndarray:
+    """The seed's label of each score's zone: 0.0 (below t1, definitely normal), 0.2, 0.5, 0.8, 1.0 (above t4)."""
+    return np.asarray(ZONE_LABELS)[np.searchsorted(np.asarray(thresholds, np.float64), np.asarray(scores), side="right")]
+
+
 def anomaly_metrics(scores: np.ndarray, is_anomalous: np.ndarray, thresholds=None) -> dict:
     """Scores (higher: more anomalous) judged against the truth: ``auroc`` (the area under the ROC curve,
-    anomalous as positive), ``thresholds`` (:func:`anomaly_zones`, or those given), ``zones`` = counts of
-    normal and anomalous images in each of the five zones, ``accuracy_at_midpoint`` = the fraction labelled
-    right by one threshold in the middle of the undecided zone, and the score's mean per class."""
+    anomalous as positive), ``thresholds`` (:func:`anomaly_zones`, or those given: the run's zones.json, chosen on
+    the first labelled set it was judged on), ``zones`` = counts of normal and anomalous images in each of the five
+    zones, ``accuracy_at_midpoint`` = the fraction labelled right by one threshold in the middle of the undecided
+    zone, and the score's mean per class."""
     scores, truth = np.asarray(scores, np.float64).ravel(), np.asarray(is_anomalous, bool).ravel()
     out = {"n": int(scores.size), "n_normal": int((~truth).sum()), "n_anomalous": int(truth.sum())}
     if truth.any() and (~truth).any():
@@ -393,9 +403,12 @@ def anomaly_metrics(scores: np.ndarray, is_anomalous: np.ndarray, thresholds=Non
 
 def _anomaly(model, run, data_dir, split, manifest, out_dir):
     """A one-class model's scores on a split (``evaluation_args["normal_class"]`` of the class label in
-    ``targets``; every other class anomalous): :func:`anomaly_metrics` overall and per anomalous class, score
-    histograms per class with the zone thresholds, and ``scores_<split>.txt`` (label, score per image, as the
-    seed's test_output.txt)."""
+    ``targets``; every other class anomalous, a label < 0 unlabelled): :func:`anomaly_metrics` overall and per
+    anomalous class; the five zones' thresholds from RUN/zones.json, or, on the first split holding normal and
+    anomalous images, chosen there and saved to it (delete it to choose again); ``zones_per_class`` = how many
+    images of each class (and unlabelled) fall in each zone, labelled 0.0, 0.2, 0.5, 0.8, 1.0 as the seed
+    labelled its application images; score histograms per class with the thresholds, and ``scores_<split>.txt``
+    (label, score, zone label per image, as the seed's test_output.txt)."""
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
 
@@ -408,17 +421,34 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
         labels.append(y.numpy()[:, 0].astype(int))
         scores.append(np.asarray(model(x, training=False), np.float64).reshape(len(labels[-1])))
     labels, scores = np.concatenate(labels), np.concatenate(scores)
-    metrics = {"all": anomaly_metrics(scores, labels != normal)}
+    zones_file = Path(run["run_dir"]) / ZONES_FILE
+    stored = read_json(zones_file, default=None)
+    known = labels >= 0
+    metrics = {"all": anomaly_metrics(scores[known], labels[known] != normal,
+                                      thresholds=stored["thresholds"] if stored else None)}
+    t = metrics["all"].get("thresholds")
+    if stored is None and t is not None:
+        stored = {"thresholds": t, "labels": list(ZONE_LABELS), "rule": anomaly_zones.__doc__.split("\n\n")[0],
+                  "chosen_on": {"data_dir": str(data_dir), "split": split, "n_normal": metrics["all"]["n_normal"],
+                                "n_anomalous": metrics["all"]["n_anomalous"]}}
+        write_json(zones_file, stored)
     from kzoo.sims import get_sky
 
     sky = get_sky(manifest["recipe"]["sky"])
-    names = dict(enumerate(getattr(sky, "CLASSES", ())))
-    t = metrics["all"].get("thresholds")
-    for k in sorted(set(labels.tolist()) - {normal}):
+    names = dict(enumerate(sky.class_names(manifest["params"], target) if hasattr(sky, "class_names") else ()))
+    names[-1] = "unlabelled"
+    for k in sorted(set(labels[known].tolist()) - {normal}):
         sel = (labels == normal) | (labels == k)
         metrics[names.get(k, str(k))] = anomaly_metrics(scores[sel], labels[sel] != normal, thresholds=t)
-    np.savetxt(out_dir / f"scores_{split}.txt", np.stack([labels, scores], axis=1), fmt=["%d", "%.6g"],
-               header="label score")
+    zl = zone_labels(scores, t) if t is not None else np.full(len(scores), np.nan)
+    if t is not None:
+        metrics["all"]["zones_from"] = stored["chosen_on"]
+        metrics["all"]["zones_per_class"] = {
+            names.get(k, str(k)): np.bincount(np.searchsorted(t, scores[labels == k], side="right"), minlength=5).tolist()
+            for k in sorted(set(labels.tolist()))}
+    np.savetxt(out_dir / f"scores_{split}.txt", np.stack([labels, scores, zl], axis=1), fmt=["%d", "%.6g", "%.1f"],
+               header="label score zone_label (label -1: unlabelled; zone labels 0.0 definitely normal .. 1.0 "
+                      "definitely anomalous)")
     plots.score_histograms(scores, labels, names, normal, t, out_dir / "scores.png",
                            title=f"{exp['name']}: {split} split, normal class {names.get(normal, normal)}")
     return metrics
@@ -703,7 +733,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     t0 = time.time()
     out = run_dir if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, run, data_dir, split, manifest, out)
+    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, {**run, "run_dir": str(run_dir)}, data_dir, split,
+                                                          manifest, out)
     classical = _classical_reference(run["experiment"], manifest, data_dir, split, out) if classical else None
     result = {
         "experiment": run["experiment"]["name"],

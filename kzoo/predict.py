@@ -156,8 +156,16 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
                 "transform": exp.get("target_transform") or "none",
                 "predictions": {str(p): [float(y[i].min()), float(y[i].max())] for i, p in enumerate(paths)}}
     if exp.get("evaluation") == "anomaly":  # a one-class model (Deep SVDD) scores each image; labels only judged it
-        return {"targets": ["anomaly_score"],
-                "predictions": {str(p): [float(v)] for p, v in zip(paths, y.reshape(len(paths), -1)[:, 0])}}
+        from kzoo.evaluate import ZONES_FILE, zone_labels
+        from kzoo.io import read_json
+
+        score = y.reshape(len(paths), -1)[:, 0]
+        zones = None if is_preset(run_or_preset) else read_json(Path(run_or_preset) / ZONES_FILE, default=None)
+        if zones is None:  # not judged on a labelled set yet: no zones to label with
+            return {"targets": ["anomaly_score"], "predictions": {str(p): [float(v)] for p, v in zip(paths, score)}}
+        zl = zone_labels(score, zones["thresholds"])
+        return {"targets": ["anomaly_score", "zone_label"], "zones": zones,
+                "predictions": {str(p): [float(v), float(z)] for p, v, z in zip(paths, score, zl)}}
     names, sigma = list(exp["targets"]), None
     from kzoo.losses import predicts_sigma
 

@@ -122,8 +122,19 @@ def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_i
     zones = on_all["all"]["zones"]
     assert sum(zones["normal"]) == on_all["all"]["n_normal"] and sum(zones["anomalous"]) == on_all["all"]["n_anomalous"]
     assert (tmp_path / "on-all" / "scores.png").exists() and (tmp_path / "on-all" / "scores_test.txt").exists()
+    # the zones chosen on the first labelled set are the run's: another set is labelled with the same thresholds
+    zones = kzoo.io.read_json(tmp_path / "svdd" / "zones.json")
+    assert zones["thresholds"] == on_all["all"]["thresholds"] and zones["chosen_on"]["split"] == "test"
+    again = evaluate(tmp_path / "svdd", tmp_path / "all", split="val", out=tmp_path / "on-val", classical=False)
+    assert again["metrics"]["all"]["thresholds"] == zones["thresholds"]
+    per_class = again["metrics"]["all"]["zones_per_class"]
+    assert set(per_class) <= {"barred", "elliptical", "spiral"} and sum(map(sum, per_class.values())) == again["count"]
+    rows = np.loadtxt(tmp_path / "on-val" / "scores_val.txt")
+    np.testing.assert_array_equal(rows[:, 2], kzoo.evaluate.zone_labels(rows[:, 1], zones["thresholds"]))
     from kzoo.predict import predict
 
     np.save(tmp_path / "g.npy", np.zeros((16, 16), np.float32))
     got = predict(tmp_path / "svdd", [tmp_path / "g.npy"])
-    assert got["targets"] == ["anomaly_score"] and len(got["predictions"][str(tmp_path / "g.npy")]) == 1
+    assert got["targets"] == ["anomaly_score", "zone_label"]
+    score, label = got["predictions"][str(tmp_path / "g.npy")]
+    assert label == kzoo.evaluate.zone_labels([score], zones["thresholds"])[0] and label in (0.0, 0.2, 0.5, 0.8, 1.0)
