@@ -1,4 +1,4 @@
-"""Apply a trained run to images on disk: FITS (first HDU with 2-D image data) or .npy files."""
+"""Apply a trained run to images on disk: FITS (first HDU with 2-D image data), .npy, PNG or JPEG files."""
 
 from __future__ import annotations
 
@@ -57,7 +57,8 @@ def check_npy(path, want=None):
 
 
 def read_image(path, want=None) -> np.ndarray:
-    """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS or .npy file.
+    """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS, .npy, PNG or JPEG file (PNG and
+    JPEG through TensorFlow's decoders, their 0-255 values as they are).
 
     With ``want`` (the model's input shape, (H, W, C)), an image that does not fit is refused, for
     .npy files from the header, before the data is read.
@@ -66,7 +67,7 @@ def read_image(path, want=None) -> np.ndarray:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     if path.is_dir():
-        raise InputError(f"{path}: is a directory; give an image file (.fits or .npy)")
+        raise InputError(f"{path}: is a directory; give an image file (.fits, .npy, .png or .jpg)")
     if path.suffix.lower() == ".npy":
         check_npy(path, want)
         try:
@@ -88,8 +89,15 @@ def read_image(path, want=None) -> np.ndarray:
             raise InputError(f"{path}: not a readable FITS file ({e})") from None
         if img.ndim == 3:  # FITS cubes are (C, H, W); the model wants channels last
             img = np.moveaxis(img, 0, -1)
+    elif path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        import tensorflow as tf
+
+        try:
+            img = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False).numpy()
+        except tf.errors.OpError as e:
+            raise InputError(f"{path}: not a readable {path.suffix[1:].upper()} image ({e.message})") from None
     else:
-        raise InputError(f"{path}: unknown image format {path.suffix!r}; give a .fits or .npy file")
+        raise InputError(f"{path}: unknown image format {path.suffix!r}; give a .fits, .npy, .png or .jpg file")
     img = np.asarray(img, dtype=np.float32)
     check_shape(path, img.shape, want)
     bad = ~np.isfinite(img)
@@ -98,13 +106,17 @@ def read_image(path, want=None) -> np.ndarray:
     return img
 
 
-def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
+def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = False) -> dict:
     """Predictions of a run's (or a preset's) model for each image file, in the experiment's physical
     units (a Gaussian-NLL head gives the means, then ``sigma_<target>``: their standard deviations).
 
     A model whose output is an image (a U-net's point-source map, a denoiser) writes it for each input to
     ``out/<input stem>.<target>.npy`` (float32, (H, W) or (H, W, C); on the scale it was trained on, e.g.
     the per-image max-normalised flux) and returns those paths in ``outputs``.
+
+    ``resize``: make each image as ``kzoo import-images`` made its training images (grey, resized to the
+    model's square input, min-max scaled to [0, 1]) instead of refusing one of another shape; for a model trained
+    on imported photographs, or a Deep SVDD applied to a folder of them.
 
     ``run_or_preset``: a run directory made by ``kzoo train`` / ``kzoo reproduce``, or a preset name
     (``kzoo.list_presets()``). Returns ``{"targets": [...], "predictions": {file: [values]}}``. An image
@@ -135,8 +147,15 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".") -> dict:
     # a subclassed model (DeepSVDD) has no symbolic input: it gives example inputs instead
     want = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else tuple(model.example_inputs().shape[1:])
     images = []
+    if resize and (len(want) != 3 or want[0] != want[1] or want[2] != 1):
+        raise InputError(f"--resize makes grey square images; this model takes {want}")
     for p in paths:  # each .npy header is checked against the model input before its data is read
-        img = read_image(p, want)
+        if resize:
+            from kzoo.sims.image_folder import to_grey_square
+
+            img = to_grey_square(read_image(p), want[0])
+        else:
+            img = read_image(p, want)
         images.append(img[..., None] if img.ndim == 2 else img)
     if not images:
         raise InputError("no input images given")

@@ -73,7 +73,7 @@ def plan_shards(splits: dict[str, int], n_shards: int, block: int, grain: int | 
         left = count
         while left > 0:
             c = min(per, left)
-            plan.append({"index": index, "split": split, "count": c})
+            plan.append({"index": index, "split": split, "count": c, "start": count - left})
             index += 1
             left -= c
     for s in plan:
@@ -135,8 +135,8 @@ def _simulate_shard(job: dict) -> dict:
     features = recipe["features"]
     block = recipe["block"]
     stats = {f: _stats_init() for f in features}
-    label_stats = [_stats_init() for _ in sky.LABELS]
     ranges = sky.label_ranges(**recipe["params"])
+    label_stats = [_stats_init() for _ in ranges]
     path = out / job["file"]
     chunk = chunk_images(recipe)
     records = 0
@@ -146,7 +146,8 @@ def _simulate_shard(job: dict) -> dict:
             while done < job["count"]:
                 _exit_if_orphaned(job.get("parent"))
                 m = min(chunk, job["count"] - done)
-                sim = sky.simulate(rng, m, **recipe["params"])
+                where = {"split": job["split"], "start": job["start"] + done} if getattr(sky, "READS_FILES", False) else {}
+                sim = sky.simulate(rng, m, **where, **recipe["params"])  # a sky of files reads its split's rows
                 for name in features + ["labels"]:
                     bad = ~np.isfinite(sim[name].reshape(m, -1)).all(axis=1)
                     if bad.any():
@@ -228,6 +229,11 @@ def grain(recipe: dict) -> int:
     return math.lcm(int(recipe["block"]), group_size(recipe))
 
 
+def label_names(recipe: dict) -> list[str]:
+    """The recipe's label names in order (its sky's ``label_ranges``: a sky of files names its label in params)."""
+    return list(get_sky(recipe["sky"]).label_ranges(**recipe["params"]))
+
+
 def feature_shape(recipe: dict, feature: str) -> list[int]:
     """The shape of one stored image: (npix, npix), or what the sky's ``feature_shape`` says (multi-channel maps)."""
     sky = get_sky(recipe["sky"])
@@ -251,7 +257,7 @@ def shard_bytes(recipe: dict, count: int) -> int:
     """An upper bound on the size of a shard of ``count`` images (float32 arrays of npix x npix + labels)."""
     names = list(recipe["features"]) + ["labels", "n"]
     per_image = 4 * (sum(math.prod(feature_shape(recipe, f)) for f in recipe["features"])
-                     + len(get_sky(recipe["sky"]).LABELS))
+                     + len(label_names(recipe)))
     records = math.ceil(count / recipe["block"])
     return count * per_image + records * (RECORD_BYTES + sum(ARRAY_BYTES + len(k) for k in names))
 
@@ -552,7 +558,8 @@ def _progress(total, enabled):
 def _manifest(recipe, rsha, parts) -> dict:
     sky = get_sky(recipe["sky"])
     schema = {f: {"dtype": "float32", "shape": feature_shape(recipe, f)} for f in recipe["features"]}
-    schema["labels"] = {"dtype": "float32", "shape": [len(sky.LABELS)], "names": list(sky.LABELS)}
+    names = label_names(recipe)
+    schema["labels"] = {"dtype": "float32", "shape": [len(names)], "names": names}
     splits = {}
     for p in parts:
         s = splits.setdefault(p["split"], {"count": 0, "shards": []})
@@ -560,7 +567,7 @@ def _manifest(recipe, rsha, parts) -> dict:
         s["shards"].append({k: p[k] for k in ("index", "file", "count", "records", "bytes", "sha256")})
     train = [p for p in parts if p["split"] == "train"] or parts
     stats = {f: _stats_merge(p["stats"][f] for p in train) for f in recipe["features"]}
-    label_stats = {name: _stats_merge(p["label_stats"][j] for p in train) for j, name in enumerate(sky.LABELS)}
+    label_stats = {name: _stats_merge(p["label_stats"][j] for p in train) for j, name in enumerate(names)}
     from kzoo import __version__
 
     return {

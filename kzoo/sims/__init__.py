@@ -23,6 +23,7 @@ SKIES = {
     "rings": "kzoo.sims.rings",
     "reionization": "kzoo.sims.reionization",
     "morphology": "kzoo.sims.morphology",
+    "image_folder": "kzoo.sims.image_folder",
 }
 
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 class Param:
     """One simulator parameter: its type, allowed range and shape.
 
-    ``type`` is bool, int, float or str (a float parameter also takes an integer). ``low``/``high``
+    ``type`` is bool, int, float, str (any string unless ``choices``) or list (of distinct names); a float
+    parameter also takes an integer. ``low``/``high``
     bound the value (each element of a pair), inclusive unless ``above`` (then value > low). ``pair``
     makes it a ``[low, high]`` list: ``"<="`` needs low <= high, ``"<"`` needs low < high (a
     half-open integer range that must not be empty). ``odd`` asks for an odd integer. ``choices``
@@ -35,7 +36,9 @@ class Param:
         if self.type is bool:
             return "true or false"
         if self.type is str:
-            return "one of " + ", ".join(repr(c) for c in self.choices)
+            return "one of " + ", ".join(repr(c) for c in self.choices) if self.choices else "a string"
+        if self.type is list:
+            return "a list of distinct non-empty names"
         what = {int: "integer", float: "number"}[self.type]
         if self.odd:
             what = "odd " + what
@@ -63,7 +66,9 @@ class Param:
         if self.type is bool:
             return isinstance(v, bool) or type(v).__name__ == "bool_"
         if self.type is str:
-            return isinstance(v, str) and v in self.choices
+            return isinstance(v, str) and (v in self.choices or not self.choices)
+        if self.type is list:
+            return isinstance(v, list) and all(isinstance(c, str) and c for c in v) and len(set(v)) == len(v)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral if self.type is int else numbers.Real):
             return False
         if not math.isfinite(v):
