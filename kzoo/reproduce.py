@@ -437,6 +437,8 @@ def markdown(r: dict) -> str:
         lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
     for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
         keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
+        if not keys:  # an anomaly score: the suite page tabulates it (svdd_section)
+            continue
         lines += ["", f"The same run on the test split of recipe `{other}`:", "",
                   "| target | " + " | ".join(f"{k} ({exp['recipe']})" + f" | {k} ({other})" for k in keys) + " |",
                   "|---|" + "---|---|" * len(keys)]
@@ -460,7 +462,7 @@ def markdown(r: dict) -> str:
 
 
 SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo": "cosmo-*", "rings": "rings-*",
-          "reionization": "reion-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
+          "reionization": "reion-*", "svdd": "svdd-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
 
 
 def headline_rows(r: dict, floors=None) -> list[str]:
@@ -798,6 +800,64 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
     return "\n".join(lines + _variant_links(results_dir, records))
 
 
+def svdd_section(out: Path, results_dir: Path, records=()) -> str:
+    """Seed 002 in three tables: each Deep SVDD's AUROC on the labelled test set (all three classes) beside the
+    seed's accuracy, per objective, with the accuracy at the middle of the undecided zone and the AUROC against
+    each anomalous class; the five zones' thresholds; and how the simulation-like set falls into the zones."""
+    from kzoo.evaluate import ZONE_LABELS
+
+    runs = [r for r in records if r["experiment"]["evaluation"] == "anomaly"]
+    if not runs:
+        return ""
+    lines = ["## Normal against anomalous: AUROC on the test split of recipe `morphology` (the seed's Table 5)", "",
+             "Each Deep SVDD saw one class only; the test images of all three classes (500 each) are scored, the "
+             "other two classes anomalous. AUROC = the probability that an anomalous image scores above a normal "
+             "one; 'accuracy' = the fraction labelled right by one threshold in the middle of the undecided zone. "
+             "The seed's accuracy was measured on its training photographs (it had no held-out set).", "",
+             "| normal class | objective | AUROC | AUROC vs each anomalous class | accuracy | seed accuracy | goal | "
+             "epochs |", "|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        e, m = r["experiment"], r.get("also_on", {}).get("morphology", {})
+        if "auroc" not in m.get("all", {}):
+            continue
+        normal = e["recipe"].split("_", 1)[-1]
+        per = ", ".join(f"{k} {v['auroc']:.3f}" for k, v in m.items() if k != "all" and "auroc" in v)
+        seed = r["reference"].get("accuracy", {}).get("all", "")
+        objective = e["model_args"].get("objective", "")
+        lines.append(f"| {normal} | [{objective}]({e['name']}.md) | {m['all']['auroc']:.4f} | {per} | "
+                     f"{m['all']['accuracy_at_midpoint']:.4f} | {seed} | {goal_status(m['all']['auroc'], ('>=', 0.95))} "
+                     f"| {r['epochs_run']} |")
+    lines += ["", "## The five zones (thresholds on the anomaly score, chosen on the labelled test set)", "",
+              "t1 = 1st and t2 = 10th percentile of the anomalous scores, t3 = 90th and t4 = 99th percentile of the "
+              "normal ones (sorted); zone labels " + ", ".join(f"{v:.1f}" for v in ZONE_LABELS) + " from definitely "
+              "normal to definitely anomalous, as the seed labelled its application images. Counts of normal / "
+              "anomalous test images in each zone.", "",
+              "| experiment | t1 | t2 | t3 | t4 | normal per zone | anomalous per zone |", "|---|---|---|---|---|---|---|"]
+    for r in runs:
+        m = r.get("also_on", {}).get("morphology", {}).get("all", {})
+        if "thresholds" in m:
+            lines.append(f"| [{r['experiment']['name']}]({r['experiment']['name']}.md) | "
+                         + " | ".join(f"{t:.4g}" for t in m["thresholds"])
+                         + f" | {m['zones']['normal']} | {m['zones']['anomalous']} |")
+    lines += ["", "## The simulation-like set (recipe `morphology_simlike`: broader PSF, more noise, fainter arms), "
+                  "labelled with the zones", "",
+              "The seed applied its models to unlabelled simulated galaxies; ours are labelled, so the table shows "
+              "what fraction of each class lands in each zone (0.0 .. 1.0), and the AUROC there.", "",
+              "| experiment | class | " + " | ".join(f"zone {v:.1f}" for v in ZONE_LABELS) + " | AUROC |",
+              "|---|---|" + "---|" * len(ZONE_LABELS) + "---|"]
+    for r in runs:
+        m = r.get("also_on", {}).get("morphology_simlike", {}).get("all", {})
+        for cls, counts in m.get("zones_per_class", {}).items():
+            total = max(sum(counts), 1)
+            lines.append(f"| [{r['experiment']['name']}]({r['experiment']['name']}.md) | {cls} | "
+                         + " | ".join(f"{c / total:.2f}" for c in counts) + f" | {m.get('auroc', float('nan')):.3f} |")
+    lines += ["", "What each run directory holds, against the seed's program's outputs: `metrics.json` (its "
+                  "results.json: AUROC, accuracy, zones), `run.json` (its config.json), `model.keras` (c and R "
+                  "inside), `zones.json` (the thresholds), `scores_test.txt` (its test scores with labels) and, from "
+                  "`kzoo predict RUN images... [--resize]`, the application scores with their zone labels.", ""]
+    return "\n".join(lines + _variant_links(results_dir, records))
+
+
 def identical_input_ceiling(data_dir, target: str, split: str = "test") -> float | None:
     """The highest accuracy any classifier of ``target`` can reach on ``split`` when identical inputs (blank maps:
     every pixel 0) carry different classes: all other images right, the blank ones all given their most common
@@ -825,7 +885,8 @@ def load_recipe_param(recipe: str, key: str):
 
 
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
-                "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section}  # physical references and cross-experiment tables, once per suite
+                "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section,
+                "svdd": svdd_section}  # physical references and cross-experiment tables, once per suite
 
 
 def gc_floors(results_dir):

@@ -92,20 +92,15 @@ def test_a_bad_row_is_named_by_its_line_and_nothing_is_written(tmp_path, capsys,
     assert not (tmp_path / "out").exists()
 
 
-def test_a_deep_svdd_run_judges_and_labels_imported_photographs(tmp_path, capsys):
+def test_a_deep_svdd_run_judges_and_labels_imported_photographs(svdd_run, tmp_path, capsys):
     """Real images in: the run's zones label the unlabelled ones (kzoo evaluate and kzoo predict --resize)."""
     import json
+    import shutil
 
-    from kzoo.data import write_shards
     from kzoo.evaluate import evaluate
     from kzoo.sims.image_folder import import_images
-    from kzoo.train import fit
 
-    write_shards({"sky": "morphology", "seed": 3, "splits": {"train": 32, "val": 8, "test": 8}, "shards": 3,
-                  "block": 8, "features": ["image"], "params": {"npix": 16, "classes": [0, 0]}},
-                 tmp_path / "barred", workers=1, progress=False)
-    fit("svdd-barred-oneclass", tmp_path / "barred", tmp_path / "svdd", epochs=1, verbose=0,
-        model_args={"filters": (2, 4), "dense": (8, 16), "pretrained": None}, allow_other_recipe=True)
+    shutil.copytree(svdd_run[0] / "svdd", tmp_path / "svdd")
     lst = _folder(tmp_path)
     import_images(lst, tmp_path / "real", classes=["barred", "elliptical", "spiral"], label="morph_class", npix=16,
                   val_fraction=0.2, test_fraction=0.5, progress=False)

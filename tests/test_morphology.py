@@ -1,4 +1,4 @@
-"""Seed 002: the Deep SVDD networks and objectives (the galaxy sky and its experiments are not in kzoo yet)."""
+"""Seed 002: the galaxy sky, the Deep SVDD networks and objectives, their runs, zones and real photographs."""
 
 import keras
 import numpy as np
@@ -97,27 +97,19 @@ def test_the_sky_draws_each_class_in_range_and_repeats_its_bytes():
     assert morphology.class_names({"classes": [0, 2]}, "morph_class") == ["barred", "elliptical", "spiral"]
 
 
-def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_is_judged_on_every_class(tmp_path):
+def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_is_judged_on_every_class(svdd_run,
+                                                                                                         tmp_path):
     """The one fit path: the autoencoder, then the SVDD from its run; AUROC and the five zones on all classes."""
-    from kzoo.data import write_shards
+    import shutil
+
     from kzoo.evaluate import evaluate
-    from kzoo.train import fit
 
-    def recipe(classes, n):
-        return {"sky": "morphology", "seed": 3, "splits": {"train": n, "val": 16, "test": 48}, "shards": 3,
-                "block": 8, "features": ["image"], "params": {"npix": 16, "classes": classes}}
-
-    write_shards(recipe([1, 1], 64), tmp_path / "ell", workers=1, progress=False)
-    write_shards(recipe([0, 2], 16), tmp_path / "all", workers=1, progress=False)
-    small = {"filters": (2, 4), "dense": (8, 16)}
-    fit("svdd-elliptical-ae", tmp_path / "ell", tmp_path / "ae", epochs=1, verbose=0, model_args=small,
-        allow_other_recipe=True)
-    res = fit("svdd-elliptical-soft", tmp_path / "ell", tmp_path / "svdd", epochs=2, verbose=0,
-              model_args={**small, "pretrained": str(tmp_path / "ae"), "warm_up_epochs": 1}, allow_other_recipe=True)
+    d, res = svdd_run
+    shutil.copytree(d / "svdd", tmp_path / "svdd")
     assert res["metrics"]["all"]["n_anomalous"] == 0 and "mean_score" in res["metrics"]["all"]
     m = kzoo.load(tmp_path / "svdd")
     assert float(m.radius) > 0 and np.all(np.abs(np.asarray(m.center)) >= 0.1 - 1e-7)
-    on_all = evaluate(tmp_path / "svdd", tmp_path / "all", out=tmp_path / "on-all", classical=False)["metrics"]
+    on_all = evaluate(tmp_path / "svdd", d / "all", out=tmp_path / "on-all", classical=False)["metrics"]
     assert 0 <= on_all["all"]["auroc"] <= 1 and {"barred", "spiral"} <= set(on_all)
     zones = on_all["all"]["zones"]
     assert sum(zones["normal"]) == on_all["all"]["n_normal"] and sum(zones["anomalous"]) == on_all["all"]["n_anomalous"]
@@ -125,7 +117,7 @@ def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_i
     # the zones chosen on the first labelled set are the run's: another set is labelled with the same thresholds
     zones = kzoo.io.read_json(tmp_path / "svdd" / "zones.json")
     assert zones["thresholds"] == on_all["all"]["thresholds"] and zones["chosen_on"]["split"] == "test"
-    again = evaluate(tmp_path / "svdd", tmp_path / "all", split="val", out=tmp_path / "on-val", classical=False)
+    again = evaluate(tmp_path / "svdd", d / "all", split="val", out=tmp_path / "on-val", classical=False)
     assert again["metrics"]["all"]["thresholds"] == zones["thresholds"]
     per_class = again["metrics"]["all"]["zones_per_class"]
     assert set(per_class) <= {"barred", "elliptical", "spiral"} and sum(map(sum, per_class.values())) == again["count"]
