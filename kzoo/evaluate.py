@@ -29,7 +29,8 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
     * ``relative_error`` = mean|pred - true| / mean|true| (stable when true ~ 0);
     * ``mean_relative_error`` = mean(|pred - true| / |true|) over true != 0 (the literal formula,
       dominated by the smallest true values);
-    * ``mean_relative_error_top90`` = the same over the upper 90 % of the true values' range.
+    * ``mean_relative_error_top90`` = the same over the upper 90 % of the true values' range;
+    * for a redshift (a target named ``z``): :func:`photoz_metrics` (``nmad``, ``outlier_fraction``, ``bias_dz``).
 
     A model with a Gaussian-NLL head (a mean and a sigma per target) adds ``coverage_68`` and
     ``coverage_95`` (see :func:`coverage`) and, once calibrated on the validation split, the same before
@@ -62,7 +63,20 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
             "mean_relative_error_top90": float(np.mean(np.abs(d[top]) / np.abs(t[top]))) if top.any() else float("nan"),
             "r2": float(1.0 - np.sum(d**2) / max(np.sum((t - t.mean()) ** 2), 1e-30)),
         })
+        if name == "z":  # a redshift: the photo-z community's numbers too
+            out[name].update(photoz_metrics(t, p))
     return out
+
+
+def photoz_metrics(z_true, z_pred) -> dict:
+    """Photometric-redshift quality with dz = (z_pred - z_true) / (1 + z_true): ``nmad`` = 1.4826 median|dz -
+    median(dz)| (the normalised median absolute deviation), ``outlier_fraction`` = the fraction with |dz| > 0.15,
+    ``bias_dz`` = median(dz)."""
+    t, p = np.asarray(z_true, np.float64).ravel(), np.asarray(z_pred, np.float64).ravel()
+    dz = (p - t) / (1.0 + t)
+    med = float(np.median(dz))
+    return {"nmad": float(1.4826 * np.median(np.abs(dz - med))), "outlier_fraction": float(np.mean(np.abs(dz) > 0.15)),
+            "bias_dz": med}
 
 
 def coverage(y_true, mean, sigma) -> dict:

@@ -725,6 +725,41 @@ def power_spectrum_reference(manifest: dict, data_dir, split: str, targets, prog
         f"the {len(x_train)} training maps: how much of the answer the mean and the power spectrum alone hold")
 
 
+def _train_and_split_vectors(manifest: dict, data_dir, split: str, targets, feature: str):
+    from kzoo.data.pipeline import load_arrays
+
+    x_train, y_train = load_arrays(data_dir, "train", inputs=feature, targets=list(targets), manifest=manifest,
+                                   verify=False)
+    x, y = load_arrays(data_dir, split, inputs=feature, targets=list(targets), manifest=manifest, verify=False)
+    return x_train.reshape(len(x_train), -1), y_train, x.reshape(len(x), -1), y
+
+
+def tree_photoz_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False,
+                          kind: str = "random_forest", feature: str = "mags_colours", trees: int = 200):
+    """Seed 001 C's winners: a random forest (scikit-learn RandomForestRegressor, ``trees`` (200) trees, leaves of at least 2,
+    all features tried at each split: the seed's PyCaret default) or gradient-boosted trees (scikit-learn
+    HistGradientBoostingRegressor, LightGBM's algorithm: 1,000 iterations at most, learning rate 0.05, early
+    stopping on 10 % of the training split), fitted on the training split's ``feature`` (magnitudes and all
+    colours) for each target; its predictions on ``split``. (y_true, y_pred, names, info)."""
+    _sklearn(kind)
+    from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+
+    x_train, y_train, x, y = _train_and_split_vectors(manifest, data_dir, split, targets, feature)
+    pred = []
+    for j in range(y_train.shape[1]):
+        if kind == "random_forest":
+            m = RandomForestRegressor(n_estimators=trees, min_samples_leaf=2, n_jobs=-1, random_state=0)
+        else:
+            m = HistGradientBoostingRegressor(max_iter=1000, learning_rate=0.05, early_stopping=True,
+                                              validation_fraction=0.1, random_state=0)
+        pred.append(m.fit(x_train, y_train[:, j]).predict(x))
+    what = (f"a random forest ({trees} trees, min 2 per leaf)" if kind == "random_forest" else
+            "gradient-boosted trees (HistGradientBoostingRegressor, lr 0.05, early stopping)")
+    return y, np.stack(pred, axis=1), list(targets), (
+        f"{what} on the {x.shape[1]} numbers of '{feature}' (scikit-learn), fitted on the {len(x_train)} training "
+        "galaxies, as seed 001 C's best models")
+
+
 REFERENCES = {
     "pca_svm": pca_svm_reference,  # kzoo.experiments.rings, kzoo.experiments.reionization
     "power_spectrum_logreg": power_spectrum_reference,  # kzoo.experiments.reionization
@@ -732,13 +767,16 @@ REFERENCES = {
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
     "sersic_lbfgs": sersic_lbfgs_reference,  # kzoo.experiments.sersic
     "luminosity_mass": cluster_luminosity_reference,  # kzoo.experiments.clusters
+    "random_forest": tree_photoz_reference,  # kzoo.experiments.photometry
+    "gradient_boosting": lambda *a, **k: tree_photoz_reference(*a, kind="gradient_boosting", **k),
 }
 # The targets each method estimates (all in one fit), by sky where it serves several: kzoo.evaluate caches them
 # all per dataset and split, so that every experiment on the dataset reuses one fit whatever targets it names.
 ESTIMATES = {"poisson_template_fit": tuple(AMPLITUDES), "poisson_template_fit_known_sources": tuple(AMPLITUDES),
              "sersic_lbfgs": SERSIC_PARAMS, "luminosity_mass": ("log_m500",),
              "pca_svm": {"rings": ("ring_class",), "reionization": ("z_class", "fesc_class")},
-             "power_spectrum_logreg": {"reionization": ("z_class", "fesc_class")}}
+             "power_spectrum_logreg": {"reionization": ("z_class", "fesc_class")},
+             "random_forest": {"photometry": ("z",)}, "gradient_boosting": {"photometry": ("z",)}}
 
 
 def estimated_targets(method: str, sky: str) -> tuple[str, ...]:

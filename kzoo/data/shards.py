@@ -209,7 +209,13 @@ def _exit_if_orphaned(parent: int | None):
 
 
 def _npix(recipe: dict) -> int:
-    return int(recipe["params"].get("npix", get_sky(recipe["sky"]).DEFAULTS.get("npix")))
+    """The side of an image sky's images; for a sky of vectors (photometry), the side of a square of as many
+    values as its largest stored feature (what the memory and chunk bounds count)."""
+    sky = get_sky(recipe["sky"])
+    if "npix" in sky.DEFAULTS:
+        return int(recipe["params"].get("npix", sky.DEFAULTS["npix"]))
+    return math.isqrt(max(math.prod(sky.feature_shape(f, sky.validate_params(recipe["params"])))
+                          for f in recipe["features"]) - 1) + 1
 
 
 def _bytes_per_pixel(recipe: dict) -> int:

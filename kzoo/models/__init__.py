@@ -7,6 +7,7 @@ from kzoo.models import cosmology  # noqa: F401
 from kzoo.models import rings  # noqa: F401
 from kzoo.models import reionization  # noqa: F401
 from kzoo.models import morphology  # noqa: F401
+from kzoo.models import photometry  # noqa: F401
 
 
 def parameter_count(name: str) -> int:

@@ -24,6 +24,7 @@ SKIES = {
     "reionization": "kzoo.sims.reionization",
     "morphology": "kzoo.sims.morphology",
     "image_folder": "kzoo.sims.image_folder",
+    "photometry": "kzoo.sims.photometry",
 }
 
 
