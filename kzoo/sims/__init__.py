@@ -25,6 +25,7 @@ SKIES = {
     "morphology": "kzoo.sims.morphology",
     "image_folder": "kzoo.sims.image_folder",
     "photometry": "kzoo.sims.photometry",
+    "spectra": "kzoo.sims.spectra",
 }
 
 

@@ -1,0 +1,51 @@
+"""Seed 001 A/B: spectra from the CWW templates and the seed's preprocessing."""
+
+import numpy as np
+import pytest
+
+from kzoo.sims import spectra
+
+
+def test_a_line_lands_at_one_plus_z_times_its_rest_wavelength():
+    cat = spectra.simulate_catalogue(np.random.default_rng(0), 4, age_range=[0.1, 0.11], z_range=[0.1, 0.1001],
+                                     snr_ref=1000.0, log_mass_range=[11.0, 11.01], outlier_rate=0.0)
+    wave = cat["wave"]
+    for z, f in zip(cat["z"], cat["flux"]):
+        window = (wave > 6900) & (wave < 7500)
+        peak = wave[window][np.argmax(f[window])]
+        assert peak == pytest.approx(spectra.LINES["Halpha"] * (1 + z), abs=2 * 1e-4 * np.log(10) * peak)  # 2 pixels
+    assert np.all(cat["template_t"] > 2.5)  # 100 Myr old: a late-type (Scd-Im) continuum
+
+
+def test_cleaning_drops_exactly_the_bad_rows_and_counts_why():
+    cat = spectra.simulate_catalogue(np.random.default_rng(1), 400, outlier_rate=0.2)
+    keep, dropped = spectra.clean_catalogue(cat)
+    bad = (cat["z"] < 0) | (cat["age_gyr"] <= 0) | (cat["metallicity"] <= 0) | (cat["log_mass"] > 13)
+    np.testing.assert_array_equal(keep, ~bad)
+    assert 40 < bad.sum() < 120 and sum(dropped.values()) == bad.sum()  # one kind of outlier per spoiled row
+    rows, counted = spectra.preprocess(cat, {})
+    assert counted == dropped and len(rows["z"]) == int((~bad).sum()) and np.all(rows["z"] > 0)
+
+
+def test_resampling_is_exact_on_a_linear_function_and_binning_averages():
+    wave = np.sort(np.random.default_rng(2).uniform(4000, 8000, 300))
+    grid = np.linspace(4100, 7900, 57)
+    np.testing.assert_allclose(spectra.resample(wave, 3.0 + 0.002 * wave, grid), 3.0 + 0.002 * grid, rtol=1e-12)
+    np.testing.assert_allclose(spectra.bin_spectra(np.arange(12.0), 3), [1.5, 5.5, 9.5])
+    with pytest.raises(ValueError, match="equal bins"):
+        spectra.bin_spectra(np.arange(10.0), 3)
+    x = spectra.log_minmax(np.array([[1.0, 10.0, 100.0]]))
+    np.testing.assert_allclose(x, [[0.0, 0.5, 1.0]])
+
+
+def test_the_stored_spectra_cover_the_common_rest_range_and_repeat_their_bytes():
+    a = spectra.simulate(np.random.default_rng(3), 24)
+    b = spectra.simulate(np.random.default_rng(3), 24)
+    assert all(a[k].tobytes() == b[k].tobytes() for k in a)
+    assert a["spectrum"].shape == (24, 500) and a["spectrum_obs"].shape == (24, 500)
+    assert a["spectrum"].min() == 0.0 and a["spectrum"].max() == 1.0
+    grid = spectra.rest_grid({})
+    assert grid[0] >= 3800 / 1.02 and grid[-1] <= 9200 / 1.3 and len(grid) == 500
+    for name, (lo, hi) in spectra.label_ranges().items():
+        col = a["labels"][:, spectra.LABELS.index(name)]
+        assert np.all((col >= lo) & (col <= hi)), name
