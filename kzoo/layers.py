@@ -365,3 +365,72 @@ class CircularPad2D(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "pad": self.pad}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class CBAM1D(keras.layers.Layer):
+    """The convolutional block attention module (Woo et al. 2018) for sequences (B, L, C): channel attention
+    sigmoid(MLP(mean over L) + MLP(max over L)) with a shared MLP of C / ``ratio`` hidden units, then spatial
+    attention sigmoid(Conv1D(1, ``kernel``) of [mean over C, max over C]); each multiplies the input."""
+
+    def __init__(self, ratio: int = 8, kernel: int = 7, **kwargs):
+        super().__init__(**kwargs)
+        self.ratio, self.kernel = int(ratio), int(kernel)
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.hidden = keras.layers.Dense(max(channels // self.ratio, 1), activation="relu", name="mlp_hidden")
+        self.out = keras.layers.Dense(channels, name="mlp_out")
+        self.spatial = keras.layers.Conv1D(1, self.kernel, padding="same", name="spatial")
+        self.hidden.build((None, channels))
+        self.out.build((None, max(channels // self.ratio, 1)))
+        self.spatial.build((None, input_shape[1], 2))
+
+    def call(self, x):
+        mlp = lambda v: self.out(self.hidden(v))  # noqa: E731
+        channel = ops.sigmoid(mlp(ops.mean(x, axis=1)) + mlp(ops.max(x, axis=1)))
+        x = x * ops.expand_dims(channel, 1)
+        pooled = ops.concatenate([ops.mean(x, axis=-1, keepdims=True), ops.max(x, axis=-1, keepdims=True)], axis=-1)
+        return x * ops.sigmoid(self.spatial(pooled))
+
+    def get_config(self):
+        return {**super().get_config(), "ratio": self.ratio, "kernel": self.kernel}
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class ResBlock1D(keras.layers.Layer):
+    """A 1-D residual block: two ``kernel`` convolutions of ``filters`` with leaky ReLU (0.2), the CBAM attention
+    (``cbam``: channel ratio ``ratio``, spatial kernel ``spatial_kernel``) on the residual, added to the input (a
+    1x1 convolution when the channels change), then leaky ReLU. No normalisation: a WGAN critic must not have
+    batch normalisation (it couples the examples of a batch; the gradient penalty is per example)."""
+
+    def __init__(self, filters: int, kernel: int = 3, cbam: bool = True, ratio: int = 8, spatial_kernel: int = 7,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel, self.cbam = int(filters), int(kernel), bool(cbam)
+        self.ratio, self.spatial_kernel = int(ratio), int(spatial_kernel)
+
+    def build(self, input_shape):
+        length, channels = input_shape[1], int(input_shape[-1])
+        self.conv1 = keras.layers.Conv1D(self.filters, self.kernel, padding="same", name="conv1")
+        self.conv2 = keras.layers.Conv1D(self.filters, self.kernel, padding="same", name="conv2")
+        self.conv1.build((None, length, channels))
+        self.conv2.build((None, length, self.filters))
+        self.attention = CBAM1D(self.ratio, self.spatial_kernel, name="cbam") if self.cbam else None
+        if self.attention is not None:
+            self.attention.build((None, length, self.filters))
+        self.shortcut = None
+        if channels != self.filters:
+            self.shortcut = keras.layers.Conv1D(self.filters, 1, name="shortcut")
+            self.shortcut.build((None, length, channels))
+
+    def call(self, x):
+        act = lambda v: ops.leaky_relu(v, 0.2)  # noqa: E731
+        r = self.conv2(act(self.conv1(x)))
+        if self.attention is not None:
+            r = self.attention(r)
+        return act((self.shortcut(x) if self.shortcut is not None else x) + r)
+
+    def get_config(self):
+        return {**super().get_config(), "filters": self.filters, "kernel": self.kernel, "cbam": self.cbam,
+                "ratio": self.ratio, "spatial_kernel": self.spatial_kernel}

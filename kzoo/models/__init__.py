@@ -8,6 +8,7 @@ from kzoo.models import rings  # noqa: F401
 from kzoo.models import reionization  # noqa: F401
 from kzoo.models import morphology  # noqa: F401
 from kzoo.models import photometry  # noqa: F401
+from kzoo.models import spectra  # noqa: F401
 
 
 def parameter_count(name: str) -> int:

@@ -1,0 +1,269 @@
+"""Seed 001 A/B: a Wasserstein GAN that draws a galaxy spectrum for requested physical parameters.
+
+``spectra_wgan`` (``SpectraWGAN``, a Keras Model subclass with its own ``train_step``) holds a generator from
+(physical parameters [+ noise]) to a 500-point spectrum and a critic from (spectrum [+ parameters]) to a score,
+both built from 1-D residual blocks with CBAM attention (``kzoo.layers.ResBlock1D``, channel ratio 8, spatial kernel
+7, the seed's). Each training step does ``n_critic`` (5) critic updates on the Wasserstein loss
+E[D(fake)] - E[D(real)], kept 1-Lipschitz by weight clipping (the seed's, +-``clip_value``) or by a gradient
+penalty (WGAN-GP, Gulrajani et al. 2017: ``gp_weight`` E[(||grad D(x_hat)|| - 1)^2] at random interpolates), then
+one generator update on -E[D(fake)]. One optimizer (RMSprop, the seed's; it keeps no step count) updates both
+networks, so a checkpoint holds all of the training state and a resumed run continues exactly.
+
+Group B's questions are arguments: ``latent_dim`` (0: the physical parameters are the whole latent), ``noise``
+("gaussian" or "uniform"), ``hidden`` (the width), ``conditional`` (False: an unconditional GAN whose critic
+never sees the parameters); :meth:`SpectraWGAN.interpolate` walks between two latent vectors.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from kzoo.layers import ResBlock1D
+from kzoo.registry import register
+
+SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"
+PENALTIES = ("clip", "gp")
+NOISES = ("gaussian", "uniform")
+
+
+@keras.saving.register_keras_serializable(package="kzoo")
+class SpectraWGAN(keras.Model):
+    """Inputs ``{"spectrum": (B, L, 1) in [0, 1], "conditions": (B, k) physical units}``; ``call`` returns spectra
+    generated for the conditions (the real spectrum is not used), (B, L, 1). ``condition_ranges`` ((k, 2) lows and
+    highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow
+    backend) trains the critic and the generator; ``test_step`` reports the critic's Wasserstein estimate
+    E[D(real)] - E[D(fake)] as the loss (lower: generated spectra closer to the real ones, as far as the critic
+    tells). ``generate(conditions, seed)`` draws spectra as numpy."""
+
+    def __init__(self, length=500, conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
+                 n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if penalty not in PENALTIES:
+            raise ValueError(f"spectra_wgan: penalty {penalty!r}: use one of {', '.join(PENALTIES)}")
+        if noise not in NOISES:
+            raise ValueError(f"spectra_wgan: noise {noise!r}: use one of {', '.join(NOISES)}")
+        up = 2 ** int(blocks)
+        if int(length) % up:
+            raise ValueError(f"spectra_wgan: length {length} must be divisible by 2^blocks = {up}")
+        if not conditional and not latent_dim:
+            raise ValueError("spectra_wgan: an unconditional GAN needs latent_dim > 0 (its only input is the noise)")
+        self.length, self.n_conditions, self.latent_dim = int(length), int(conditions), int(latent_dim)
+        self.hidden, self.blocks, self.n_critic = int(hidden), int(blocks), int(n_critic)
+        self.penalty, self.clip_value, self.gp_weight = penalty, float(clip_value), float(gp_weight)
+        self.noise, self.conditional, self.seed = noise, bool(conditional), seed
+        ranges = np.asarray(condition_ranges if condition_ranges is not None else [[0.0, 1.0]] * self.n_conditions,
+                            np.float64).reshape(-1, 2)
+        if len(ranges) != self.n_conditions or not np.all(ranges[:, 1] > ranges[:, 0]):
+            raise ValueError(f"spectra_wgan: condition_ranges must be {self.n_conditions} [low, high] pairs with "
+                             f"high > low, got {ranges.tolist()}")
+        self.condition_ranges = ranges.tolist()
+        self.generator = self._generator()
+        self.critic = self._critic()
+        self.sampler = keras.random.SeedGenerator(seed)
+        self.critic_tracker = keras.metrics.Mean(name="critic_loss")
+        self.generator_tracker = keras.metrics.Mean(name="generator_loss")
+        self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
+
+    def _scale(self, c):
+        r = np.asarray(self.condition_ranges, np.float32)
+        return (ops.cast(c, "float32") - r[:, 0]) / (r[:, 1] - r[:, 0])
+
+    def _generator(self):
+        start = self.length // 2 ** self.blocks
+        z = keras.Input((self.latent_dim + (self.n_conditions if self.conditional else 0),), name="latent")
+        x = keras.layers.Dense(start * self.hidden, name="gen_dense")(z)
+        x = keras.layers.Reshape((start, self.hidden), name="gen_reshape")(x)
+        for i in range(self.blocks):
+            x = keras.layers.UpSampling1D(2, name=f"gen_up{i + 1}")(x)
+            x = ResBlock1D(self.hidden, name=f"gen_block{i + 1}")(x)
+        x = keras.layers.Conv1D(1, 7, padding="same", activation="sigmoid", name="gen_out", dtype="float32")(x)
+        return keras.Model(z, x, name="generator")
+
+    def _critic(self):
+        s = keras.Input((self.length, 1), name="spectrum")
+        x = s
+        if self.conditional:  # the parameters as extra channels along the spectrum
+            c = keras.Input((self.n_conditions,), name="conditions")
+            tiled = keras.layers.RepeatVector(self.length, name="crit_tile")(c)
+            x = keras.layers.Concatenate(name="crit_join")([s, tiled])
+        x = keras.layers.Conv1D(self.hidden, 7, padding="same", name="crit_in")(x)
+        for i in range(self.blocks):
+            x = ResBlock1D(self.hidden, name=f"crit_block{i + 1}")(x)
+            x = keras.layers.AveragePooling1D(2, name=f"crit_pool{i + 1}")(x)
+        x = keras.layers.Flatten(name="crit_flatten")(x)
+        out = keras.layers.Dense(1, name="crit_out", dtype="float32")(x)
+        return keras.Model([s, c] if self.conditional else s, out, name="critic")
+
+    def _parts(self, inputs):
+        if isinstance(inputs, dict):
+            return inputs.get("spectrum"), inputs["conditions"]
+        return inputs[0], inputs[1]
+
+    def _latent(self, c_scaled):
+        b = ops.shape(c_scaled)[0]
+        parts = []
+        if self.latent_dim:
+            if self.noise == "gaussian":
+                parts.append(keras.random.normal((b, self.latent_dim), seed=self.sampler))
+            else:
+                parts.append(keras.random.uniform((b, self.latent_dim), -1.0, 1.0, seed=self.sampler))
+        if self.conditional:
+            parts.append(c_scaled)
+        return parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+
+    def _score(self, spectra, c_scaled, training=False):
+        return self.critic([spectra, c_scaled] if self.conditional else spectra, training=training)
+
+    def call(self, inputs, training=False):
+        _, c = self._parts(inputs)
+        return self.generator(self._latent(self._scale(c)), training=training)
+
+    def wasserstein_critic_loss(self, d_real, d_fake):
+        """E[D(fake)] - E[D(real)]: what the critic minimises (minus its Wasserstein estimate)."""
+        return ops.mean(d_fake) - ops.mean(d_real)
+
+    def gradient_penalty(self, real, fake, c_scaled, alpha=None):
+        """WGAN-GP's E[(||grad_x D(x)|| - 1)^2] at x = alpha real + (1 - alpha) fake, alpha ~ U(0, 1) per example
+        (given: for tests). TensorFlow backend."""
+        import tensorflow as tf
+
+        real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+        if alpha is None:
+            alpha = keras.random.uniform((ops.shape(real)[0], 1, 1), seed=self.sampler)
+        x = alpha * real + (1.0 - alpha) * fake
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            score = self._score(x, c_scaled, training=True)
+        grad = tape.gradient(score, x)
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2]) + 1e-12)
+        return tf.reduce_mean(tf.square(norm - 1.0))
+
+    def train_step(self, data):
+        if keras.backend.backend() != "tensorflow":
+            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow backend (kzoo's); "
+                                      f"this is {keras.backend.backend()}")
+        import tensorflow as tf
+
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        real, c = self._parts(x)
+        real = tf.cast(real, tf.float32)
+        cs = self._scale(c)
+        critic_vars = self.critic.trainable_variables
+        for _ in range(self.n_critic):
+            fake = self.generator(self._latent(cs), training=True)
+            with tf.GradientTape() as tape:
+                d_real = self._score(real, cs, training=True)
+                d_fake = self._score(fake, cs, training=True)
+                loss_c = self.wasserstein_critic_loss(d_real, d_fake)
+                if self.penalty == "gp":
+                    loss_c = loss_c + self.gp_weight * self.gradient_penalty(real, fake, cs)
+            self.optimizer.apply(tape.gradient(loss_c, critic_vars), critic_vars)
+            if self.penalty == "clip":
+                for v in critic_vars:
+                    v.assign(tf.clip_by_value(v, -self.clip_value, self.clip_value))
+        gen_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(self._latent(cs), training=True)
+            loss_g = -ops.mean(self._score(fake, cs, training=True))
+        self.optimizer.apply(tape.gradient(loss_g, gen_vars), gen_vars)
+        self.critic_tracker.update_state(loss_c)
+        self.generator_tracker.update_state(loss_g)
+        self.wasserstein_tracker.update_state(-self.wasserstein_critic_loss(d_real, d_fake))
+        return {"loss": self.wasserstein_tracker.result(), "critic_loss": self.critic_tracker.result(),
+                "generator_loss": self.generator_tracker.result()}
+
+    def test_step(self, data):
+        x = data[0] if isinstance(data, (tuple, list)) else data
+        real, c = self._parts(x)
+        cs = self._scale(c)
+        fake = self.generator(self._latent(cs), training=False)
+        w = -self.wasserstein_critic_loss(self._score(ops.cast(real, "float32"), cs), self._score(fake, cs))
+        self.wasserstein_tracker.update_state(w)
+        return {"loss": self.wasserstein_tracker.result()}
+
+    @property
+    def metrics(self):
+        return [self.wasserstein_tracker, self.critic_tracker, self.generator_tracker]
+
+    def compile(self, optimizer="rmsprop", **kwargs):
+        """Compile with one RMSprop (the seed's) at the given optimizer's learning rate; the loss is the model's."""
+        lr = optimizer.learning_rate if isinstance(optimizer, keras.optimizers.Optimizer) else 5e-5
+        lr = float(keras.ops.convert_to_numpy(lr)) if not callable(lr) else lr
+        kwargs.pop("loss", None)
+        super().compile(optimizer=keras.optimizers.RMSprop(learning_rate=lr), loss=None, **kwargs)
+        # one optimizer, built over both networks, so that each update may apply to either
+        self.optimizer.build(self.generator.trainable_variables + self.critic.trainable_variables)
+
+    def generate(self, conditions, seed: int = 0, batch_size: int = 256) -> np.ndarray:
+        """Spectra (n, L, 1) generated for ``conditions`` (n, k) in physical units, from noise seeded by ``seed``."""
+        cs = np.asarray(self._scale(np.asarray(conditions, np.float32)), np.float32)
+        rng = np.random.default_rng(seed)
+        out = []
+        for s in range(0, len(cs), batch_size):
+            part = [cs[s:s + batch_size]] if self.conditional else []
+            if self.latent_dim:
+                b = len(cs[s:s + batch_size])
+                z = rng.normal(size=(b, self.latent_dim)) if self.noise == "gaussian" else \
+                    rng.uniform(-1, 1, (b, self.latent_dim))
+                part.insert(0, z.astype(np.float32))
+            out.append(np.asarray(self.generator(np.concatenate(part, axis=1), training=False), np.float32))
+        return np.concatenate(out)
+
+    def interpolate(self, conditions, z0, z1, steps: int = 8) -> np.ndarray:
+        """Group B's walk: spectra (steps, L, 1) for one set of ``conditions`` as the noise goes from ``z0`` to
+        ``z1`` in a straight line."""
+        t = np.linspace(0.0, 1.0, steps)[:, None]
+        z = (1 - t) * np.asarray(z0, np.float32)[None] + t * np.asarray(z1, np.float32)[None]
+        c = np.repeat(np.asarray(self._scale(np.asarray(conditions, np.float32)[None]), np.float32), steps, axis=0)
+        latent = np.concatenate([z, c], axis=1) if self.conditional else z
+        return np.asarray(self.generator(latent.astype(np.float32), training=False), np.float32)
+
+    def example_inputs(self, batch: int = 1) -> dict:
+        """Zeros of the model's inputs (tracing for export)."""
+        return {"spectrum": np.zeros((batch, self.length, 1), np.float32),
+                "conditions": np.asarray([[lo for lo, _ in self.condition_ranges]] * batch, np.float32)}
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length, "conditions": self.n_conditions,
+                "condition_ranges": self.condition_ranges, "latent_dim": self.latent_dim, "hidden": self.hidden,
+                "blocks": self.blocks, "n_critic": self.n_critic, "penalty": self.penalty,
+                "clip_value": self.clip_value, "gp_weight": self.gp_weight, "noise": self.noise,
+                "conditional": self.conditional, "seed": self.seed}
+
+
+@register(
+    task="generation",
+    input_shape=(500, 1),
+    outputs="a generated spectrum (500 points in [0, 1], log then min-max as the training spectra)",
+    loss="model",
+    metrics=(),
+    seed=SEED_001A,
+    reference={"source": "the seed's conditional WGAN: a 1-D ResNet generator and critic with CBAM attention "
+                         "(channel ratio 8, spatial kernel 7), 5 critic steps per generator step, weight clipping, "
+                         "RMSprop; spectra binned to 500 points, log then min-max"},
+    search_space={"learning_rate": {"type": "float", "min": 1e-5, "max": 1e-3, "sampling": "log"},
+                  "latent_dim": {"type": "choice", "values": [0, 8, 16, 32]},
+                  "hidden": {"type": "choice", "values": [32, 64, 128]}},
+    description="SpectraWGAN (kzoo.models.spectra): generator Dense -> (L/4, hidden) -> 2 x [upsample, ResBlock1D "
+                "with CBAM] -> Conv1D sigmoid; critic Conv1D -> 2 x [ResBlock1D with CBAM, average pool] -> Dense(1); "
+                "conditions tiled along the spectrum for the critic and joined to the noise for the generator; "
+                "weight clipping or gradient penalty.",
+)
+def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
+                 n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
+                 seed=None, normalization=None, name="spectra_wgan"):
+    """A (conditional) Wasserstein GAN of spectra of ``input_shape[0]`` points.
+
+    Examples:
+        >>> import kzoo
+        >>> gan = kzoo.build("spectra_wgan", input_shape=(64, 1), hidden=8, penalty="gp")
+    """
+    if normalization not in (None, "none"):
+        raise ValueError("spectra_wgan: spectra come min-max scaled; normalization must be none")
+    model = SpectraWGAN(int(input_shape[0]), conditions, condition_ranges, latent_dim, hidden, blocks, n_critic,
+                        penalty, clip_value, gp_weight, noise, conditional, seed, name=name)
+    model(model.example_inputs())
+    return model
