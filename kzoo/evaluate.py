@@ -608,8 +608,99 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two sets of feature vectors (rows): the Frechet
+    distance of Gaussians fitted to them (the FID's formula)."""
+    from scipy import linalg
+
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    eye = 1e-6 * np.eye(a.shape[1])  # features that never fire (a dead ReLU) would make the covariances singular
+    sa, sb = np.cov(a, rowvar=False) + eye, np.cov(b, rowvar=False) + eye
+    root = linalg.sqrtm(sa @ sb)
+    root = root.real if np.iscomplexobj(root) else root
+    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa + sb - 2.0 * root))
+
+
+def spectrum_features(x_train, classes_train, seed: int = 0, epochs: int = 4):
+    """A small 1-D CNN (two strided convolutions, global pooling, dense 32) trained to tell the template class
+    of real training spectra; returns a function mapping spectra (n, L[, 1]) to its 32 penultimate features."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    inp = keras.Input((x_train.shape[1], 1))
+    h = keras.layers.Conv1D(16, 7, strides=2, activation="relu")(inp)
+    h = keras.layers.Conv1D(32, 7, strides=2, activation="relu")(h)
+    h = keras.layers.GlobalAveragePooling1D()(h)
+    feat = keras.layers.Dense(32, activation="relu", name="features")(h)
+    clf = keras.Model(inp, keras.layers.Dense(int(classes_train.max()) + 1, activation="softmax")(feat))
+    clf.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
+    clf.fit(x_train.reshape(len(x_train), -1, 1), classes_train, batch_size=128, epochs=epochs, verbose=0)
+    features = keras.Model(inp, feat)
+    return lambda x: np.asarray(features.predict(np.asarray(x).reshape(len(x), -1, 1), batch_size=512, verbose=0))
+
+
+def _spectra(model, run, data_dir, split, manifest, out_dir):
+    """A conditional spectrum generator (``kzoo.models.spectra.SpectraWGAN``) on a split, one spectrum generated
+    at every real one's parameters. ``cross_correlation`` (``kzoo.sims.spectra.cross_correlate`` against the four
+    CWW templates): ``r_median_real`` / ``r_median_generated`` = the median best correlation, ``r_ks`` = the two-
+    sample Kolmogorov-Smirnov distance between the two distributions of r (0: the same), ``template_agreement`` =
+    the fraction of generated spectra whose best template is that of the real one; in the observed frame,
+    ``z_error_generated`` = median |z_xc - z| / (1 + z) of the redshift measured on the generated spectrum against
+    the one it was conditioned on, ``z_error_real`` the same measurement on the real spectra (its floor), and
+    ``z_outliers_generated`` the fraction above 0.01. ``frechet``: the Frechet distance between real and generated
+    spectra in the 32 features of a small CNN trained on the real training spectra to tell their template class
+    (:func:`spectrum_features`), ``generated`` on one half of the split against the real other half, and
+    ``real_vs_real`` between the real halves (the floor)."""
+    from scipy.stats import ks_2samp
+
+    from kzoo.data.pipeline import dataset, load_arrays
+    from kzoo.experiments import pipeline_args
+    from kzoo.sims import spectra as sky
+
+    exp = run["experiment"]
+    feature = exp["inputs"]["spectrum"]
+    names = list(exp["inputs"]["conditions"])
+    real, cond = [], []
+    for x, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=512, shuffle=False, manifest=manifest,
+                        verify=False):
+        real.append(x["spectrum"].numpy().reshape(len(x["spectrum"]), -1))
+        cond.append(x["conditions"].numpy())
+    real, cond = np.concatenate(real), np.concatenate(cond)
+    gen = model.generate(cond, seed=int(run["seed"])).reshape(len(real), -1)
+    params = manifest["params"]
+    observed = feature == "spectrum_obs"
+    grid = sky.obs_grid(params) if observed else sky.rest_grid(params)
+    z_lo, z_hi = params["z_range"]
+    z_grid = np.arange(max(0.0, z_lo - 0.05), z_hi + 0.0505, 0.001) if observed else np.arange(-0.02, 0.0205, 0.001)
+    xr, xg = sky.cross_correlate(real, grid, z_grid), sky.cross_correlate(gen, grid, z_grid)
+    xc = {"n": int(len(real)), "r_median_real": float(np.median(xr["r"])), "r_median_generated": float(np.median(xg["r"])),
+          "r_ks": float(ks_2samp(xr["r"], xg["r"]).statistic),
+          "template_agreement": float(np.mean(xr["template"] == xg["template"]))}
+    if observed and "z" in names:
+        z = cond[:, names.index("z")]
+        err_g, err_r = np.abs(xg["z"] - z) / (1 + z), np.abs(xr["z"] - z) / (1 + z)
+        xc.update({"z_error_generated": float(np.median(err_g)), "z_error_real": float(np.median(err_r)),
+                   "z_outliers_generated": float(np.mean(err_g > 0.01)), "z_outliers_real": float(np.mean(err_r > 0.01))})
+    x_train, t_train = load_arrays(data_dir, "train", inputs=feature, targets=["template_t"], manifest=manifest,
+                                   verify=False)
+    embed = spectrum_features(x_train.reshape(len(x_train), -1), np.round(t_train[:, 0]).astype(int),
+                              seed=int(run["seed"]))
+    half = len(real) // 2
+    fr, fg = embed(real), embed(gen)
+    frechet = {"n": int(half), "generated": frechet_distance(fr[:half], fg[half:2 * half]),
+               "real_vs_real": frechet_distance(fr[:half], fr[half:2 * half])}
+    k = min(4, len(real))
+    z = cond[:k, names.index("z")] if observed and "z" in names else np.zeros(k)
+    marks = {"4000 A": sky.BREAK * (1 + z), **{n: w * (1 + z) for n, w in sky.LINES.items()
+                                                if n in ("Halpha", "Hbeta", "OIII_5007")}}
+    plots.spectra_examples(grid, real[:k], gen[:k], [dict(zip(names, c)) for c in cond[:k]], marks,
+                           out_dir / "generated.png", title=f"{exp['name']}: {split} split, real and generated")
+    return {"cross_correlation": xc, "frechet": frechet}
+
+
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
-              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction, "anomaly": _anomaly}
+              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction, "anomaly": _anomaly,
+              "spectra": _spectra}
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
@@ -761,7 +852,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
                         "denoising": denoising_metrics, "classification": classification_metrics,
                         "generation": _generation, "reconstruction": _reconstruction,
-                        "anomaly": anomaly_metrics}.get(
+                        "anomaly": anomaly_metrics, "spectra": _spectra}.get(
             run["experiment"]["evaluation"], evaluate).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }

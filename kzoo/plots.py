@@ -383,3 +383,27 @@ def generated_examples(real, reconstructed, generated, conditions, path, title: 
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return _save(fig, path)
+
+
+def spectra_examples(grid, real, generated, conditions, marks, path, title: str = ""):
+    """Real (grey) and generated (colour) spectra for the same physical parameters, one panel each, with the
+    wavelengths in ``marks`` ({name: wavelength per example, (n,) or scalar}) drawn as dotted lines."""
+    plt = _plt()
+    n = len(real)
+    fig, axes = plt.subplots(n, 1, figsize=(8, 1.9 * n), sharex=True, squeeze=False)
+    for i, ax in enumerate(axes[:, 0]):
+        ax.plot(grid, np.asarray(real[i]).ravel(), color="0.55", lw=0.7, label="real")
+        ax.plot(grid, np.asarray(generated[i]).ravel(), color="C3", lw=0.7, label="generated")
+        for name, where in marks.items():
+            w = float(np.asarray(where).ravel()[i] if np.ndim(where) else where)
+            if grid[0] <= w <= grid[-1]:
+                ax.axvline(w, color="C0", ls=":", lw=0.8)
+                ax.text(w, 1.02, name, fontsize=6, color="C0", ha="center", va="bottom")
+        ax.set_title(", ".join(f"{k} {v:.3g}" for k, v in conditions[i].items()), fontsize=7)
+        ax.set_ylim(-0.05, 1.15)
+    axes[0, 0].legend(fontsize=6, loc="lower right")
+    axes[-1, 0].set_xlabel("wavelength (A)")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -462,7 +462,7 @@ def markdown(r: dict) -> str:
 
 
 SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo": "cosmo-*", "rings": "rings-*",
-          "reionization": "reion-*", "svdd": "svdd-*", "photoz": "photoz-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
+          "reionization": "reion-*", "svdd": "svdd-*", "photoz": "photoz-*", "spectra": "spectra-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
 
 
 def headline_rows(r: dict, floors=None) -> list[str]:
@@ -883,6 +883,34 @@ def photoz_section(out: Path, results_dir: Path, records=()) -> str:
     return "\n".join(lines + ["", *_variant_links(results_dir, records)])
 
 
+def spectra_section(out: Path, results_dir: Path, records=()) -> str:
+    """Seed 001 A/B in one table: each spectrum GAN judged by cross-correlation against the CWW templates and by a
+    Frechet distance, every number beside its real-vs-real floor."""
+    rows = []
+    for r in records:
+        e, m = r["experiment"], r["metrics"]
+        xc, fd = m.get("cross_correlation", {}), m.get("frechet", {})
+        if not xc:
+            continue
+        z = (f"{xc['z_error_generated']:.4f} ({xc['z_error_real']:.4f})" if "z_error_generated" in xc else "")
+        rows.append(f"| [{e['name']}]({e['name']}.md) | {e['inputs']['spectrum']} | {e['model_args'].get('penalty')} | "
+                    f"{xc['r_median_generated']:.3f} ({xc['r_median_real']:.3f}) | {xc['r_ks']:.3f} | "
+                    f"{xc['template_agreement']:.3f} | {z} | {fd.get('generated', float('nan')):.4f} "
+                    f"({fd.get('real_vs_real', float('nan')):.4f}) | {r['epochs_run']} |")
+    if not rows:
+        return ""
+    return "\n".join(["## Generated against real spectra (seed 001 A's planned validation)", "",
+                      "For one spectrum generated at each test spectrum's parameters: the median best correlation r "
+                      "with the CWW templates (real spectra in brackets), the Kolmogorov-Smirnov distance between the "
+                      "two distributions of r, how often the best template agrees, the median redshift error "
+                      "|z_xc - z| / (1 + z) measured on generated observed-frame spectra (on the real ones in "
+                      "brackets: the method's floor) and the Frechet distance in a small CNN's features (real against "
+                      "real in brackets).", "",
+                      "| experiment | frame | Lipschitz | r, generated (real) | KS(r) | same template | z error (real) | "
+                      "Frechet (real-real) | epochs |", "|---|---|---|---|---|---|---|---|---|", *rows, "",
+                      *_variant_links(results_dir, records)])
+
+
 def identical_input_ceiling(data_dir, target: str, split: str = "test") -> float | None:
     """The highest accuracy any classifier of ``target`` can reach on ``split`` when identical inputs (blank maps:
     every pixel 0) carry different classes: all other images right, the blank ones all given their most common
@@ -911,7 +939,7 @@ def load_recipe_param(recipe: str, key: str):
 
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
                 "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section,
-                "svdd": svdd_section, "photoz": photoz_section}  # physical references and cross-experiment tables, once per suite
+                "svdd": svdd_section, "photoz": photoz_section, "spectra": spectra_section}  # physical references and cross-experiment tables, once per suite
 
 
 def gc_floors(results_dir):

@@ -49,3 +49,21 @@ def test_the_stored_spectra_cover_the_common_rest_range_and_repeat_their_bytes()
     for name, (lo, hi) in spectra.label_ranges().items():
         col = a["labels"][:, spectra.LABELS.index(name)]
         assert np.all((col >= lo) & (col <= hi)), name
+
+
+def test_cross_correlation_against_the_templates_measures_the_redshift_of_real_spectra():
+    s = spectra.simulate(np.random.default_rng(4), 60, snr_ref=60.0)
+    z = s["labels"][:, spectra.LABELS.index("z")]
+    got = spectra.cross_correlate(s["spectrum_obs"], spectra.obs_grid({}), np.arange(0.0, 0.351, 0.001))
+    assert np.median(np.abs(got["z"] - z) / (1 + z)) < 0.005 and np.median(got["r"]) > 0.9
+    assert set(np.unique(got["template"])) <= {0, 1, 2, 3}
+
+
+def test_the_frechet_distance_of_shifted_gaussians():
+    from kzoo.evaluate import frechet_distance
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3))
+    assert frechet_distance(a, b) < 0.02
+    assert frechet_distance(a, b + [2.0, 0.0, 0.0]) == pytest.approx(4.0, abs=0.15)
+    assert frechet_distance(a, 2.0 * b) == pytest.approx(3 * (1 + 4 - 2 * 2), abs=0.2)  # Tr(S + 4S - 2 (4 S^2)^1/2)

@@ -120,4 +120,4 @@ def list_experiments(pattern: str = "*") -> list[str]:
 
 # One module per family declares its experiments with ``add`` (imported last: they use the names above).
 from kzoo.experiments import (clusters, cosmology, galactic_center, morphology, photometry, reionization,  # noqa: E402,F401
-                              rings, sersic)
+                              rings, sersic, spectra)

@@ -261,7 +261,7 @@ def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, late
         >>> import kzoo
         >>> gan = kzoo.build("spectra_wgan", input_shape=(64, 1), hidden=8, penalty="gp")
     """
-    if normalization not in (None, "none"):
+    if (normalization.get("mode") if isinstance(normalization, dict) else normalization) not in (None, "none"):
         raise ValueError("spectra_wgan: spectra come min-max scaled; normalization must be none")
     model = SpectraWGAN(int(input_shape[0]), conditions, condition_ranges, latent_dim, hidden, blocks, n_critic,
                         penalty, clip_value, gp_weight, noise, conditional, seed, name=name)

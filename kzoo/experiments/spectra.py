@@ -1,0 +1,44 @@
+"""The spectrum GAN of seed 001, groups A and B: a conditional WGAN from (age, metallicity, stellar mass, redshift)
+to a 500-point spectrum, with the seed's weight clipping and with a gradient penalty, in the rest frame (the seed's
+preprocessing) and in the observed frame (where a generated spectrum's redshift can be measured)."""
+
+from __future__ import annotations
+
+from kzoo.experiments import Experiment, add
+
+SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"
+CONDITIONS = ("age_gyr", "metallicity", "log_mass", "z")
+RANGES = [[0.1, 13.0], [0.002, 0.04], [8.5, 11.5], [0.02, 0.3]]  # recipe spectra's label ranges
+
+for _name, _feature, _penalty, _lr, _goals, _what in (
+        ("spectra-wgan", "spectrum", "clip", 5e-5, {},
+         "rest-frame spectra (the seed's preprocessing), weight clipping at 0.01 and RMSprop 5e-5 (the seed's)"),
+        ("spectra-wgan-gp", "spectrum", "gp", 1e-4, {},
+         "rest-frame spectra, gradient penalty 10 instead of clipping"),
+        ("spectra-wgan-observed", "spectrum_obs", "gp", 1e-4, {"z_error_generated": {"cross_correlation": ("<=", 0.01)}},
+         "observed-frame spectra, gradient penalty: the redshift measured on a generated spectrum against the one "
+         "it was asked for")):
+    add(Experiment(
+        name=_name,
+        recipe="spectra",
+        model="spectra_wgan",
+        model_args={"conditions": len(CONDITIONS), "condition_ranges": RANGES, "penalty": _penalty},
+        inputs={"spectrum": _feature, "conditions": CONDITIONS},
+        targets=_feature,
+        normalization="none",
+        loss="model",  # the Wasserstein losses, in the model's train_step
+        metrics=(),
+        batch_size=64,
+        learning_rate=_lr,
+        epochs=60,
+        patience=60,  # a GAN does not converge steadily: the whole schedule; the epoch of the lowest validation
+        # Wasserstein estimate is kept
+        evaluation="spectra",
+        goals=_goals,
+        reference={},
+        seed=SEED_001A,
+        description=f"A conditional WGAN of galaxy spectra (kzoo.models.spectra) on {_what}; judged by cross-"
+                    "correlation against the CWW templates (best template, best redshift, r) and by a Frechet "
+                    "distance in the features of a small CNN trained on real spectra, each beside its real-vs-real "
+                    "floor.",
+    ))
