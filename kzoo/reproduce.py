@@ -94,7 +94,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     figs.mkdir(parents=True, exist_ok=True)
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
                 "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png", "rings.png",
-                "generated.png", "reconstruction_examples.png", "power_spectra.png"):
+                "generated.png", "reconstruction_examples.png", "power_spectra.png", "scores.png"):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)
