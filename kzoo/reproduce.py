@@ -86,12 +86,14 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     precision = run["settings"].get("precision", precision)
 
     elsewhere = {}
+    figs = results_dir / exp.name
+    figs.mkdir(parents=True, exist_ok=True)
     for other in (exp.evaluation_args or {}).get("also_on", []):  # the run judged on another recipe's test split
         other_data = data.parent / other if data.name == exp.recipe else out / f"data-{other}"
         write_shards(other, other_data, seed=seed, n=n, workers=workers)
         elsewhere[other] = evaluate(run_dir, other_data, out=out / f"on-{other}", classical=False)["metrics"]
-    figs = results_dir / exp.name
-    figs.mkdir(parents=True, exist_ok=True)
+        if (out / f"on-{other}" / "scores.png").exists():  # an anomaly score's histograms there
+            shutil.copyfile(out / f"on-{other}" / "scores.png", figs / f"scores_{other}.png")
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
                 "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png", "rings.png",
                 "generated.png", "reconstruction_examples.png", "power_spectra.png", "scores.png"):
