@@ -31,7 +31,8 @@ NOISES = ("gaussian", "uniform")
 @keras.saving.register_keras_serializable(package="kzoo")
 class SpectraWGAN(keras.Model):
     """Inputs ``{"spectrum": (B, L, 1) in [0, 1], "conditions": (B, k) physical units}``; ``call`` returns spectra
-    generated for the conditions (the real spectrum is not used), (B, L, 1). ``condition_ranges`` ((k, 2) lows and
+    generated for the conditions (the real spectrum is not used), (B, L, 1): from drawn noise in training, from the
+    noise's centre (0) at inference, so that a prediction is repeatable (``generate`` draws). ``condition_ranges`` ((k, 2) lows and
     highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow
     backend) trains the critic and the generator; ``test_step`` reports the critic's Wasserstein estimate
     E[D(real)] - E[D(fake)] as the loss (lower: generated spectra closer to the real ones, as far as the critic
@@ -102,11 +103,13 @@ class SpectraWGAN(keras.Model):
             return inputs.get("spectrum"), inputs["conditions"]
         return inputs[0], inputs[1]
 
-    def _latent(self, c_scaled):
+    def _latent(self, c_scaled, draw=True):
         b = ops.shape(c_scaled)[0]
         parts = []
         if self.latent_dim:
-            if self.noise == "gaussian":
+            if not draw:  # the centre of the noise distribution
+                parts.append(ops.zeros((b, self.latent_dim)))
+            elif self.noise == "gaussian":
                 parts.append(keras.random.normal((b, self.latent_dim), seed=self.sampler))
             else:
                 parts.append(keras.random.uniform((b, self.latent_dim), -1.0, 1.0, seed=self.sampler))
@@ -118,8 +121,8 @@ class SpectraWGAN(keras.Model):
         return self.critic([spectra, c_scaled] if self.conditional else spectra, training=training)
 
     def call(self, inputs, training=False):
-        _, c = self._parts(inputs)
-        return self.generator(self._latent(self._scale(c)), training=training)
+        _, c = self._parts(inputs)  # at inference the noise's centre (0): the typical spectrum, the same each call
+        return self.generator(self._latent(self._scale(c), draw=training), training=training)
 
     def wasserstein_critic_loss(self, d_real, d_fake):
         """E[D(fake)] - E[D(real)]: what the critic minimises (minus its Wasserstein estimate)."""
