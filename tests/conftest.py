@@ -30,8 +30,9 @@ def tiny_data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def svdd_run(tmp_path_factory):
-    """The one fit path, once for the session (tests/test_morphology.py, tests/test_image_folder.py): the autoencoder, then the soft-boundary SVDD from its run, on
-    16 x 16 ellipticals; and a test set of all three classes. Tests copy the run before judging it."""
+    """The one fit path, once for the session (tests/test_morphology.py, tests/test_image_folder.py): the
+    autoencoder, then the soft-boundary SVDD from its run, on 16 x 16 ellipticals; and a test set of all three
+    classes. Tests copy the run before judging it."""
     from kzoo.data import write_shards
     from kzoo.train import fit
 
