@@ -638,11 +638,12 @@ def cluster_luminosity_reference(manifest: dict, data_dir, split: str, targets, 
         "recipe's mean L-M relation inverted, R500 iterated to convergence (no core excision)")
 
 
-def _train_and_split_images(manifest: dict, data_dir, split: str, targets):
-    """The first stored image array and ``targets`` of the training split and of ``split``, images flattened."""
+def _train_and_split_images(manifest: dict, data_dir, split: str, targets, feature: str | None = None):
+    """A stored array (``feature``, default the first) and ``targets`` of the training split and of ``split``,
+    each example flattened."""
     from kzoo.data.pipeline import load_arrays
 
-    image = next(k for k in manifest["schema"] if k != "labels")  # the (first) stored image array
+    image = feature or next(k for k in manifest["schema"] if k != "labels")
     x_train, y_train = load_arrays(data_dir, "train", inputs=image, targets=list(targets), manifest=manifest,
                                    verify=False)
     x, y = load_arrays(data_dir, split, inputs=image, targets=list(targets), manifest=manifest, verify=False)
@@ -725,15 +726,6 @@ def power_spectrum_reference(manifest: dict, data_dir, split: str, targets, prog
         f"the {len(x_train)} training maps: how much of the answer the mean and the power spectrum alone hold")
 
 
-def _train_and_split_vectors(manifest: dict, data_dir, split: str, targets, feature: str):
-    from kzoo.data.pipeline import load_arrays
-
-    x_train, y_train = load_arrays(data_dir, "train", inputs=feature, targets=list(targets), manifest=manifest,
-                                   verify=False)
-    x, y = load_arrays(data_dir, split, inputs=feature, targets=list(targets), manifest=manifest, verify=False)
-    return x_train.reshape(len(x_train), -1), y_train, x.reshape(len(x), -1), y
-
-
 def tree_photoz_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False,
                           kind: str = "random_forest", feature: str = "mags_colours", trees: int = 200):
     """Seed 001 C's winners: a random forest (scikit-learn RandomForestRegressor, ``trees`` (200) trees, leaves of at least 2,
@@ -744,7 +736,7 @@ def tree_photoz_reference(manifest: dict, data_dir, split: str, targets, progres
     _sklearn(kind)
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 
-    x_train, y_train, x, y = _train_and_split_vectors(manifest, data_dir, split, targets, feature)
+    x_train, y_train, x, y = _train_and_split_images(manifest, data_dir, split, targets, feature)
     pred = []
     for j in range(y_train.shape[1]):
         if kind == "random_forest":
