@@ -538,6 +538,7 @@ SERSIC_FIXED = {"params": (1e5, 3.0, 0.3, -0.069, 0.15), "psf_fwhm": 0.5}  # the
 SERSIC_SEED_CRB60 = (0.056e5, 0.78, 0.028, 0.054, 0.054)
 SERSIC_SEED_STD60 = (0.063e5, 0.765, 0.035, 0.048, 0.055)
 SERSIC_CRB_IMAGES = 200  # test images whose own Cramer-Rao bound is computed (~0.5 s each) for the SNR bins
+SERSIC_FIXED_IMAGES = None  # noise realisations of the fixed galaxy (None: the recipes' 1,000)
 
 
 def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
@@ -587,7 +588,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
     data = {}
     for snr in ("60", "30"):
         data[snr] = out / f"fixed_snr{snr}"
-        write_shards(f"sersic_fixed_snr{snr}", data[snr])  # the recipe's own seed
+        write_shards(f"sersic_fixed_snr{snr}", data[snr], n=SERSIC_FIXED_IMAGES)  # the recipe's own seed
     lines += ["", "### Networks on the fixed galaxy (many noise realisations)", "",
               "| experiment | SNR | | " + " | ".join(names) + " | goal |", "|---|---|---|" + "---|" * len(names) + "---|"]
     curves = {}

@@ -80,7 +80,9 @@ def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_pa
 
     monkeypatch.setitem(rp.SUITES, "sersic", "sersic-v1")
     monkeypatch.setattr(rp, "SERSIC_CRB_IMAGES", 3)
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1", dataclasses.replace(EXPERIMENTS["sersic-v1"], reference_method=""))
+    monkeypatch.setattr(rp, "SERSIC_FIXED_IMAGES", 64)
+    monkeypatch.setitem(EXPERIMENTS, "sersic-v1", dataclasses.replace(EXPERIMENTS["sersic-v1"], reference_method="",
+                                                                      model_args=TINY_XCEPTION))
     rp.reproduce_suite("sersic", tmp_path / "work", n=40, epochs=1, workers=1, results_dir=tmp_path / "res")
     page = (tmp_path / "res" / "sersic.md").read_text()
     assert "| 60 | kzoo CRB sigma |" in page and "| 60 | seed's typed CRB |" in page
