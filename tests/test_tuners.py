@@ -90,7 +90,7 @@ def test_a_killed_search_continues_its_trial_and_keeps_the_finished_ones(tiny_da
     import time
 
     out = tmp_path / "s"
-    cmd = _tune(out, tiny_data, "--max-trials", 2, "--epochs", 8)
+    cmd = _tune(out, tiny_data, "--max-trials", 2, "--epochs", 4)
     p = subprocess.Popen(cmd, env=ENV, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     checkpoint = out / "runs" / "1" / ".staging" / "backup" / "state.json"
     deadline = time.time() + 400

@@ -47,6 +47,8 @@ TINY = {
     "svdd_autoencoder": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16), "normalization": "gcn_l1"},
     "deep_svdd": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16), "objective": "soft-boundary",
                   "normalization": "gcn_l1"},
+    "photoz_mlp": {"input_shape": (21, 1), "hidden": (8, 8)},
+    "spectra_wgan": {"input_shape": (32, 1), "hidden": 4, "latent_dim": 3, "blocks": 2},
 }
 
 
