@@ -130,3 +130,17 @@ def test_a_deep_svdd_trains_through_kzoo_train_from_its_pretrained_encoder_and_i
     assert got["targets"] == ["anomaly_score", "zone_label"]
     score, label = got["predictions"][str(tmp_path / "g.npy")]
     assert label == kzoo.evaluate.zone_labels([score], zones["thresholds"])[0] and label in (0.0, 0.2, 0.5, 0.8, 1.0)
+
+
+def test_the_soft_boundary_trains_in_mixed_bfloat16():
+    """The reproductions train in mixed_bfloat16: c and R stay float32 beside the bfloat16 network."""
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        m = kzoo.build("deep_svdd", **SMALL, objective="soft-boundary", warm_up_epochs=0)
+        x = _images(32)
+        m.init_center(x)
+        m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=None)
+        m.fit(x, epochs=1, batch_size=16, verbose=0, callbacks=m.fit_callbacks())
+        assert float(m.radius) > 0 and np.isfinite(np.asarray(m(x[:4]))).all()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

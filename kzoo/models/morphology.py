@@ -137,16 +137,16 @@ class DeepSVDD(keras.Model):
         self.epoch = self.add_weight(shape=(), initializer="zeros", trainable=False, name="epoch")
 
     def distance(self, x, training=False):
-        z = keras.ops.cast(self.phi(x, training=training), "float32")
-        return keras.ops.sum(keras.ops.square(z - self.center), axis=-1)
+        z = keras.ops.cast(self.phi(x, training=training), "float32")  # c and R in float32 (mixed precision too)
+        return keras.ops.sum(keras.ops.square(z - keras.ops.cast(self.center, "float32")), axis=-1)
 
     def call(self, x, training=False):
         d = self.distance(x, training=training)
-        return d - keras.ops.square(self.radius) if self.objective == "soft-boundary" else d
+        return d - keras.ops.square(keras.ops.cast(self.radius, "float32")) if self.objective == "soft-boundary" else d
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         if self.objective == "soft-boundary":
-            r2 = keras.ops.square(self.radius)
+            r2 = keras.ops.square(keras.ops.cast(self.radius, "float32"))
             loss = r2 + keras.ops.mean(keras.ops.relu(y_pred)) / self.nu
             if training:  # R for the next batch: the (1 - nu) quantile of this batch's distances, after warm-up
                 d = keras.ops.maximum(y_pred + r2, 0.0)
