@@ -439,7 +439,18 @@ def markdown(r: dict) -> str:
         lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
     for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
         keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
-        if not keys:  # an anomaly score: the suite page tabulates it (svdd_section)
+        if not keys and "auroc" in m.get("all", {}):  # a one-class run judged on a set of every class
+            a = m["all"]
+            lines += ["", f"The same run on the test split of recipe `{other}` (AUROC of the normal class against "
+                          f"the rest; the five zones' thresholds {', '.join(f'{t:.4g}' for t in a['thresholds'])}):",
+                      "", "| anomalous class | AUROC | accuracy at the undecided zone's middle | images per zone "
+                          "(0.0 .. 1.0) |", "|---|---|---|---|"]
+            per = a.get("zones_per_class", {})
+            lines += [f"| {c} | {v['auroc']:.4f} | {v.get('accuracy_at_midpoint', float('nan')):.4f} | "
+                      f"{per.get(c, a['zones']['anomalous'] if c == 'all' else '')} |" for c, v in m.items() if "auroc" in v]
+            lines += [f"| {c} (the normal class) | | | {z} |" for c, z in per.items() if c not in m]
+            continue
+        if not keys:
             continue
         lines += ["", f"The same run on the test split of recipe `{other}`:", "",
                   "| target | " + " | ".join(f"{k} ({exp['recipe']})" + f" | {k} ({other})" for k in keys) + " |",
