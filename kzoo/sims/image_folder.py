@@ -257,12 +257,12 @@ def import_images(list_path, out, classes=None, label: str = "label", npix: int 
     from kzoo.data.shards import write_shards
 
     where = Path(list_path).resolve()
-    found = read_list(str(where))
-    names = sorted({r[1] for r in found if r[1] is not None})
-    classes = list(classes) if classes else names
-    if not classes:
-        classes = []
-    params = validate_params({"list": str(where), "list_sha256": _sha256(where), "label": label, "classes": classes,
+    if not where.is_file():
+        raise ListError(f"{where}: no such list (a CSV file with the columns location, label[, split])")
+    sha = _sha256(where)  # read once: a list edited between two imports in one session is read again
+    found = read_list(str(where), sha)
+    classes = list(classes) if classes else sorted({r[1] for r in found if r[1] is not None})
+    params = validate_params({"list": str(where), "list_sha256": sha, "label": label, "classes": classes,
                               "npix": int(npix), "val_fraction": float(val_fraction),
                               "test_fraction": float(test_fraction), "split_seed": int(split_seed),
                               "grow_to": int(grow_to), "noise": float(noise)})
