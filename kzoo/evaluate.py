@@ -449,8 +449,11 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
     from kzoo.sims import get_sky
 
     sky = get_sky(manifest["recipe"]["sky"])
-    names = dict(enumerate(sky.class_names(manifest["params"], target) if hasattr(sky, "class_names") else ()))
-    names[-1] = "unlabelled"
+    # a sky's class names start at its label range's low end (morphology_elliptical: 1; a list with unlabelled rows: -1)
+    low = int(manifest["label_ranges"][target][0])
+    names = {low + i: n for i, n in enumerate(sky.class_names(manifest["params"], target)
+                                               if hasattr(sky, "class_names") else ())}
+    names.setdefault(-1, "unlabelled")
     for k in sorted(set(labels[known].tolist()) - {normal}):
         sel = (labels == normal) | (labels == k)
         metrics[names.get(k, str(k))] = anomaly_metrics(scores[sel], labels[sel] != normal, thresholds=t)

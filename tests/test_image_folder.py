@@ -106,6 +106,9 @@ def test_a_deep_svdd_run_judges_and_labels_imported_photographs(svdd_run, tmp_pa
                   val_fraction=0.2, test_fraction=0.5, progress=False)
     res = evaluate(tmp_path / "svdd", tmp_path / "real", out=tmp_path / "on-real", classical=False)["metrics"]
     assert 0 <= res["all"]["auroc"] <= 1 and (tmp_path / "svdd" / "zones.json").exists()
+    # class names by label, not by position: the list's unlabelled rows (-1) do not shift them
+    assert set(res) == {"all", "barred", "spiral"}  # the run's normal class is elliptical
+    assert set(res["all"]["zones_per_class"]) == {"barred", "elliptical", "spiral"}
     applied = evaluate(tmp_path / "svdd", tmp_path / "real", split="apply", out=tmp_path / "on-apply", classical=False)
     assert sum(applied["metrics"]["all"]["zones_per_class"]["unlabelled"]) == 2
     assert main(["predict", str(tmp_path / "svdd"), str(tmp_path / "photos" / "sim0.png"), "--resize", "--json"]) == 0
