@@ -17,7 +17,9 @@ for _name, _model, _args, _targets, _suite, _loss, _what in (
          "group E's ResNet-18 with its last stage dropped, Omega_m and sigma_8"),
         ("cosmo-6p-o3", "camels_o3", {}, SIX, "tng", "moment",
          "the CAMELS benchmark network, a mean and a sigma per parameter (moment loss), all six"),
-        ("cosmo-2p-simba", "cosmo_cnn", {}, TWO, "simba", "mse", "the simple CNN trained on the other suite")):
+        ("cosmo-2p-simba", "cosmo_cnn", {}, TWO, "simba", "mse", "the simple CNN trained on the other suite"),
+        ("cosmo-6p-simba", "cosmo_cnn", {}, SIX, "simba", "mse",
+         "the simple CNN trained on the other suite, all six parameters")):
     add(Experiment(
         name=_name,
         recipe=f"cosmo_{_suite}",
