@@ -196,13 +196,17 @@ def model_args(pairs) -> dict:
 
 def _cmd_train(a):
     from kzoo.io import ensure_dir
-    from kzoo.train import fit, read_hyperparameters
+    from kzoo.train import fit, read_hyperparameters, use_backend
+
+    backend = use_backend(a.backend)  # before Keras is imported
 
     ensure_dir(a.out, "--out")
     settings, args = read_hyperparameters(a.hyperparameters) if a.hyperparameters else ({}, {})
     args.update(model_args(a.model_arg))  # the command line wins over the file
     strategy = None
     if a.strategy == "mirrored":
+        if backend != "tensorflow":
+            raise ValueError(f"--strategy mirrored needs --backend tensorflow, not {backend!r}")
         import tensorflow as tf
 
         strategy = tf.distribute.MirroredStrategy()
@@ -267,6 +271,9 @@ def _cmd_predict(a):
 
 def _cmd_reproduce(a):
     from kzoo.io import ensure_dir
+    from kzoo.train import use_backend
+
+    use_backend(a.backend)  # before Keras is imported
     from kzoo.reproduce import SUITES, reproduce, reproduce_suite
 
     ensure_dir(a.out, "--out")
@@ -322,6 +329,10 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 PRECISION_HELP = ("training precision; mixed_bfloat16 pays off only on GPUs and on CPUs with AMX or AVX512-BF16, "
                   "mixed_float16 only on GPUs")
+
+
+BACKEND_HELP = ("Keras backend to train on: tensorflow, jax or torch (default: KERAS_BACKEND, else tensorflow); "
+                "the data pipeline is tf.data whichever it is, and the saved model loads on every backend")
 
 
 NO_REFERENCE_HELP = ("skip the experiment's classical reference method (e.g. the Poisson template fit); otherwise "
@@ -458,8 +469,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed of the weights, shuffling and augmentation")
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
+    s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
     s.add_argument("--strategy", default="default", choices=["default", "mirrored"],
-                   help="tf.distribute strategy: default (one device) or mirrored (every local GPU)")
+                   help="tf.distribute strategy: default (one device) or mirrored (every local GPU; tensorflow backend only)")
     s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch instead of caching "
                                                            "the parsed dataset in memory")
     s.add_argument("--overwrite", action="store_true",
@@ -519,6 +531,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=2, help="simulation worker processes")
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
+    s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
     s.add_argument("--results", default="results", help="where the .md/.json results go")

@@ -865,6 +865,30 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     return result
 
 
+def input_gradient(fn, x: np.ndarray) -> np.ndarray:
+    """d sum(fn(x)) / d x for a float32 batch ``x``, on the Keras backend in use (tensorflow, jax or torch):
+    ``fn`` maps a tensor of the backend to a tensor (a Keras model, or a function of one)."""
+    import keras
+
+    backend = keras.backend.backend()
+    x = np.asarray(x, np.float32)
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda v: keras.ops.sum(keras.ops.cast(fn(v), "float32")))(x))
+    if backend == "torch":
+        v = keras.ops.convert_to_tensor(x).detach().requires_grad_(True)
+        keras.ops.sum(keras.ops.cast(fn(v), "float32")).backward()
+        return v.grad.detach().cpu().numpy()
+    import tensorflow as tf
+
+    v = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(v)
+        y = tf.reduce_sum(tf.cast(fn(v), tf.float32))
+    return tape.gradient(y, v).numpy()
+
+
 def saliency_maps(model, x: np.ndarray, output: int = 0) -> tuple[np.ndarray, np.ndarray, str]:
     """Where the network looks, for images ``x`` (B, H, W, C) and its ``output``-th regression value:
 
@@ -872,23 +896,24 @@ def saliency_maps(model, x: np.ndarray, output: int = 0) -> tuple[np.ndarray, np
     * Grad-CAM (Selvaraju et al. 2017) on the last layer with a spatial map before the pooling: the map's
       channels weighted by the mean gradient of y over them, rectified and scaled up to the image.
 
-    Returns (gradients (B, H, W), grad_cam (B, H, W), the Grad-CAM layer's name). TensorFlow backend."""
+    Any Keras backend (:func:`input_gradient`); the network is cut at that layer into the part before
+    it and the part after it, so the gradient of y with respect to its map is the gradient of the latter.
+    Returns (gradients (B, H, W), grad_cam (B, H, W), the Grad-CAM layer's name)."""
     import keras
-    import tensorflow as tf
 
     spatial = [layer for layer in model.layers if len(getattr(layer, "output", np.empty(0)).shape or ()) == 4
                and layer.output.shape[1] is not None and layer is not model.layers[0]]
     last = spatial[-1]
-    probe = keras.Model(model.inputs, [last.output, model.output])
-    x = tf.convert_to_tensor(x, tf.float32)
-    with tf.GradientTape(persistent=True) as tape:
-        tape.watch(x)
-        fmap, y = probe(x, training=False)
-        y = tf.cast(y[:, output], tf.float32)
-    grad_x = tf.reduce_sum(tf.abs(tape.gradient(y, x)), axis=-1).numpy()
-    grad_f = tf.cast(tape.gradient(y, fmap), tf.float32)
-    fmap = tf.cast(fmap, tf.float32)
-    cam = tf.nn.relu(tf.reduce_sum(fmap * tf.reduce_mean(grad_f, axis=(1, 2), keepdims=True), axis=-1))
-    cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear")[..., 0].numpy()
-    del tape
-    return grad_x, cam, last.name
+    head = keras.Model(model.inputs, last.output)
+    tail = keras.Model(last.output, model.output)
+    x = np.asarray(x, np.float32)
+
+    def value(net):
+        return lambda v: net(v, training=False)[:, output]
+
+    grad_x = np.abs(input_gradient(value(model), x)).sum(axis=-1)
+    fmap = np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(head(x, training=False), "float32")))
+    grad_f = input_gradient(value(tail), fmap)
+    cam = np.maximum((fmap * grad_f.mean(axis=(1, 2), keepdims=True)).sum(axis=-1), 0.0)
+    cam = keras.ops.convert_to_numpy(keras.ops.image.resize(cam[..., None], x.shape[1:3], interpolation="bilinear"))
+    return grad_x, np.asarray(cam[..., 0]), last.name

@@ -173,16 +173,9 @@ NOISES = ("gaussian", "poisson", "masked", "salt_and_pepper", "mixed")
 NOISE_DEFAULTS = {"gaussian": 0.2, "poisson": 1.0, "masked": 0.5, "salt_and_pepper": 0.5}  # the seed's
 
 
-def corrupt(x, seed, kind: str, amount: float | None = None):
-    """Stateless noise of seed 000's denoising study on images in [0, 1] (output clipped to [0, 1]).
-
-    ``gaussian``: x + amount * N(0, 1); ``poisson``: Poisson(x * amount) / amount; ``masked``: a
-    fraction ``amount`` of the pixels set to 0; ``salt_and_pepper``: a fraction ``amount`` set to the
-    image's minimum or maximum (half each); ``mixed``: each image gets one of the four at the seed's
-    amounts. ``seed`` is a shape-[2] integer tensor: the same seed gives the same noise.
-    """
-    import tensorflow as tf
-
+def noise_amount(kind: str, amount: float | None) -> float:
+    """The amount of a noise of ``NOISES`` (its seed's default where None), checked; a ValueError names
+    what would be right."""
     if kind not in NOISES:
         raise ValueError(f"noise must be one of {NOISES}, got {kind!r}")
     amount = NOISE_DEFAULTS.get(kind) if amount is None else float(amount)
@@ -190,6 +183,23 @@ def corrupt(x, seed, kind: str, amount: float | None = None):
         raise ValueError(f"{kind} noise: the fraction must be in [0, 1], got {amount}")
     if kind == "poisson" and not amount > 0:
         raise ValueError(f"poisson noise: the factor must be > 0, got {amount}")
+    return amount
+
+
+def corrupt(x, seed, kind: str, amount: float | None = None):
+    """Stateless noise of seed 000's denoising study on images in [0, 1] (output clipped to [0, 1]).
+
+    ``gaussian``: x + amount * N(0, 1); ``poisson``: Poisson(x * amount) / amount; ``masked``: a
+    fraction ``amount`` of the pixels set to 0; ``salt_and_pepper``: a fraction ``amount`` set to the
+    image's minimum or maximum (half each); ``mixed``: each image gets one of the four at the seed's
+    amounts. ``seed`` is a shape-[2] integer tensor: the same seed gives the same noise.
+
+    TensorFlow ops, for tf.data maps (``kzoo.data.dataset(..., input_noise=...)``), which run in
+    TensorFlow whatever the Keras backend; the ``Noise`` layer draws the same noises with keras.ops.
+    """
+    import tensorflow as tf
+
+    amount = noise_amount(kind, amount)
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 4)
     shape = tf.shape(x)
     if kind == "gaussian":
@@ -215,11 +225,51 @@ def corrupt(x, seed, kind: str, amount: float | None = None):
     return tf.clip_by_value(y, 0.0, 1.0)
 
 
+def poisson(rate, seed, max_rate: float):
+    """Poisson draws of mean ``rate`` (a float tensor, 0 <= rate <= ``max_rate``) in keras.ops, exact.
+
+    keras.random has no Poisson sampler, so it is built from its gamma and binomial ones (Ahrens and
+    Dieter 1974): with m = floor(7/8 * rate) and X ~ Gamma(m), the m-th event of a unit-rate Poisson
+    process, N = m + Poisson(rate - X) when X < rate (the process starts afresh), else N ~
+    Binomial(m - 1, rate / X) (the m - 1 earlier events lie uniformly in [0, X]). Each step leaves ~1/8
+    of the rate; enough steps for ``max_rate`` bring it below 16, and the rest is drawn by inverting the
+    cumulative distribution over 64 terms (P(N >= 64) < 1e-17 at a rate of 16). ``seed``: a
+    ``keras.random.SeedGenerator`` (or an int).
+    """
+    rate = ops.cast(rate, "float32")
+    shape = ops.shape(rate)
+    count, rest = ops.zeros_like(rate), rate
+    done = ops.zeros(shape, dtype="bool")
+    switch, steps = 16.0, max(0, math.ceil(math.log(max(float(max_rate), 1.0) / 16.0, 8))) + 2
+    for _ in range(steps if max_rate >= switch else 0):
+        big = ops.logical_and(ops.logical_not(done), rest >= switch)
+        m = ops.where(big, ops.floor(0.875 * rest), ops.ones_like(rest))
+        x = keras.random.gamma(shape, alpha=m, dtype="float32", seed=seed)
+        below = ops.logical_and(big, x < rest)
+        above = ops.logical_and(big, ops.logical_not(below))
+        b = keras.random.binomial(shape, counts=m - 1, probabilities=ops.clip(rest / ops.maximum(x, 1e-30), 0, 1),
+                                  dtype="float32", seed=seed)
+        count = ops.where(below, count + m, ops.where(above, count + b, count))
+        rest = ops.where(below, rest - x, rest)
+        done = ops.logical_or(done, above)
+    u = keras.random.uniform(shape, dtype="float32", seed=seed)
+    p = ops.exp(-rest)
+    cdf, k = p, ops.zeros_like(rest)
+    for i in range(1, 64):
+        k = k + ops.cast(u > cdf, "float32")
+        p = p * rest / i
+        cdf = cdf + p
+    return ops.where(done, count, count + k)
+
+
 @keras.saving.register_keras_serializable(package="kzoo")
 class Noise(keras.layers.Layer):
-    """One of the ``NOISES`` as a layer, active only in training (``training=True``) unless ``always``.
+    """One of the ``NOISES`` as a layer, active only in training (``training=True``) unless ``always``;
+    images in [0, 1], the output clipped to [0, 1].
 
-    The same stateless function serves ``kzoo.data.dataset(..., input_noise=...)``.
+    The noises of ``corrupt`` (which serves tf.data pipelines), drawn with keras.ops and keras.random from
+    the layer's own seed generator, so that the layer runs on every Keras backend; ``poisson`` draws
+    Poisson(clip(x, 0, 1) * amount) / amount with :func:`poisson`.
     """
 
     def __init__(self, kind: str = "gaussian", amount: float | None = None, always: bool = False,
@@ -227,13 +277,38 @@ class Noise(keras.layers.Layer):
         super().__init__(**kwargs)
         if kind not in NOISES:
             raise ValueError(f"Noise: kind must be one of {NOISES}, got {kind!r}")
+        noise_amount(kind, amount)
         self.kind, self.amount, self.always, self.seed = kind, amount, bool(always), seed
         self.generator = keras.random.SeedGenerator(seed)
 
     def call(self, x, training=None):
         if not (training or self.always):
             return x
-        return corrupt(x, self.generator.next(), self.kind, self.amount)
+        return ops.cast(self._noisy(ops.cast(x, "float32"), self.kind, self.amount), x.dtype)
+
+    def _noisy(self, x, kind, amount):
+        amount, shape, seed = noise_amount(kind, amount), ops.shape(x), self.generator
+        if kind == "gaussian":
+            y = x + amount * keras.random.normal(shape, dtype="float32", seed=seed)
+        elif kind == "poisson":
+            y = poisson(ops.clip(x, 0.0, 1.0) * amount, seed, amount) / amount
+        elif kind == "masked":
+            y = ops.where(keras.random.uniform(shape, dtype="float32", seed=seed) < amount, ops.zeros_like(x), x)
+        elif kind == "salt_and_pepper":
+            axes = tuple(range(1, len(x.shape)))
+            lo, hi = ops.min(x, axes, keepdims=True), ops.max(x, axes, keepdims=True)
+            hit = keras.random.uniform(shape, dtype="float32", seed=seed) < amount
+            salt = keras.random.uniform(shape, dtype="float32", seed=seed) < 0.5
+            y = ops.where(hit, ops.where(salt, hi + 0 * x, lo + 0 * x), x)
+        else:
+            kinds = list(NOISE_DEFAULTS)
+            pick = keras.random.randint((shape[0],), 0, len(kinds), seed=seed)
+            y = x
+            for i, k in enumerate(kinds):
+                chosen = ops.reshape(pick == i, (-1,) + (1,) * (len(x.shape) - 1))
+                y = ops.where(chosen, self._noisy(x, k, None), y)
+            return y
+        return ops.clip(y, 0.0, 1.0)
 
     def get_config(self):
         return {**super().get_config(), "kind": self.kind, "amount": self.amount, "always": self.always,

@@ -123,7 +123,8 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "note": note,
         "figures": sorted(p.name for p in figs.glob("*.png")),
         "command": f"kzoo reproduce {exp.name} --out {out} --seed {seed} --workers {workers} --precision {precision}"
-                   + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""),
+                   + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")
+                   + (f" --backend {run['settings']['backend']}" if run["settings"].get("backend") else ""),
     }
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))

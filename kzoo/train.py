@@ -14,6 +14,7 @@ A run directory holds::
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -26,6 +27,35 @@ from pathlib import Path
 from kzoo.io import atomic_path, dir_lock, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's; tf.data (TensorFlow) feeds each of them
+
+
+def use_backend(name: str | None = None) -> str:
+    """Make ``name`` this process's Keras backend (None: keep KERAS_BACKEND, or Keras's default
+    tensorflow) and return the backend in use. Keras reads KERAS_BACKEND once, when it is first imported,
+    so a backend other than the one already imported is refused; so is one whose package is missing."""
+    import importlib.util
+    import sys
+
+    if name is not None and name not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    if name is not None and importlib.util.find_spec(name) is None:
+        raise ValueError(f"backend {name!r}: {name} is not installed (pip install {name}); kzoo's data pipeline "
+                         "also needs tensorflow")
+    if "keras" in sys.modules:
+        import keras
+
+        if name is not None and keras.backend.backend() != name:
+            raise ValueError(f"backend {name!r}: Keras is already running on {keras.backend.backend()!r} in this "
+                             f"process; start a new one with KERAS_BACKEND={name}")
+        return keras.backend.backend()
+    name = name or os.environ.get("KERAS_BACKEND") or "tensorflow"
+    if name not in BACKENDS:
+        raise ValueError(f"KERAS_BACKEND must be one of {BACKENDS}, got {name!r}")
+    if importlib.util.find_spec(name) is None:
+        raise ValueError(f"KERAS_BACKEND {name!r}: {name} is not installed (pip install {name})")
+    os.environ["KERAS_BACKEND"] = name
+    return name
 
 
 class TrainingError(RuntimeError):
@@ -115,6 +145,8 @@ def read_history(path) -> dict[str, list[float]]:
 
 
 def _versions() -> dict:
+    import importlib.metadata
+
     import keras
     import numpy
     import tensorflow as tf
@@ -123,14 +155,31 @@ def _versions() -> dict:
 
     from kzoo.reproduce import git_commit
 
-    return {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
-            "numpy": numpy.__version__, "python": platform.python_version()}
+    backend = keras.backend.backend()
+    versions = {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
+                "numpy": numpy.__version__, "python": platform.python_version(), "backend": backend}
+    if backend != "tensorflow":
+        versions[backend] = importlib.metadata.version(backend)
+    return versions
 
 
 def _device() -> str:
-    import tensorflow as tf
+    """The accelerators the Keras backend trains on, else the CPU."""
+    import keras
 
-    gpus = tf.config.list_logical_devices("GPU")
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform != "cpu"]
+    elif backend == "torch":
+        import torch
+
+        gpus = list(range(torch.cuda.device_count()))
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
     return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
 
 
@@ -448,7 +497,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     parameters) unless ``allow_other_recipe``. ``classical``: also evaluate the experiment's classical
     reference method (``kzoo.evaluate``).
     ``precision`` "mixed_bfloat16" or "mixed_float16" trains in mixed precision (outputs stay
-    float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one);
+    float32); ``strategy`` is a ``tf.distribute.Strategy`` (default: the current one; TensorFlow backend
+    only). The Keras backend is this process's (:func:`use_backend`, KERAS_BACKEND): tf.data feeds any of
+    them; a backend other than tensorflow is recorded in settings (so it is another run) and in versions;
     ``model_args`` override the builder's arguments (those of the experiment's declaration included); they
     are recorded in run.json's settings, so a run with other ``model_args`` is another run; ``callbacks``
     are added to kzoo's own. ``train_size``: train on the training split's first ``train_size`` images only
@@ -460,7 +511,6 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     one-line ``message``).
     """
     import keras
-    import tensorflow as tf
 
     from kzoo import losses, plots, runs
     from kzoo.data.shards import load_manifest
@@ -468,6 +518,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     from kzoo.experiments import get_experiment
 
     exp = get_experiment(experiment)
+    backend = keras.backend.backend()
+    if strategy is not None and backend != "tensorflow":
+        raise ValueError(f"a tf.distribute strategy needs the tensorflow backend, not {backend!r}")
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     epochs = int(exp.epochs if epochs is None else epochs)
@@ -503,6 +556,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "versions": _versions(),
         "device": _device(),
     }
+    if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
+        run["settings"]["backend"] = backend
     if fold is not None:  # only then in settings, as train_size
         if train_size is not None:
             raise ValueError("give train_size or fold, not both")
@@ -544,12 +599,16 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         old_policy = keras.mixed_precision.global_policy().name
         keras.mixed_precision.set_global_policy(precision)
         try:
-            strategy = strategy or tf.distribute.get_strategy()
+            if backend == "tensorflow":
+                import tensorflow as tf
+
+                strategy = strategy or tf.distribute.get_strategy()
+            scope = strategy.scope if strategy is not None else contextlib.nullcontext
             train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
                                             train_size=train_size, fold=fold,
                                             epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
             steps = -(-train_count(manifest, train_size, fold) // batch_size)
-            with strategy.scope():
+            with scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
                 model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
@@ -581,7 +640,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             if guard.message:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
-            with strategy.scope():
+            with scope():
                 bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False,
                                            train_size=train_size, fold=fold)
                 run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)

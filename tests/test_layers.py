@@ -69,3 +69,25 @@ def test_sigma_scale_multiplies_the_sigmas_only_and_round_trips(tmp_path):
         SigmaScale([1.0, 0.0])
     with pytest.raises(ValueError, match="2 x 2"):
         SigmaScale([1.0, 2.0])(np.zeros((1, 3), "float32"))
+
+
+@pytest.mark.parametrize("rate", [0.7, 15.0, 40.0, 3000.0])
+def test_keras_ops_poisson_follows_the_poisson_law(rate):
+    import keras
+    from scipy import stats
+
+    from kzoo.layers import poisson
+
+    n = 40000
+    k = np.asarray(poisson(np.full((n,), rate, "float32"), keras.random.SeedGenerator(5), rate))
+    assert np.all(k == np.round(k)) and k.min() >= 0
+    assert abs(k.mean() - rate) < 5 * np.sqrt(rate / n) and abs(k.var() / rate - 1) < 0.05
+    lo, hi = np.percentile(k, [5, 95])
+    assert stats.poisson.cdf(lo, rate) > 0.02 and stats.poisson.cdf(hi, rate) < 0.98  # no fat tails either way
+    if rate < 1:
+        freq = np.bincount(k.astype(int), minlength=4)[:4] / n
+        np.testing.assert_allclose(freq, stats.poisson.pmf(np.arange(4), rate), atol=0.01)
+    layer = Noise("poisson", rate, seed=1)
+    y = np.asarray(layer(np.full((2, 32, 32, 1), 0.5, "float32"), training=True)) * rate
+    free = y < 0.999 * rate  # below the clip at 1
+    assert free.any() and np.all(np.abs(y[free] - np.round(y[free])) < 1e-3 * max(rate, 1))  # counts / amount

@@ -1,0 +1,108 @@
+"""The one fit path on another Keras backend: `kzoo train --backend jax` on CPU, fed by tf.data, writes a
+run whose model.keras loads under TensorFlow and predicts the same; the Noise layer and the saliency maps
+run there too. Keras picks its backend once per process, so the JAX side runs in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from kzoo.cli import main
+
+JAX_SIDE = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    from kzoo.cli import main
+    data, out = sys.argv[1], sys.argv[2]
+    rc = main(["train", "gc-dm", "--backend", "jax", "--data", data, "--out", out, "--epochs", "1",
+               "--batch-size", "16", "--model-arg", "filters=[4,4,8,8]", "--model-arg", "dense=[16]",
+               "--allow-other-recipe", "--no-reference", "--quiet"])
+    import keras
+    from kzoo.evaluate import saliency_maps
+    from kzoo.layers import Noise, poisson
+    flat = np.full((4, 32, 32, 1), 0.5, "float32")
+    noisy = {kind: np.asarray(Noise(kind, seed=1)(flat, training=True)).tolist() for kind in ("gaussian", "masked")}
+    counts = np.asarray(poisson(np.full((50000,), 40.0, "float32"), keras.random.SeedGenerator(2), 40.0))
+    from kzoo.export import load_model
+    model = load_model(out + "/model.keras")
+    x = np.random.default_rng(0).random((2,) + tuple(model.input_shape[1:])).astype("float32")
+    grads, cams, layer = saliency_maps(model, x)
+    print(json.dumps({"rc": rc, "backend": keras.backend.backend(), "noisy": noisy,
+                      "poisson": [float(counts.mean()), float(counts.var())], "grads": grads.tolist(),
+                      "cams": cams.tolist()}))
+""")
+
+
+@pytest.fixture(scope="module")
+def jax_run(tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("jax") / "run"
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow"}  # --backend wins over it
+    p = subprocess.run([sys.executable, "-c", JAX_SIDE, str(tiny_data), str(out)], capture_output=True, text=True,
+                       env=env, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return out, json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def test_a_run_trained_on_jax_loads_and_predicts_the_same_on_tensorflow(jax_run, tiny_data):
+    import keras
+
+    from kzoo.evaluate import saliency_maps
+    from kzoo.export import load_model
+
+    out, side = jax_run
+    assert side["rc"] == 0 and side["backend"] == "jax" and keras.backend.backend() == "tensorflow"
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["backend"] == "jax" and run["versions"]["backend"] == "jax" and "jax" in run["versions"]
+    model = load_model(out / "model.keras")  # safe_mode
+    recorded = np.load(out / "predictions_test.npz")
+    manifest = json.loads((tiny_data / "manifest.json").read_text())
+    assert len(recorded["y_pred"]) == manifest["splits"]["test"]["count"]
+    # the JAX model's saliency maps, recomputed here on TensorFlow with the same weights
+    x = np.random.default_rng(0).random((2,) + tuple(model.input_shape[1:])).astype("float32")
+    grads, cams, _ = saliency_maps(model, x)
+    np.testing.assert_allclose(grads, side["grads"], rtol=1e-4, atol=1e-6 * np.abs(grads).max())
+    np.testing.assert_allclose(cams, side["cams"], rtol=1e-4, atol=1e-6 * max(np.abs(cams).max(), 1e-12))
+    # and its predictions, through the same evaluation on TensorFlow
+    from kzoo.evaluate import evaluate
+
+    again = evaluate(out, out=out.parent / "tf-eval", classical=False)
+    np.testing.assert_allclose(np.load(out.parent / "tf-eval" / "predictions_test.npz")["y_pred"], recorded["y_pred"],
+                               rtol=1e-4, atol=1e-5)
+    assert again["count"] == manifest["splits"]["test"]["count"]
+
+
+def test_the_noise_layer_runs_on_jax_as_on_tensorflow(jax_run):
+    from kzoo.layers import Noise
+
+    _, side = jax_run
+    flat = np.full((4, 32, 32, 1), 0.5, "float32")
+    for kind, y in side["noisy"].items():
+        y, here = np.asarray(y), np.asarray(Noise(kind, seed=1)(flat, training=True))
+        assert y.shape == here.shape and 0 <= y.min() and y.max() <= 1
+        if kind == "gaussian":
+            assert abs((y - flat).std() - 0.2) < 0.01 and abs((here - flat).std() - 0.2) < 0.01
+        else:
+            assert abs((y != flat).mean() - 0.5) < 0.03 and abs((here != flat).mean() - 0.5) < 0.03
+    mean, var = side["poisson"]
+    assert abs(mean - 40) < 0.2 and abs(var - 40) < 1.5
+
+
+def test_a_backend_that_is_not_there_or_not_this_process_is_refused(tiny_data, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from kzoo.train import use_backend
+
+    with pytest.raises(ValueError, match="already running on 'tensorflow'"):
+        use_backend("jax")  # Keras is imported in this process, on TensorFlow
+    assert use_backend(None) == use_backend("tensorflow") == "tensorflow"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        use_backend("numpy")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(["train", "gc-dm", "--backend", "torch", "--data", str(tiny_data), "--out", str(tmp_path / "r")]) == 2
+    assert "torch is not installed (pip install torch)" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
