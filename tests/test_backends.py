@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,17 @@ def test_a_backend_that_is_not_there_or_not_this_process_is_refused(tiny_data, t
     assert main(["train", "gc-dm", "--backend", "torch", "--data", str(tiny_data), "--out", str(tmp_path / "r")]) == 2
     assert "torch is not installed (pip install torch)" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_gpu_benchmark_measures_each_model_and_the_pipeline(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import gpu
+
+    gpu.main(["--quick", "--models", "rings_re*", "--precisions", "float32", "--out-json", str(tmp_path / "g.json"),
+              "--out-md", str(tmp_path / "g.md")])
+    r = json.loads((tmp_path / "g.json").read_text())
+    assert r["backend"] == "tensorflow" and r["device"].startswith("CPU")
+    (m,) = r["models"]
+    assert m["model"] == "rings_regressor" and m["train_images_per_s"] > 0 and m["predict_images_per_s"] > 0
+    assert r["pipeline"]["images"] == 2048 and r["pipeline"]["images_per_s"] > 0
+    assert "kzoo's shard pipeline" in (tmp_path / "g.md").read_text()
