@@ -203,19 +203,25 @@ def _cmd_train(a):
     ensure_dir(a.out, "--out")
     settings, args = read_hyperparameters(a.hyperparameters) if a.hyperparameters else ({}, {})
     args.update(model_args(a.model_arg))  # the command line wins over the file
-    strategy = None
+    strategy, out, worker = None, a.out, None
+    if a.strategy == "multiworker":
+        from kzoo.train import join_workers
+
+        worker = join_workers(backend)
+        out = a.out if worker[0] == 0 else f"{a.out}.worker{worker[0]}"  # the first worker's run is the run
     if a.strategy == "mirrored":
         if backend != "tensorflow":
             raise ValueError(f"--strategy mirrored needs --backend tensorflow, not {backend!r}")
         import tensorflow as tf
 
         strategy = tf.distribute.MirroredStrategy()
-    res = fit(a.experiment, a.data, a.out, epochs=a.epochs,
+    res = fit(a.experiment, a.data, out, epochs=a.epochs,
               batch_size=a.batch_size if a.batch_size is not None else settings.get("batch_size"),
               learning_rate=a.lr if a.lr is not None else settings.get("learning_rate"),
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
               cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
-              allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference)
+              allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference,
+              worker=worker)
     _print_metrics(res)
     print(res["training"]["message"])
 
@@ -470,8 +476,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
     s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
-    s.add_argument("--strategy", default="default", choices=["default", "mirrored"],
-                   help="tf.distribute strategy: default (one device) or mirrored (every local GPU; tensorflow backend only)")
+    s.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
+                   help="default (one device); mirrored (tf.distribute over every local GPU; tensorflow backend "
+                        "only); multiworker (data parallel over the processes named by TF_CONFIG, one per machine "
+                        "or per device, each started with the same command; jax backend: Keras's DataParallel; "
+                        "worker 0 writes --out, worker i --out.worker<i>; --batch-size is the global batch)")
     s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch instead of caching "
                                                            "the parsed dataset in memory")
     s.add_argument("--overwrite", action="store_true",

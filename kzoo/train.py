@@ -144,6 +144,41 @@ def read_history(path) -> dict[str, list[float]]:
     return cols
 
 
+def join_workers(backend: str) -> tuple[int, int]:
+    """Join the processes of a data-parallel run across processes or machines, named as TensorFlow names
+    them: TF_CONFIG = {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}.
+
+    Keras 3's own multi-process data parallelism (``keras.distribution.DataParallel``) on the JAX backend:
+    every process holds the whole model, reads its share of each batch (the tf.data pipeline is sharded
+    among them) and the gradients are averaged, so their weights stay equal. The first worker's address is
+    the coordinator. On CPUs the collectives go through gloo. TensorFlow's MultiWorkerMirroredStrategy is
+    not used: Keras 3 on TensorFlow 2.21 fails under it (a PerReplica batch reaches ``_maybe_symbolic_build``).
+    Returns (this process's index, the number of processes)."""
+    where = "TF_CONFIG"
+    try:
+        cfg = json.loads(os.environ.get("TF_CONFIG") or "")
+        workers, index = cfg["cluster"]["worker"], cfg["task"]["index"]
+        if cfg["task"].get("type", "worker") != "worker" or not isinstance(index, int) or not 0 <= index < len(workers) \
+                or not workers or not all(isinstance(w, str) and ":" in w for w in workers):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{where} must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
+                         f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers); got "
+                         f"{os.environ.get('TF_CONFIG')!r}") from None
+    if backend != "jax":
+        raise ValueError(f"--strategy multiworker runs on the jax backend (Keras's multi-process DataParallel), not "
+                         f"{backend!r}: add --backend jax")
+    import jax
+
+    # CPU collectives through gloo (GPUs use their own); set before JAX starts its backends
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    import keras
+
+    keras.distribution.initialize(job_addresses=",".join(workers), num_processes=len(workers), process_id=index)
+    keras.distribution.set_distribution(keras.distribution.DataParallel(auto_shard_dataset=False))  # fit_datasets slices
+    return index, len(workers)
+
+
 def _versions() -> dict:
     import importlib.metadata
 
@@ -390,7 +425,7 @@ def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int
 
 
 def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
-                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None, fold=None):
+                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None, fold=None, worker=None):
     """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
 
     ``train`` streams the training passes ``epochs`` = (start, stop), each shuffled and augmented as a
@@ -398,19 +433,31 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     ``train_size``: the training split's first images only (shard order; a learning curve's point).
     ``fold`` = (i, k): k-fold cross-validation on the training split: train on every fold but i, validate on
     fold i (the val split is not used).
+    ``worker`` = (i, n): process i of a data-parallel run of n (:func:`join_workers`): every process reads
+    the same global batches (whole ones only) and keeps its slice i of each, batch_size / n images.
     """
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
 
     d = exp if isinstance(exp, dict) else exp.to_dict()
     common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
-                  cache=cache)
+                  cache=cache, drop_remainder=worker is not None)
     held = None if fold is None else (int(fold[0]), int(fold[1]), False)
     train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, limit=train_size,
                        fold=held, **common)
     if fold is not None:
-        return train_ds, dataset(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
-    val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
+        val_ds = dataset(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
+    else:
+        val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
+    if worker is not None:
+        import tensorflow as tf
+
+        i, n = worker
+        if batch_size % n:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of the {n} workers")
+        part = batch_size // n
+        mine = lambda *xy: tf.nest.map_structure(lambda t: t[i * part:(i + 1) * part], xy)  # noqa: E731
+        train_ds, val_ds = (None if ds is None else ds.map(mine) for ds in (train_ds, val_ds))
     return train_ds, val_ds
 
 
@@ -485,7 +532,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
-        classical: bool = True, train_size: int | None = None, fold=None) -> dict:
+        classical: bool = True, train_size: int | None = None, fold=None, worker=None) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
@@ -506,6 +553,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     (in shard order; validation and test unchanged), one point of a learning curve; recorded in settings.
     ``fold`` = (i, k): fold i of a k-fold cross-validation: train on the training split's records outside fold
     i, validate on fold i (record j is in fold j % k); the test split as always; recorded in settings.
+    ``worker`` = (i, n): this process is worker i of a data-parallel run of n processes joined by
+    :func:`join_workers` (Keras's DataParallel on JAX): each trains on its slice of every global batch of
+    ``batch_size`` (whole batches only), the gradients averaged over all; after training each process
+    recalibrates, saves and evaluates a copy of the (equal) weights on its own; n is recorded in settings.
     Returns the evaluation result written to ``out/metrics.json``, plus ``training``: what this call did
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
@@ -558,6 +609,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
+    if worker is not None:
+        if not 0 <= int(worker[0]) < int(worker[1]):
+            raise ValueError(f"worker must be (i, n) with 0 <= i < n, got {worker!r}")
+        run["settings"]["workers"] = int(worker[1])
     if fold is not None:  # only then in settings, as train_size
         if train_size is not None:
             raise ValueError("give train_size or fold, not both")
@@ -605,9 +660,13 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                 strategy = strategy or tf.distribute.get_strategy()
             scope = strategy.scope if strategy is not None else contextlib.nullcontext
             train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
-                                            train_size=train_size, fold=fold,
+                                            train_size=train_size, fold=fold, worker=worker,
                                             epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
-            steps = -(-train_count(manifest, train_size, fold) // batch_size)
+            n_train = train_count(manifest, train_size, fold)
+            steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
+            if steps == 0:
+                raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images: data-parallel "
+                                 "workers train on whole batches only")
             with scope():
                 model = build_for(exp, manifest, **run["settings"]["model_args"])
                 lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
@@ -640,6 +699,12 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             if guard.message:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
+            if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
+                weights = model.get_weights()
+                keras.distribution.set_distribution(None)
+                model = build_for(exp, manifest, **run["settings"]["model_args"])
+                model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
+                model.set_weights(weights)
             with scope():
                 bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False,
                                            train_size=train_size, fold=fold)
