@@ -149,12 +149,11 @@ def join_workers(backend: str) -> tuple[int, int]:
     them: TF_CONFIG = {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}.
 
     Keras 3's own multi-process data parallelism (``keras.distribution.DataParallel``) on the JAX backend:
-    every process holds the whole model, reads its share of each batch (the tf.data pipeline is sharded
-    among them) and the gradients are averaged, so their weights stay equal. The first worker's address is
+    every process holds the whole model and trains on its slice of each global batch (``fit_datasets``
+    with ``worker``); the gradients are averaged, so the weights stay equal. The first worker's address is
     the coordinator. On CPUs the collectives go through gloo. TensorFlow's MultiWorkerMirroredStrategy is
     not used: Keras 3 on TensorFlow 2.21 fails under it (a PerReplica batch reaches ``_maybe_symbolic_build``).
     Returns (this process's index, the number of processes)."""
-    where = "TF_CONFIG"
     try:
         cfg = json.loads(os.environ.get("TF_CONFIG") or "")
         workers, index = cfg["cluster"]["worker"], cfg["task"]["index"]
@@ -162,7 +161,7 @@ def join_workers(backend: str) -> tuple[int, int]:
                 or not workers or not all(isinstance(w, str) and ":" in w for w in workers):
             raise ValueError
     except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{where} must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
+        raise ValueError(f"TF_CONFIG must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
                          f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers); got "
                          f"{os.environ.get('TF_CONFIG')!r}") from None
     if backend != "jax":
@@ -455,6 +454,10 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
         i, n = worker
         if batch_size % n:
             raise ValueError(f"batch_size {batch_size} must be a multiple of the {n} workers")
+        n_val = manifest["splits"]["val"]["count"] if fold is None and "val" in manifest["splits"] else batch_size
+        if n_val < batch_size:
+            raise ValueError(f"batch_size {batch_size} exceeds the {n_val} validation images: data-parallel workers "
+                             "validate on whole batches only")
         part = batch_size // n
         mine = lambda *xy: tf.nest.map_structure(lambda t: t[i * part:(i + 1) * part], xy)  # noqa: E731
         train_ds, val_ds = (None if ds is None else ds.map(mine) for ds in (train_ds, val_ds))
