@@ -4,7 +4,9 @@ preprocessing) and in the observed frame (where a generated spectrum's redshift 
 
 from __future__ import annotations
 
-from kzoo.experiments import Experiment, add
+import dataclasses
+
+from kzoo.experiments import EXPERIMENTS, Experiment, add
 
 SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"
 CONDITIONS = ("age_gyr", "metallicity", "log_mass", "z")
@@ -42,3 +44,16 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
                     "distance in the features of a small CNN trained on real spectra, each beside its real-vs-real "
                     "floor.",
     ))
+
+# Group B's latent-space studies on the gradient-penalty GAN (the seed's group B compared them after 5 epochs and
+# saw "qualitatively not much difference" between the noises; here they are judged by the same numbers as A's)
+for _name, _args, _what in (
+        ("spectra-wgan-uniform", {"noise": "uniform"}, "uniform noise in [-1, 1] instead of Gaussian (group B)"),
+        ("spectra-wgan-params-latent", {"latent_dim": 0},
+         "no noise: the four physical parameters are the whole latent (group B's conditional latent)")):
+    add(dataclasses.replace(
+        EXPERIMENTS["spectra-wgan-gp"], name=_name, model_args={**EXPERIMENTS["spectra-wgan-gp"].model_args, **_args},
+        description=EXPERIMENTS["spectra-wgan-gp"].description.replace(
+            "rest-frame spectra, gradient penalty 10 instead of clipping",
+            f"rest-frame spectra, gradient penalty 10, {_what}")))
+
