@@ -7,7 +7,7 @@ import pytest
 from conftest import tiny_recipe
 from kzoo.data import DataError, RecipeError, dataset, load_arrays, load_manifest, load_recipe, write_shards
 from kzoo.data.recipes import scale_splits
-from kzoo.data.shards import plan_shards
+from kzoo.data.shards import example_bytes, plan_shards, tfrecord
 from kzoo.sims import galactic_center as gc
 
 
@@ -61,6 +61,32 @@ def test_same_seed_gives_byte_identical_shards_and_workers_do_not_matter(tmp_pat
     assert (tmp_path / "a" / "manifest.json").read_bytes() == (tiny_data / "manifest.json").read_bytes()
     write_shards(tiny_recipe(seed=4), tmp_path / "b", progress=False)
     assert set(_shard_hashes(tmp_path / "b").values()).isdisjoint(_shard_hashes(tiny_data).values())
+
+
+def test_the_record_writer_without_tensorflow_writes_tensorflows_bytes(tmp_path):
+    """Shard workers write records without importing TensorFlow: the bytes must be what
+    tf.train.Example(...).SerializeToString(deterministic=True) and tf.io.TFRecordWriter give, names that
+    are prefixes of others ("n", "noiseless"; "spectrum", "spectrum_obs") included, and TensorFlow must
+    read them back."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.normal(size=(3, 5)).astype("<f4").tobytes()
+              for k in ("noiseless", "image", "labels", "psf", "spectrum_obs", "spectrum", "")}
+    ints = {"n": 3, "count": 2**40}
+    feat = {k: tf.train.Feature(bytes_list=tf.train.BytesList(value=[v])) for k, v in arrays.items()}
+    feat.update({k: tf.train.Feature(int64_list=tf.train.Int64List(value=[v])) for k, v in ints.items()})
+    want = tf.train.Example(features=tf.train.Features(feature=feat)).SerializeToString(deterministic=True)
+    assert example_bytes(arrays, ints) == want
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as w:
+        w.write(want)
+        w.write(b"")
+    (tmp_path / "kzoo.tfrecord").write_bytes(tfrecord(example_bytes(arrays, ints)) + tfrecord(b""))
+    assert (tmp_path / "kzoo.tfrecord").read_bytes() == (tmp_path / "tf.tfrecord").read_bytes()
+    back = [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "kzoo.tfrecord"))]
+    assert back == [want, b""]
+    with pytest.raises(ValueError, match="twice"):
+        example_bytes({"n": b""}, {"n": 1})
 
 
 def test_rerun_remakes_only_missing_or_corrupt_shards(tmp_path, tiny_data):
