@@ -5,6 +5,14 @@
                shards (records of ``block`` images, batch-then-parse);
 (c) naive:     one ``tf.train.Example`` per image (a FloatList of 4096 floats), read with
                ``TFRecordDataset -> map(parse_single_example) -> batch -> prefetch``.
+(b') the same as (b) with a shuffle buffer of ``--small-shuffle`` images (default 1,024) instead of 8,192:
+               what the shuffle buffer costs.
+(d) read only: kzoo's records read (``TFRecordDataset``, the same interleave width as (b)) and batched,
+               neither parsed nor decoded: the ceiling of any pipeline over these files. Where (b)
+               spends its time is the steps between (d) and (b): parse, decode, shuffle.
+
+Beside them, the rate of a plain memory copy of the same images (``numpy.copyto``, one core): the
+physical ceiling of anything that moves 16 KiB per image.
 
 The shards are made with ``kzoo.data.write_shards`` (galactic_center, counts only); (a) and (c) use
 the arrays read back from them, so all three see the same images (checked: image count and sum).
@@ -22,6 +30,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
+import math
 import shutil
 import statistics
 import sys
@@ -58,6 +67,34 @@ def time_passes(ds, epochs: int) -> dict:
     med = statistics.median(wall)
     return {"images": n, "pixel_sum": total, "seconds": wall, "cpu_seconds": cpu,
             "images_per_s": n / med, "best_images_per_s": n / min(wall)}
+
+
+def time_records(files, block: int, batch_size: int, epochs: int, reads: int) -> dict:
+    """(d): records read and batched only (images counted from the record count), median of ``epochs`` passes
+    after a warm-up pass."""
+    import tensorflow as tf
+
+    ds = tf.data.TFRecordDataset(files, num_parallel_reads=reads if reads > 1 else None)
+    ds = ds.batch(max(1, batch_size // block)).prefetch(tf.data.AUTOTUNE)
+    records = sum(int(r.shape[0]) for r in ds)
+    wall = []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        for _r in ds:
+            pass
+        wall.append(time.perf_counter() - t0)
+    return {"records": records, "seconds": wall, "images_per_s": records * block / statistics.median(wall)}
+
+
+def memcpy_rate(x, repeats: int = 5) -> float:
+    """Images per second of ``numpy.copyto`` of the whole array (best of ``repeats``)."""
+    out = np.empty_like(x)
+    best = math.inf
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        np.copyto(out, x)
+        best = min(best, time.perf_counter() - t0)
+    return len(x) / best
 
 
 def in_memory(x, y, batch_size):
@@ -119,18 +156,28 @@ def run_block(block: int, args, workdir: Path) -> dict:
     kz = dataset(data, "train", inputs="counts", targets=("A_dm",), batch_size=args.batch_size, shuffle=True,
                  cache=False)
     res["kzoo"] = time_passes(kz, args.epochs)
+    # the shuffle buffer's cost: the same pipeline with a buffer of --small-shuffle images (a buffer of records
+    # that fits in the CPU's caches; the default 8,192 images of 64 x 64 float32 are 128 MiB)
+    res["kzoo_small_shuffle"] = time_passes(dataset(data, "train", inputs="counts", targets=("A_dm",),
+                                                    batch_size=args.batch_size, shuffle=True,
+                                                    shuffle_images=args.small_shuffle), args.epochs)
     res["naive"] = time_passes(naive(files, x.shape[1:], y.shape[1], args.batch_size), args.epochs)
+    shard_files = sorted(str(f) for f in data.glob("train-*.tfrecord"))
+    res["read_only"] = time_records(shard_files, block, args.batch_size, args.epochs, min(len(shard_files), 8))
+    res["memcpy_images_per_s"] = memcpy_rate(x)
     del x, y, kz
     shutil.rmtree(naive_dir, ignore_errors=True)
 
     ref = res["in_memory"]
-    for k in ("kzoo", "naive"):  # the same images: same count, same (order-independent) pixel sum
+    for k in ("kzoo", "kzoo_small_shuffle", "naive"):  # the same images: same count, same (order-independent) pixel sum
         if (res[k]["images"], res[k]["pixel_sum"]) != (ref["images"], ref["pixel_sum"]):
             raise RuntimeError(f"block {block}: {k} read {res[k]['images']} images (sum {res[k]['pixel_sum']}), "
                                f"in_memory {ref['images']} (sum {ref['pixel_sum']})")
-    ips = {k: res[k]["images_per_s"] for k in ("in_memory", "kzoo", "naive")}
+    ips = {k: res[k]["images_per_s"] for k in ("in_memory", "kzoo", "kzoo_small_shuffle", "naive", "read_only")}
     res["images_per_s"] = ips
     res["ratio_kzoo_over_in_memory"] = ips["kzoo"] / ips["in_memory"]
+    res["ratio_kzoo_over_read_only"] = ips["kzoo"] / ips["read_only"]
+    res["ratio_kzoo_over_memcpy"] = ips["kzoo"] / res["memcpy_images_per_s"]
     res["target_images_per_s_met"] = ips["kzoo"] >= TARGET_IMAGES_PER_S
     res["target_ratio_met"] = res["ratio_kzoo_over_in_memory"] >= TARGET_RATIO
     res["simulate_seconds"] = t_sim
@@ -146,6 +193,9 @@ def main(argv=None):
     ap.add_argument("--block", type=int, default=16, help="images per kzoo record (default 16)")
     ap.add_argument("--blocks", help="comma-separated block sizes to sweep, e.g. 1,8,16,64 (overrides --block)")
     ap.add_argument("--workers", type=int, default=2, help="processes for write_shards (default 2)")
+    ap.add_argument("--small-shuffle", type=int, default=1024,
+                    help="(b'): kzoo with a shuffle buffer of this many images, to show the default buffer's cost "
+                         "(default 1024; kzoo's default is 8192)")
     ap.add_argument("--workdir", help="where to write the data (default: a temporary directory, removed at the end)")
     ap.add_argument("--out-json", default=str(RESULTS / "pipeline.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "pipeline.md"))
@@ -173,7 +223,7 @@ def main(argv=None):
     main_row = next((r for r in rows if r["block"] == args.block), rows[0])
     result = {
         "benchmark": "pipeline", "machine": machine, "n": args.n, "batch_size": args.batch_size,
-        "epochs": args.epochs, "quick": args.quick, "image_shape": [64, 64, 1], "dtype": "float32",
+        "epochs": args.epochs, "small_shuffle": args.small_shuffle, "quick": args.quick, "image_shape": [64, 64, 1], "dtype": "float32",
         "block": main_row["block"], "images_per_s": main_row["images_per_s"],
         "ratio_kzoo_over_in_memory": main_row["ratio_kzoo_over_in_memory"],
         "targets": {"kzoo_images_per_s": TARGET_IMAGES_PER_S, "kzoo_over_in_memory": TARGET_RATIO,
@@ -182,10 +232,12 @@ def main(argv=None):
         "rows": rows,
     }
     table = md_table(
-        ["block", "(a) in-memory img/s", "(b) kzoo img/s", "(c) naive img/s", "(b)/(a)",
-         f"(b) >= {TARGET_IMAGES_PER_S:,}", f"(b)/(a) >= {TARGET_RATIO}"],
-        [[r["block"], *r["images_per_s"].values(), r["ratio_kzoo_over_in_memory"],
-          r["target_images_per_s_met"], r["target_ratio_met"]] for r in rows])
+        ["block", "(a) in-memory img/s", "(b) kzoo img/s", f"(b') kzoo, shuffle {args.small_shuffle:,} img/s",
+         "(c) naive img/s", "(d) read only img/s", "memcpy img/s",
+         "(b)/(a)", "(b)/(d)", "(b)/memcpy", f"(b) >= {TARGET_IMAGES_PER_S:,}", f"(b)/(a) >= {TARGET_RATIO}"],
+        [[r["block"], *r["images_per_s"].values(), r["memcpy_images_per_s"], r["ratio_kzoo_over_in_memory"],
+          r["ratio_kzoo_over_read_only"], r["ratio_kzoo_over_memcpy"], r["target_images_per_s_met"],
+          r["target_ratio_met"]] for r in rows])
     md = (f"# Input pipeline throughput\n\n{args.n:,} images of 64x64 float32, batch {args.batch_size}, "
           f"median of {args.epochs} pass(es) after a warm-up pass{' (--quick)' if args.quick else ''}.\n"
           f"Machine: {machine_line(machine)}.\n\n{table}")
