@@ -192,13 +192,21 @@ def test_write_shards_with_workers_runs_from_a_plain_script(tmp_path):
     import sys
 
     script = tmp_path / "make.py"
-    script.write_text("from kzoo.data import write_shards\n"
-                      f"m = write_shards('galactic_center', {str(tmp_path / 'data')!r}, n=48, seed=7, shards=3, "
-                      "workers=2, progress=False)\n"
-                      "print('made', len(m['written']['shards']))\n")
+    script.write_text("import kzoo.data.shards as S\n"
+                      "from kzoo.data import write_shards\n"
+                      "seen = []\n"
+                      "S._progress = lambda total, enabled: type('Bar', (), {'update': lambda self, k: seen.append(k), "
+                      "'close': lambda self: None})()\n"
+                      f"m = write_shards('galactic_center', {str(tmp_path / 'data')!r}, n=2100, seed=7, shards=2, "
+                      "workers=2, progress=True)\n"
+                      "print('made', len(m['written']['shards']), sorted(seen))\n")
     r = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == ["made", "3"]  # once: the workers did not run the script again
+    made = r.stdout.strip().split(" ", 2)
+    assert made[:2] == ["made", "3"]  # once: the workers did not run the script again
+    # the parent's bar moved with each chunk (512 images at most) that a worker simulated, not once per shard
+    seen = eval(made[2])
+    assert sum(seen) == 2100 and max(seen) <= 512 and len(seen) > 3
 
 
 def test_a_training_subset_is_the_splits_first_images_in_shard_order(tiny_data):

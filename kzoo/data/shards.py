@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import sys
+import threading
 import time
 import types
 from pathlib import Path
@@ -165,8 +166,9 @@ def _simulate_shard(job: dict) -> dict:
                     writer.write(tfrecord(example_bytes(arrays, {"n": sl.stop - sl.start})))
                     records += 1
                 done += m
-                if job.get("queue") is not None:
-                    job["queue"].put(m)
+                queue = job.get("queue") or _WORKER_PROGRESS
+                if queue is not None:
+                    queue.put(m)
     part = {"index": job["index"], "split": job["split"], "file": job["file"], "count": job["count"],
             "records": records, "bytes": path.stat().st_size, "sha256": sha256_file(path),
             "seed": job["seed"], "recipe_sha256": job["recipe_sha256"],
@@ -220,8 +222,19 @@ def tfrecord(data: bytes) -> bytes:
     return length + _masked_crc(length) + data + _masked_crc(data)
 
 
+_WORKER_PROGRESS = None  # in a worker process: the queue that reports each simulated chunk to the parent's bar
+
+
+def _init_worker(parent: int, progress):
+    """Worker initializer: report progress on ``progress`` (a multiprocessing queue: the parent's bar moves
+    with every chunk, not only when a shard is finished), and die with the parent."""
+    global _WORKER_PROGRESS
+    _WORKER_PROGRESS = progress
+    _die_with_parent(parent)
+
+
 def _die_with_parent(parent: int):
-    """Worker initializer: a worker must not outlive its parent (a kill -9 of ``kzoo simulate``).
+    """A worker must not outlive its parent (a kill -9 of ``kzoo simulate``).
 
     Linux sends it SIGKILL when the parent dies (PR_SET_PDEATHSIG; the parent's thread that started
     the pool, which write_shards keeps until the pool is shut down). Elsewhere, and for a parent gone
@@ -534,14 +547,20 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool, p
             parts[job["index"]] = _write_shard({**job, "queue": _BarQueue(bar)})
     else:
         ctx = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-        with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_die_with_parent,
-                                    initargs=(os.getpid(),)) as pool:
-            with _main_module_hidden():  # the workers start here, one per submit
-                futures = [pool.submit(_write_shard, {**job, "parent": os.getpid()}) for job in todo]
-            for fut in cf.as_completed(futures):
-                part = fut.result()
-                parts[part["index"]] = part
-                bar.update(part["count"])
+        progress = ctx.Queue()
+        drain = threading.Thread(target=_drain_progress, args=(progress, bar), daemon=True)
+        drain.start()
+        try:
+            with cf.ProcessPoolExecutor(min(workers, len(todo)), mp_context=ctx, initializer=_init_worker,
+                                        initargs=(os.getpid(), progress)) as pool:
+                with _main_module_hidden():  # the workers start here, one per submit
+                    futures = [pool.submit(_write_shard, {**job, "parent": os.getpid()}) for job in todo]
+                for fut in cf.as_completed(futures):
+                    part = fut.result()
+                    parts[part["index"]] = part
+        finally:
+            progress.put(None)
+            drain.join(timeout=10)
     bar.close()
 
     if partial is not None:  # part of a dataset: its parts, for merge_shards
@@ -577,6 +596,12 @@ def _main_module_hidden():
         yield
     finally:
         sys.modules["__main__"] = main
+
+
+def _drain_progress(queue, bar):
+    """In the parent: move the bar by what the workers report, until None."""
+    while (k := queue.get()) is not None:
+        bar.update(k)
 
 
 class _BarQueue:
