@@ -6,6 +6,7 @@ beside the seed's, with how long each step took on which machine, and the plots 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import platform
@@ -126,6 +127,9 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
                    + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")
                    + (f" --backend {run['settings']['backend']}" if run["settings"].get("backend") else ""),
     }
+    for key, extra in EXPERIMENT_EXTRAS.items():  # what a suite's section needs of each run, kept in its record
+        if fnmatch.fnmatch(exp.name, SUITES[key]) and (value := extra(exp, run_dir, data, out)) is not None:
+            record[EXTRA_FIELDS[key]] = value
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
@@ -553,33 +557,90 @@ SERSIC_CRB_IMAGES = 200  # test images whose own Cramer-Rao bound is computed (~
 SERSIC_FIXED_IMAGES = None  # noise realisations of the fixed galaxy (None: the recipes' 1,000)
 
 
-def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
-    """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.reference.sersic_fisher``):
-    on the seed's fixed galaxy at SNR 60 and 30 (recipes ``sersic_fixed_snr60`` / ``_snr30``: many noise
-    realisations; bias, std and std / CRB per parameter; goal std / CRB <= 1.2 at SNR 60, bias below std)
-    and over the test split in SNR bins (rms error / rms bound of the first ``SERSIC_CRB_IMAGES`` images).
-    Bounds are cached in ``out`` (``sersic_crb.json``, ``<experiment>/crb_test.npz``)."""
-    import numpy as np
+def _sees_noisy_image(e: dict) -> bool:
+    """A Sersic experiment that estimates the parameters (its targets are labels, not an image or several
+    outputs) from the noisy image (perhaps beside conditions)."""
+    i = e["inputs"]
+    return isinstance(e["targets"], (list, tuple)) and (i == "image" or isinstance(i, dict) and i.get("image") == "image")
 
-    from kzoo import plots
-    from kzoo.data.pipeline import load_arrays
-    from kzoo.data.shards import write_shards
-    from kzoo.evaluate import binned_errors, evaluate
+
+def sersic_fixed_bounds(cache: Path) -> dict:
+    """The Cramer-Rao bound of the seed's fixed galaxy at SNR 60 and 30, cached in ``cache`` (JSON)."""
     from kzoo.io import read_json
-    from kzoo.reference import sersic_crb_for, sersic_fisher, sersic_sigma_for_snr
-    from kzoo.sims.sersic import LABELS
+    from kzoo.reference import sersic_fisher, sersic_sigma_for_snr
 
-    names = list(LABELS[:5])
-    fixed = read_json(out / "sersic_crb.json", default=None)
-    if fixed is None or fixed.get("galaxy") != SERSIC_FIXED:
+    fixed = read_json(cache, default=None)
+    if fixed is None or fixed.get("galaxy") != json.loads(json.dumps(SERSIC_FIXED)):
         fixed = {"galaxy": SERSIC_FIXED, "snr": {}}
         for snr in (60, 30):
             sigma = sersic_sigma_for_snr(SERSIC_FIXED["params"], SERSIC_FIXED["psf_fwhm"], snr)
             f = sersic_fisher(SERSIC_FIXED["params"], SERSIC_FIXED["psf_fwhm"], sigma)
             fixed["snr"][str(snr)] = {"sigma": sigma, "crb": [float(c) for c in f["crb"]]}
-        write_json(out / "sersic_crb.json", fixed)
+        write_json(cache, fixed)
+    return json.loads(json.dumps(fixed))
+
+
+def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
+    """What a Sersic run adds to its reproduction record, so that the suite's Cramer-Rao section is made from
+    records alone (``kzoo reproduce sersic --from-results``, on another day or machine): the run's bias and
+    standard deviation per parameter on the seed's fixed galaxy at SNR 60 and 30 (recipes ``sersic_fixed_snr60``
+    / ``_snr30``, their own seeds, many noise realisations of one galaxy), and over the first
+    ``SERSIC_CRB_IMAGES`` test images the rms error against the rms of each image's own bound, in SNR bins.
+    None for a run that does not estimate the parameters from the noisy image. The fixed-galaxy datasets go beside
+    ``data`` (a suite's shared data folder) or into ``out``; the test images' bounds are cached in
+    ``out/crb_test.npz``."""
+    import numpy as np
+
+    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.shards import write_shards
+    from kzoo.evaluate import binned_errors, evaluate
+    from kzoo.sims.sersic import LABELS
+    from kzoo.reference import sersic_crb_for
+
+    e = exp.to_dict()
+    if not _sees_noisy_image(e):
+        return None
+    names = list(LABELS[:5])
+    fixed = {}
+    for snr in ("60", "30"):
+        recipe = f"sersic_fixed_snr{snr}"
+        where = data.parent / recipe if data.name == exp.recipe else out / f"data-{recipe}"
+        write_shards(recipe, where, n=SERSIC_FIXED_IMAGES)  # the recipe's own seed
+        m = evaluate(run_dir, where, out=out / f"fixed_snr{snr}", classical=False)["metrics"]
+        fixed[snr] = {"images": len(np.load(out / f"fixed_snr{snr}" / "predictions_test.npz")["y_true"]),
+                      "std": [float(m[p]["std"]) for p in names], "bias": [float(m[p]["bias"]) for p in names]}
+    cache = out / "crb_test.npz"
+    pred = np.load(run_dir / "predictions_test.npz")
+    k = min(SERSIC_CRB_IMAGES, len(pred["y_true"]))
+    if cache.exists():
+        c = np.load(cache)
+        if len(c["labels"]) != k or not np.allclose(c["labels"][:, :5], pred["y_true"][:k], rtol=1e-5):
+            cache.unlink()  # made for another test split
+    if not cache.exists():
+        _, labels = load_arrays(data, "test", inputs="image", targets=list(LABELS))
+        np.savez(cache, crb=sersic_crb_for(labels[:k], names=LABELS, progress=True), labels=labels[:k])
+    c = np.load(cache)
+    snr_k, edges = c["labels"][:, list(LABELS).index("snr")], e["evaluation_args"]["bins"]
+    bins = {"edges": list(edges), "images": k, "params": {}}
+    for j, p in enumerate(names):
+        err = binned_errors(pred["y_true"][:k, j], pred["y_pred"][:k, j], snr_k, "snr", edges)
+        bound = binned_errors(np.zeros(k), c["crb"][:, j], snr_k, "snr", edges)["rmse"]  # rms of the bounds
+        bins["params"][p] = {"n": err["n"], "rmse": err["rmse"], "crb_rms": bound}
+    return {"fixed_galaxy": fixed, "snr_bins": bins}
+
+
+def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
+    """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.reference.sersic_fisher``), from
+    what each record holds (``sersic_crb_record``): on the seed's fixed galaxy at SNR 60 and 30 (bias, std and
+    std / CRB per parameter; goal std / CRB <= 1.2 at SNR 60, bias below std) and over the test split in SNR bins
+    (rms error / rms bound). The fixed galaxy's bound is cached in ``out/sersic_crb.json``."""
+    from kzoo import plots
+    from kzoo.sims.sersic import LABELS
+
+    names = list(LABELS[:5])
+    fixed = sersic_fixed_bounds(out / "sersic_crb.json")
     lines = ["## The physical limit: Cramer-Rao bound (`kzoo.reference.sersic_fisher`)", "",
-             f"The seed's fixed galaxy (flux, n, re, g1, g2) = {SERSIC_FIXED['params']}, PSF FWHM "
+             f"The seed's fixed galaxy (flux, n, re, g1, g2) = {tuple(SERSIC_FIXED['params'])}, PSF FWHM "
              f"{SERSIC_FIXED['psf_fwhm']} arcsec; Poisson + Gaussian pixel variance; derivatives of GalSim's image "
              "by central differences. Seed: its typed-in bound (not computed) and its Xception's std at SNR 60.", "",
              "| SNR | | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
@@ -590,51 +651,34 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
                   f"| {snr} | seed's typed CRB | " + " | ".join(f"{c:.4g}" for c in seed) + " |",
                   f"| {snr} | kzoo / seed | " + " | ".join(f"{a / b:.2f}" for a, b in zip(crb, seed)) + " |"]
     lines.append("| 60 | seed's Xception std | " + " | ".join(f"{c:.4g}" for c in SERSIC_SEED_STD60) + " |")
-    def sees_noisy_image(e: dict) -> bool:  # one label output, fed the noisy image (perhaps beside conditions)
-        i = e["inputs"]
-        return not isinstance(e["targets"], dict) and (i == "image" or isinstance(i, dict) and i.get("image") == "image")
-
-    noisy = [r for r in records if sees_noisy_image(r["experiment"])]
+    noisy = [r for r in records if _sees_noisy_image(r["experiment"])]
     if not noisy:
         return "\n".join(lines + [""])
-    data = {}
-    for snr in ("60", "30"):
-        data[snr] = out / f"fixed_snr{snr}"
-        write_shards(f"sersic_fixed_snr{snr}", data[snr], n=SERSIC_FIXED_IMAGES)  # the recipe's own seed
+    missing = [r["experiment"]["name"] for r in noisy if not r.get("crb")]
+    noisy = [r for r in noisy if r.get("crb")]
+    if missing:
+        lines += ["", "Not held against the bound (recorded before a run's record carried its fixed-galaxy and "
+                      "per-image bounds; `kzoo reproduce EXPERIMENT` again adds them): " + ", ".join(missing) + "."]
+    if not noisy:
+        return "\n".join(lines + [""])
     lines += ["", "### Networks on the fixed galaxy (many noise realisations)", "",
               "| experiment | SNR | | " + " | ".join(names) + " | goal |", "|---|---|---|" + "---|" * len(names) + "---|"]
     curves = {}
     for r in noisy:
         exp = r["experiment"]["name"]
-        run_dir = out / exp / "run"
         for snr in ("60", "30"):
-            m = evaluate(run_dir, data[snr], out=out / exp / f"fixed_snr{snr}", classical=False)["metrics"]
-            crb = fixed["snr"][snr]["crb"]
-            ratio = [m[p]["std"] / c for p, c in zip(names, crb)]
+            m, crb = r["crb"]["fixed_galaxy"][snr], fixed["snr"][snr]["crb"]
+            ratio = [sd / c for sd, c in zip(m["std"], crb)]
             goal = ""
             if snr == "60":
-                met = all(x <= 1.2 for x in ratio) and all(abs(m[p]["bias"]) < m[p]["std"] for p in names)
+                met = all(x <= 1.2 for x in ratio) and all(abs(b) < sd for b, sd in zip(m["bias"], m["std"]))
                 goal = f"std/CRB <= 1.2 and abs(bias) < std: {'met' if met else '**missed**'}"
-            lines += [f"| {exp} | {snr} | std | " + " | ".join(f"{m[p]['std']:.4g}" for p in names) + " | |",
-                      f"| {exp} | {snr} | bias | " + " | ".join(f"{m[p]['bias']:.3g}" for p in names) + " | |",
+            lines += [f"| {exp} | {snr} | std | " + " | ".join(f"{v:.4g}" for v in m["std"]) + " | |",
+                      f"| {exp} | {snr} | bias | " + " | ".join(f"{v:.3g}" for v in m["bias"]) + " | |",
                       f"| {exp} | {snr} | std / CRB | " + " | ".join(f"{x:.2f}" for x in ratio) + f" | {goal} |"]
-        # the test split in SNR bins: rms error against the rms of each image's own bound
-        cache = out / exp / "crb_test.npz"
-        pred = np.load(run_dir / "predictions_test.npz")
-        k = min(SERSIC_CRB_IMAGES, len(pred["y_true"]))
-        if not cache.exists():
-            _, labels = load_arrays(r["data_dir"], "test", inputs="image", targets=list(LABELS))
-            np.savez(cache, crb=sersic_crb_for(labels[:k], names=LABELS, progress=True), labels=labels[:k])
-        c = np.load(cache)
-        if not np.allclose(c["labels"][:, :5], pred["y_true"][:k], rtol=1e-5):
-            raise ValueError(f"{cache}: its labels are not those of {run_dir}/predictions_test.npz; delete it")
-        snr_k, edges = c["labels"][:, list(LABELS).index("snr")], r["experiment"]["evaluation_args"]["bins"]
-        curves[exp] = {"edges": list(edges), "params": {}}
-        for j, p in enumerate(names):
-            err = binned_errors(pred["y_true"][:k, j], pred["y_pred"][:k, j], snr_k, "snr", edges)
-            bound = binned_errors(np.zeros(k), c["crb"][:, j], snr_k, "snr", edges)["rmse"]  # rms of the bounds
-            curves[exp]["params"][p] = {"n": err["n"], "rmse": err["rmse"], "crb_rms": bound}
-    lines += ["", f"### Test split in SNR bins (first {SERSIC_CRB_IMAGES} test images): rms error / rms CRB", ""]
+        curves[exp] = r["crb"]["snr_bins"]
+    k = max(cv.get("images", SERSIC_CRB_IMAGES) for cv in curves.values())
+    lines += ["", f"### Test split in SNR bins (first {k} test images): rms error / rms CRB", ""]
     for exp, cv in curves.items():
         e = cv["edges"]
         lines += [f"{exp}:", "", "| SNR | images | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
@@ -952,6 +996,10 @@ def load_recipe_param(recipe: str, key: str):
     return get_sky(r["sky"]).validate_params(r.get("params", {}))[key]
 
 
+# per-experiment extras: computed by `kzoo reproduce EXPERIMENT` from its run and stored in its record (field
+# EXTRA_FIELDS[suite]), so that the suite's section needs the records only
+EXPERIMENT_EXTRAS = {"sersic": sersic_crb_record}
+EXTRA_FIELDS = {"sersic": "crb"}
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
                 "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section,
                 "svdd": svdd_section, "photoz": photoz_section, "spectra": spectra_section}  # physical references and cross-experiment tables, once per suite

@@ -92,6 +92,18 @@ def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_pa
     flux60, flux30 = crb["fixed_galaxy"]["snr"]["60"]["crb"][0], crb["fixed_galaxy"]["snr"]["30"]["crb"][0]
     assert 1.6 < flux30 / flux60 < 2.1  # the flux bound about doubles from SNR 60 to 30
     assert (tmp_path / "work" / "data" / "sersic_v1" / "manifest.json").exists()  # one dataset per recipe
+    # the section comes from the records alone: another day, another folder, no run on disk
+    rec = json.loads((tmp_path / "res" / "sersic-v1.json").read_text())
+    assert set(rec["crb"]["fixed_galaxy"]) == {"60", "30"} and rec["crb"]["fixed_galaxy"]["60"]["images"] == 64
+    (tmp_path / "res" / "sersic.md").unlink()
+    rp.reproduce_suite("sersic", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+    again = (tmp_path / "res" / "sersic.md").read_text()
+    assert "| sersic-v1 | 60 | std / CRB |" in again and not (tmp_path / "elsewhere" / "sersic-v1").exists()
+    del rec["crb"]  # a record made before runs carried their bounds: named, not silently left out
+    (tmp_path / "res" / "sersic-v1.json").write_text(json.dumps(rec))
+    rp.reproduce_suite("sersic", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+    older = (tmp_path / "res" / "sersic.md").read_text()
+    assert "Not held against the bound" in older and "| sersic-v1 | 60 | std / CRB |" not in older
 
 
 def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its_run(v1, tmp_path, monkeypatch):
