@@ -216,8 +216,9 @@ def gas_log_field(white: np.ndarray, p: dict) -> np.ndarray:
     kern = gas_kernel_1d(p)
     g = separable_filter(white, kern)
     if p["gas_model"] == "seed":
-        return g / np.float32(p["gas_log_divisor"])
-    return g / np.float32(np.sum(kern**2)) - np.float32(0.5)
+        return np.divide(g, np.float32(p["gas_log_divisor"]), out=g)
+    g = np.divide(g, np.float32(np.sum(kern**2)), out=g)
+    return np.subtract(g, np.float32(0.5), out=g)
 
 
 def gas_mean_factor(p: dict) -> np.ndarray:
@@ -439,11 +440,15 @@ def simulate(rng: np.random.Generator, n: int, components: bool = False, **param
 
     # Gas: a fresh log field per image (gas_model: the seed's or a unit-variance log-normal one).
     g = gas_log_field(rng.standard_normal((n, npix, npix), dtype=np.float32), p)
-    gas = t["gas_envelope"].astype(np.float32) * np.exp(g)
+    gas = np.multiply(t["gas_envelope"].astype(np.float32), np.exp(g, out=g), out=g)
 
+    # a0 dm + a1 gas + a2 ic + a3 bubbles, summed in that order, in place (fresh arrays of this size cost page faults)
     a32 = amps.astype(np.float32)[:, :, None, None]
-    expected = (a32[:, 0] * t["dm"].astype(np.float32) + a32[:, 1] * gas
-                + a32[:, 2] * t["ic"].astype(np.float32) + a32[:, 3] * t["bubbles"].astype(np.float32))
+    expected = a32[:, 0] * t["dm"].astype(np.float32)
+    term = np.multiply(a32[:, 1], gas)
+    expected += term
+    for k, name in ((2, "ic"), (3, "bubbles")):
+        expected += np.multiply(a32[:, k], t[name].astype(np.float32), out=term)
 
     # Point sources.
     def gc_sampler(m):
@@ -492,7 +497,8 @@ def simulate(rng: np.random.Generator, n: int, components: bool = False, **param
     ps_flux = np.bincount(flat, weights=flux, minlength=n * npix * npix).reshape(n, npix, npix).astype(np.float32)
 
     psf = psf_kernel_1d(p)
-    expected = separable_filter(expected + ps_flux, psf)
+    expected += ps_flux
+    expected = separable_filter(expected, psf)
     counts = rng.poisson(expected)
 
     labels = np.concatenate([amps, n_gc[:, None], n_disk[:, None]], axis=1)
