@@ -13,6 +13,21 @@ from kzoo import plots
 from kzoo.io import read_json, write_json
 
 
+def infer(model, x, dtype=np.float32):
+    """``model(x, training=False)`` as numpy arrays of ``dtype`` (a dict of them for named outputs), on any Keras
+    backend: on PyTorch without recording gradients (a tensor that requires grad has no ``numpy()``)."""
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        with torch.no_grad():
+            out = model(x, training=False)
+    else:
+        out = model(x, training=False)
+    return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t), dtype), out)
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=None) -> dict:
     """Per target: the MAE of the [0, 1]-scaled target (the number set beside the seed's), MAE, RMSE,
     bias, the standard deviation of the errors, R^2 and three relative errors.
@@ -101,7 +116,7 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
                  manifest=manifest, verify=False)
     y_true, y_pred, image_err = [], [], {}
     for x, y in ds:
-        pred = model(x, training=False)
+        pred = infer(model, x)
         if key is not None:
             for out, want in y.items():
                 if out != key:
@@ -188,7 +203,7 @@ def rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets
         pred = []
         for x, _ in dataset(data_dir, split, **{**args, "scale_targets": False}, augment=aug, batch_size=256,
                             shuffle=False, seed=int(run["seed"]) + 1, manifest=manifest, verify=False):
-            pred.append(np.asarray(model(x, training=False), np.float64))
+            pred.append(infer(model, x, np.float64))
         pred = np.concatenate(pred)
         if exp["scale_targets"]:
             pred = unscale_targets(pred, ranges, args["target_scale"])
@@ -280,7 +295,7 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
     for x, y in dataset(data_dir, split, **args, batch_size=128, shuffle=False, manifest=manifest, verify=False):
         first = x.numpy()[:4] if first is None else first
         flux.append(y.numpy())
-        prob.append(np.asarray(model(x, training=False), dtype=np.float32))
+        prob.append(infer(model, x, np.float32))
     flux, prob = np.concatenate(flux), np.concatenate(prob)
     metrics, curves = segmentation_metrics(flux, prob)
     plots.roc_curves(curves, out_dir / "roc.png", title=f"{exp['name']}: {split} split, pooled pixels")
@@ -309,7 +324,7 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, seed=run["seed"],
                         manifest=manifest, verify=False):
         noisy.append(x.numpy())
-        out.append(np.asarray(model(x, training=False), dtype=np.float32))
+        out.append(infer(model, x, np.float32))
         clean.append(y.numpy())
     noisy, out, clean = np.concatenate(noisy), np.concatenate(out), np.concatenate(clean)
     if exp.get("target_transform") and not exp.get("input_transform"):  # the raw noisy image on the target's scale
@@ -346,7 +361,7 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
     for xb, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, manifest=manifest,
                          verify=False):
         x.append(xb.numpy())
-        out.append(np.asarray(model(xb, training=False), np.float32))
+        out.append(infer(model, xb, np.float32))
     x, out = np.concatenate(x), np.concatenate(out)
 
     def scores(rec):
@@ -433,7 +448,7 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=64, shuffle=False, manifest=manifest,
                         verify=False):
         labels.append(y.numpy()[:, 0].astype(int))
-        scores.append(np.asarray(model(x, training=False), np.float64).reshape(len(labels[-1])))
+        scores.append(infer(model, x, np.float64).reshape(len(labels[-1])))
     labels, scores = np.concatenate(labels), np.concatenate(scores)
     zones_file = Path(run["run_dir"]) / ZONES_FILE
     stored = read_json(zones_file, default=None)
@@ -527,7 +542,7 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
         y_true.append(y.numpy()[:, 0])
-        y_pred.append(np.argmax(np.asarray(model(x, training=False), np.float32), axis=-1))
+        y_pred.append(np.argmax(infer(model, x, np.float32), axis=-1))
         if opts.get("power_spectra"):
             from kzoo.reference import power_spectrum_features
 
@@ -573,7 +588,7 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     for i, (x, y) in enumerate(dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False,
                                        manifest=manifest, verify=False)):
         real.append(y.numpy())
-        recon.append(np.asarray(model(x, training=False), np.float32))
+        recon.append(infer(model, x, np.float32))
         cond.append(x["conditions"].numpy())
         gen.append(model.generate(cond[-1], seed=int(run["seed"]) + i))
     real, recon, cond, gen = (np.concatenate(a) for a in (real, recon, cond, gen))
@@ -592,7 +607,7 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
         reg = load_model(where / "model.keras")
 
         def measure(images):
-            y = np.concatenate([np.asarray(reg(images[s:s + 512], training=False), np.float64)
+            y = np.concatenate([infer(reg, images[s:s + 512], np.float64)
                                 for s in range(0, len(images), 512)])
             if reg_run["experiment"]["scale_targets"]:
                 y = unscale_targets(y, reg_run["target_ranges"], reg_run["experiment"]["target_scale"])

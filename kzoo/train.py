@@ -382,7 +382,7 @@ def calibrate_uncertainty(model, val_ds, exp):
     import keras
     import numpy as np
 
-    from kzoo.evaluate import coverage
+    from kzoo.evaluate import coverage, infer
     from kzoo.layers import SigmaScale
     from kzoo.losses import predicts_sigma, split_mean_sigma
 
@@ -392,7 +392,7 @@ def calibrate_uncertainty(model, val_ds, exp):
     ys, outs = [], []
     for x, y in val_ds:
         ys.append(np.asarray(y, np.float64))
-        outs.append(np.asarray(model(x, training=False), np.float32))
+        outs.append(infer(model, x))
     y = np.concatenate(ys)
     mean, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(np.concatenate(outs)))
     z = np.abs(y - mean) / sigma

@@ -1,4 +1,4 @@
-"""The one fit path on another Keras backend: `kzoo train --backend jax` on CPU, fed by tf.data, writes a
+"""The one fit path on another Keras backend: `kzoo train --backend jax` (and `torch`) on CPU, fed by tf.data, writes a
 run whose model.keras loads under TensorFlow and predicts the same; the Noise layer and the saliency maps
 run there too. Keras picks its backend once per process, so the JAX side runs in a subprocess."""
 
@@ -14,12 +14,12 @@ import pytest
 
 from kzoo.cli import main
 
-JAX_SIDE = textwrap.dedent("""
+OTHER_SIDE = textwrap.dedent("""
     import json, sys
     import numpy as np
     from kzoo.cli import main
-    data, out = sys.argv[1], sys.argv[2]
-    rc = main(["train", "gc-dm", "--backend", "jax", "--data", data, "--out", out, "--epochs", "1",
+    data, out, backend = sys.argv[1], sys.argv[2], sys.argv[3]
+    rc = main(["train", "gc-dm", "--backend", backend, "--data", data, "--out", out, "--epochs", "1",
                "--batch-size", "16", "--model-arg", "filters=[4,4,8,8]", "--model-arg", "dense=[16]",
                "--allow-other-recipe", "--no-reference", "--quiet"])
     import keras
@@ -38,12 +38,14 @@ JAX_SIDE = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def jax_run(tiny_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("jax") / "run"
+@pytest.fixture(scope="module", params=["jax", "torch"])
+def jax_run(request, tiny_data, tmp_path_factory):
+    """A tiny run trained on JAX, then on PyTorch (both CPU builds are in the dev extra), in a subprocess."""
+    pytest.importorskip(request.param)
+    out = tmp_path_factory.mktemp(request.param) / "run"
     env = {**os.environ, "KERAS_BACKEND": "tensorflow"}  # --backend wins over it
-    p = subprocess.run([sys.executable, "-c", JAX_SIDE, str(tiny_data), str(out)], capture_output=True, text=True,
-                       env=env, timeout=600)
+    p = subprocess.run([sys.executable, "-c", OTHER_SIDE, str(tiny_data), str(out), request.param],
+                       capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     return out, json.loads(p.stdout.strip().splitlines()[-1])
 
@@ -55,9 +57,10 @@ def test_a_run_trained_on_jax_loads_and_predicts_the_same_on_tensorflow(jax_run,
     from kzoo.export import load_model
 
     out, side = jax_run
-    assert side["rc"] == 0 and side["backend"] == "jax" and keras.backend.backend() == "tensorflow"
+    other = out.parent.name.rstrip("0123456789")  # the fixture's backend (its folder: jax0, torch0)
+    assert side["rc"] == 0 and side["backend"] == other and keras.backend.backend() == "tensorflow"
     run = json.loads((out / "run.json").read_text())
-    assert run["settings"]["backend"] == "jax" and run["versions"]["backend"] == "jax" and "jax" in run["versions"]
+    assert run["settings"]["backend"] == other and run["versions"]["backend"] == other and other in run["versions"]
     model = load_model(out / "model.keras")  # safe_mode
     recorded = np.load(out / "predictions_test.npz")
     manifest = json.loads((tiny_data / "manifest.json").read_text())

@@ -162,6 +162,8 @@ class DeepSVDD(keras.Model):
     def init_center(self, images, batch_size: int = 256):
         """c = the mean of phi over ``images`` (an array, or an iterable of batches or (x, y) pairs), with
         coordinates closer to 0 than ``eps`` pushed to +-eps (0 goes to +eps); returns c as numpy."""
+        from kzoo.evaluate import infer
+
         import numpy as np
 
         batches = images
@@ -170,7 +172,7 @@ class DeepSVDD(keras.Model):
         total, n = None, 0
         for batch in batches:
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
-            z = np.asarray(self.phi(x, training=False), np.float64)
+            z = infer(self.phi, x, np.float64)
             total = z.sum(axis=0) if total is None else total + z.sum(axis=0)
             n += len(z)
         c = total / n

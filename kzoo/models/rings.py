@@ -194,11 +194,13 @@ class ConditionalVAE(keras.Model):
 
     def generate(self, conditions, seed: int = 0):
         """Images (B, H, W, 1) decoded from z ~ N(0, 1) for ``conditions`` (B, k)."""
+        from kzoo.evaluate import infer
+
         import numpy as np
 
         conditions = np.asarray(conditions, np.float32)
         z = np.random.default_rng(seed).standard_normal((len(conditions), self.latent_dim)).astype(np.float32)
-        return np.asarray(self.decoder([z, conditions], training=False))
+        return infer(self.decoder, [z, conditions])
 
     def get_config(self):
         return {**super().get_config(), "image_shape": list(self.image_shape), "conditions": self.conditions,

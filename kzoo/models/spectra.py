@@ -202,6 +202,8 @@ class SpectraWGAN(keras.Model):
 
     def generate(self, conditions, seed: int = 0, batch_size: int = 256) -> np.ndarray:
         """Spectra (n, L, 1) generated for ``conditions`` (n, k) in physical units, from noise seeded by ``seed``."""
+        from kzoo.evaluate import infer
+
         cs = np.asarray(self._scale(np.asarray(conditions, np.float32)), np.float32)
         rng = np.random.default_rng(seed)
         out = []
@@ -212,17 +214,19 @@ class SpectraWGAN(keras.Model):
                 z = rng.normal(size=(b, self.latent_dim)) if self.noise == "gaussian" else \
                     rng.uniform(-1, 1, (b, self.latent_dim))
                 part.insert(0, z.astype(np.float32))
-            out.append(np.asarray(self.generator(np.concatenate(part, axis=1), training=False), np.float32))
+            out.append(infer(self.generator, np.concatenate(part, axis=1)))
         return np.concatenate(out)
 
     def interpolate(self, conditions, z0, z1, steps: int = 8) -> np.ndarray:
         """Group B's walk: spectra (steps, L, 1) for one set of ``conditions`` as the noise goes from ``z0`` to
         ``z1`` in a straight line."""
+        from kzoo.evaluate import infer
+
         t = np.linspace(0.0, 1.0, steps)[:, None]
         z = (1 - t) * np.asarray(z0, np.float32)[None] + t * np.asarray(z1, np.float32)[None]
         c = np.repeat(np.asarray(self._scale(np.asarray(conditions, np.float32)[None]), np.float32), steps, axis=0)
         latent = np.concatenate([z, c], axis=1) if self.conditional else z
-        return np.asarray(self.generator(latent.astype(np.float32), training=False), np.float32)
+        return infer(self.generator, latent.astype(np.float32))
 
     def example_inputs(self, batch: int = 1) -> dict:
         """Zeros of the model's inputs (tracing for export)."""
