@@ -418,6 +418,12 @@ def _recalibration_line(bn) -> list[str]:
             f"{'kept' if bn['kept'] else 'not kept (no gain)'}.", ""]
 
 
+def _num(v: float) -> str:
+    """A table cell: 4 decimals, or 4 significant digits for a number below 0.01 (a denoiser's MSE of 8e-6 is not
+    0.0000)."""
+    return f"{v:.4f}" if v == 0 or abs(v) >= 0.01 or v != v else f"{v:.4g}"
+
+
 def metric_table(r: dict) -> list[str]:
     """The lines of a reproduction record's metric table: kzoo's number, the classical reference's, the
     seed's and the goal, per target and metric."""
@@ -428,7 +434,7 @@ def metric_table(r: dict) -> list[str]:
         for key in [k for k, v in m.items() if isinstance(v, float)]:
             ref = r["reference"].get(key, {}).get(target, "")
             c = cl["metrics"].get(target, {}).get(key) if cl else None
-            lines.append(f"| {target} | {key} | {m[key]:.4f} | {'' if c is None else f'{c:.4f}'} | {ref} | "
+            lines.append(f"| {target} | {key} | {_num(m[key])} | {'' if c is None else _num(c)} | {ref} | "
                          f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
     return lines
 
