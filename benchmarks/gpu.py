@@ -108,8 +108,12 @@ def measure(name: str, precision: str, args) -> dict:
         rng = np.random.default_rng(0)
         try:
             inputs, outputs = model.input, model.output
-        except (AttributeError, ValueError):  # a subclassed model: its spec's input, its output on a batch
-            inputs = keras.KerasTensor((None,) + tuple(kzoo.spec(name).input_shape))
+        except (AttributeError, ValueError):  # a subclassed model: its example inputs (or its spec's input shape)
+            if hasattr(model, "example_inputs"):  # several named inputs (a conditional VAE or GAN)
+                inputs = keras.tree.map_structure(lambda a: keras.KerasTensor((None,) + tuple(a.shape[1:])),
+                                                  model.example_inputs(2))
+            else:
+                inputs = keras.KerasTensor((None,) + tuple(kzoo.spec(name).input_shape))
             outputs = keras.tree.map_structure(lambda t: keras.KerasTensor((None,) + tuple(t.shape[1:])),
                                                model(random_like(inputs, 2, rng)))
         x, y = random_like(inputs, n, rng), random_like(outputs, n, rng)
