@@ -168,7 +168,7 @@ def markdown(result: dict) -> str:
         keeps = ""
         if pipe and r["input_shape"] == [[64, 64, 1]]:
             keeps = f"{pipe / r['train_images_per_s']:.2f}"
-        rows.append([r["model"], r["precision"], f"{r['parameters']:,}", "x".join(map(str, r["input_shape"][0])),
+        rows.append([r["model"], r["precision"], f"{r['parameters']:,}", " + ".join("x".join(map(str, t)) for t in r["input_shape"]),
                      f"{r['train_images_per_s']:,.0f}", f"{r['predict_images_per_s']:,.0f}", keeps,
                      f"warm-up {r['warmup_seconds']:.1f} s"])
     table = md_table(["model", "precision", "parameters", "input", "train img/s", "predict img/s",
