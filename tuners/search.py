@@ -74,13 +74,13 @@ def _trial_tuner_class():
 
 
 def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20, epochs: int = 10,
-           seed: int = 0, patience: int = 3, precision: str = "float32", allow_other_recipe: bool = False,
+           seed: int = 0, patience: int | None = None, precision: str = "float32", allow_other_recipe: bool = False,
            verbose=2, **fixed_model_args):
     """Run (or resume) a search of ``experiment``'s model's search space on the dataset ``data_dir``; returns
     the tuner.
 
     Every trial is a ``kzoo.train.fit`` run in ``OUT/runs/<trial id>`` (at most ``epochs`` epochs, early
-    stopping after ``patience`` without a lower validation loss, judged on the validation split; the
+    stopping after ``patience`` epochs (default: the experiment's) without a lower validation loss, judged on the validation split; the
     objective is its lowest validation loss). ``fixed_model_args`` are builder arguments held fixed (over
     the search space's). The chief (or a single machine) writes ``OUT/trials.md`` and ``.json`` (each
     trial's hyper-parameters, objective, epochs and seconds), ``OUT/trials.png`` (objective against trial)
@@ -104,7 +104,7 @@ def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20,
     out = Path(out)
     t = _trial_tuner_class()(hm, oracle, runs_dir=out / "runs", directory=str(out), project_name=hm.exp.name,
                              overwrite=False,
-                             fit_kwargs={"epochs": int(epochs), "patience": int(patience), "seed": seed,
+                             fit_kwargs={"epochs": int(epochs), "patience": None if patience is None else int(patience), "seed": seed,
                                          "precision": precision, "allow_other_recipe": allow_other_recipe,
                                          "evaluate_split": "val", "classical": False, "verbose": verbose})
     t.search()
@@ -182,8 +182,10 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--max-trials", "--trials", dest="trials", type=int, default=20, metavar="N",
                    help="models to try (bayesian, random, grid; hyperband decides its own number from --epochs)")
     p.add_argument("--epochs", type=int, default=10, help="at most this many epochs per trial")
-    p.add_argument("--patience", type=int, default=3, help="a trial stops after this many epochs without a lower "
-                                                           "val_loss (its objective: the lowest val_loss)")
+    p.add_argument("--patience", type=int, default=None,
+                   help="a trial stops after this many epochs without a lower val_loss (its objective: the lowest "
+                        "val_loss); default: the experiment's, as `kzoo train` (a shorter one favours what learns "
+                        "fast, not what ends best)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the tuner and of each trial's training")
     p.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
