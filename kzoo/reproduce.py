@@ -127,9 +127,9 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
                    + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")
                    + (f" --backend {run['settings']['backend']}" if run["settings"].get("backend") else ""),
     }
-    for key, extra in EXPERIMENT_EXTRAS.items():  # what a suite's section needs of each run, kept in its record
-        if fnmatch.fnmatch(exp.name, SUITES[key]) and (value := extra(exp, run_dir, data, out)) is not None:
-            record[EXTRA_FIELDS[key]] = value
+    for suite, (field, extra) in EXPERIMENT_EXTRAS.items():  # what a suite's section needs of each run
+        if fnmatch.fnmatch(exp.name, SUITES[suite]) and (value := extra(exp, run_dir, data, out)) is not None:
+            record[field] = value
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
@@ -1003,9 +1003,8 @@ def load_recipe_param(recipe: str, key: str):
 
 
 # per-experiment extras: computed by `kzoo reproduce EXPERIMENT` from its run and stored in its record (field
-# EXTRA_FIELDS[suite]), so that the suite's section needs the records only
-EXPERIMENT_EXTRAS = {"sersic": sersic_crb_record}
-EXTRA_FIELDS = {"sersic": "crb"}
+# given), so that the suite's section needs the records only: {suite: (record field, function)}
+EXPERIMENT_EXTRAS = {"sersic": ("crb", sersic_crb_record)}
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
                 "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section,
                 "svdd": svdd_section, "photoz": photoz_section, "spectra": spectra_section}  # physical references and cross-experiment tables, once per suite

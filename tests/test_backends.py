@@ -39,7 +39,7 @@ OTHER_SIDE = textwrap.dedent("""
 
 
 @pytest.fixture(scope="module", params=["jax", "torch"])
-def jax_run(request, tiny_data, tmp_path_factory):
+def other_run(request, tiny_data, tmp_path_factory):
     """A tiny run trained on JAX, then on PyTorch (both CPU builds are in the dev extra), in a subprocess."""
     pytest.importorskip(request.param)
     out = tmp_path_factory.mktemp(request.param) / "run"
@@ -47,17 +47,16 @@ def jax_run(request, tiny_data, tmp_path_factory):
     p = subprocess.run([sys.executable, "-c", OTHER_SIDE, str(tiny_data), str(out), request.param],
                        capture_output=True, text=True, env=env, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
-    return out, json.loads(p.stdout.strip().splitlines()[-1])
+    return out, json.loads(p.stdout.strip().splitlines()[-1]), request.param
 
 
-def test_a_run_trained_on_jax_loads_and_predicts_the_same_on_tensorflow(jax_run, tiny_data):
+def test_a_run_trained_on_jax_loads_and_predicts_the_same_on_tensorflow(other_run, tiny_data):
     import keras
 
     from kzoo.evaluate import saliency_maps
     from kzoo.export import load_model
 
-    out, side = jax_run
-    other = out.parent.name.rstrip("0123456789")  # the fixture's backend (its folder: jax0, torch0)
+    out, side, other = other_run
     assert side["rc"] == 0 and side["backend"] == other and keras.backend.backend() == "tensorflow"
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["backend"] == other and run["versions"]["backend"] == other and other in run["versions"]
@@ -79,10 +78,10 @@ def test_a_run_trained_on_jax_loads_and_predicts_the_same_on_tensorflow(jax_run,
     assert again["count"] == manifest["splits"]["test"]["count"]
 
 
-def test_the_noise_layer_runs_on_jax_as_on_tensorflow(jax_run):
+def test_the_noise_layer_runs_on_jax_as_on_tensorflow(other_run):
     from kzoo.layers import Noise
 
-    _, side = jax_run
+    _, side, _ = other_run
     flat = np.full((4, 32, 32, 1), 0.5, "float32")
     for kind, y in side["noisy"].items():
         y, here = np.asarray(y), np.asarray(Noise(kind, seed=1)(flat, training=True))
