@@ -18,7 +18,7 @@ for _k, _cls in enumerate(("barred", "elliptical", "spiral")):
         normalization="gcn_l1",
         loss="mse",
         metrics=("mae",),
-        batch_size=32,
+        batch_size=200,  # the seed's
         learning_rate=1e-4,
         epochs=100,  # the seed's ae_n_epochs
         patience=10,
@@ -39,7 +39,7 @@ for _k, _cls in enumerate(("barred", "elliptical", "spiral")):
             normalization="gcn_l1",
             loss="model",
             metrics=(),
-            batch_size=32,
+            batch_size=200,  # the seed's
             learning_rate=1e-4,
             epochs=100,  # the seed's n_epochs
             patience=10,

@@ -20,6 +20,10 @@ from kzoo.registry import register
 SEED_002 = "002_71e814634fb5d959.txt: Deep SVDD on barred, elliptical and spiral galaxies"
 FILTERS = (2, 4, 8, 16, 32, 64)
 DENSE = (256, 64)
+# PyTorch's BatchNorm momentum 0.1 (the reference code's) is Keras's 0.9: the moving statistics follow the
+# last ~10 batches. Keras's default 0.99 lags ~100 batches behind, and with the seed's batch 200 an epoch of a
+# few thousand images is ~15 batches: the scores at inference then came from stale statistics.
+BN_MOMENTUM = 0.9
 OBJECTIVES = ("one-class", "soft-boundary")
 SEARCH = {
     "learning_rate": {"type": "float", "min": 1e-5, "max": 1e-3, "sampling": "log"},
@@ -48,13 +52,13 @@ def encoder_layers(x, filters=FILTERS, dense=DENSE, weight_decay=0.5e-6, prefix=
     reg = _regularizer(weight_decay)
     for i, f in enumerate(filters):
         x = keras.layers.Conv2D(f, 5, padding="same", use_bias=False, kernel_regularizer=reg, name=f"{prefix}_conv{i + 1}")(x)
-        x = keras.layers.BatchNormalization(epsilon=1e-4, center=False, scale=False, name=f"{prefix}_bn{i + 1}")(x)
+        x = keras.layers.BatchNormalization(epsilon=1e-4, momentum=BN_MOMENTUM, center=False, scale=False, name=f"{prefix}_bn{i + 1}")(x)
         x = keras.layers.LeakyReLU(0.1, name=f"{prefix}_act{i + 1}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"{prefix}_pool{i + 1}")(x)
     x = keras.layers.Flatten(name=f"{prefix}_flatten")(x)
     for j, units in enumerate(dense[:-1]):
         x = keras.layers.Dense(units, use_bias=False, kernel_regularizer=reg, name=f"{prefix}_dense{j + 1}")(x)
-        x = keras.layers.BatchNormalization(epsilon=1e-4, center=False, scale=False, name=f"{prefix}_dense_bn{j + 1}")(x)
+        x = keras.layers.BatchNormalization(epsilon=1e-4, momentum=BN_MOMENTUM, center=False, scale=False, name=f"{prefix}_dense_bn{j + 1}")(x)
         x = keras.layers.LeakyReLU(0.1, name=f"{prefix}_dense_act{j + 1}")(x)
     return keras.layers.Dense(dense[-1], use_bias=False, kernel_regularizer=reg, name=f"{prefix}_rep",
                               dtype="float32")(x)
@@ -97,7 +101,7 @@ def svdd_autoencoder(input_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, we
     for i, f in enumerate(reversed(filters)):
         x = keras.layers.Conv2DTranspose(f, 5, padding="same", use_bias=False, kernel_regularizer=reg,
                                          name=f"dec_deconv{i + 1}")(x)
-        x = keras.layers.BatchNormalization(epsilon=1e-4, center=False, scale=False, name=f"dec_bn{i + 1}")(x)
+        x = keras.layers.BatchNormalization(epsilon=1e-4, momentum=BN_MOMENTUM, center=False, scale=False, name=f"dec_bn{i + 1}")(x)
         x = keras.layers.LeakyReLU(0.1, name=f"dec_act{i + 1}")(x)
         x = keras.layers.UpSampling2D(2, name=f"dec_up{i + 1}")(x)
     x = keras.layers.Conv2DTranspose(input_shape[-1], 5, padding="same", use_bias=False, kernel_regularizer=reg,
