@@ -10,8 +10,12 @@ instead, so that the normal class and the anomalies are known exactly and the am
   of the light, and an exponential disk of scale length h modulated by m logarithmic arms,
   1 + A cos(m (theta - ln(r / r_0) / tan p)), with m in {2, 3, 4} (2 half the time), pitch angle p ~
   U(``pitch_deg_range``), arm contrast A ~ U(``arm_contrast_range``), arms fading in inside r_0;
-* **barred**: a spiral whose arms start at the ends of a bar: an elongated profile exp(-(x / L)^2 - (y / 0.25 L)^2)
-  of half-length L ~ U(0.6, 1.2) h along the arms' origin, holding ``bar_fraction`` of the disk light, r_0 = L.
+* **barred**: a two-armed spiral whose arms start at the ends of a bar: a Ferrers profile (1 - m^2)^2 for
+  m^2 = (x / L)^2 + (y / q_b L)^2 < 1, half-length L ~ U(0.6, 1.2) h, axis ratio q_b ~ U(0.2, 0.35), holding a
+  fraction ~ U(``bar_fraction_range``) of the galaxy's light (bars of SB galaxies hold ~0.1-0.3: Gadotti 2011),
+  the arms starting at r_0 = L, at the bar's ends. (kzoo 0.1's bar, a Gaussian ridge holding ~0.1 of the disk
+  light, was hidden under the bulge after the stretch: a barred and a spiral galaxy drawn with the same
+  numbers looked alike, and no Deep SVDD told them apart.)
 
 Each galaxy is inclined (disks: cos i ~ U(``cos_incl_range``)), turned to a random position angle, sized
 (h or r_e ~ U(``size_range``) x npix), convolved with a Gaussian PSF of FWHM ~ U(``psf_fwhm_range``) pixels,
@@ -20,7 +24,8 @@ and given Gaussian noise of sigma ~ U(``noise_range``) (a fraction of the peak).
 "simulation-like" recipe changes the PSF, noise and arm contrast, playing the seed's unlabelled set.
 
 Labels: ``morph_class`` (0 barred, 1 elliptical, 2 spiral, the seed's order), ``size_px``, ``cos_incl``,
-``position_angle``, ``arms`` (0 for ellipticals), ``pitch_deg``, ``arm_contrast``, ``psf_fwhm``, ``noise``.
+``position_angle``, ``arms`` (0 for ellipticals), ``pitch_deg``, ``arm_contrast``, ``psf_fwhm``, ``noise``,
+``bar_fraction`` (0 without a bar).
 numpy only, vectorised over a chunk of images; the same generator state gives the same bytes.
 """
 
@@ -31,7 +36,7 @@ import numpy as np
 from kzoo.sims.params import Param, check_params
 
 LABELS = ("morph_class", "size_px", "cos_incl", "position_angle", "arms", "pitch_deg", "arm_contrast", "psf_fwhm",
-          "noise")
+          "noise", "bar_fraction")
 FEATURES = ("image",)
 CLASSES = ("barred", "elliptical", "spiral")
 CHUNK = 16  # images per vectorised step (16 x 256 x 256 float64 grids)
@@ -44,7 +49,7 @@ DEFAULTS = dict(
     bulge_fraction_range=(0.1, 0.4),
     pitch_deg_range=(10.0, 30.0),
     arm_contrast_range=(0.5, 0.9),
-    bar_fraction=0.3,
+    bar_fraction_range=(0.1, 0.25),
     cos_incl_range=(0.5, 1.0),
     psf_fwhm_range=(2.0, 4.0),
     noise_range=(0.01, 0.03),
@@ -59,7 +64,7 @@ PARAMS = dict(
     bulge_fraction_range=Param(float, 0, 1, pair="<="),
     pitch_deg_range=Param(float, 1, 80, pair="<="),
     arm_contrast_range=Param(float, 0, 1, pair="<="),
-    bar_fraction=Param(float, 0, 1),
+    bar_fraction_range=Param(float, 0, 0.6, pair="<="),
     cos_incl_range=Param(float, 0, 1, pair="<=", above=True),
     psf_fwhm_range=Param(float, 0, 50, pair="<="),
     noise_range=Param(float, 0, 10, pair="<="),
@@ -79,7 +84,8 @@ def label_ranges(**params) -> dict[str, tuple[float, float]]:
             "size_px": f32((p["size_range"][0] * p["npix"], p["size_range"][1] * p["npix"])),
             "cos_incl": (0.0, 1.0), "position_angle": (0.0, float(np.float32(np.pi))), "arms": (0.0, 4.0),
             "pitch_deg": (0.0, f32(p["pitch_deg_range"])[1]), "arm_contrast": (0.0, f32(p["arm_contrast_range"])[1]),
-            "psf_fwhm": f32(p["psf_fwhm_range"]), "noise": f32(p["noise_range"])}
+            "psf_fwhm": f32(p["psf_fwhm_range"]), "noise": f32(p["noise_range"]),
+            "bar_fraction": (0.0, f32(p["bar_fraction_range"])[1])}
 
 
 def class_names(params: dict, label: str) -> list[str]:
@@ -127,7 +133,12 @@ def _draw(rng, m, p):
     fwhm = u(p["psf_fwhm_range"])
     noise = u(p["noise_range"])
     offset = rng.uniform(-0.02, 0.02, (m, 2)) * npix
-    labels = np.stack([cls, size, cos_i, pa, arms, pitch, contrast, fwhm, noise], axis=1)
+    barred = cls == 0
+    bar_q = rng.uniform(0.2, 0.35, m)
+    bar_frac = np.where(barred, u(p["bar_fraction_range"]), 0.0)
+    arms = np.where(barred, 2, arms)  # a bar feeds two arms, from its ends (phase 0: the arms' crests at theta 0, pi)
+    phase = np.where(barred, 0.0, phase)
+    labels = np.stack([cls, size, cos_i, pa, arms, pitch, contrast, fwhm, noise, bar_frac], axis=1)
 
     c = (np.arange(npix) - (npix - 1) / 2.0)
     y, x = np.meshgrid(c, c, indexing="ij")
@@ -142,7 +153,7 @@ def _draw(rng, m, p):
     # ellipticals: the Sersic profile with r_e = size
     ell = _sersic(r, h, n_sersic[:, None, None])
     # disks: bulge + arms (+ bar)
-    barred = (cls == 0)[:, None, None]
+    barred = barred[:, None, None]
     L = bar_len[:, None, None] * h
     r0 = np.where(barred, L, 0.5 * h)
     k = arms[:, None, None].astype(np.float64)
@@ -150,13 +161,14 @@ def _draw(rng, m, p):
     spiral = np.cos(k * (theta - np.log(np.maximum(r, 1e-3) / r0) / tan_p) + phase[:, None, None])
     fade = 1.0 / (1.0 + np.exp(-(r - r0) / (0.15 * h)))  # the arms start at r_0
     disk_light = np.exp(-r / h) * (1.0 + contrast[:, None, None] * fade * spiral)
-    bar = np.exp(-(xr / L) ** 2 - (yr / (0.25 * L)) ** 2)
-    disk_light = disk_light + np.where(barred, p["bar_fraction"] * 3.0 * bar, 0.0)
+    m2 = (xr / L) ** 2 + (yr / (bar_q[:, None, None] * L)) ** 2
+    bar = np.where(m2 < 1.0, (1.0 - np.minimum(m2, 1.0)) ** 2, 0.0)  # Ferrers, n = 2
     bulge_light = _sersic(r, 0.2 * h, bulge_n[:, None, None])
     disk_total = disk_light.sum(axis=(1, 2), keepdims=True)
     bulge_total = bulge_light.sum(axis=(1, 2), keepdims=True)
-    b = bulge[:, None, None]
-    spiral_img = (1 - b) * disk_light / disk_total + b * bulge_light / bulge_total
+    bar_total = np.maximum(bar.sum(axis=(1, 2), keepdims=True), 1e-12)
+    b, f = bulge[:, None, None], bar_frac[:, None, None]
+    spiral_img = (1 - b - f) * disk_light / disk_total + b * bulge_light / bulge_total + f * bar / bar_total
     img = np.where((cls == 1)[:, None, None], ell / ell.sum(axis=(1, 2), keepdims=True), spiral_img)
     img = _psf_blur(img, fwhm)
     img = img / img.max(axis=(1, 2), keepdims=True)
