@@ -84,3 +84,67 @@ def test_generation_reloads_and_group_b_variants_build(tmp_path):
     assert kzoo.build("spectra_wgan", **TINY, conditional=False, noise="uniform").generator.input.shape[-1] == 4
     with pytest.raises(ValueError, match="latent_dim"):
         kzoo.build("spectra_wgan", **{**TINY, "latent_dim": 0}, conditional=False)
+
+
+TORCH_STEPS = """
+import json, keras, numpy as np, kzoo
+TINY = {"input_shape": (32, 1), "hidden": 8, "latent_dim": 4, "condition_ranges": [[0.1, 13.0], [0.002, 0.04], [8.5, 11.5], [0.02, 0.3]]}
+rng = np.random.default_rng(0)
+c = np.stack([rng.uniform(0.1, 13, 8), rng.uniform(0.002, 0.04, 8), rng.uniform(8.5, 11.5, 8), rng.uniform(0.02, 0.3, 8)], axis=1).astype("float32")
+b = {"spectrum": rng.uniform(0, 1, (8, 32, 1)).astype("float32"), "conditions": c}
+out = {"backend": keras.backend.backend()}
+for penalty in ("clip", "gp"):
+    keras.utils.set_random_seed(0)
+    gan = kzoo.build("spectra_wgan", **TINY, n_critic=2, penalty=penalty, seed=1)
+    gan.compile(optimizer=keras.optimizers.Adam(1e-3))
+    g0 = [np.array(keras.ops.convert_to_numpy(v)) for v in gan.generator.trainable_variables]
+    c0 = [np.array(keras.ops.convert_to_numpy(v)) for v in gan.critic.trainable_variables]
+    logs = gan.fit(b, epochs=2, batch_size=8, verbose=0).history
+    out[penalty] = {"logs": sorted(logs), "finite": bool(all(np.isfinite(v).all() for v in logs.values())),
+        "gen_changed": any(not np.array_equal(a, keras.ops.convert_to_numpy(v)) for a, v in zip(g0, gan.generator.trainable_variables)),
+        "critic_changed": any(not np.array_equal(a, keras.ops.convert_to_numpy(v)) for a, v in zip(c0, gan.critic.trainable_variables)),
+        "max_critic_weight": max(float(np.abs(keras.ops.convert_to_numpy(v)).max()) for v in gan.critic.trainable_variables)}
+gan = kzoo.build("spectra_wgan", **TINY, penalty="gp")
+cs = gan._scale(b["conditions"]); fake = gan.generator(gan._latent(cs))
+for v in gan.critic.trainable_variables:
+    v.assign(np.zeros(v.shape, "float32"))
+out["gp_constant_critic"] = float(keras.ops.convert_to_numpy(gan.gradient_penalty(b["spectrum"], fake, cs)))
+after = []
+for w in (0.0, 10.0):  # the penalty's gradient reaches the critic: with weight 0 the same step lands elsewhere
+    keras.utils.set_random_seed(0)
+    gan = kzoo.build("spectra_wgan", **TINY, n_critic=1, penalty="gp", gp_weight=w, seed=1)
+    gan.compile(optimizer=keras.optimizers.Adam(1e-3))
+    gan.fit(b, epochs=1, batch_size=8, verbose=0)
+    after.append(np.concatenate([keras.ops.convert_to_numpy(v).ravel() for v in gan.critic.trainable_variables]))
+out["gp_moves_critic"] = float(np.abs(after[0] - after[1]).max())
+print(json.dumps(out))
+"""
+
+
+def test_the_gan_trains_on_the_torch_backend_as_on_tensorflow():
+    """The same train_step on PyTorch (a subprocess: Keras picks its backend once per process): both networks move,
+    clipping holds, the penalty of a constant critic is 1 and its gradient reaches the critic, the same as here."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    done = subprocess.run([sys.executable, "-c", TORCH_STEPS], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    runs = {"torch": json.loads(done.stdout.strip().splitlines()[-1])}
+    here = {}
+    exec(TORCH_STEPS, here)  # the same steps on this process's backend
+    runs[keras.backend.backend()] = here["out"]
+    torch_run = runs["torch"]
+    assert torch_run["backend"] == "torch"
+    for penalty in ("clip", "gp"):
+        r = torch_run[penalty]
+        assert r["logs"] == ["critic_loss", "generator_loss", "loss"] and r["finite"]
+        assert r["gen_changed"] and r["critic_changed"]
+    assert torch_run["clip"]["max_critic_weight"] <= 0.01 + 1e-7
+    assert torch_run["gp_constant_critic"] == pytest.approx(1.0, abs=1e-5)
+    assert torch_run["gp_moves_critic"] > 1e-4
+    assert torch_run["gp_moves_critic"] == pytest.approx(runs["tensorflow"]["gp_moves_critic"], rel=1e-3)
+    assert torch_run["gp_constant_critic"] == pytest.approx(runs["tensorflow"]["gp_constant_critic"], abs=1e-5)

@@ -33,7 +33,7 @@ class SpectraWGAN(keras.Model):
     """Inputs ``{"spectrum": (B, L, 1) in [0, 1], "conditions": (B, k) physical units}``; ``call`` returns spectra
     generated for the conditions (the real spectrum is not used), (B, L, 1): from drawn noise in training, from the
     noise's centre (0) at inference, so that a prediction is repeatable (``generate`` draws). ``condition_ranges`` ((k, 2) lows and
-    highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow
+    highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow or PyTorch
     backend) trains the critic and the generator; ``test_step`` reports the critic's Wasserstein estimate
     E[D(real)] - E[D(fake)] as the loss (lower: generated spectra closer to the real ones, as far as the critic
     tells). ``generate(conditions, seed)`` draws spectra as numpy."""
@@ -130,53 +130,90 @@ class SpectraWGAN(keras.Model):
 
     def gradient_penalty(self, real, fake, c_scaled, alpha=None):
         """WGAN-GP's E[(||grad_x D(x)|| - 1)^2] at x = alpha real + (1 - alpha) fake, alpha ~ U(0, 1) per example
-        (given: for tests). TensorFlow backend."""
-        import tensorflow as tf
-
-        real, fake = tf.cast(real, tf.float32), tf.cast(fake, tf.float32)
+        (given: for tests). TensorFlow or PyTorch backend (the gradient of a gradient, each its own way)."""
+        real, fake = ops.cast(real, "float32"), ops.cast(fake, "float32")
         if alpha is None:
             alpha = keras.random.uniform((ops.shape(real)[0], 1, 1), seed=self.sampler)
         x = alpha * real + (1.0 - alpha) * fake
-        with tf.GradientTape() as tape:
-            tape.watch(x)
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                score = self._score(x, c_scaled, training=True)
+            grad = tape.gradient(score, x)
+        elif backend == "torch":
+            import torch
+
+            x = x.detach().requires_grad_(True)
             score = self._score(x, c_scaled, training=True)
-        grad = tape.gradient(score, x)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2]) + 1e-12)
-        return tf.reduce_mean(tf.square(norm - 1.0))
+            grad = torch.autograd.grad(score.sum(), x, create_graph=True)[0]
+        else:
+            raise NotImplementedError(f"SpectraWGAN.gradient_penalty: the tensorflow or torch backend, not {backend}")
+        norm = ops.sqrt(ops.sum(ops.square(grad), axis=[1, 2]) + 1e-12)
+        return ops.mean(ops.square(norm - 1.0))
 
     def train_step(self, data):
-        if keras.backend.backend() != "tensorflow":
-            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow backend (kzoo's); "
-                                      f"this is {keras.backend.backend()}")
-        import tensorflow as tf
-
+        """n_critic critic updates (clipped, or with the gradient penalty), then one generator update; TensorFlow
+        (traced) or PyTorch (eager) backend."""
+        backend = keras.backend.backend()
+        if backend not in ("tensorflow", "torch"):
+            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow and PyTorch backends; "
+                                      f"this is {backend}")
         x = data[0] if isinstance(data, (tuple, list)) else data
         real, c = self._parts(x)
-        real = tf.cast(real, tf.float32)
+        real = ops.cast(real, "float32")
         cs = self._scale(c)
-        critic_vars = self.critic.trainable_variables
+        step = self._torch_update if backend == "torch" else self._tf_update
+        critic_vars, gen_vars = self.critic.trainable_variables, self.generator.trainable_variables
         for _ in range(self.n_critic):
-            fake = self.generator(self._latent(cs), training=True)
-            with tf.GradientTape() as tape:
+            fake = ops.stop_gradient(self.generator(self._latent(cs), training=True))
+
+            def critic_loss():
                 d_real = self._score(real, cs, training=True)
                 d_fake = self._score(fake, cs, training=True)
-                loss_c = self.wasserstein_critic_loss(d_real, d_fake)
+                loss = self.wasserstein_critic_loss(d_real, d_fake)
                 if self.penalty == "gp":
-                    loss_c = loss_c + self.gp_weight * self.gradient_penalty(real, fake, cs)
-            self.optimizer.apply(tape.gradient(loss_c, critic_vars), critic_vars)
+                    loss = loss + self.gp_weight * self.gradient_penalty(real, fake, cs)
+                return loss, (d_real, d_fake)
+
+            loss_c, (d_real, d_fake) = step(critic_loss, critic_vars)
             if self.penalty == "clip":
                 for v in critic_vars:
-                    v.assign(tf.clip_by_value(v, -self.clip_value, self.clip_value))
-        gen_vars = self.generator.trainable_variables
-        with tf.GradientTape() as tape:
-            fake = self.generator(self._latent(cs), training=True)
-            loss_g = -ops.mean(self._score(fake, cs, training=True))
-        self.optimizer.apply(tape.gradient(loss_g, gen_vars), gen_vars)
+                    v.assign(ops.clip(v, -self.clip_value, self.clip_value))
+
+        def generator_loss():
+            return -ops.mean(self._score(self.generator(self._latent(cs), training=True), cs, training=True)), None
+
+        loss_g, _ = step(generator_loss, gen_vars)
         self.critic_tracker.update_state(loss_c)
         self.generator_tracker.update_state(loss_g)
         self.wasserstein_tracker.update_state(-self.wasserstein_critic_loss(d_real, d_fake))
         return {"loss": self.wasserstein_tracker.result(), "critic_loss": self.critic_tracker.result(),
                 "generator_loss": self.generator_tracker.result()}
+
+    def _tf_update(self, loss_fn, variables):
+        """One optimizer step on ``variables`` down the gradient of ``loss_fn()[0]``; returns what loss_fn did."""
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss, extra = loss_fn()
+        self.optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss, extra
+
+    def _torch_update(self, loss_fn, variables):
+        import torch
+
+        self.zero_grad()
+        loss, extra = loss_fn()
+        loss.backward()
+        grads = [v.value.grad for v in variables]
+        with torch.no_grad():
+            self.optimizer.apply(grads, variables)
+        if extra is not None:
+            extra = tuple(e.detach() for e in extra)
+        return loss.detach(), extra
 
     def test_step(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
