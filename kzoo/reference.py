@@ -752,6 +752,31 @@ def tree_photoz_reference(manifest: dict, data_dir, split: str, targets, progres
         "galaxies, as seed 001 C's best models")
 
 
+def pca_anomaly_scores(x_train: np.ndarray, x: np.ndarray, components: int = 32, block: int = 4) -> np.ndarray:
+    """Seed 002's classical counterpart of a Deep SVDD: each image globally contrast-normalised (L1, as the network
+    sees it) and block-averaged ``block`` x ``block`` (256 x 256 -> 64 x 64), a PCA of ``components`` fitted on
+    the normal class's training images ``x_train``; the anomaly score of each image of ``x`` is its squared
+    reconstruction error from those components (higher: less like the normal class)."""
+    _sklearn("pca_anomaly")
+    import keras
+    from sklearn.decomposition import PCA
+
+    from kzoo.layers import GlobalContrastNormalization
+
+    def features(a):
+        a = np.asarray(a, np.float32)
+        a = a.reshape(len(a), a.shape[1], a.shape[2], -1)[..., :1]
+        g = keras.ops.convert_to_numpy(GlobalContrastNormalization()(a))[..., 0].astype(np.float64)
+        n, h, w = g.shape
+        g = g[:, :h - h % block, :w - w % block].reshape(n, h // block, block, w // block, block).mean(axis=(2, 4))
+        return g.reshape(n, -1)
+
+    f_train = features(x_train)
+    pca = PCA(n_components=min(components, *f_train.shape), random_state=0).fit(f_train)
+    f = features(x)
+    return np.sum((f - pca.inverse_transform(pca.transform(f))) ** 2, axis=1)
+
+
 REFERENCES = {
     "pca_svm": pca_svm_reference,  # kzoo.experiments.rings, kzoo.experiments.reionization
     "power_spectrum_logreg": power_spectrum_reference,  # kzoo.experiments.reionization

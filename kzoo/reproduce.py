@@ -880,7 +880,7 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
              "one; 'accuracy' = the fraction labelled right by one threshold in the middle of the undecided zone. "
              "The seed's accuracy was measured on its training photographs (it had no held-out set).", "",
              "| normal class | objective | AUROC | AUROC vs each anomalous class | accuracy | seed accuracy | goal | "
-             "epochs |", "|---|---|---|---|---|---|---|---|"]
+             "epochs | classical: PCA reconstruction AUROC (vs each) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in runs:
         e, m = r["experiment"], r.get("also_on", {}).get("morphology", {})
         if "auroc" not in m.get("all", {}):
@@ -891,8 +891,10 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
         objective = e["model_args"].get("objective", "")
         lines.append(f"| {normal} | [{objective}]({e['name']}.md) | {m['all']['auroc']:.4f} | {per} | "
                      f"{m['all']['accuracy_at_midpoint']:.4f} | {seed} | {goal_status(m['all']['auroc'], ('>=', 0.95))} "
-                     f"| {r['epochs_run']} |")
-    lines += ["", "## The five zones (thresholds on the anomaly score, chosen on the labelled test set)", "",
+                     f"| {r['epochs_run']} | {_pca_cell(r.get('pca_reference', {}).get('morphology'))} |")
+    lines += ["", "Classical: " + next((r["pca_reference"]["method"] for r in runs if r.get("pca_reference")),
+                                       "not recorded for these runs") + ", the same AUROC.",
+              "", "## The five zones (thresholds on the anomaly score, chosen on the labelled test set)", "",
               "t1 = 1st and t2 = 10th percentile of the anomalous scores, t3 = 90th and t4 = 99th percentile of the "
               "normal ones (sorted); zone labels " + ", ".join(f"{v:.1f}" for v in ZONE_LABELS) + " from definitely "
               "normal to definitely anomalous, as the seed labelled its application images. Counts of normal / "
@@ -1004,7 +1006,47 @@ def load_recipe_param(recipe: str, key: str):
 
 # per-experiment extras: computed by `kzoo reproduce EXPERIMENT` from its run and stored in its record (field
 # given), so that the suite's section needs the records only: {suite: (record field, function)}
-EXPERIMENT_EXTRAS = {"sersic": ("crb", sersic_crb_record)}
+def _pca_cell(m: dict | None) -> str:
+    if not m or m.get("all", {}).get("auroc") is None:
+        return ""
+    per = ", ".join(f"{k} {v['auroc']:.3f}" for k, v in m.items() if k != "all" and v.get("auroc") is not None)
+    return f"{m['all']['auroc']:.4f} ({per})"
+
+
+def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
+    """What a Deep SVDD run adds to its record: the classical reference on the same images
+    (:func:`kzoo.reference.pca_anomaly_scores`, PCA fitted on the run's training split of the normal class)
+    judged as the network is (:func:`kzoo.evaluate.anomaly_metrics`, AUROC overall and per anomalous class) on
+    the test split of each ``also_on`` recipe (their datasets as reproduce made them)."""
+    if exp.evaluation != "anomaly":
+        return None
+    import numpy as np
+
+    from kzoo.data.pipeline import load_arrays
+    from kzoo.evaluate import anomaly_metrics
+    from kzoo.reference import pca_anomaly_scores
+    from kzoo.sims.morphology import CLASSES
+
+    (target,) = exp.targets
+    normal = int((exp.evaluation_args or {}).get("normal_class", 0))
+    x_train, _ = load_arrays(data, "train", inputs=exp.inputs, targets=[target], verify=False)
+    found = {"method": "squared reconstruction error from a 32-component PCA of the normal class's training images "
+                       "(contrast-normalised, 4 x 4 block-averaged)", "n_train": int(len(x_train))}
+    for other in (exp.evaluation_args or {}).get("also_on", []):
+        other_data = data.parent / other if data.name == exp.recipe else out / f"data-{other}"
+        x, y = load_arrays(other_data, "test", inputs=exp.inputs, targets=[target], verify=False)
+        labels = y[:, 0].astype(int)
+        scores = pca_anomaly_scores(x_train, x)
+        per = {"all": anomaly_metrics(scores, labels != normal)}
+        for k in sorted(set(labels.tolist()) - {normal}):
+            sel = (labels == normal) | (labels == k)
+            per[CLASSES[k] if 0 <= k < len(CLASSES) else str(k)] = anomaly_metrics(
+                scores[sel], labels[sel] != normal)
+        found[other] = {k: {"auroc": v.get("auroc")} for k, v in per.items()}
+    return found
+
+
+EXPERIMENT_EXTRAS = {"sersic": ("crb", sersic_crb_record), "svdd": ("pca_reference", svdd_pca_record)}
 SUITE_EXTRAS = {"gc": gc_fisher_section, "sersic": sersic_crb_section, "clusters": clusters_section,
                 "cosmo": cosmo_section, "rings": rings_section, "reionization": reionization_section,
                 "svdd": svdd_section, "photoz": photoz_section, "spectra": spectra_section}  # physical references and cross-experiment tables, once per suite

@@ -159,3 +159,44 @@ def test_the_soft_boundary_trains_in_mixed_bfloat16():
         assert float(m.radius) > 0 and np.isfinite(np.asarray(m(x[:4]))).all()
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_the_classical_pca_score_finds_what_the_normal_class_lacks():
+    """A PCA of round blobs reconstructs a round blob, not a blob with a bar across it."""
+    from kzoo.evaluate import anomaly_metrics
+    from kzoo.reference import pca_anomaly_scores
+
+    rng = np.random.default_rng(0)
+    c = np.arange(32) - 15.5
+    y, x = np.meshgrid(c, c, indexing="ij")
+
+    def blobs(n, bar):
+        w = rng.uniform(3, 6, (n, 1, 1))
+        img = np.exp(-(x ** 2 + y ** 2) / (2 * w ** 2)) + 0.02 * rng.standard_normal((n, 32, 32))
+        return img + (0.8 * np.exp(-(x / 12) ** 2 - (y / 2) ** 2) if bar else 0.0)
+
+    scores = pca_anomaly_scores(blobs(200, False), np.concatenate([blobs(50, False), blobs(50, True)]), components=4)
+    assert anomaly_metrics(scores, np.r_[np.zeros(50), np.ones(50)])["auroc"] > 0.95
+
+
+def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it(svdd_run, tmp_path):
+    import shutil
+
+    from kzoo.experiments import EXPERIMENTS
+    from kzoo.reproduce import svdd_pca_record, svdd_section
+
+    d, _ = svdd_run
+    for other in ("morphology", "morphology_simlike"):  # where reproduce keeps the other recipes' data
+        shutil.copytree(d / "all", tmp_path / f"data-{other}")
+    exp = EXPERIMENTS["svdd-elliptical-soft"]
+    rec = svdd_pca_record(exp, d / "svdd", d / "ell", tmp_path)
+    assert rec["n_train"] == 64 and "PCA" in rec["method"]
+    assert set(rec["morphology"]) == {"all", "barred", "spiral"}
+    assert all(0 <= v["auroc"] <= 1 for v in rec["morphology"].values())
+    assert svdd_pca_record(EXPERIMENTS["svdd-elliptical-ae"], d / "ae", d / "ell", tmp_path) is None
+    m = {"all": {"auroc": 0.9, "accuracy_at_midpoint": 0.8, "thresholds": [0, 1, 2, 3],
+                 "zones": {"normal": [1] * 5, "anomalous": [1] * 5}}, "barred": {"auroc": 0.85}}
+    record = {"experiment": exp.to_dict(), "also_on": {"morphology": m}, "reference": {}, "epochs_run": 2,
+              "pca_reference": rec}
+    page = svdd_section(tmp_path, tmp_path, [record])
+    assert f"{rec['morphology']['all']['auroc']:.4f} (barred" in page and rec["method"] in page
