@@ -752,11 +752,11 @@ def tree_photoz_reference(manifest: dict, data_dir, split: str, targets, progres
         "galaxies, as seed 001 C's best models")
 
 
-def pca_anomaly_scores(x_train: np.ndarray, x: np.ndarray, components: int = 32, block: int = 4) -> np.ndarray:
+def pca_anomaly_scorer(x_train: np.ndarray, components: int = 32, block: int = 4):
     """Seed 002's classical counterpart of a Deep SVDD: each image globally contrast-normalised (L1, as the network
     sees it) and block-averaged ``block`` x ``block`` (256 x 256 -> 64 x 64), a PCA of ``components`` fitted on
-    the normal class's training images ``x_train``; the anomaly score of each image of ``x`` is its squared
-    reconstruction error from those components (higher: less like the normal class)."""
+    the normal class's training images ``x_train``. Returns ``score(x)``: each image's squared reconstruction
+    error from those components (higher: less like the normal class)."""
     _sklearn("pca_anomaly")
     import keras
     from sklearn.decomposition import PCA
@@ -773,8 +773,12 @@ def pca_anomaly_scores(x_train: np.ndarray, x: np.ndarray, components: int = 32,
 
     f_train = features(x_train)
     pca = PCA(n_components=min(components, *f_train.shape), random_state=0).fit(f_train)
-    f = features(x)
-    return np.sum((f - pca.inverse_transform(pca.transform(f))) ** 2, axis=1)
+
+    def score(x: np.ndarray) -> np.ndarray:
+        f = features(x)
+        return np.sum((f - pca.inverse_transform(pca.transform(f))) ** 2, axis=1)
+
+    return score
 
 
 REFERENCES = {

@@ -90,7 +90,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     figs = results_dir / exp.name
     figs.mkdir(parents=True, exist_ok=True)
     for other in (exp.evaluation_args or {}).get("also_on", []):  # the run judged on another recipe's test split
-        other_data = data.parent / other if data.name == exp.recipe else out / f"data-{other}"
+        other_data = other_data_dir(exp, data, out, other)
         write_shards(other, other_data, seed=seed, n=n, workers=workers)
         elsewhere[other] = evaluate(run_dir, other_data, out=out / f"on-{other}", classical=False)["metrics"]
         if (out / f"on-{other}" / "scores.png").exists():  # an anomaly score's histograms there
@@ -1006,6 +1006,12 @@ def load_recipe_param(recipe: str, key: str):
 
 # per-experiment extras: computed by `kzoo reproduce EXPERIMENT` from its run and stored in its record (field
 # given), so that the suite's section needs the records only: {suite: (record field, function)}
+def other_data_dir(exp, data: Path, out: Path, other: str) -> Path:
+    """Where reproduce keeps the dataset of recipe ``other`` that ``exp``'s run is also judged on: beside the
+    experiment's own dataset in a suite's layout, else in OUT/data-<other>."""
+    return data.parent / other if data.name == exp.recipe else out / f"data-{other}"
+
+
 def _pca_cell(m: dict | None) -> str:
     if not m or m.get("all", {}).get("auroc") is None:
         return ""
@@ -1015,7 +1021,7 @@ def _pca_cell(m: dict | None) -> str:
 
 def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     """What a Deep SVDD run adds to its record: the classical reference on the same images
-    (:func:`kzoo.reference.pca_anomaly_scores`, PCA fitted on the run's training split of the normal class)
+    (:func:`kzoo.reference.pca_anomaly_scorer`, PCA fitted on the run's training split of the normal class)
     judged as the network is (:func:`kzoo.evaluate.anomaly_metrics`, AUROC overall and per anomalous class) on
     the test split of each ``also_on`` recipe (their datasets as reproduce made them)."""
     if exp.evaluation != "anomaly":
@@ -1024,19 +1030,22 @@ def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
 
     from kzoo.data.pipeline import load_arrays
     from kzoo.evaluate import anomaly_metrics
-    from kzoo.reference import pca_anomaly_scores
+    from kzoo.reference import pca_anomaly_scorer
     from kzoo.sims.morphology import CLASSES
 
     (target,) = exp.targets
     normal = int((exp.evaluation_args or {}).get("normal_class", 0))
     x_train, _ = load_arrays(data, "train", inputs=exp.inputs, targets=[target], verify=False)
-    found = {"method": "squared reconstruction error from a 32-component PCA of the normal class's training images "
-                       "(contrast-normalised, 4 x 4 block-averaged)", "n_train": int(len(x_train))}
+    components, block = 32, 4
+    score = pca_anomaly_scorer(x_train, components, block)
+    found = {"method": f"squared reconstruction error from a {components}-component PCA of the normal class's "
+                       f"training images (contrast-normalised, {block} x {block} block-averaged)",
+             "n_train": int(len(x_train))}
     for other in (exp.evaluation_args or {}).get("also_on", []):
-        other_data = data.parent / other if data.name == exp.recipe else out / f"data-{other}"
-        x, y = load_arrays(other_data, "test", inputs=exp.inputs, targets=[target], verify=False)
+        x, y = load_arrays(other_data_dir(exp, data, out, other), "test", inputs=exp.inputs, targets=[target],
+                           verify=False)
         labels = y[:, 0].astype(int)
-        scores = pca_anomaly_scores(x_train, x)
+        scores = score(x)
         per = {"all": anomaly_metrics(scores, labels != normal)}
         for k in sorted(set(labels.tolist()) - {normal}):
             sel = (labels == normal) | (labels == k)

@@ -164,7 +164,7 @@ def test_the_soft_boundary_trains_in_mixed_bfloat16():
 def test_the_classical_pca_score_finds_what_the_normal_class_lacks():
     """A PCA of round blobs reconstructs a round blob, not a blob with a bar across it."""
     from kzoo.evaluate import anomaly_metrics
-    from kzoo.reference import pca_anomaly_scores
+    from kzoo.reference import pca_anomaly_scorer
 
     rng = np.random.default_rng(0)
     c = np.arange(32) - 15.5
@@ -175,7 +175,7 @@ def test_the_classical_pca_score_finds_what_the_normal_class_lacks():
         img = np.exp(-(x ** 2 + y ** 2) / (2 * w ** 2)) + 0.02 * rng.standard_normal((n, 32, 32))
         return img + (0.8 * np.exp(-(x / 12) ** 2 - (y / 2) ** 2) if bar else 0.0)
 
-    scores = pca_anomaly_scores(blobs(200, False), np.concatenate([blobs(50, False), blobs(50, True)]), components=4)
+    scores = pca_anomaly_scorer(blobs(200, False), components=4)(np.concatenate([blobs(50, False), blobs(50, True)]))
     assert anomaly_metrics(scores, np.r_[np.zeros(50), np.ones(50)])["auroc"] > 0.95
 
 
