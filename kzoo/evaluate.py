@@ -430,6 +430,19 @@ def anomaly_metrics(scores: np.ndarray, is_anomalous: np.ndarray, thresholds=Non
     return out
 
 
+def anomaly_metrics_per_class(scores: np.ndarray, labels: np.ndarray, normal: int, names: dict,
+                              thresholds=None) -> dict:
+    """:func:`anomaly_metrics` of the labelled images (label >= 0) as "all", and of the normal class against each
+    anomalous class k alone under ``names[k]``, with the thresholds of "all" (those given, or chosen there)."""
+    known = labels >= 0
+    out = {"all": anomaly_metrics(scores[known], labels[known] != normal, thresholds=thresholds)}
+    t = thresholds if thresholds is not None else out["all"].get("thresholds")
+    for k in sorted(set(labels[known].tolist()) - {normal}):
+        sel = (labels == normal) | (labels == k)
+        out[names.get(k, str(k))] = anomaly_metrics(scores[sel], labels[sel] != normal, thresholds=t)
+    return out
+
+
 def _anomaly(model, run, data_dir, split, manifest, out_dir):
     """A one-class model's scores on a split (``evaluation_args["normal_class"]`` of the class label in
     ``targets``; every other class anomalous, a label < 0 unlabelled): :func:`anomaly_metrics` overall and per
@@ -452,15 +465,6 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
     labels, scores = np.concatenate(labels), np.concatenate(scores)
     zones_file = Path(run["run_dir"]) / ZONES_FILE
     stored = read_json(zones_file, default=None)
-    known = labels >= 0
-    metrics = {"all": anomaly_metrics(scores[known], labels[known] != normal,
-                                      thresholds=stored["thresholds"] if stored else None)}
-    t = stored["thresholds"] if stored else metrics["all"].get("thresholds")
-    if stored is None and t is not None:
-        stored = {"thresholds": t, "labels": list(ZONE_LABELS), "rule": anomaly_zones.__doc__.split("\n\n")[0],
-                  "chosen_on": {"data_dir": str(data_dir), "split": split, "n_normal": metrics["all"]["n_normal"],
-                                "n_anomalous": metrics["all"]["n_anomalous"]}}
-        write_json(zones_file, stored)
     from kzoo.sims import get_sky
 
     sky = get_sky(manifest["recipe"]["sky"])
@@ -469,9 +473,14 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
     names = {low + i: n for i, n in enumerate(sky.class_names(manifest["params"], target)
                                                if hasattr(sky, "class_names") else ())}
     names.setdefault(-1, "unlabelled")
-    for k in sorted(set(labels[known].tolist()) - {normal}):
-        sel = (labels == normal) | (labels == k)
-        metrics[names.get(k, str(k))] = anomaly_metrics(scores[sel], labels[sel] != normal, thresholds=t)
+    metrics = anomaly_metrics_per_class(scores, labels, normal, names,
+                                        thresholds=stored["thresholds"] if stored else None)
+    t = stored["thresholds"] if stored else metrics["all"].get("thresholds")
+    if stored is None and t is not None:
+        stored = {"thresholds": t, "labels": list(ZONE_LABELS), "rule": anomaly_zones.__doc__.split("\n\n")[0],
+                  "chosen_on": {"data_dir": str(data_dir), "split": split, "n_normal": metrics["all"]["n_normal"],
+                                "n_anomalous": metrics["all"]["n_anomalous"]}}
+        write_json(zones_file, stored)
     zl = zone_labels(scores, t) if t is not None else np.full(len(scores), np.nan)
     if t is not None:
         metrics["all"]["zones_from"] = stored["chosen_on"]

@@ -1022,14 +1022,12 @@ def _pca_cell(m: dict | None) -> str:
 def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     """What a Deep SVDD run adds to its record: the classical reference on the same images
     (:func:`kzoo.reference.pca_anomaly_scorer`, PCA fitted on the run's training split of the normal class)
-    judged as the network is (:func:`kzoo.evaluate.anomaly_metrics`, AUROC overall and per anomalous class) on
+    judged as the network is (:func:`kzoo.evaluate.anomaly_metrics_per_class`, AUROC overall and per anomalous class) on
     the test split of each ``also_on`` recipe (their datasets as reproduce made them)."""
     if exp.evaluation != "anomaly":
         return None
-    import numpy as np
-
     from kzoo.data.pipeline import load_arrays
-    from kzoo.evaluate import anomaly_metrics
+    from kzoo.evaluate import anomaly_metrics_per_class
     from kzoo.reference import pca_anomaly_scorer
     from kzoo.sims.morphology import CLASSES
 
@@ -1045,12 +1043,7 @@ def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
         x, y = load_arrays(other_data_dir(exp, data, out, other), "test", inputs=exp.inputs, targets=[target],
                            verify=False)
         labels = y[:, 0].astype(int)
-        scores = score(x)
-        per = {"all": anomaly_metrics(scores, labels != normal)}
-        for k in sorted(set(labels.tolist()) - {normal}):
-            sel = (labels == normal) | (labels == k)
-            per[CLASSES[k] if 0 <= k < len(CLASSES) else str(k)] = anomaly_metrics(
-                scores[sel], labels[sel] != normal)
+        per = anomaly_metrics_per_class(score(x), labels, normal, dict(enumerate(CLASSES)))
         found[other] = {k: {"auroc": v.get("auroc")} for k, v in per.items()}
     return found
 
