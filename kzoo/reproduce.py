@@ -865,6 +865,29 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
     return "\n".join(lines + _variant_links(results_dir, records))
 
 
+def svdd_sky_figure(path: Path, per_class: int = 2) -> list[str]:
+    """Markdown lines showing what the Deep SVDD runs see: ``per_class`` galaxies of each class drawn (seed 0) by
+    the labelled recipe ``morphology`` and by the simulation-like one, as the networks get them (after the sky's
+    stretch, before contrast normalisation)."""
+    import numpy as np
+
+    from kzoo import plots
+    from kzoo.data.recipes import load_recipe
+    from kzoo.sims.morphology import CLASSES, simulate
+
+    images, titles = [], []
+    for recipe in ("morphology", "morphology_simlike"):
+        drawn = simulate(np.random.default_rng(0), 16 * per_class, **load_recipe(recipe).get("params", {}))
+        for k, name in enumerate(CLASSES):
+            for i in np.flatnonzero(drawn["labels"][:, 0] == k)[:per_class]:
+                lab = drawn["labels"][i]
+                titles.append(f"{recipe}: {name}" + (f", bar {lab[-1]:.2f}" if name == "barred" else ""))
+                images.append(drawn["image"][i])
+    plots.sample_grid(images, path, titles=titles, ncols=len(CLASSES) * per_class, log=False,
+                      title="the three classes, as trained on (top) and simulation-like (bottom)")
+    return ["## The sky", "", f"![galaxies of each class]({path.name})", ""]
+
+
 def svdd_section(out: Path, results_dir: Path, records=()) -> str:
     """Seed 002 in three tables: each Deep SVDD's AUROC on the labelled test set (all three classes) beside the
     seed's accuracy, per objective, with the accuracy at the middle of the undecided zone and the AUROC against
@@ -874,8 +897,9 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
     runs = [r for r in records if r["experiment"]["evaluation"] == "anomaly"]
     if not runs:
         return ""
-    lines = ["## Normal against anomalous: AUROC on the test split of recipe `morphology` (the seed's Table 5)", "",
-             "Each Deep SVDD saw one class only; the test images of all three classes (500 each) are scored, the "
+    lines = [*svdd_sky_figure(results_dir / "svdd-sky.png"),
+             "## Normal against anomalous: AUROC on the test split of recipe `morphology` (the seed's Table 5)", "",
+             "Each Deep SVDD saw one class only; the test images of all three classes (about 500 each) are scored, the "
              "other two classes anomalous. AUROC = the probability that an anomalous image scores above a normal "
              "one; 'accuracy' = the fraction labelled right by one threshold in the middle of the undecided zone. "
              "The seed's accuracy was measured on its training photographs (it had no held-out set).", "",

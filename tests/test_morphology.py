@@ -200,3 +200,4 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
               "pca_reference": rec}
     page = svdd_section(tmp_path, tmp_path, [record])
     assert f"{rec['morphology']['all']['auroc']:.4f} (barred" in page and rec["method"] in page
+    assert "![galaxies of each class](svdd-sky.png)" in page and (tmp_path / "svdd-sky.png").stat().st_size > 10_000
