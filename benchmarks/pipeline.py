@@ -10,6 +10,8 @@
 (d) read only: kzoo's records read (``TFRecordDataset``, the same interleave width as (b)) and batched,
                neither parsed nor decoded: the ceiling of any pipeline over these files. Where (b)
                spends its time is the steps between (d) and (b): parse, decode, shuffle.
+(e) read only, GZIP: (d) over the same shards gzip-compressed (level 6, as ``TFRecordOptions("GZIP")``
+               writes them), with their size beside the raw shards': what compression would cost.
 
 Beside them, the rate of a plain memory copy of the same images (``numpy.copyto``, one core): the
 physical ceiling of anything that moves 16 KiB per image.
@@ -69,12 +71,13 @@ def time_passes(ds, epochs: int) -> dict:
             "images_per_s": n / med, "best_images_per_s": n / min(wall)}
 
 
-def time_records(files, block: int, batch_size: int, epochs: int, reads: int) -> dict:
+def time_records(files, block: int, batch_size: int, epochs: int, reads: int, compression: str = "") -> dict:
     """(d): records read and batched only (images counted from the record count), median of ``epochs`` passes
-    after a warm-up pass."""
+    after a warm-up pass; (e) the same over compressed files (``compression`` "GZIP")."""
     import tensorflow as tf
 
-    ds = tf.data.TFRecordDataset(files, num_parallel_reads=reads if reads > 1 else None)
+    ds = tf.data.TFRecordDataset(files, compression_type=compression,
+                                 num_parallel_reads=reads if reads > 1 else None)
     ds = ds.batch(max(1, batch_size // block)).prefetch(tf.data.AUTOTUNE)
     records = sum(int(r.shape[0]) for r in ds)
     wall = []
@@ -84,6 +87,18 @@ def time_records(files, block: int, batch_size: int, epochs: int, reads: int) ->
             pass
         wall.append(time.perf_counter() - t0)
     return {"records": records, "seconds": wall, "images_per_s": records * block / statistics.median(wall)}
+
+
+def gzip_copies(files, out: Path) -> list[str]:
+    """The shards gzip-compressed (level 6), as TensorFlow's GZIP TFRecord reader takes them."""
+    import gzip
+
+    out.mkdir(exist_ok=True)
+    copies = []
+    for f in files:
+        copies.append(str(out / (Path(f).name + ".gz")))
+        Path(copies[-1]).write_bytes(gzip.compress(Path(f).read_bytes(), compresslevel=6, mtime=0))
+    return copies
 
 
 def memcpy_rate(x, repeats: int = 5) -> float:
@@ -164,6 +179,13 @@ def run_block(block: int, args, workdir: Path) -> dict:
     res["naive"] = time_passes(naive(files, x.shape[1:], y.shape[1], args.batch_size), args.epochs)
     shard_files = sorted(str(f) for f in data.glob("train-*.tfrecord"))
     res["read_only"] = time_records(shard_files, block, args.batch_size, args.epochs, min(len(shard_files), 8))
+    gz_files = gzip_copies(shard_files, workdir / f"gzip-{block}")
+    res["read_only_gzip"] = time_records(gz_files, block, args.batch_size, args.epochs, min(len(gz_files), 8), "GZIP")
+    if res["read_only_gzip"]["records"] != res["read_only"]["records"]:
+        raise RuntimeError(f"block {block}: the GZIP shards gave {res['read_only_gzip']['records']} records, "
+                           f"the raw ones {res['read_only']['records']}")
+    res["gzip_size_ratio"] = sum(os.path.getsize(f) for f in gz_files) / sum(os.path.getsize(f) for f in shard_files)
+    shutil.rmtree(workdir / f"gzip-{block}", ignore_errors=True)
     res["memcpy_images_per_s"] = memcpy_rate(x)
     del x, y, kz
     shutil.rmtree(naive_dir, ignore_errors=True)
@@ -173,7 +195,8 @@ def run_block(block: int, args, workdir: Path) -> dict:
         if (res[k]["images"], res[k]["pixel_sum"]) != (ref["images"], ref["pixel_sum"]):
             raise RuntimeError(f"block {block}: {k} read {res[k]['images']} images (sum {res[k]['pixel_sum']}), "
                                f"in_memory {ref['images']} (sum {ref['pixel_sum']})")
-    ips = {k: res[k]["images_per_s"] for k in ("in_memory", "kzoo", "kzoo_small_shuffle", "naive", "read_only")}
+    ips = {k: res[k]["images_per_s"] for k in ("in_memory", "kzoo", "kzoo_small_shuffle", "naive", "read_only",
+                                                 "read_only_gzip")}
     res["images_per_s"] = ips
     res["ratio_kzoo_over_in_memory"] = ips["kzoo"] / ips["in_memory"]
     res["ratio_kzoo_over_read_only"] = ips["kzoo"] / ips["read_only"]
@@ -237,9 +260,10 @@ def main(argv=None):
     }
     table = md_table(
         ["block", "(a) in-memory img/s", "(b) kzoo img/s", f"(b') kzoo, shuffle {args.small_shuffle:,} img/s",
-         "(c) naive img/s", "(d) read only img/s", "memcpy img/s",
-         "(b)/(a)", "(b)/(d)", "(b)/memcpy", f"(b) >= {TARGET_IMAGES_PER_S:,}", f"(b)/(a) >= {TARGET_RATIO}"],
-        [[r["block"], *r["images_per_s"].values(), r["memcpy_images_per_s"], r["ratio_kzoo_over_in_memory"],
+         "(c) naive img/s", "(d) read only img/s", "(e) read only, GZIP img/s", "memcpy img/s",
+         "GZIP size / raw", "(b)/(a)", "(b)/(d)", "(b)/memcpy", f"(b) >= {TARGET_IMAGES_PER_S:,}", f"(b)/(a) >= {TARGET_RATIO}"],
+        [[r["block"], *r["images_per_s"].values(), r["memcpy_images_per_s"], r["gzip_size_ratio"],
+          r["ratio_kzoo_over_in_memory"],
           r["ratio_kzoo_over_read_only"], r["ratio_kzoo_over_memcpy"], r["target_images_per_s_met"],
           r["target_ratio_met"]] for r in rows])
     md = (f"# Input pipeline throughput\n\n{args.n:,} images of 64x64 float32, batch {args.batch_size}, "
