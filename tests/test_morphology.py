@@ -96,6 +96,29 @@ def test_a_pretrained_autoencoder_initialises_phi(tmp_path):
     np.testing.assert_array_equal(m.phi.get_layer("enc_rep").get_weights()[0], ae.get_layer("enc_rep").get_weights()[0])
 
 
+def test_binning_feeds_phi_the_averaged_image_and_the_autoencoder_reconstructs_full_size(tmp_path):
+    big = {**SMALL, "input_shape": (32, 32, 1)}
+    ae = kzoo.build("svdd_autoencoder", **big, binning=2, normalization="gcn_l1")
+    assert ae.output.shape[1:] == (32, 32, 1)
+    out = np.asarray(ae.predict(_images(4, 1, 1.0).repeat(2, 1).repeat(2, 2), verbose=0))
+    np.testing.assert_array_equal(out[:, ::2, ::2], out[:, 1::2, 1::2])  # each binned pixel's value, 2 x 2
+    ae.save(tmp_path / "ae.keras")
+    m = kzoo.build("deep_svdd", **big, binning=2, pretrained=str(tmp_path / "ae.keras"))
+    plain = kzoo.build("deep_svdd", **SMALL)  # the same phi on images binned beforehand
+    plain.phi.set_weights(m.phi.get_weights())
+    x = np.abs(np.random.default_rng(3).normal(size=(6, 32, 32, 1))).astype("float32")
+    m.init_center(x)
+    plain.center.assign(m.center)
+    binned = x.reshape(6, 16, 2, 16, 2, 1).mean(axis=(2, 4))
+    np.testing.assert_allclose(kzoo.evaluate.infer(m, x), kzoo.evaluate.infer(plain, binned), rtol=1e-4)
+    m.save(tmp_path / "svdd.keras")
+    again = keras.saving.load_model(tmp_path / "svdd.keras")
+    assert again.binning == 2
+    np.testing.assert_allclose(kzoo.evaluate.infer(again, x), kzoo.evaluate.infer(m, x), rtol=1e-6)
+    with pytest.raises(ValueError, match="multiples of binning x 2"):
+        kzoo.build("deep_svdd", **SMALL, binning=3)
+
+
 def test_the_sky_draws_each_class_in_range_and_repeats_its_bytes():
     from kzoo.sims import morphology
 

@@ -8,6 +8,12 @@ its anomaly score: the squared distance of phi(x) from the centre c (minus R^2 f
 No layer has a bias and the batch normalisations have no scale or offset: with any learnable constant the
 network could map every image to c (a constant phi minimises the one-class loss exactly: the "hypersphere
 collapse" of Ruff et al., sec. 3.3), so phi would score everything as normal.
+
+``binning=k`` (all three) averages k x k pixels after the normalisation, before phi's first convolution, and the
+autoencoder repeats its output k x k: the seed's network on images of 1/k the resolution that still takes (and
+reconstructs) the full-size images. On kzoo's 256 x 256 galaxies, whose pixels carry white noise, the seed's
+network at full resolution learned slowly (elliptical normal: AUROC 0.80 after 30 + 30 epochs) where the same
+network on the 2 x 2-binned images reached 0.95 in 10 epochs (results/svdd.md).
 """
 
 from __future__ import annotations
@@ -37,11 +43,21 @@ def _regularizer(weight_decay: float):
     return keras.regularizers.L2(weight_decay / 2) if weight_decay else None
 
 
-def _check_shape(input_shape, filters, who):
-    down = 2 ** len(filters)
+def _check_shape(input_shape, filters, who, binning=1):
+    if int(binning) != binning or binning < 1:
+        raise ValueError(f"{who}: binning must be a positive integer, got {binning!r}")
+    down = 2 ** len(filters) * int(binning)
     if input_shape[0] % down or input_shape[1] % down:
         raise ValueError(f"{who}: input_shape {tuple(input_shape)}: height and width must be multiples of "
-                         f"2^len(filters) = {down}")
+                         f"binning x 2^len(filters) = {down}")
+
+
+def _binned_input(input_shape, normalization, binning):
+    """The model input and the tensor phi starts from: normalised, then ``binning`` x ``binning`` averaged."""
+    inputs, x = image_input(input_shape, normalization)
+    if binning > 1:
+        x = keras.layers.AveragePooling2D(int(binning), name="bin")(x)
+    return inputs, x
 
 
 def encoder_layers(x, filters=FILTERS, dense=DENSE, weight_decay=0.5e-6, prefix="enc"):
@@ -79,22 +95,22 @@ def encoder_layers(x, filters=FILTERS, dense=DENSE, weight_decay=0.5e-6, prefix=
     description="The pre-training network: svdd_encoder, then the representation reshaped to 4 x 4 x (64 / 16), "
                 "per block a 5x5 convolution (no bias), normalisation without scale or offset, leaky ReLU and 2x "
                 "upsampling, and a 5x5 convolution to one channel with a sigmoid. Its encoder layers initialise "
-                "deep_svdd (pretrained=RUN).",
+                "deep_svdd (pretrained=RUN). binning=k: phi sees the k x k-averaged image and the output is repeated k x k.",
 )
 def svdd_autoencoder(input_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, weight_decay=0.5e-6,
-                     normalization=None, name="svdd_autoencoder"):
+                     normalization=None, binning=1, name="svdd_autoencoder"):
     """Pre-train phi by reconstructing the normal class's images.
 
     Examples:
         >>> import kzoo
         >>> ae = kzoo.build("svdd_autoencoder", input_shape=(64, 64, 1), filters=(4, 8, 16, 32))
     """
-    _check_shape(input_shape, filters, "svdd_autoencoder")
+    _check_shape(input_shape, filters, "svdd_autoencoder", binning)
     reg = _regularizer(weight_decay)
-    inputs, x = image_input(input_shape, normalization)
+    inputs, x = _binned_input(input_shape, normalization, binning)
     x = encoder_layers(x, filters, dense, weight_decay)
-    side = input_shape[0] // 2 ** len(filters)
-    side_w = input_shape[1] // 2 ** len(filters)
+    side = input_shape[0] // binning // 2 ** len(filters)
+    side_w = input_shape[1] // binning // 2 ** len(filters)
     if dense[-1] % (side * side_w):
         raise ValueError(f"svdd_autoencoder: the representation ({dense[-1]}) does not fill a {side} x {side_w} grid")
     x = keras.layers.Reshape((side, side_w, dense[-1] // (side * side_w)), name="dec_reshape")(x)
@@ -106,6 +122,8 @@ def svdd_autoencoder(input_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, we
         x = keras.layers.UpSampling2D(2, name=f"dec_up{i + 1}")(x)
     x = keras.layers.Conv2DTranspose(input_shape[-1], 5, padding="same", use_bias=False, kernel_regularizer=reg,
                                      name="dec_out")(x)
+    if binning > 1:  # each binned pixel's value over its k x k pixels: the loss is the binned image's, plus a constant
+        x = keras.layers.UpSampling2D(int(binning), name="unbin")(x)
     return keras.Model(inputs, keras.layers.Activation("sigmoid", name="output", dtype="float32")(x), name=name)
 
 
@@ -124,7 +142,7 @@ class DeepSVDD(keras.Model):
     """
 
     def __init__(self, image_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, objective="one-class", nu=0.1,
-                 warm_up_epochs=10, eps=0.1, weight_decay=0.5e-6, normalization=None, **kwargs):
+                 warm_up_epochs=10, eps=0.1, weight_decay=0.5e-6, normalization=None, binning=1, **kwargs):
         super().__init__(**kwargs)
         if objective not in OBJECTIVES:
             raise ValueError(f"deep_svdd: objective {objective!r}: use one of {', '.join(OBJECTIVES)}")
@@ -133,8 +151,9 @@ class DeepSVDD(keras.Model):
         self.image_shape, self.filters, self.dense = tuple(int(v) for v in image_shape), tuple(filters), tuple(dense)
         self.objective, self.nu, self.warm_up_epochs = objective, float(nu), int(warm_up_epochs)
         self.eps, self.weight_decay, self.normalization = float(eps), float(weight_decay), normalization
-        _check_shape(self.image_shape, self.filters, "deep_svdd")
-        inputs, x = image_input(self.image_shape, normalization)
+        self.binning = int(binning)
+        _check_shape(self.image_shape, self.filters, "deep_svdd", self.binning)
+        inputs, x = _binned_input(self.image_shape, normalization, self.binning)
         self.phi = keras.Model(inputs, encoder_layers(x, self.filters, self.dense, self.weight_decay), name="phi")
         self.center = self.add_weight(shape=(self.dense[-1],), initializer="zeros", trainable=False, name="center")
         self.radius = self.add_weight(shape=(), initializer="zeros", trainable=False, name="radius")
@@ -214,7 +233,7 @@ class DeepSVDD(keras.Model):
         return {**super().get_config(), "image_shape": list(self.image_shape), "filters": list(self.filters),
                 "dense": list(self.dense), "objective": self.objective, "nu": self.nu,
                 "warm_up_epochs": self.warm_up_epochs, "eps": self.eps, "weight_decay": self.weight_decay,
-                "normalization": self.normalization}
+                "normalization": self.normalization, "binning": self.binning}
 
 
 @register(
@@ -232,10 +251,12 @@ class DeepSVDD(keras.Model):
     description="Deep SVDD (kzoo.models.morphology.DeepSVDD, a Keras Model subclass computing its own loss) on "
                 "svdd_encoder's network phi (no biases, normalisation without scale or offset): one-class or "
                 "soft-boundary objective, centre c from the initial phi's mean representation, R from the (1 - nu) "
-                "quantile after warm-up; pretrained=RUN copies the encoder of a trained svdd_autoencoder.",
+                "quantile after warm-up; pretrained=RUN copies the encoder of a trained svdd_autoencoder; binning=k: phi sees "
+                "the k x k-averaged image.",
 )
 def deep_svdd(input_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, objective="one-class", nu=0.1,
-              warm_up_epochs=10, eps=0.1, weight_decay=0.5e-6, pretrained=None, normalization=None, name="deep_svdd"):
+              warm_up_epochs=10, eps=0.1, weight_decay=0.5e-6, pretrained=None, normalization=None, binning=1,
+              name="deep_svdd"):
     """A Deep SVDD anomaly scorer; ``pretrained``: a trained ``svdd_autoencoder`` (run directory, .keras or preset)
     whose encoder layers initialise phi (by name; the autoencoder's normalisation too).
 
@@ -244,7 +265,7 @@ def deep_svdd(input_shape=(256, 256, 1), filters=FILTERS, dense=DENSE, objective
         >>> model = kzoo.build("deep_svdd", input_shape=(64, 64, 1), filters=(4, 8, 16, 32), objective="soft-boundary")
     """
     model = DeepSVDD(input_shape, filters, dense, objective, nu, warm_up_epochs, eps, weight_decay, normalization,
-                     name=name)
+                     binning, name=name)
     model(model.example_inputs())
     if pretrained is not None:
         from kzoo.presets import load
