@@ -54,7 +54,7 @@ for (_k, _cls), (_sfx, _bin, _say) in ((kc, v) for v in _VARIANTS for kc in enum
             reference={"accuracy": {"all": SEED_ACCURACY[_cls]}} if _objective == "one-class" else {},
             seed=SEED_002,
             description=f"Deep SVDD ({_objective}, nu 0.1) trained on {_cls} galaxies only, from the pre-trained "
-                        f"encoder of svdd-{_cls}-ae: AUROC of {_cls} against the other two classes on the test "
+                        f"encoder of svdd-{_cls}-ae{_sfx}: AUROC of {_cls} against the other two classes on the test "
                         "split of recipe morphology, the seed's five zones, and how the simulation-like set falls "
                         "into them. The seed's accuracy is on its training images (no held-out set)." + _say,
         ))
