@@ -13,7 +13,7 @@ collapse" of Ruff et al., sec. 3.3), so phi would score everything as normal.
 autoencoder repeats its output k x k: the seed's network on images of 1/k the resolution that still takes (and
 reconstructs) the full-size images. On kzoo's 256 x 256 galaxies, whose pixels carry white noise, the seed's
 network at full resolution learned slowly (elliptical normal: AUROC 0.80 after 30 + 30 epochs) where the same
-network on the 2 x 2-binned images reached 0.95 in 10 epochs (results/svdd.md).
+network on the 2 x 2-binned images reached 0.95 in 10 epochs (the README, Deep SVDD).
 """
 
 from __future__ import annotations
