@@ -912,8 +912,8 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
         normal = e["recipe"].split("_", 1)[-1]
         per = ", ".join(f"{k} {v['auroc']:.3f}" for k, v in m.items() if k != "all" and "auroc" in v)
         seed = r["reference"].get("accuracy", {}).get("all", "")
-        objective = e["model_args"].get("objective", "") + (f", {e['model_args']['binning']} x {e['model_args']['binning']}"
-                                                             f"-binned" if e["model_args"].get("binning", 1) > 1 else "")
+        binning = e["model_args"].get("binning", 1)
+        objective = e["model_args"].get("objective", "") + (f", {binning} x {binning}-binned" if binning > 1 else "")
         lines.append(f"| {normal} | [{objective}]({e['name']}.md) | {m['all']['auroc']:.4f} | {per} | "
                      f"{m['all']['accuracy_at_midpoint']:.4f} | {seed} | {goal_status(m['all']['auroc'], ('>=', 0.95))} "
                      f"| {r['epochs_run']} | {_pca_cell(r.get('pca_reference', {}).get('morphology'))} |")
