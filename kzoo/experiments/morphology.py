@@ -3,6 +3,8 @@ autoencoder pre-training, then the one-class and the soft-boundary objective, ju
 
 from __future__ import annotations
 
+import itertools
+
 from kzoo.experiments import Experiment, add
 
 SEED_002 = "002_71e814634fb5d959.txt, Deep SVDD on galaxy images (Table 5)"
@@ -12,7 +14,7 @@ SEED_ACCURACY = {"barred": 0.9497, "elliptical": 0.9966, "spiral": 0.9605}
 # it still takes and reconstructs the 256 x 256 images): on kzoo's noisy 256 x 256 galaxies it learns far faster
 _VARIANTS = (("", {}, ""), ("-bin2", {"binning": 2}, " The variant -bin2: phi sees the image averaged over 2 x 2 "
                                                          "pixels (128 x 128), the output repeated 2 x 2."))
-for (_k, _cls), (_sfx, _bin, _say) in ((kc, v) for v in _VARIANTS for kc in enumerate(("barred", "elliptical", "spiral"))):
+for (_sfx, _bin, _say), (_k, _cls) in itertools.product(_VARIANTS, enumerate(("barred", "elliptical", "spiral"))):
     add(Experiment(
         name=f"svdd-{_cls}-ae{_sfx}",
         recipe=f"morphology_{_cls}",
