@@ -756,7 +756,8 @@ def pca_anomaly_scorer(x_train: np.ndarray, components: int = 32, block: int = 4
     """Seed 002's classical counterpart of a Deep SVDD: each image globally contrast-normalised (L1, as the network
     sees it) and block-averaged ``block`` x ``block`` (256 x 256 -> 64 x 64), a PCA of ``components`` fitted on
     the normal class's training images ``x_train``. Returns ``score(x)``: each image's squared reconstruction
-    error from those components (higher: less like the normal class)."""
+    error from those components (higher: less like the normal class); ``components=0``: the squared distance to
+    the normal class's mean image (the reconstruction that keeps no component)."""
     _sklearn("pca_anomaly")
     import keras
     from sklearn.decomposition import PCA
@@ -772,11 +773,12 @@ def pca_anomaly_scorer(x_train: np.ndarray, components: int = 32, block: int = 4
         return g.reshape(n, -1)
 
     f_train = features(x_train)
-    pca = PCA(n_components=min(components, *f_train.shape), random_state=0).fit(f_train)
+    pca = PCA(n_components=min(components, *f_train.shape), random_state=0).fit(f_train) if components else None
+    mean = f_train.mean(axis=0)
 
     def score(x: np.ndarray) -> np.ndarray:
         f = features(x)
-        return np.sum((f - pca.inverse_transform(pca.transform(f))) ** 2, axis=1)
+        return np.sum((f - (pca.inverse_transform(pca.transform(f)) if pca else mean)) ** 2, axis=1)
 
     return score
 
