@@ -24,10 +24,11 @@ def test_search_space_entries_become_hyperparameters():
 def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, tmp_path):
     from kzoo.evaluate import evaluate
 
-    fixed = {"filters": (4, 4, 8, 8)}
+    fixed = {"filters": (4, 4, 8, 8), "dropout": 0.0}  # dropout is in gc_cnn's search space: held, it is not searched
     t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, allow_other_recipe=True, verbose=0,
                **fixed)
     assert len(t.oracle.trials) == 2
+    assert all("dropout" not in trial.hyperparameters.values for trial in t.oracle.trials.values())
     best = json.loads((tmp_path / "best_hyperparameters.json").read_text())
     assert {"learning_rate", "batch_size", "dense"} <= set(best)
     assert isinstance(best["dense"], list) and best["filters"] == [4, 4, 8, 8]  # as `kzoo train --hyperparameters` takes them
@@ -37,6 +38,7 @@ def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, t
         run = json.loads((tmp_path / "runs" / r["trial"] / "run.json").read_text())
         assert run["settings"]["learning_rate"] == pytest.approx(r["hyperparameters"]["learning_rate"])
         assert run["settings"]["model_args"]["dense"] == r["hyperparameters"]["dense"]
+        assert run["settings"]["model_args"]["dropout"] == 0.0 and "dropout" not in r["hyperparameters"]
         history = (tmp_path / "runs" / r["trial"] / "history.csv").read_text().splitlines()
         assert r["val_loss"] == pytest.approx(float(history[1].split(",")[-1]) if "val_loss" in history[0].split(",")[-1]
                                               else r["val_loss"])

@@ -60,9 +60,10 @@ class ExperimentHyperModel(kt.HyperModel):
         model_arguments(self.exp, self.manifest, **fixed_model_args)  # a wrong name fails now, not in every trial
 
     def values(self, hp) -> tuple[dict, dict]:
-        """``(fit settings, builder arguments)`` of ``hp`` (each search-space entry registered with it):
-        ``learning_rate`` and ``batch_size`` are fit settings, the rest builder arguments, the fixed ones last."""
-        drawn = {k: hp_value(hp, k, d) for k, d in self.space.items()}
+        """``(fit settings, builder arguments)`` of ``hp`` (each search-space entry registered with it, except the
+        builder arguments held fixed, which are not searched): ``learning_rate`` and ``batch_size`` are fit
+        settings, the rest builder arguments, the fixed ones last."""
+        drawn = {k: hp_value(hp, k, d) for k, d in self.space.items() if k not in self.fixed}
         settings = {k: drawn[k] for k in FIT_SETTINGS if k in drawn}
         return settings, {**{k: v for k, v in drawn.items() if k not in FIT_SETTINGS}, **self.fixed}
 
