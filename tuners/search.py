@@ -191,7 +191,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help=PRECISION_HELP)
     p.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
                    help="a builder argument held fixed in every trial, VALUE as JSON or else a plain string, "
-                        "e.g. --model-arg filters=[16,32] (repeatable); an entry of the search space of that name is then not searched")
+                        "e.g. --model-arg filters=[16,32] (repeatable); an entry of the search space of that "
+                        "name is then not searched")
     p.add_argument("--allow-other-recipe", action="store_true",
                    help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
     p.add_argument("--chief", metavar="HOST:PORT",
