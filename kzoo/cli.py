@@ -153,7 +153,8 @@ def _cmd_automl(a):
     from tuners.automl import automl
 
     res = automl(a.experiment, a.data, a.out, max_trials=a.max_trials, epochs=a.epochs, block_type=a.block_type,
-                 max_images=a.max_images, seed=a.seed, allow_other_recipe=a.allow_other_recipe)
+                 max_images=a.max_images, seed=a.seed, allow_other_recipe=a.allow_other_recipe,
+                 classical=not a.no_reference)
     _print_metrics(res)
     print(f"best AutoKeras model: {a.out}/run (trials in {a.out}/trials.md)")
 
@@ -447,6 +448,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed of the search")
     s.add_argument("--allow-other-recipe", action="store_true",
                    help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
+    s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_automl)
 
     s = command("verify", "check a dataset's shards against its manifest")

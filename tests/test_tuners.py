@@ -164,12 +164,14 @@ def test_a_real_one_trial_autokeras_search_ends_as_a_kzoo_run(tiny_data, tmp_pat
 
     out = tmp_path / "ak"
     args = ["automl", "gc-dm", "--data", str(tiny_data), "--out", str(out), "--max-trials", "1", "--epochs", "1",
-            "--block-type", "vanilla", "--allow-other-recipe"]
+            "--block-type", "vanilla", "--allow-other-recipe", "--no-reference"]
     assert main(args) == 0
     run = json.loads((out / "run" / "run.json").read_text())
     assert run["settings"]["automl"]["train_images"] == 72 and run["settings"]["normalization"]["mode"] == "global"
-    metrics = json.loads((out / "run" / "metrics.json").read_text())["metrics"]
+    judged = json.loads((out / "run" / "metrics.json").read_text())
+    metrics = judged["metrics"]
     assert metrics["A_dm"]["mae_scaled"] > 0  # judged like a trained run, in physical units
+    assert judged["classical_reference"] is None  # --no-reference: no template fit
     model = load_model(out / "run" / "model.keras")  # safe_mode, with AutoKeras's own layers
     assert model.layers[1].name == "normalize"  # takes raw counts, as every kzoo model
     x = np.random.default_rng(0).poisson(50.0, (2, 16, 16, 1)).astype("float32")

@@ -22,9 +22,11 @@ BLOCK_TYPES = ("resnet", "xception", "vanilla", "efficient")
 
 
 def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10, block_type: str | None = None,
-           max_images: int | None = None, seed: int = 0, allow_other_recipe: bool = False, verbose=2) -> dict:
+           max_images: int | None = None, seed: int = 0, allow_other_recipe: bool = False, classical: bool = True,
+           verbose=2) -> dict:
     """Run (or resume) an AutoKeras search for ``experiment`` on ``data_dir`` and write ``out/run``; returns the
-    evaluation of the best model (as ``kzoo.evaluate.evaluate``)."""
+    evaluation of the best model (as ``kzoo.evaluate.evaluate``; ``classical=False`` skips the experiment's
+    classical reference method there, as ``kzoo train --no-reference``)."""
     import numpy as np
 
     from kzoo.data.pipeline import records_for_limit, target_ranges
@@ -88,7 +90,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     return _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, {
         "max_trials": int(max_trials), "epochs": int(epochs), "block_type": block_type or "any",
         "train_images": int(len(x)), "val_images": int(len(xv)), "memory_bytes": int(need), "seconds": seconds,
-        "autokeras": ak.__version__}, target_ranges(manifest, list(exp.targets)).tolist())
+        "autokeras": ak.__version__}, target_ranges(manifest, list(exp.targets)).tolist(), classical)
 
 
 def _trial_rows(oracle) -> list[dict]:
@@ -100,7 +102,7 @@ def _trial_rows(oracle) -> list[dict]:
     return rows
 
 
-def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, ranges) -> dict:
+def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, ranges, classical=True) -> dict:
     """``out/run`` as ``kzoo train`` writes it (model.keras, run.json, evaluation), plus ``out/trials.md``."""
     import keras
 
@@ -121,7 +123,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
                      "model_args": {}, "automl": settings},
         "versions": _versions(), "device": _device(), "target_ranges": ranges, "epochs_run": settings["epochs"],
         "parameters": int(model.count_params())})
-    result = evaluate(run_dir, data_dir)
+    result = evaluate(run_dir, data_dir, classical=classical)
     write_json(out / "trials.json", {"experiment": exp.name, "trials": rows})
     lines = [f"# AutoKeras search of {exp.name}", "", "| trial | status | val_loss | hyper-parameters |", "|---|---|---|---|"]
     for r in rows:
