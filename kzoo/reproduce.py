@@ -491,12 +491,12 @@ SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo":
 
 def headline_rows(r: dict, floors=None) -> list[str]:
     """One summary-table row per metric that the seed reports or that has a goal (an experiment with
-    neither shows its first float metric). ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
+    neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric). ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
     exp, cl = r["experiment"], r.get("classical_reference")
     floor = floors(r) if floors else {}
 
-    def row(target, key, value, ref, goal):
-        c = cl["metrics"].get(target, {}).get(key) if cl else None
+    def row(target, key, value, ref, goal, c=None):
+        c = cl["metrics"].get(target, {}).get(key) if cl and c is None else c
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
                 f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
@@ -513,6 +513,10 @@ def headline_rows(r: dict, floors=None) -> list[str]:
                 rows.append(row(target, key, value, ref, goal))
     if rows or not r["metrics"]:
         return rows
+    for where, m in r.get("also_on", {}).items():  # a one-class run's worth is its AUROC on a labelled recipe
+        if isinstance(m.get("all", {}).get("auroc"), float):
+            pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
+            return [row(f"all, on {where}", "auroc", m["all"]["auroc"], None, None, pca)]
     key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
     target = next(t for t, m in r["metrics"].items() if isinstance(m, dict) and isinstance(m.get(key), float))
     return [row(target, key, r["metrics"][target][key], None, None)]

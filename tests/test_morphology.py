@@ -230,7 +230,7 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
     import shutil
 
     from kzoo.experiments import EXPERIMENTS
-    from kzoo.reproduce import svdd_pca_record, svdd_section
+    from kzoo.reproduce import headline_rows, svdd_pca_record, svdd_section
 
     d, _ = svdd_run
     for other in ("morphology", "morphology_simlike"):  # where reproduce keeps the other recipes' data
@@ -248,3 +248,8 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
     page = svdd_section(tmp_path, tmp_path, [record])
     assert f"{rec['morphology']['all']['auroc']:.4f} (barred" in page and rec["method"] in page
     assert "![galaxies of each class](svdd-sky.png)" in page and (tmp_path / "svdd-sky.png").stat().st_size > 10_000
+    # the suite's summary row shows that AUROC and the PCA's beside it, not the mean score of the own recipe
+    record.update(metrics={"all": {"mean_score": 0.13, "n": 300}}, settings={"precision": "float32"},
+                  seconds={"train_and_evaluate": 1.0}, classical_reference=None)
+    (summary,) = headline_rows(record)
+    assert f"| all, on morphology | auroc | 0.9000 | {rec['morphology']['all']['auroc']:.4f} |" in summary
