@@ -7,7 +7,7 @@ a mean squared error on every output (the throughput of the network, not of its 
 on numpy arrays in memory: one warm-up epoch of ``--steps`` batches (tracing, compilation), then
 ``--rounds`` timed epochs of ``--steps`` batches; ``model.predict`` likewise in batches of
 ``--predict-batch``. The median round is reported. A model that cannot be trained this way (e.g. the
-spectra WGAN's TensorFlow-only train step on another backend, Deep SVDD's centre set from data) is listed
+spectra WGAN's train step (TensorFlow and PyTorch only) on JAX, Deep SVDD's centre set from data) is listed
 with the reason, not left out.
 
 The pipeline: ``kzoo.data.dataset`` streamed (shuffled, not cached) from galactic-centre shards of 64 x 64
