@@ -491,12 +491,14 @@ SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo":
 
 def headline_rows(r: dict, floors=None) -> list[str]:
     """One summary-table row per metric that the seed reports or that has a goal (an experiment with
-    neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric). ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
+    neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric).
+    ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
     exp, cl = r["experiment"], r.get("classical_reference")
     floor = floors(r) if floors else {}
 
-    def row(target, key, value, ref, goal, c=None):
-        c = cl["metrics"].get(target, {}).get(key) if cl and c is None else c
+    def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
+        if c is None and cl:
+            c = cl["metrics"].get(target, {}).get(key)
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
                 f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
