@@ -360,11 +360,13 @@ def _cli(*args, timeout=60) -> subprocess.CompletedProcess:
 def test_a_second_writer_is_refused_naming_the_first(tmp_path):
     import socket
 
-    rfile, d = _recipe_file(tmp_path, splits={"train": 1800, "val": 600, "test": 600}, shards=6), tmp_path / "gc"
+    # large enough that the first writer still runs when the second has imported kzoo (a fast CPU finished
+    # 3,000 tiny maps first); the second starts once the first holds its lock, not merely its folder
+    rfile, d = _recipe_file(tmp_path, splits={"train": 7200, "val": 2400, "test": 2400}, shards=6), tmp_path / "gc"
     log = tmp_path / "first.log"
     first = _start(["-m", "kzoo.cli", "simulate", rfile, "--out", d, "--seed", 1, "--no-progress"], log)
     try:
-        _wait(lambda: d.exists(), first, log, what="the first writer's folder")
+        _wait(lambda: (d / ".kzoo-lock").exists(), first, log, what="the first writer's lock")
         second = _cli("simulate", rfile, "--out", d, "--seed", 2, "--no-progress")
         overlapped = first.poll() is None
     finally:
