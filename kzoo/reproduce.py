@@ -570,10 +570,12 @@ SERSIC_FIXED_IMAGES = None  # noise realisations of the fixed galaxy (None: the 
 
 
 def _sees_noisy_image(e: dict) -> bool:
-    """A Sersic experiment that estimates the parameters (its targets are labels, not an image or several
-    outputs) from the noisy image (perhaps beside conditions)."""
-    i = e["inputs"]
-    return isinstance(e["targets"], (list, tuple)) and (i == "image" or isinstance(i, dict) and i.get("image") == "image")
+    """A Sersic experiment that estimates the parameters from the noisy image (perhaps beside conditions or
+    the PSF image): its targets are the labels, or a "params" output among others (the autoencoder's latent;
+    its run's predictions hold that output alone), not an image."""
+    i, t = e["inputs"], e["targets"]
+    estimates = isinstance(t, (list, tuple)) or isinstance(t, dict) and "params" in t
+    return estimates and (i == "image" or isinstance(i, dict) and i.get("image") == "image")
 
 
 def sersic_fixed_bounds(cache: Path) -> dict:

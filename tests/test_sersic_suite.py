@@ -53,6 +53,21 @@ def test_the_autoencoder_trains_evaluates_and_exports_on_the_one_fit_path(v1, tm
     assert (export(tmp_path / "ae", "savedmodel") / "saved_model.pb").exists()
 
 
+def test_the_autoencoders_latent_is_held_against_the_cramer_rao_bound(v1, tmp_path, monkeypatch):
+    from kzoo import reproduce as rp
+
+    assert [n for n in ("sersic-v1-ae", "sersic-v1-denoise", "sersic-v1-noiseless", "sersic-v3-conditions")
+            if rp._sees_noisy_image(get_experiment(n).to_dict())] == ["sersic-v1-ae", "sersic-v3-conditions"]
+    monkeypatch.setattr(rp, "SERSIC_CRB_IMAGES", 2)
+    monkeypatch.setattr(rp, "SERSIC_FIXED_IMAGES", 16)
+    fit("sersic-v1-ae", v1, tmp_path / "ae", epochs=1, batch_size=8, verbose=0,
+        model_args={"filters": (4, 4, 4, 4, 4, 8), "dense": (16, 8)})
+    rec = rp.sersic_crb_record(get_experiment("sersic-v1-ae"), tmp_path / "ae", v1, tmp_path / "out")
+    fixed = rec["fixed_galaxy"]["60"]
+    assert fixed["images"] == 16 and len(fixed["std"]) == 5 and all(s > 0 for s in fixed["std"])
+    assert rec["snr_bins"]["images"] == 2 and set(rec["snr_bins"]["params"]) == {"flux", "n", "re", "g1", "g2"}
+
+
 def test_a_run_is_judged_on_the_fixed_galaxy_with_its_training_label_ranges(v1, tmp_path, monkeypatch):
     from kzoo.evaluate import evaluate
 
