@@ -173,12 +173,13 @@ def denoising_examples(noisy, denoised, clean, path, title: str = ""):
     return image_rows(rows, path, title=title)
 
 
-def crb_curves(curves: dict, fixed: dict, path, seed_crb60=None):
+def crb_curves(curves: dict, fixed: dict, path, names, seed_crb60=None):
     """Per parameter, against SNR: each network's rms error in SNR bins beside the rms Cramer-Rao bound of
     the same images (lines), and the bound of the fixed galaxy at SNR 30 and 60 (kzoo's dots; the seed's
-    typed-in values as crosses)."""
+    typed-in values as crosses). ``names``: the parameters in the order of the fixed galaxy's bounds and of
+    ``seed_crb60`` (the curves hold them by name, in any order)."""
     plt = _plt()
-    names = list(next(iter(curves.values()))["params"]) if curves else ["flux", "n", "re", "g1", "g2"]
+    names = list(names)
     fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), squeeze=False)
     for j, p in enumerate(names):
         ax = axes[0, j]
@@ -188,7 +189,8 @@ def crb_curves(curves: dict, fixed: dict, path, seed_crb60=None):
             c = cv["params"][p]
             ax.plot(mid, c["rmse"], "o-", ms=3, label=f"{exp} rms error")
             if i == 0:
-                ax.plot(mid, c["crb_rms"], "k--", label="rms CRB (same images)")
+                ax.plot(mid, c["crb_rms"], "k--", label=f"rms CRB ({exp}'s images; recipes differ)"
+                        if len(curves) > 1 else "rms CRB (same images)")
         snrs = sorted(int(s) for s in fixed["snr"])
         ax.plot(snrs, [fixed["snr"][str(s)]["crb"][j] for s in snrs], "kD", ms=5, label="CRB, fixed galaxy")
         if seed_crb60 is not None:

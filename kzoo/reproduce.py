@@ -499,8 +499,8 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
         if c is None and cl:
             c = cl["metrics"].get(target, {}).get(key)
-        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {value:.4f} | "
-                f"{'' if c is None else f'{c:.4f}'} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
+        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {_cell(value)} | "
+                f"{'' if c is None else _cell(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
                 f"{r['seconds'].get('train_and_evaluate')} |")
 
@@ -520,8 +520,13 @@ def headline_rows(r: dict, floors=None) -> list[str]:
             pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
             return [row(f"all, on {where}", "auroc", m["all"]["auroc"], None, None, pca)]
     key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
-    target = next(t for t, m in r["metrics"].items() if isinstance(m, dict) and isinstance(m.get(key), float))
-    return [row(target, key, r["metrics"][target][key], None, None)]
+    return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
+            if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it
+
+
+def _cell(value: float) -> str:
+    """A number of a summary table: four decimals, or four significant digits where those would hide it."""
+    return f"{value:.4g}" if value and abs(value) < 1e-3 else f"{value:.4f}"
 
 
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
@@ -643,6 +648,27 @@ def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     return {"fixed_galaxy": fixed, "snr_bins": bins}
 
 
+def sersic_rmse_table(records, names) -> list[str]:
+    """Test RMSE per parameter of every record that estimates the parameters, in physical units, with its
+    classical fit and the seed's number (where they exist) in the rows below it."""
+    lines = ["## Test RMSE per parameter, every estimator", "",
+             "| experiment | estimator | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for r in records:
+        m, exp = r["metrics"], r["experiment"]
+        if not all(isinstance(m.get(p, {}).get("rmse"), float) for p in names):
+            continue
+        link = f"[{exp['name']}]({exp['name']}.md)"
+        lines.append(f"| {link} | kzoo `{exp['model']}` | " + " | ".join(_cell(m[p]['rmse']) for p in names) + " |")
+        cl = (r.get("classical_reference") or {}).get("metrics", {})
+        if all(isinstance(cl.get(p, {}).get("rmse"), float) for p in names):
+            lines.append(f"| {link} | {exp.get('reference_method') or 'classical'} | "
+                         + " | ".join(_cell(cl[p]['rmse']) for p in names) + " |")
+        seed = r["reference"].get("rmse", {})
+        if all(p in seed for p in names):
+            lines.append(f"| {link} | seed | " + " | ".join(_cell(seed[p]) for p in names) + " |")
+    return lines + [""] if len(lines) > 4 else []
+
+
 def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
     """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.reference.sersic_fisher``), from
     what each record holds (``sersic_crb_record``): on the seed's fixed galaxy at SNR 60 and 30 (bias, std and
@@ -653,7 +679,8 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
 
     names = list(LABELS[:5])
     fixed = sersic_fixed_bounds(out / "sersic_crb.json")
-    lines = ["## The physical limit: Cramer-Rao bound (`kzoo.reference.sersic_fisher`)", "",
+    lines = sersic_rmse_table(records, names) + [
+             "## The physical limit: Cramer-Rao bound (`kzoo.reference.sersic_fisher`)", "",
              f"The seed's fixed galaxy (flux, n, re, g1, g2) = {tuple(SERSIC_FIXED['params'])}, PSF FWHM "
              f"{SERSIC_FIXED['psf_fwhm']} arcsec; Poisson + Gaussian pixel variance; derivatives of GalSim's image "
              "by central differences. Seed: its typed-in bound (not computed) and its Xception's std at SNR 60.", "",
@@ -702,7 +729,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
             lines.append(f"| {e[b]:g}-{e[b + 1]:g} | {cv['params'][names[0]]['n'][b]} | " + " | ".join(cells) + " |")
         lines.append("")
     write_json(results_dir / "sersic-crb.json", {"fixed_galaxy": fixed, "snr_bins": curves})
-    plots.crb_curves(curves, fixed, results_dir / "sersic-crb.png", seed_crb60=SERSIC_SEED_CRB60)
+    plots.crb_curves(curves, fixed, results_dir / "sersic-crb.png", names, seed_crb60=SERSIC_SEED_CRB60)
     lines += ["![Cramer-Rao bound and network errors by SNR](sersic-crb.png)", ""]
     return "\n".join(lines)
 

@@ -32,3 +32,17 @@ def test_predicted_vs_true_spans_the_truths_range_and_counts_what_lies_outside(f
     plots.predicted_vs_true(truth, truth, ["A_dm"], "unused.png")  # no ranges: the true values' own
     assert figures[1].axes[0].get_xlim() == pytest.approx((0.01 - 0.0196, 0.99 + 0.0196))
     assert plots.range_note(truth, 0, 1) == "0 of 50 outside [0, 1]"
+
+
+def test_crb_curves_mark_each_parameters_own_bound_whatever_order_the_record_holds(figures):
+    names = ["flux", "n", "re", "g1", "g2"]
+    crb60 = [5639.0, 0.78, 0.029, 0.054, 0.055]
+    fixed = {"snr": {"60": {"crb": crb60}, "30": {"crb": [2 * c for c in crb60]}}}
+    bins = {"n": [5, 5], "rmse": [1.0, 2.0], "crb_rms": [1.0, 2.0]}
+    curves = {"x": {"edges": [10, 30, 100], "params": {p: bins for p in sorted(names)}}}  # as read back from JSON
+    plots.crb_curves(curves, fixed, "unused.png", names, seed_crb60=crb60)
+    axes = figures[0].axes
+    assert [ax.get_title() for ax in axes] == names
+    for ax, c in zip(axes, crb60):
+        (dots,) = [line for line in ax.get_lines() if line.get_label() == "CRB, fixed galaxy"]
+        assert list(dots.get_ydata()) == pytest.approx([2 * c, c])  # SNR 30, 60

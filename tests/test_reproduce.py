@@ -95,6 +95,21 @@ def test_goal_status_says_met_or_missed():
     assert goal_status(0.62, ("within", 0.6827, 0.02)) == "0.6827 +- 0.02: **missed**"
 
 
+def test_a_summary_without_a_seeds_number_shows_every_target_and_small_numbers_legibly():
+    from kzoo.experiments import get_experiment
+    from kzoo.reproduce import headline_rows
+
+    exp = get_experiment("sersic-v3").to_dict()  # no seed number, no goal: its headline metric, per target
+    record = {"experiment": exp, "reference": {}, "epochs_run": 3, "settings": {"precision": "float32"},
+              "seconds": {"train_and_evaluate": 1.0}, "classical_reference": None,
+              "metrics": {"flux": {"mae_scaled": 0.02, "rmse": 9e3}, "n": {"mae_scaled": 0.17, "rmse": 1.1},
+                          "noiseless": {"mse": 6.6e-6}}}
+    rows = headline_rows(record)
+    assert [r.split(" | ")[1:3] for r in rows] == [["flux", "mae_scaled"], ["n", "mae_scaled"]]
+    record["metrics"] = {"denoised": {"mse": 6.575e-6}, "noisy_input": {"mse": 6.64e-4}}
+    assert [r.split(" | ")[3] for r in headline_rows(record)] == ["6.575e-06", "0.000664"]
+
+
 def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_path, capsys, monkeypatch):
     small_gc_dm(monkeypatch)
     from kzoo.cli import main

@@ -103,6 +103,9 @@ def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_pa
     assert "| 60 | kzoo CRB sigma |" in page and "| 60 | seed's typed CRB |" in page
     assert "| sersic-v1 | 60 | std / CRB |" in page and "std/CRB <= 1.2" in page
     assert "Test split in SNR bins" in page and (tmp_path / "res" / "sersic-crb.png").exists()
+    assert "## Test RMSE per parameter, every estimator" in page  # physical units, the seed's rows beside
+    assert "| [sersic-v1](sersic-v1.md) | kzoo `xception_sersic` |" in page
+    assert "| [sersic-v1](sersic-v1.md) | seed | 5913.0000 | 0.7800 | 0.0460 | 0.0740 | 0.0740 |" in page
     crb = json.loads((tmp_path / "res" / "sersic-crb.json").read_text())
     flux60, flux30 = crb["fixed_galaxy"]["snr"]["60"]["crb"][0], crb["fixed_galaxy"]["snr"]["30"]["crb"][0]
     assert 1.6 < flux30 / flux60 < 2.1  # the flux bound about doubles from SNR 60 to 30
