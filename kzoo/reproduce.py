@@ -499,8 +499,8 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
         if c is None and cl:
             c = cl["metrics"].get(target, {}).get(key)
-        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {_cell(value)} | "
-                f"{'' if c is None else _cell(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
+        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {_num(value)} | "
+                f"{'' if c is None else _num(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
                 f"{r['seconds'].get('train_and_evaluate')} |")
 
@@ -522,11 +522,6 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
     return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
             if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it
-
-
-def _cell(value: float) -> str:
-    """A number of a summary table: four decimals, or four significant digits where those would hide it."""
-    return f"{value:.4g}" if value and abs(value) < 1e-3 else f"{value:.4f}"
 
 
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
@@ -651,22 +646,20 @@ def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
 def sersic_rmse_table(records, names) -> list[str]:
     """Test RMSE per parameter of every record that estimates the parameters, in physical units, with its
     classical fit and the seed's number (where they exist) in the rows below it."""
-    lines = ["## Test RMSE per parameter, every estimator", "",
-             "| experiment | estimator | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    rows = []
     for r in records:
-        m, exp = r["metrics"], r["experiment"]
-        if not all(isinstance(m.get(p, {}).get("rmse"), float) for p in names):
-            continue
+        exp, cl = r["experiment"], (r.get("classical_reference") or {}).get("metrics", {})
         link = f"[{exp['name']}]({exp['name']}.md)"
-        lines.append(f"| {link} | kzoo `{exp['model']}` | " + " | ".join(_cell(m[p]['rmse']) for p in names) + " |")
-        cl = (r.get("classical_reference") or {}).get("metrics", {})
-        if all(isinstance(cl.get(p, {}).get("rmse"), float) for p in names):
-            lines.append(f"| {link} | {exp.get('reference_method') or 'classical'} | "
-                         + " | ".join(_cell(cl[p]['rmse']) for p in names) + " |")
-        seed = r["reference"].get("rmse", {})
-        if all(p in seed for p in names):
-            lines.append(f"| {link} | seed | " + " | ".join(_cell(seed[p]) for p in names) + " |")
-    return lines + [""] if len(lines) > 4 else []
+        for i, (who, m) in enumerate(((f"kzoo `{exp['model']}`", r["metrics"]),
+                                      (exp.get("reference_method") or "classical", cl),
+                                      ("seed", {p: {"rmse": v} for p, v in r["reference"].get("rmse", {}).items()}))):
+            rmse = [m.get(p, {}).get("rmse") for p in names]
+            if all(isinstance(v, float) for v in rmse):
+                rows.append(f"| {link} | {who} | " + " | ".join(_num(v) for v in rmse) + " |")
+            elif i == 0:
+                break  # no estimate of its own: neither are its references shown
+    return ["## Test RMSE per parameter, every estimator", "", "| experiment | estimator | " + " | ".join(names) + " |",
+            "|---|---|" + "---|" * len(names), *rows, ""] if rows else []
 
 
 def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
@@ -951,7 +944,7 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
         objective = e["model_args"].get("objective", "") + (f", {binning} x {binning}-binned" if binning > 1 else "")
         lines.append(f"| {normal} | [{objective}]({e['name']}.md) | {m['all']['auroc']:.4f} | {per} | "
                      f"{m['all']['accuracy_at_midpoint']:.4f} | {seed} | {goal_status(m['all']['auroc'], ('>=', 0.95))} "
-                     f"| {r['epochs_run']} | {_pca_cell(r.get('pca_reference', {}).get('morphology'))} |")
+                     f"| {r['epochs_run']} | {_pca_num(r.get('pca_reference', {}).get('morphology'))} |")
     lines += ["", "Classical: " + next((r["pca_reference"]["method"] for r in runs if r.get("pca_reference")),
                                        "not recorded for these runs") + ", the same AUROC.",
               "", "## The five zones (thresholds on the anomaly score, chosen on the labelled test set)", "",
@@ -1072,7 +1065,7 @@ def other_data_dir(exp, data: Path, out: Path, other: str) -> Path:
     return data.parent / other if data.name == exp.recipe else out / f"data-{other}"
 
 
-def _pca_cell(m: dict | None) -> str:
+def _pca_num(m: dict | None) -> str:
     if not m or m.get("all", {}).get("auroc") is None:
         return ""
     per = ", ".join(f"{k} {v['auroc']:.3f}" for k, v in m.items() if k != "all" and v.get("auroc") is not None)
