@@ -115,6 +115,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "epochs_run": run.get("epochs_run"),
         "batchnorm_recalibration": run.get("batchnorm_recalibration"),
         "settings": run["settings"],
+        "optimizer": compiled_optimizer(run_dir / "model.keras"),
         "seconds": timings,
         "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "device": run["device"],
                     "platform": platform.platform()},
@@ -133,6 +134,16 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
+
+
+def compiled_optimizer(model_path) -> str:
+    """The class name of the optimizer a saved ``.keras`` model was compiled with (Adam for the supervised
+    fit, RMSprop for the GANs), read from the archive's config without loading the model."""
+    import zipfile
+
+    with zipfile.ZipFile(model_path) as z:
+        config = json.loads(z.read("config.json"))
+    return ((config.get("compile_config") or {}).get("optimizer") or {}).get("class_name", "not compiled")
 
 
 HEADLINE_METRICS = ("mae_scaled", "mse", "auc_mean", "rmse")  # what a summary shows where the seed is silent
@@ -471,7 +482,7 @@ def markdown(r: dict) -> str:
             lines.append(f"| {t} | " + " | ".join(f"{own.get(k, float('nan')):.4f} | {v[k]:.4f}" for k in keys) + " |")
     s = r["settings"]
     lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
-              f"Settings: batch {s['batch_size']}, Adam lr {s['learning_rate']}, up to {s['epochs']} epochs "
+              f"Settings: batch {s['batch_size']}, {r.get('optimizer', 'Adam')} lr {s['learning_rate']}, up to {s['epochs']} epochs "
               f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
               f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
               "", *_recalibration_line(r.get("batchnorm_recalibration")),

@@ -19,7 +19,7 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypa
     r = reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     md = (results / "gc-dm.md").read_text()
     assert "| A_dm | mae_scaled |" in md and "| 0.0807 |" in md and "| A_dm | relative_error |" in md
-    assert "poisson_template_fit" in md
+    assert "poisson_template_fit" in md and "Settings: batch 64, Adam lr 0.001" in md
     assert "| <= 0.08: **missed** |" in md  # one epoch on 74 images cannot reach the DM goal, and the table says so
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png"):
         assert (results / "gc-dm" / png).exists()

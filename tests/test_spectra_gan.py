@@ -6,6 +6,7 @@ import pytest
 
 import kzoo
 from kzoo.layers import CBAM1D, ResBlock1D
+from kzoo.reproduce import compiled_optimizer
 
 TINY = {"input_shape": (32, 1), "hidden": 8, "latent_dim": 4, "n_critic": 2,
         "condition_ranges": [[0.1, 13.0], [0.002, 0.04], [8.5, 11.5], [0.02, 0.3]]}
@@ -78,6 +79,9 @@ def test_generation_reloads_and_group_b_variants_build(tmp_path):
     gan.save(tmp_path / "gan.keras")
     back = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
     np.testing.assert_allclose(back.generate(c, seed=5), a, rtol=1e-6)
+    gan.compile(optimizer=keras.optimizers.Adam(1e-3))  # the GAN keeps the seed's RMSprop at the given rate
+    gan.save(tmp_path / "compiled.keras")
+    assert compiled_optimizer(tmp_path / "compiled.keras") == "RMSprop"
     walk = gan.interpolate(c[0], np.zeros(4), np.ones(4), steps=5)
     assert walk.shape == (5, 32, 1)
     assert kzoo.build("spectra_wgan", **{**TINY, "latent_dim": 0}).generator.input.shape[-1] == 4

@@ -277,7 +277,7 @@ def model_card(name: str, e: dict, record: dict) -> str:
         f"Recipe `{e['recipe']}` (sky `{e['sky']}`, recipe sha256 `{e['recipe_sha256'][:16]}...`), dataset seed "
         f"{e['dataset_seed']}, splits {e['splits']}, dataset sha256 `{(e['dataset_sha256'] or '')[:16]}...`. "
         f"The same command makes the same bytes: `{e['command']}`.", "",
-        f"Fit: batch {s['batch_size']}, Adam lr {s['learning_rate']}, {e['epochs_run']} epochs, precision "
+        f"Fit: batch {s['batch_size']}, {record.get('optimizer', 'Adam')} lr {s['learning_rate']}, {e['epochs_run']} epochs, precision "
         f"{s['precision']}, on {e['device']}; trained at commit {e['train_commit']}.", "",
         "## Test metrics beside the seed's", "",
         *metric_table(record), "",
