@@ -40,7 +40,8 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
         ax.set_ylabel(k)
-        if k == "loss" and min(history[k]) > 0:
+        if k == "loss" and min([*history[k], *history.get(f"val_{k}", [])]) > 0:  # a GAN's validation
+            # Wasserstein estimate may go negative: a log scale would drop those epochs
             ax.set_yscale("log")
         ax.legend()
         ax.grid(alpha=0.3)

@@ -16,7 +16,13 @@ def test_loss_curves_have_whole_epoch_ticks(figures):
     plots.loss_curves({"epoch": [0.0, 1.0, 2.0], "loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.5]}, "unused.png")
     ax = figures[0].axes[0]
     ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
-    assert ticks == [1.0, 2.0, 3.0]
+    assert ticks == [1.0, 2.0, 3.0] and ax.get_yscale() == "log"
+
+
+def test_loss_curves_keep_a_linear_scale_when_the_validation_loss_goes_negative(figures):
+    # a GAN's validation loss (the critic's Wasserstein estimate) can be negative: every epoch stays on the plot
+    plots.loss_curves({"epoch": [0.0, 1.0, 2.0], "loss": [3.0, 2.0, 1.0], "val_loss": [2.0, -0.5, 0.3]}, "unused.png")
+    assert figures[0].axes[0].get_yscale() == "linear"
 
 
 def test_predicted_vs_true_spans_the_truths_range_and_counts_what_lies_outside(figures):
