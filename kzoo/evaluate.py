@@ -677,7 +677,10 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
     ``z_outliers_generated`` the fraction above 0.01. ``frechet``: the Frechet distance between real and generated
     spectra in the 32 features of a small CNN trained on the real training spectra to tell their template class
     (:func:`spectrum_features`), ``generated`` on one half of the split against the real other half, and
-    ``real_vs_real`` between the real halves (the floor)."""
+    ``real_vs_real`` between the real halves (the floor). ``noise`` (a generator with noise, group B's question):
+    ``draw_std`` = the median over wavelengths and 16 parameter sets of the standard deviation of 8 spectra drawn
+    for the same parameters (0: the generator ignores its noise); ``latent_walk.png`` shows spectra along a straight
+    line between two noise vectors."""
     from scipy.stats import ks_2samp
 
     from kzoo.data.pipeline import dataset, load_arrays
@@ -722,7 +725,17 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
                                                 if n in ("Halpha", "Hbeta", "OIII_5007")}}
     plots.spectra_examples(grid, real[:k], gen[:k], [dict(zip(names, c)) for c in cond[:k]], marks,
                            out_dir / "generated.png", title=f"{exp['name']}: {split} split, real and generated")
-    return {"cross_correlation": xc, "frechet": frechet}
+    out = {"cross_correlation": xc, "frechet": frechet}
+    if model.latent_dim:  # group B: what the noise does at fixed parameters
+        m = min(16, len(cond))
+        draws = model.generate(np.repeat(cond[:m], 8, axis=0), seed=int(run["seed"]) + 1).reshape(m, 8, -1)
+        out["noise"] = {"n": m, "draw_std": float(np.median(draws.std(axis=1)))}
+        rng = np.random.default_rng(int(run["seed"]))
+        ends = [rng.normal(size=model.latent_dim) if model.noise == "gaussian" else
+                rng.uniform(-1, 1, model.latent_dim) for _ in range(2)]
+        plots.latent_walk(grid, model.interpolate(cond[0], *ends, steps=6), dict(zip(names, cond[0])),
+                          out_dir / "latent_walk.png", title=f"{exp['name']}: a walk between two noise vectors")
+    return out
 
 
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,

@@ -388,6 +388,24 @@ def generated_examples(real, reconstructed, generated, conditions, path, title: 
     return _save(fig, path)
 
 
+def latent_walk(grid, spectra, conditions: dict, path, title: str = ""):
+    """Spectra (steps, L[, 1]) generated for one set of ``conditions`` along a walk in the latent space, stacked
+    with an offset, the first at the bottom."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(spectra)))
+    for i, (s, c) in enumerate(zip(spectra, colors)):
+        ax.plot(grid, np.asarray(s).ravel() + 0.5 * i, color=c, lw=0.7, label=f"t = {i / max(1, len(spectra) - 1):.2f}")
+    ax.set_xlabel("wavelength (A)")
+    ax.set_ylabel("spectrum + 0.5 per step")
+    ax.set_title(", ".join(f"{k} {v:.3g}" for k, v in conditions.items()), fontsize=8)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def spectra_examples(grid, real, generated, conditions, marks, path, title: str = ""):
     """Real (grey) and generated (colour) spectra for the same physical parameters, one panel each, with the
     wavelengths in ``marks`` ({name: wavelength per example, (n,) or scalar}) drawn as dotted lines."""

@@ -97,7 +97,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
             shutil.copyfile(out / f"on-{other}" / "scores.png", figs / f"scores_{other}.png")
     for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
                 "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png", "rings.png",
-                "generated.png", "reconstruction_examples.png", "power_spectra.png", "scores.png"):
+                "generated.png", "latent_walk.png", "reconstruction_examples.png", "power_spectra.png", "scores.png"):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)
