@@ -878,6 +878,11 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     t0 = time.time()
     out = run_dir if out is None else Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    if out == run_dir and (run_dir / "history.csv").exists():  # redrawn by every evaluation, with today's plot code
+        from kzoo.train import read_history
+
+        plots.loss_curves(read_history(run_dir / "history.csv"), run_dir / "loss_curves.png",
+                          title=f"{run['experiment']['name']} ({run['experiment']['model']})")
     metrics = EVALUATORS[run["experiment"]["evaluation"]](model, {**run, "run_dir": str(run_dir)}, data_dir, split,
                                                           manifest, out)
     classical = _classical_reference(run["experiment"], manifest, data_dir, split, out) if classical else None

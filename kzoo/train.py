@@ -566,7 +566,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     """
     import keras
 
-    from kzoo import losses, plots, runs
+    from kzoo import losses, runs
     from kzoo.data.shards import load_manifest
     from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
@@ -718,8 +718,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         finally:
             keras.mixed_precision.set_global_policy(old_policy)
 
-        history = read_history(staging / "history.csv")
-        plots.loss_curves(history, staging / "loss_curves.png", title=f"{exp.name} ({exp.model})")
+        history = read_history(staging / "history.csv")  # (its loss curves are drawn by evaluate)
         run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
                     "train_seconds_this_session": round(seconds, 1)})
         write_json(staging / "run.json", run)
