@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from kzoo.reproduce import reproduce
 
@@ -192,3 +193,23 @@ def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(
     assert "**mean +- std**" in (res / "gc-dm-cv.md").read_text()
     capsys.readouterr()
     assert main(args[:-2] + ["--folds", "2", "--members", "2"]) == 2
+
+
+def test_the_spectra_section_names_each_gans_noise_and_its_spread():
+    from kzoo.reproduce import spectra_section
+
+    def record(name, **args):
+        m = {"cross_correlation": {"r_median_generated": 0.5, "r_median_real": 0.9, "r_ks": 0.6,
+                                   "template_agreement": 0.4},
+             "frechet": {"generated": 0.2, "real_vs_real": 0.003}}
+        if args.get("latent_dim", 16):
+            m["noise"] = {"draw_std": 0.125, "n": 16}
+        return {"experiment": {"name": name, "model": "spectra_wgan", "inputs": {"spectrum": "spectrum"},
+                               "model_args": {"penalty": "gp", **args}}, "metrics": m, "epochs_run": 20}
+
+    page = spectra_section(Path("unused"), Path("unused"), [record("a"), record("b", noise="uniform"),
+                                                            record("c", latent_dim=0)])
+    rows = [line for line in page.splitlines() if line.startswith("| [")]
+    assert "| gp | gaussian x 16 | 0.500 (0.900) |" in rows[0] and "| 0.125 | 20 |" in rows[0]
+    assert "| uniform x 16 |" in rows[1]
+    assert "| none (the parameters alone) |" in rows[2] and rows[2].endswith("| 0.2000 (0.0030) |  | 20 |")
