@@ -143,6 +143,9 @@ def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp
             "0.900 | 0.990 | 0.500 (pca_svm) | 0.83 | 7 |") in page
     assert "| escape fraction at redshift 7.5 | the maps | 0.300 | 0.800 |  |  | 7 |" in page
     assert "| pca_512 | 512 | 2.00e-04 | 0.0140 |" in page
+    assert "blank maps" not in page  # no dataset at hand and no ceiling recorded
+    page = reionization_section(tmp_path, tmp_path, [{**record("reion-z-encoded", z), "blank_ceiling": 0.9375}])
+    assert "assumed for all of them): reion-z-encoded: 0.938." in page  # from the record alone
 
 
 def test_the_ceiling_gives_every_blank_map_its_most_common_class(tmp_path, monkeypatch):
