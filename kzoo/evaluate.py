@@ -730,9 +730,7 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
         m = min(16, len(cond))
         draws = model.generate(np.repeat(cond[:m], 8, axis=0), seed=int(run["seed"]) + 1).reshape(m, 8, -1)
         out["noise"] = {"n": m, "draw_std": float(np.median(draws.std(axis=1)))}
-        rng = np.random.default_rng(int(run["seed"]))
-        ends = [rng.normal(size=model.latent_dim) if model.noise == "gaussian" else
-                rng.uniform(-1, 1, model.latent_dim) for _ in range(2)]
+        ends = model.draw_noise(np.random.default_rng(int(run["seed"])), 2)
         plots.latent_walk(grid, model.interpolate(cond[0], *ends, steps=6), dict(zip(names, cond[0])),
                           out_dir / "latent_walk.png", title=f"{exp['name']}: a walk between two noise vectors")
     return out

@@ -247,12 +247,14 @@ class SpectraWGAN(keras.Model):
         for s in range(0, len(cs), batch_size):
             part = [cs[s:s + batch_size]] if self.conditional else []
             if self.latent_dim:
-                b = len(cs[s:s + batch_size])
-                z = rng.normal(size=(b, self.latent_dim)) if self.noise == "gaussian" else \
-                    rng.uniform(-1, 1, (b, self.latent_dim))
-                part.insert(0, z.astype(np.float32))
+                part.insert(0, self.draw_noise(rng, len(cs[s:s + batch_size])))
             out.append(infer(self.generator, np.concatenate(part, axis=1)))
         return np.concatenate(out)
+
+    def draw_noise(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` noise vectors (n, latent_dim), float32, from the model's distribution (``noise``)."""
+        z = rng.normal(size=(n, self.latent_dim)) if self.noise == "gaussian" else rng.uniform(-1, 1, (n, self.latent_dim))
+        return z.astype(np.float32)
 
     def interpolate(self, conditions, z0, z1, steps: int = 8) -> np.ndarray:
         """Group B's walk: spectra (steps, L, 1) for one set of ``conditions`` as the noise goes from ``z0`` to
