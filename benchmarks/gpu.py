@@ -238,6 +238,7 @@ def main(argv=None):
             print(f"  {name} {precision}: " + (r["error"] if "error" in r else
                   f"train {r['train_images_per_s']:,.0f} img/s, predict {r['predict_images_per_s']:,.0f} img/s"),
                   flush=True)
+            write_json(args.out_json, result)  # so far: a run cut short keeps the models it measured
     with tempfile.TemporaryDirectory(prefix="kzoo-bench-gpu-") as work:
         result["pipeline"] = pipeline_rate(args, Path(work))
     md = markdown(result)

@@ -154,6 +154,34 @@ def test_the_gan_trains_on_the_torch_backend_as_on_tensorflow():
     assert torch_run["gp_constant_critic"] == pytest.approx(runs["tensorflow"]["gp_constant_critic"], abs=1e-5)
 
 
+def test_on_jax_the_gan_generates_and_its_training_is_refused_by_name():
+    """JAX takes no gradients inside a train_step the way this one does: compile says which backends train it
+    (not a TypeError from deep in fit), while generating, which needs no gradient, works there."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    code = """
+import json, keras, kzoo
+m = kzoo.build("spectra_wgan", hidden=8, latent_dim=4)
+x = m.generate([[lo for lo, _ in m.condition_ranges]] * 3, seed=1)
+try:
+    m.compile()
+    said = None
+except NotImplementedError as e:
+    said = str(e)
+print(json.dumps({"backend": keras.backend.backend(), "shape": list(x.shape), "said": said}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "KERAS_BACKEND": "jax"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["backend"] == "jax" and out["shape"] == [3, 500, 1]
+    assert "tensorflow or torch" in out["said"] and "not jax" in out["said"]
+
+
 @pytest.mark.parametrize("latent_dim", [4, 0])
 def test_the_evaluation_measures_the_redshift_and_what_the_noise_does(tmp_path, latent_dim):
     """One epoch of a tiny observed-frame GAN through the fit path: the redshift measured on the real spectra is

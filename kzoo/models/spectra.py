@@ -69,8 +69,9 @@ class SpectraWGAN(keras.Model):
         self.wasserstein_tracker = keras.metrics.Mean(name="wasserstein")
 
     def _scale(self, c):
-        r = np.asarray(self.condition_ranges, np.float32)
-        return (ops.cast(c, "float32") - r[:, 0]) / (r[:, 1] - r[:, 0])
+        r = np.asarray(self.condition_ranges, np.float32)  # as tensors: a numpy operand pulls a GPU tensor to the host
+        low, width = ops.convert_to_tensor(r[:, 0]), ops.convert_to_tensor(r[:, 1] - r[:, 0])
+        return (ops.cast(c, "float32") - low) / width
 
     def _generator(self):
         start = self.length // 2 ** self.blocks
@@ -229,7 +230,11 @@ class SpectraWGAN(keras.Model):
         return [self.wasserstein_tracker, self.critic_tracker, self.generator_tracker]
 
     def compile(self, optimizer="rmsprop", **kwargs):
-        """Compile with one RMSprop (the seed's) at the given optimizer's learning rate; the loss is the model's."""
+        """Compile with one RMSprop (the seed's) at the given optimizer's learning rate; the loss is the model's.
+        Training needs the TensorFlow or PyTorch backend (refused here on another, before fit); inference runs on any."""
+        if keras.backend.backend() not in ("tensorflow", "torch"):
+            raise NotImplementedError(f"spectra_wgan trains on the tensorflow or torch backend (its train_step takes the "
+                                      f"gradients itself), not {keras.backend.backend()}: use --backend torch")
         lr = optimizer.learning_rate if isinstance(optimizer, keras.optimizers.Optimizer) else 5e-5
         lr = float(keras.ops.convert_to_numpy(lr)) if not callable(lr) else lr
         kwargs.pop("loss", None)
@@ -241,7 +246,7 @@ class SpectraWGAN(keras.Model):
         """Spectra (n, L, 1) generated for ``conditions`` (n, k) in physical units, from noise seeded by ``seed``."""
         from kzoo.evaluate import infer
 
-        cs = np.asarray(self._scale(np.asarray(conditions, np.float32)), np.float32)
+        cs = ops.convert_to_numpy(self._scale(np.asarray(conditions, np.float32))).astype(np.float32)
         rng = np.random.default_rng(seed)
         out = []
         for s in range(0, len(cs), batch_size):
@@ -263,7 +268,8 @@ class SpectraWGAN(keras.Model):
 
         t = np.linspace(0.0, 1.0, steps)[:, None]
         z = (1 - t) * np.asarray(z0, np.float32)[None] + t * np.asarray(z1, np.float32)[None]
-        c = np.repeat(np.asarray(self._scale(np.asarray(conditions, np.float32)[None]), np.float32), steps, axis=0)
+        c = np.repeat(ops.convert_to_numpy(self._scale(np.asarray(conditions, np.float32)[None])).astype(np.float32),
+                      steps, axis=0)
         latent = np.concatenate([z, c], axis=1) if self.conditional else z
         return infer(self.generator, latent.astype(np.float32))
 
