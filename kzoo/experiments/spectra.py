@@ -38,7 +38,8 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
         # the seed's "EPOCH = 20" (its first run, batch 20 on its own catalogue; its second, 50 epochs of batch 50,
         # made as many updates): 20 epochs of 20,000 spectra at batch 64 are 6,250 generator steps, each after 5
         # critic steps: 1 h 19 min with clipping and 2 h 21 min with the gradient penalty on the 2-core Xeon with
-        # AMX (TensorFlow, float32; ~4 h and 5 h 20 min (954 s an epoch) on the 2-core AMD EPYC); one H200 (PyTorch) trains clipping 3x faster
+        # AMX (TensorFlow, float32; ~4 h and 5 h 20 min (954 s an epoch) on the 2-core AMD EPYC); one H200
+        # (PyTorch) trains clipping 3x faster
         epochs=20,
         patience=20,  # a GAN does not converge steadily: the whole schedule; the epoch of the lowest validation
         # Wasserstein estimate is kept
@@ -54,7 +55,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
 
 # Group B's latent-space studies on the gradient-penalty GAN, on group B's own schedule: the seed compared the noises
 # "after Epochs = 5" (latent 16; hidden 512 there, 64 here) and saw "qualitatively not much difference"; here all
-# three are judged by the same numbers as A's, against a Gaussian-noise run of the same 5 epochs (1 h 20 min each on
+# three are judged by the same numbers as A's, against a Gaussian-noise run of the same 5 epochs (1 h 10 min each on
 # the 2-core AMD EPYC, where 20 would take 5 h 20 min)
 for _name, _args, _what in (
         ("spectra-wgan-gaussian", {}, "Gaussian noise (latent 16), group B's baseline"),
