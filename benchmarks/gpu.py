@@ -7,8 +7,8 @@ a mean squared error on every output (the throughput of the network, not of its 
 on numpy arrays in memory: one warm-up epoch of ``--steps`` batches (tracing, compilation), then
 ``--rounds`` timed epochs of ``--steps`` batches; ``model.predict`` likewise in batches of
 ``--predict-batch``. The median round is reported. A model that cannot be trained this way (e.g. the
-spectra WGAN's train step (TensorFlow and PyTorch only) on JAX, Deep SVDD's centre set from data) is listed
-with the reason, not left out.
+Deep SVDD's centre set from data) is listed with the reason, not left out. ``--model-arg NAME=VALUE`` passes
+builder arguments, as ``kzoo train`` does (e.g. the spectra WGAN's ``penalty=gp``).
 
 The pipeline: ``kzoo.data.dataset`` streamed (shuffled, not cached) from galactic-centre shards of 64 x 64
 maps, batch 256, images/s over one pass after a warm-up pass; it needs TensorFlow (tf.data). Where
@@ -17,6 +17,7 @@ is not measured, and the page says so.
 
     python benchmarks/gpu.py                                  # every model, float32 and mixed_bfloat16
     KERAS_BACKEND=jax python benchmarks/gpu.py --batch 1024   # or --backend jax
+    python benchmarks/gpu.py --models spectra_wgan --batch 64 --model-arg penalty=gp
     python benchmarks/gpu.py --quick --out-json /tmp/g.json --out-md /tmp/g.md
 """
 
@@ -103,7 +104,7 @@ def measure(name: str, precision: str, args) -> dict:
     keras.mixed_precision.set_global_policy(precision)
     try:
         keras.utils.set_random_seed(0)
-        model = kzoo.build(name)
+        model = kzoo.build(name, **args.model_args)
         n = args.batch * args.steps
         rng = np.random.default_rng(0)
         try:
@@ -184,6 +185,7 @@ def markdown(result: dict) -> str:
             f"{''.join(f', {k} {val}' for k, val in v.items() if k not in ('keras',))}; batch {result['batch']} "
             f"(predict {result['predict_batch']}), {result['steps']} batches a round, median of {result['rounds']} "
             f"rounds after a warm-up round; random data in memory, Adam + MSE on every output"
+            f"{''.join(f'; {k}={v!r}' for k, v in result.get('model_args', {}).items())}"
             f"{' (--quick)' if result['quick'] else ''}.\n\n{table}\n\n{pipe_line}\n")
 
 
@@ -198,6 +200,9 @@ def main(argv=None):
     ap.add_argument("--predict-batch", type=int, default=1024, help="inference batch (default 1024)")
     ap.add_argument("--steps", type=int, default=20, help="batches a round (default 20)")
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds after the warm-up (default 3)")
+    ap.add_argument("--model-arg", action="append", metavar="NAME=VALUE", default=[],
+                    help="a builder argument for every model measured, VALUE read as JSON as by `kzoo train` "
+                         "(e.g. penalty=gp; repeatable)")
     ap.add_argument("--out-json", default=str(RESULTS / "gpu.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "gpu.md"))
     ap.add_argument("--quick", action="store_true", help="smoke test: batch 8, 2 batches, 1 round, a small pipeline")
@@ -210,6 +215,12 @@ def main(argv=None):
     bad = [p for p in precisions if p not in ("float32", "mixed_bfloat16", "mixed_float16")]
     if bad:
         ap.error(f"--precisions: {bad} not among float32, mixed_bfloat16, mixed_float16")
+    from kzoo.cli import model_args
+
+    try:
+        args.model_args = model_args(args.model_arg)
+    except ValueError as e:
+        ap.error(str(e))
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
     import tempfile
@@ -229,7 +240,7 @@ def main(argv=None):
             versions[pkg] = getattr(sys.modules.get(pkg) or __import__(pkg), "__version__", "?")
     result = {"benchmark": "gpu", "backend": backend, "device": device_name(backend), "versions": versions,
               "batch": args.batch, "predict_batch": args.predict_batch, "steps": args.steps, "rounds": args.rounds,
-              "quick": args.quick, "models": []}
+              "quick": args.quick, "model_args": args.model_args, "models": []}
     print(f"{backend} on {result['device']}: {len(names)} models x {precisions}", flush=True)
     for name in names:
         for precision in precisions:

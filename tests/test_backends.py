@@ -116,11 +116,15 @@ def test_the_gpu_benchmark_measures_each_model_and_the_pipeline(tmp_path):
     import gpu
 
     gpu.main(["--quick", "--models", "rings_re*", "--precisions", "float32", "--out-json", str(tmp_path / "g.json"),
-              "--out-md", str(tmp_path / "g.md")])
+              "--out-md", str(tmp_path / "g.md"), "--model-arg", "dense=[8]"])
     r = json.loads((tmp_path / "g.json").read_text())
     assert r["backend"] == "tensorflow" and r["device"].startswith("CPU")
     (m,) = r["models"]
     assert m["model"] == "rings_regressor" and m["train_images_per_s"] > 0 and m["predict_images_per_s"] > 0
+    assert r["model_args"] == {"dense": [8]} and "dense=[8]" in (tmp_path / "g.md").read_text()
+    import kzoo  # the builder argument reached the model: its parameter count is that of dense=[8]
+
+    assert m["parameters"] == kzoo.build("rings_regressor", dense=[8]).count_params() != kzoo.build("rings_regressor").count_params()
     assert r["pipeline"]["images"] == 2048 and r["pipeline"]["images_per_s"] > 0
     assert "kzoo's shard pipeline" in (tmp_path / "g.md").read_text()
 

@@ -33,7 +33,7 @@ class SpectraWGAN(keras.Model):
     """Inputs ``{"spectrum": (B, L, 1) in [0, 1], "conditions": (B, k) physical units}``; ``call`` returns spectra
     generated for the conditions (the real spectrum is not used), (B, L, 1): from drawn noise in training, from the
     noise's centre (0) at inference, so that a prediction is repeatable (``generate`` draws). ``condition_ranges`` ((k, 2) lows and
-    highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow or PyTorch
+    highs) min-max scales the conditions inside the model, so it takes physical units. ``train_step`` (TensorFlow, PyTorch or JAX
     backend) trains the critic and the generator; ``test_step`` reports the critic's Wasserstein estimate
     E[D(real)] - E[D(fake)] as the loss (lower: generated spectra closer to the real ones, as far as the critic
     tells). ``generate(conditions, seed)`` draws spectra as numpy."""
@@ -131,7 +131,7 @@ class SpectraWGAN(keras.Model):
 
     def gradient_penalty(self, real, fake, c_scaled, alpha=None):
         """WGAN-GP's E[(||grad_x D(x)|| - 1)^2] at x = alpha real + (1 - alpha) fake, alpha ~ U(0, 1) per example
-        (given: for tests). TensorFlow or PyTorch backend (the gradient of a gradient, each its own way)."""
+        (given: for tests). TensorFlow, PyTorch or JAX backend (the gradient of a gradient, each its own way)."""
         real, fake = ops.cast(real, "float32"), ops.cast(fake, "float32")
         if alpha is None:
             alpha = keras.random.uniform((ops.shape(real)[0], 1, 1), seed=self.sampler)
@@ -150,26 +150,38 @@ class SpectraWGAN(keras.Model):
             x = x.detach().requires_grad_(True)
             score = self._score(x, c_scaled, training=True)
             grad = torch.autograd.grad(score.sum(), x, create_graph=True)[0]
+        elif backend == "jax":
+            import jax
+
+            grad = jax.grad(lambda x: ops.sum(self._score(x, c_scaled, training=True)))(x)
         else:
-            raise NotImplementedError(f"SpectraWGAN.gradient_penalty: the tensorflow or torch backend, not {backend}")
+            raise NotImplementedError(f"SpectraWGAN.gradient_penalty: the tensorflow, torch or jax backend, not {backend}")
         norm = ops.sqrt(ops.sum(ops.square(grad), axis=[1, 2]) + 1e-12)
         return ops.mean(ops.square(norm - 1.0))
 
-    def train_step(self, data):
+    def train_step(self, *args):
         """n_critic critic updates (clipped, or with the gradient penalty), then one generator update; TensorFlow
-        (traced) or PyTorch (eager) backend."""
+        (traced), PyTorch (eager) or JAX (``train_step(state, data)``, pure and jit-compiled: the whole step, the
+        n_critic critic updates included, is one XLA program)."""
         backend = keras.backend.backend()
+        if backend == "jax":
+            return self._jax_steps(args[0], lambda run, step: self._train_body(args[1], run, step), train=True)
         if backend not in ("tensorflow", "torch"):
-            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow and PyTorch backends; "
-                                      f"this is {backend}")
+            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow, PyTorch and JAX "
+                                      f"backends; this is {backend}")
+        return self._train_body(args[0], lambda f: f(), self._torch_update if backend == "torch" else self._tf_update)
+
+    def _train_body(self, data, run, step):
+        """The step, written once: ``step(loss_fn, variables)`` takes one optimizer step down ``loss_fn()[0]``'s
+        gradient and returns what loss_fn returned; ``run(f)`` runs code that reads or assigns variables (JAX
+        threads the variables' values through both; the other backends run f as it is)."""
         x = data[0] if isinstance(data, (tuple, list)) else data
         real, c = self._parts(x)
         real = ops.cast(real, "float32")
         cs = self._scale(c)
-        step = self._torch_update if backend == "torch" else self._tf_update
         critic_vars, gen_vars = self.critic.trainable_variables, self.generator.trainable_variables
         for _ in range(self.n_critic):
-            fake = ops.stop_gradient(self.generator(self._latent(cs), training=True))
+            fake = run(lambda: ops.stop_gradient(self.generator(self._latent(cs), training=True)))
 
             def critic_loss():
                 d_real = self._score(real, cs, training=True)
@@ -181,18 +193,57 @@ class SpectraWGAN(keras.Model):
 
             loss_c, (d_real, d_fake) = step(critic_loss, critic_vars)
             if self.penalty == "clip":
-                for v in critic_vars:
-                    v.assign(ops.clip(v, -self.clip_value, self.clip_value))
+                run(lambda: [v.assign(ops.clip(v, -self.clip_value, self.clip_value)) for v in critic_vars])
 
         def generator_loss():
             return -ops.mean(self._score(self.generator(self._latent(cs), training=True), cs, training=True)), None
 
         loss_g, _ = step(generator_loss, gen_vars)
-        self.critic_tracker.update_state(loss_c)
-        self.generator_tracker.update_state(loss_g)
-        self.wasserstein_tracker.update_state(-self.wasserstein_critic_loss(d_real, d_fake))
-        return {"loss": self.wasserstein_tracker.result(), "critic_loss": self.critic_tracker.result(),
-                "generator_loss": self.generator_tracker.result()}
+
+        def log():
+            self.critic_tracker.update_state(loss_c)
+            self.generator_tracker.update_state(loss_g)
+            self.wasserstein_tracker.update_state(-self.wasserstein_critic_loss(d_real, d_fake))
+            return {"loss": self.wasserstein_tracker.result(), "critic_loss": self.critic_tracker.result(),
+                    "generator_loss": self.generator_tracker.result()}
+
+        return run(log)
+
+    def _jax_steps(self, state, body, train):
+        """Run ``body(run, step)`` on JAX as a pure function of ``state`` (the trainer's lists of trainable,
+        non-trainable, [optimizer,] metrics variables' values); return (its logs, the new state)."""
+        import jax
+
+        groups = [self.trainable_variables, self.non_trainable_variables]
+        groups += [self.optimizer.variables] if train else []
+        groups += [self.metrics_variables]
+        refs = [r for g in groups for r in g]
+        values = {id(r): v for g, vals in zip(groups, state) for r, v in zip(g, vals)}
+
+        def scoped(vals, f):
+            with keras.StatelessScope(state_mapping=[(r, vals[id(r)]) for r in refs]) as scope:
+                out = f()
+            return out, {id(r): scope.get_current_value(r) for r in refs}  # assigned or as mapped
+
+        def run(f):
+            nonlocal values
+            out, values = scoped(values, f)
+            return out
+
+        def step(loss_fn, variables):
+            nonlocal values
+            ids = [id(v) for v in variables]
+
+            def pure(wrt, vals):
+                (loss, extra), vals = scoped({**vals, **dict(zip(ids, wrt))}, loss_fn)
+                return loss, (extra, vals)
+
+            (loss, (extra, values)), grads = jax.value_and_grad(pure, has_aux=True)([values[i] for i in ids], values)
+            run(lambda: self.optimizer.apply(grads, variables))
+            return loss, extra
+
+        logs = body(run, step)
+        return logs, tuple([values[id(r)] for r in g] for g in groups)
 
     def _tf_update(self, loss_fn, variables):
         """One optimizer step on ``variables`` down the gradient of ``loss_fn()[0]``; returns what loss_fn did."""
@@ -216,7 +267,12 @@ class SpectraWGAN(keras.Model):
             extra = tuple(e.detach() for e in extra)
         return loss.detach(), extra
 
-    def test_step(self, data):
+    def test_step(self, *args):
+        if keras.backend.backend() == "jax":
+            return self._jax_steps(args[0], lambda run, step: run(lambda: self._test_body(args[1])), train=False)
+        return self._test_body(args[0])
+
+    def _test_body(self, data):
         x = data[0] if isinstance(data, (tuple, list)) else data
         real, c = self._parts(x)
         cs = self._scale(c)
@@ -231,10 +287,11 @@ class SpectraWGAN(keras.Model):
 
     def compile(self, optimizer="rmsprop", **kwargs):
         """Compile with one RMSprop (the seed's) at the given optimizer's learning rate; the loss is the model's.
-        Training needs the TensorFlow or PyTorch backend (refused here on another, before fit); inference runs on any."""
-        if keras.backend.backend() not in ("tensorflow", "torch"):
-            raise NotImplementedError(f"spectra_wgan trains on the tensorflow or torch backend (its train_step takes the "
-                                      f"gradients itself), not {keras.backend.backend()}: use --backend torch")
+        Training needs the TensorFlow, PyTorch or JAX backend (refused here on another, before fit); inference runs on
+        any."""
+        if keras.backend.backend() not in ("tensorflow", "torch", "jax"):
+            raise NotImplementedError(f"spectra_wgan trains on the tensorflow, torch or jax backend (its train_step takes "
+                                      f"the gradients itself), not {keras.backend.backend()}: use --backend jax")
         lr = optimizer.learning_rate if isinstance(optimizer, keras.optimizers.Optimizer) else 5e-5
         lr = float(keras.ops.convert_to_numpy(lr)) if not callable(lr) else lr
         kwargs.pop("loss", None)
