@@ -6,8 +6,8 @@ spec's input shape, random float32 inputs and targets of the model's own input a
 a mean squared error on every output (the throughput of the network, not of its zoo loss), ``model.fit``
 on numpy arrays in memory: one warm-up epoch of ``--steps`` batches (tracing, compilation), then
 ``--rounds`` timed epochs of ``--steps`` batches; ``model.predict`` likewise in batches of
-``--predict-batch``. The median round is reported. A model that cannot be trained this way (e.g. the
-Deep SVDD's centre set from data) is listed with the reason, not left out. ``--model-arg NAME=VALUE`` passes
+``--predict-batch``. The median round is reported. A model that cannot be trained this way (e.g. Deep
+SVDD, whose centre is set from data) is listed with the reason, not left out. ``--model-arg NAME=VALUE`` passes
 builder arguments, as ``kzoo train`` does (e.g. the spectra WGAN's ``penalty=gp``).
 
 The pipeline: ``kzoo.data.dataset`` streamed (shuffled, not cached) from galactic-centre shards of 64 x 64
