@@ -162,13 +162,10 @@ class SpectraWGAN(keras.Model):
     def train_step(self, *args):
         """n_critic critic updates (clipped, or with the gradient penalty), then one generator update; TensorFlow
         (traced), PyTorch (eager) or JAX (``train_step(state, data)``, pure and jit-compiled: the whole step, the
-        n_critic critic updates included, is one XLA program)."""
+        n_critic critic updates included, is one XLA program); ``compile`` refuses any other backend."""
         backend = keras.backend.backend()
         if backend == "jax":
             return self._jax_steps(args[0], lambda run, step: self._train_body(args[1], run, step), train=True)
-        if backend not in ("tensorflow", "torch"):
-            raise NotImplementedError("SpectraWGAN.train_step is written for the TensorFlow, PyTorch and JAX "
-                                      f"backends; this is {backend}")
         return self._train_body(args[0], lambda f: f(), self._torch_update if backend == "torch" else self._tf_update)
 
     def _train_body(self, data, run, step):
