@@ -176,7 +176,7 @@ def test_the_evaluation_measures_the_redshift_and_what_the_noise_does(tmp_path, 
 
     write_shards("spectra", tmp_path / "data", n=300, workers=1, progress=False)
     res = fit("spectra-wgan-observed", tmp_path / "data", tmp_path / "run", epochs=1, verbose=0,
-              model_args={"hidden": 8, "latent_dim": latent_dim, "n_critic": 1})
+              model_args={"hidden": 8, "latent_dim": latent_dim, "n_critic": 1, "blocks": 1})
     xc = res["metrics"]["cross_correlation"]
     assert xc["z_error_real"] < 0.01 and 0 <= xc["z_error_generated"] and 0 <= xc["z_outliers_generated"] <= 1
     assert res["metrics"]["frechet"]["generated"] > res["metrics"]["frechet"]["real_vs_real"]
