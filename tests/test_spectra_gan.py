@@ -139,17 +139,18 @@ def steps_here():
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
 def test_the_gan_trains_on_torch_and_jax_as_on_tensorflow(backend, steps_here):
-    """The same train_step on PyTorch (eager) and on JAX (pure; XLA-compiled with the penalty, uncompiled with clipping) in a subprocess (Keras picks its
-    backend once per process): both networks move, clipping holds, the penalty of a constant critic is 1 and its
-    gradient reaches the critic by as much as on TensorFlow, and the trained GAN generates."""
+    """The same train_step on PyTorch (eager) and on JAX (pure; XLA-compiled with the penalty, uncompiled with
+    clipping) in a subprocess (Keras picks its backend once per process): both networks move, clipping holds, the
+    penalty of a constant critic is 1 and its gradient reaches the critic by as much as on TensorFlow, and the
+    trained GAN generates."""
     import json
     import os
     import subprocess
     import sys
 
     pytest.importorskip(backend)
-    done = subprocess.run([sys.executable, "-c", PENALTY_STEPS + FIT_STEPS], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "KERAS_BACKEND": backend})
+    done = subprocess.run([sys.executable, "-c", PENALTY_STEPS + FIT_STEPS], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "KERAS_BACKEND": backend})
     assert done.returncode == 0, done.stderr[-2000:]
     run = json.loads(done.stdout.strip().splitlines()[-1])
     assert run["backend"] == backend and steps_here["backend"] == "tensorflow"
