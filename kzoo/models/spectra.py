@@ -161,8 +161,8 @@ class SpectraWGAN(keras.Model):
 
     def train_step(self, *args):
         """n_critic critic updates (clipped, or with the gradient penalty), then one generator update; TensorFlow
-        (traced), PyTorch (eager) or JAX (``train_step(state, data)``, pure and jit-compiled: the whole step, the
-        n_critic critic updates included, is one XLA program); ``compile`` refuses any other backend."""
+        (traced), PyTorch (eager) or JAX (``train_step(state, data)``, pure; compiled, Keras's default there, the whole
+        step, the n_critic critic updates included, is one XLA program); ``compile`` refuses any other backend."""
         backend = keras.backend.backend()
         if backend == "jax":
             return self._jax_steps(args[0], lambda run, step: self._train_body(args[1], run, step), train=True)
