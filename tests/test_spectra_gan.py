@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.layers import CBAM1D, ResBlock1D
+from kzoo.layers import CBAM1D, Redshift1D, ResBlock1D
 from kzoo.reproduce import compiled_optimizer
 
 TINY = {"input_shape": (32, 1), "hidden": 8, "latent_dim": 4, "n_critic": 2,
@@ -88,6 +88,39 @@ def test_generation_reloads_and_group_b_variants_build(tmp_path):
     assert kzoo.build("spectra_wgan", **TINY, conditional=False, noise="uniform").generator.input.shape[-1] == 4
     with pytest.raises(ValueError, match="latent_dim"):
         kzoo.build("spectra_wgan", **{**TINY, "latent_dim": 0}, conditional=False)
+
+
+def test_the_redshift_layer_puts_a_line_at_one_plus_z_times_its_rest_wavelength_and_reloads(tmp_path):
+    rest_range, obs, n_rest, n_obs = [2500.0, 8000.0], [4000.0, 8000.0], 440, 200  # rest covers obs / (1 + z)
+    centres = 2500 + 5500 * (np.arange(n_rest) + 0.5) / n_rest
+    obs_centres = 4000 + 4000 * (np.arange(n_obs) + 0.5) / n_obs
+    z = np.array([0.05, 0.17, 0.33], "float32")
+    latent = np.stack([np.full(3, 0.7), z / 0.4], axis=1).astype("float32")  # column 1: z scaled over [0, 0.4]
+    layer = Redshift1D(rest_range, obs, n_obs, 1, [0.0, 0.4])
+    line = np.exp(-0.5 * ((centres - 5007.0) / 8.0) ** 2)[None, :, None].repeat(3, 0).astype("float32")
+    out = np.asarray(layer([line, latent]))[..., 0]
+    assert out.shape == (3, n_obs) and out.min() == 0 and out.max() == pytest.approx(1, abs=1e-5)
+    np.testing.assert_allclose(obs_centres[out.argmax(axis=1)], 5007.0 * (1 + z), atol=10.0)  # half a 20-A bin
+    # a flux linear in wavelength stays linear (interpolation is exact on it), then min-max scaled
+    ramp = np.broadcast_to(centres[None, :, None], (3, n_rest, 1)).astype("float32")
+    got = np.asarray(layer([ramp, latent]))[..., 0]
+    lam = obs_centres[None, :] / (1 + z[:, None])
+    np.testing.assert_allclose(got, (lam - lam.min(1, keepdims=True)) / np.ptp(lam, axis=1, keepdims=True), atol=1e-4)
+    # a generator with the redshift built in trains (one step) and reloads with safe_mode
+    gan = kzoo.build("spectra_wgan", **{**TINY, "blocks": 1}, penalty="clip", observed_range=[3800, 9200], seed=2)
+    assert gan.generator.get_layer("gen_rest").output.shape[1] == 64 and gan.generator.output.shape[1] == 32
+    gan.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
+    g0 = np.array(gan.generator.get_layer("gen_rest").kernel)
+    gan.fit(_batch(), epochs=1, batch_size=8, verbose=0)
+    assert not np.array_equal(g0, np.array(gan.generator.get_layer("gen_rest").kernel))
+    c = _batch()["conditions"]
+    a = gan.generate(c, seed=5)
+    assert a.shape == (8, 32, 1) and a.min() == 0 and a.max() <= 1
+    gan.save(tmp_path / "observed.keras")
+    back = keras.saving.load_model(tmp_path / "observed.keras", safe_mode=True)
+    np.testing.assert_allclose(back.generate(c, seed=5), a, atol=1e-6)
+    with pytest.raises(ValueError, match="conditional"):
+        kzoo.build("spectra_wgan", **TINY, conditional=False, observed_range=[3800, 9200])
 
 
 PENALTY_STEPS = """

@@ -12,6 +12,12 @@ networks, so a checkpoint holds all of the training state and a resumed run cont
 Group B's questions are arguments: ``latent_dim`` (0: the physical parameters are the whole latent), ``noise``
 ("gaussian" or "uniform"), ``hidden`` (the width), ``conditional`` (False: an unconditional GAN whose critic
 never sees the parameters); :meth:`SpectraWGAN.interpolate` walks between two latent vectors.
+
+``observed_range`` ([low, high] A; the observed frame) builds the redshift into the generator: it draws a rest-frame
+spectrum on ``rest_length`` (default 2 x length) bins covering every rest wavelength the observed range sees at some
+z of the z condition's range, and a fixed layer (``kzoo.layers.Redshift1D``) samples it at lambda_obs / (1 + z) onto
+the ``length`` observed bins and min-max scales it; z is condition ``z_condition`` (default the last). The network
+then learns one rest-frame spectrum per set of parameters and never has to learn where a line moves with z.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kzoo.layers import ResBlock1D
+from kzoo.layers import Redshift1D, ResBlock1D
 from kzoo.registry import register
 
 SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"
@@ -40,7 +46,7 @@ class SpectraWGAN(keras.Model):
 
     def __init__(self, length=500, conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
                  n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
-                 seed=None, **kwargs):
+                 seed=None, observed_range=None, z_condition=-1, rest_length=None, **kwargs):
         super().__init__(**kwargs)
         if penalty not in PENALTIES:
             raise ValueError(f"spectra_wgan: penalty {penalty!r}: use one of {', '.join(PENALTIES)}")
@@ -61,6 +67,18 @@ class SpectraWGAN(keras.Model):
             raise ValueError(f"spectra_wgan: condition_ranges must be {self.n_conditions} [low, high] pairs with "
                              f"high > low, got {ranges.tolist()}")
         self.condition_ranges = ranges.tolist()
+        self.observed_range = None if observed_range is None else [float(v) for v in observed_range]
+        self.z_condition = int(z_condition) % self.n_conditions
+        self.rest_length = int(rest_length) if rest_length else 2 * self.length
+        if self.observed_range is not None:
+            if not self.conditional:
+                raise ValueError("spectra_wgan: observed_range (a rest-frame generator redshifted by its z "
+                                 "condition) needs conditional=True")
+            if len(self.observed_range) != 2 or not 0 < self.observed_range[0] < self.observed_range[1]:
+                raise ValueError(f"spectra_wgan: observed_range must be [low, high] wavelengths (A) with "
+                                 f"0 < low < high, got {observed_range}")
+            if self.rest_length % up:
+                raise ValueError(f"spectra_wgan: rest_length {self.rest_length} must be divisible by 2^blocks = {up}")
         self.generator = self._generator()
         self.critic = self._critic()
         self.sampler = keras.random.SeedGenerator(seed)
@@ -74,14 +92,24 @@ class SpectraWGAN(keras.Model):
         return (ops.cast(c, "float32") - low) / width
 
     def _generator(self):
-        start = self.length // 2 ** self.blocks
+        observed = self.observed_range is not None
+        start = (self.rest_length if observed else self.length) // 2 ** self.blocks
         z = keras.Input((self.latent_dim + (self.n_conditions if self.conditional else 0),), name="latent")
         x = keras.layers.Dense(start * self.hidden, name="gen_dense")(z)
         x = keras.layers.Reshape((start, self.hidden), name="gen_reshape")(x)
         for i in range(self.blocks):
             x = keras.layers.UpSampling1D(2, name=f"gen_up{i + 1}")(x)
             x = ResBlock1D(self.hidden, name=f"gen_block{i + 1}")(x)
-        x = keras.layers.Conv1D(1, 7, padding="same", activation="sigmoid", name="gen_out", dtype="float32")(x)
+        if not observed:
+            x = keras.layers.Conv1D(1, 7, padding="same", activation="sigmoid", name="gen_out", dtype="float32")(x)
+            return keras.Model(z, x, name="generator")
+        # the rest-frame spectrum (log flux, any scale) on rest_length bins over every rest wavelength that the
+        # observed range sees at some z of the condition range, then redshifted by the z condition (not trained)
+        x = keras.layers.Conv1D(1, 7, padding="same", name="gen_rest", dtype="float32")(x)
+        z_lo, z_hi = self.condition_ranges[self.z_condition]
+        lo, hi = self.observed_range
+        x = Redshift1D([lo / (1 + z_hi), hi / (1 + z_lo)], self.observed_range, self.length,
+                       self.latent_dim + self.z_condition, [z_lo, z_hi], name="gen_redshift", dtype="float32")([x, z])
         return keras.Model(z, x, name="generator")
 
     def _critic(self):
@@ -337,7 +365,8 @@ class SpectraWGAN(keras.Model):
                 "condition_ranges": self.condition_ranges, "latent_dim": self.latent_dim, "hidden": self.hidden,
                 "blocks": self.blocks, "n_critic": self.n_critic, "penalty": self.penalty,
                 "clip_value": self.clip_value, "gp_weight": self.gp_weight, "noise": self.noise,
-                "conditional": self.conditional, "seed": self.seed}
+                "conditional": self.conditional, "seed": self.seed, "observed_range": self.observed_range,
+                "z_condition": self.z_condition, "rest_length": self.rest_length}
 
 
 @register(
@@ -360,7 +389,8 @@ class SpectraWGAN(keras.Model):
 )
 def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
                  n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
-                 seed=None, normalization=None, name="spectra_wgan"):
+                 seed=None, observed_range=None, z_condition=-1, rest_length=None, normalization=None,
+                 name="spectra_wgan"):
     """A (conditional) Wasserstein GAN of spectra of ``input_shape[0]`` points.
 
     Examples:
@@ -370,6 +400,7 @@ def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, late
     if (normalization.get("mode") if isinstance(normalization, dict) else normalization) not in (None, "none"):
         raise ValueError("spectra_wgan: spectra come min-max scaled; normalization must be none")
     model = SpectraWGAN(int(input_shape[0]), conditions, condition_ranges, latent_dim, hidden, blocks, n_critic,
-                        penalty, clip_value, gp_weight, noise, conditional, seed, name=name)
+                        penalty, clip_value, gp_weight, noise, conditional, seed, observed_range, z_condition,
+                        rest_length, name=name)
     model(model.example_inputs())
     return model
