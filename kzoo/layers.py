@@ -518,35 +518,44 @@ class Redshift1D(keras.layers.Layer):
     interpolation between bin centres), then the spectrum is min-max scaled to [0, 1], as the training spectra are
     after their log. Nothing is trained. ``z`` comes from the second input, a (B, k) matrix whose column
     ``z_column`` holds z min-max scaled over ``z_range`` (a conditional generator's latent input), so that the
-    layer sits inside a functional generator. A rest wavelength outside ``rest_range`` takes the edge value."""
+    layer sits inside a functional generator. A rest wavelength outside ``rest_range`` takes the edge value.
+    ``to_rest=True`` goes the other way: an observed spectrum (B, O, 1) on ``O`` equal bins over ``observed_range``
+    is shifted back to ``length`` equal rest bins over ``rest_range`` (each takes the observed spectrum at
+    lambda_rest (1 + z); outside the observed range, its edge value), so that a line or the 4000 A break sits at
+    one bin whatever z."""
 
-    def __init__(self, rest_range, observed_range, length: int, z_column: int, z_range, **kwargs):
+    def __init__(self, rest_range, observed_range, length: int, z_column: int, z_range, to_rest: bool = False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.rest_range = [float(v) for v in rest_range]
         self.observed_range = [float(v) for v in observed_range]
         self.length, self.z_column = int(length), int(z_column)
         self.z_range = [float(v) for v in z_range]
+        self.to_rest = bool(to_rest)
 
     def compute_output_shape(self, input_shapes):
         return (input_shapes[0][0], self.length, 1)
 
     def call(self, inputs):
-        rest, latent = inputs
-        rest = ops.cast(rest[..., 0], "float32")
-        bins = ops.shape(rest)[1]
+        spectrum, latent = inputs
+        spectrum = ops.cast(spectrum[..., 0], "float32")
+        bins = ops.shape(spectrum)[1]
         z = self.z_range[0] + ops.cast(latent[:, self.z_column], "float32") * (self.z_range[1] - self.z_range[0])
-        lo, hi = self.observed_range
+        source, target = ((self.observed_range, self.rest_range) if self.to_rest
+                          else (self.rest_range, self.observed_range))
+        lo, hi = target
         wave = ops.convert_to_tensor([lo + (hi - lo) * (i + 0.5) / self.length for i in range(self.length)], "float32")
-        step = (self.rest_range[1] - self.rest_range[0]) / ops.cast(bins, "float32")
-        pos = (wave[None, :] / (1.0 + z[:, None]) - self.rest_range[0]) / step - 0.5  # in rest bins, from centre 0
+        at = wave[None, :] * (1.0 + z[:, None]) if self.to_rest else wave[None, :] / (1.0 + z[:, None])
+        step = (source[1] - source[0]) / ops.cast(bins, "float32")
+        pos = (at - source[0]) / step - 0.5  # in source bins, from centre 0
         pos = ops.clip(pos, 0.0, ops.cast(bins - 1, "float32"))
         left = ops.minimum(ops.floor(pos), ops.cast(bins - 2, "float32"))
         w = pos - left
         i = ops.cast(left, "int32")
-        x = (1.0 - w) * ops.take_along_axis(rest, i, axis=1) + w * ops.take_along_axis(rest, i + 1, axis=1)
+        x = (1.0 - w) * ops.take_along_axis(spectrum, i, axis=1) + w * ops.take_along_axis(spectrum, i + 1, axis=1)
         x = x - ops.min(x, axis=1, keepdims=True)
         return ops.expand_dims(x / (ops.max(x, axis=1, keepdims=True) + 1e-6), -1)
 
     def get_config(self):
         return {**super().get_config(), "rest_range": self.rest_range, "observed_range": self.observed_range,
-                "length": self.length, "z_column": self.z_column, "z_range": self.z_range}
+                "length": self.length, "z_column": self.z_column, "z_range": self.z_range, "to_rest": self.to_rest}

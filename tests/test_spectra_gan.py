@@ -106,9 +106,17 @@ def test_the_redshift_layer_puts_a_line_at_one_plus_z_times_its_rest_wavelength_
     got = np.asarray(layer([ramp, latent]))[..., 0]
     lam = obs_centres[None, :] / (1 + z[:, None])
     np.testing.assert_allclose(got, (lam - lam.min(1, keepdims=True)) / np.ptp(lam, axis=1, keepdims=True), atol=1e-4)
-    # a generator with the redshift built in trains (one step) and reloads with safe_mode
-    gan = kzoo.build("spectra_wgan", **{**TINY, "blocks": 1}, penalty="clip", observed_range=[3800, 9200], seed=2)
+    # and back: the observed line returns to 5007 A on a rest grid, whatever z (to_rest)
+    back_layer = Redshift1D(rest_range, obs, n_rest, 1, [0.0, 0.4], to_rest=True)
+    rest_again = np.asarray(back_layer([out[..., None], latent]))[..., 0]
+    assert rest_again.shape == (3, n_rest)
+    np.testing.assert_allclose(centres[rest_again.argmax(axis=1)], 5007.0, atol=20.0)  # an observed bin / (1 + z)
+    assert Redshift1D.from_config(back_layer.get_config()).to_rest
+    # a generator with the redshift built in, its critic seeing the rest frame too, trains (one step) and reloads
+    gan = kzoo.build("spectra_wgan", **{**TINY, "blocks": 1}, penalty="clip", observed_range=[3800, 9200], seed=2,
+                     rest_view=True)
     assert gan.generator.get_layer("gen_rest").output.shape[1] == 64 and gan.generator.output.shape[1] == 32
+    assert gan.critic.get_layer("crit_join").output.shape[-1] == 2 + 4  # spectrum, its rest view, 4 conditions
     gan.compile(optimizer=keras.optimizers.Adam(1e-3), run_eagerly=True)
     g0 = np.array(gan.generator.get_layer("gen_rest").kernel)
     gan.fit(_batch(), epochs=1, batch_size=8, verbose=0)
@@ -121,6 +129,8 @@ def test_the_redshift_layer_puts_a_line_at_one_plus_z_times_its_rest_wavelength_
     np.testing.assert_allclose(back.generate(c, seed=5), a, atol=1e-6)
     with pytest.raises(ValueError, match="conditional"):
         kzoo.build("spectra_wgan", **TINY, conditional=False, observed_range=[3800, 9200])
+    with pytest.raises(ValueError, match="rest_view"):
+        kzoo.build("spectra_wgan", **TINY, rest_view=True)
 
 
 PENALTY_STEPS = """

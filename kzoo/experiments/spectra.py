@@ -82,3 +82,17 @@ add(dataclasses.replace(
         "observed-frame spectra, gradient penalty:",
         "observed-frame spectra from a rest-frame generator redshifted by a fixed layer to the z it is asked for "
         "(observed_range), gradient penalty, 5 epochs:")))
+
+# The critic sees the rest frame too: after 3 of spectra-wgan-redshifted's 5 epochs its generator's rest-frame
+# lines sat off their wavelengths ([OIII] 5007 at ~5,260 A, a spurious line at ~4,460 A) while the critic, which sees
+# the observed spectrum and z as a channel, has to learn where a line belongs at each z. Here each spectrum (real or
+# generated) also reaches the critic shifted back to the rest frame by its z (rest_view: Redshift1D(to_rest=True), a
+# second channel), where a line sits at one bin whatever z, as in the rest-frame runs whose lines are in place.
+# The same 5 epochs.
+add(dataclasses.replace(
+    EXPERIMENTS["spectra-wgan-redshifted"], name="spectra-wgan-rest-critic",
+    model_args={**EXPERIMENTS["spectra-wgan-redshifted"].model_args, "rest_view": True},
+    description=EXPERIMENTS["spectra-wgan-redshifted"].description.replace(
+        "(observed_range), gradient penalty",
+        "(observed_range), the critic also seeing each spectrum shifted back to the rest frame (rest_view), "
+        "gradient penalty")))

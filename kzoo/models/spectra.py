@@ -18,6 +18,9 @@ spectrum on ``rest_length`` (default 2 x length) bins covering every rest wavele
 z of the z condition's range, and a fixed layer (``kzoo.layers.Redshift1D``) samples it at lambda_obs / (1 + z) onto
 the ``length`` observed bins and min-max scales it; z is condition ``z_condition`` (default the last). The network
 then learns one rest-frame spectrum per set of parameters and never has to learn where a line moves with z.
+``rest_view=True`` lets the critic see it too: beside each spectrum (real or generated) it gets the same spectrum
+shifted back to the rest frame by its z (``Redshift1D(to_rest=True)``, ``length`` bins over the same rest range,
+as a second channel), where a line or the 4000 A break sits at one bin whatever z, as in the rest-frame runs.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class SpectraWGAN(keras.Model):
 
     def __init__(self, length=500, conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
                  n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
-                 seed=None, observed_range=None, z_condition=-1, rest_length=None, **kwargs):
+                 seed=None, observed_range=None, z_condition=-1, rest_length=None, rest_view=False, **kwargs):
         super().__init__(**kwargs)
         if penalty not in PENALTIES:
             raise ValueError(f"spectra_wgan: penalty {penalty!r}: use one of {', '.join(PENALTIES)}")
@@ -70,6 +73,10 @@ class SpectraWGAN(keras.Model):
         self.observed_range = None if observed_range is None else [float(v) for v in observed_range]
         self.z_condition = int(z_condition) % self.n_conditions
         self.rest_length = int(rest_length) if rest_length else 2 * self.length
+        self.rest_view = bool(rest_view)
+        if self.rest_view and self.observed_range is None:
+            raise ValueError("spectra_wgan: rest_view (the critic also sees the spectrum shifted back to the rest "
+                             "frame) needs observed_range")
         if self.observed_range is not None:
             if not self.conditional:
                 raise ValueError("spectra_wgan: observed_range (a rest-frame generator redshifted by its z "
@@ -106,11 +113,16 @@ class SpectraWGAN(keras.Model):
         # the rest-frame spectrum (log flux, any scale) on rest_length bins over every rest wavelength that the
         # observed range sees at some z of the condition range, then redshifted by the z condition (not trained)
         x = keras.layers.Conv1D(1, 7, padding="same", name="gen_rest", dtype="float32")(x)
+        x = self._shift(self.latent_dim + self.z_condition, name="gen_redshift")([x, z])
+        return keras.Model(z, x, name="generator")
+
+    def _shift(self, z_column, to_rest=False, name=None):
+        """The fixed redshift between the rest range (every rest wavelength the observed range sees at some z of
+        the z condition's range) and the observed range, z read from column ``z_column`` of its second input."""
         z_lo, z_hi = self.condition_ranges[self.z_condition]
         lo, hi = self.observed_range
-        x = Redshift1D([lo / (1 + z_hi), hi / (1 + z_lo)], self.observed_range, self.length,
-                       self.latent_dim + self.z_condition, [z_lo, z_hi], name="gen_redshift", dtype="float32")([x, z])
-        return keras.Model(z, x, name="generator")
+        return Redshift1D([lo / (1 + z_hi), hi / (1 + z_lo)], self.observed_range, self.length, z_column,
+                          [z_lo, z_hi], to_rest=to_rest, name=name, dtype="float32")
 
     def _critic(self):
         s = keras.Input((self.length, 1), name="spectrum")
@@ -118,7 +130,10 @@ class SpectraWGAN(keras.Model):
         if self.conditional:  # the parameters as extra channels along the spectrum
             c = keras.Input((self.n_conditions,), name="conditions")
             tiled = keras.layers.RepeatVector(self.length, name="crit_tile")(c)
-            x = keras.layers.Concatenate(name="crit_join")([s, tiled])
+            views = [s]
+            if self.rest_view:  # the same spectrum shifted back to the rest frame by its z, as a second channel
+                views.append(self._shift(self.z_condition, to_rest=True, name="crit_rest_view")([s, c]))
+            x = keras.layers.Concatenate(name="crit_join")([*views, tiled])
         x = keras.layers.Conv1D(self.hidden, 7, padding="same", name="crit_in")(x)
         for i in range(self.blocks):
             x = ResBlock1D(self.hidden, name=f"crit_block{i + 1}")(x)
@@ -366,7 +381,7 @@ class SpectraWGAN(keras.Model):
                 "blocks": self.blocks, "n_critic": self.n_critic, "penalty": self.penalty,
                 "clip_value": self.clip_value, "gp_weight": self.gp_weight, "noise": self.noise,
                 "conditional": self.conditional, "seed": self.seed, "observed_range": self.observed_range,
-                "z_condition": self.z_condition, "rest_length": self.rest_length}
+                "z_condition": self.z_condition, "rest_length": self.rest_length, "rest_view": self.rest_view}
 
 
 @register(
@@ -389,8 +404,8 @@ class SpectraWGAN(keras.Model):
 )
 def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
                  n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
-                 seed=None, observed_range=None, z_condition=-1, rest_length=None, normalization=None,
-                 name="spectra_wgan"):
+                 seed=None, observed_range=None, z_condition=-1, rest_length=None, rest_view=False,
+                 normalization=None, name="spectra_wgan"):
     """A (conditional) Wasserstein GAN of spectra of ``input_shape[0]`` points.
 
     Examples:
@@ -401,6 +416,6 @@ def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, late
         raise ValueError("spectra_wgan: spectra come min-max scaled; normalization must be none")
     model = SpectraWGAN(int(input_shape[0]), conditions, condition_ranges, latent_dim, hidden, blocks, n_critic,
                         penalty, clip_value, gp_weight, noise, conditional, seed, observed_range, z_condition,
-                        rest_length, name=name)
+                        rest_length, rest_view, name=name)
     model(model.example_inputs())
     return model
