@@ -400,7 +400,9 @@ class SpectraWGAN(keras.Model):
     description="SpectraWGAN (kzoo.models.spectra): generator Dense -> (L/4, hidden) -> 2 x [upsample, ResBlock1D "
                 "with CBAM] -> Conv1D sigmoid; critic Conv1D -> 2 x [ResBlock1D with CBAM, average pool] -> Dense(1); "
                 "conditions tiled along the spectrum for the critic and joined to the noise for the generator; "
-                "weight clipping or gradient penalty.",
+                "weight clipping or gradient penalty; observed_range: a rest-frame generator redshifted by a fixed "
+                "Redshift1D layer to its z condition; rest_view: the critic also sees each spectrum shifted back to "
+                "the rest frame.",
 )
 def spectra_wgan(input_shape=(500, 1), conditions=4, condition_ranges=None, latent_dim=16, hidden=64, blocks=2,
                  n_critic=5, penalty="clip", clip_value=0.01, gp_weight=10.0, noise="gaussian", conditional=True,
