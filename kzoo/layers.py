@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -532,6 +533,9 @@ class Redshift1D(keras.layers.Layer):
         self.length, self.z_column = int(length), int(z_column)
         self.z_range = [float(v) for v in z_range]
         self.to_rest = bool(to_rest)
+        self._source, (lo, hi) = ((self.observed_range, self.rest_range) if self.to_rest
+                                  else (self.rest_range, self.observed_range))
+        self._wave = (lo + (hi - lo) * (np.arange(self.length) + 0.5) / self.length).astype("float32")  # output bins
 
     def compute_output_shape(self, input_shapes):
         return (input_shapes[0][0], self.length, 1)
@@ -541,10 +545,7 @@ class Redshift1D(keras.layers.Layer):
         spectrum = ops.cast(spectrum[..., 0], "float32")
         bins = ops.shape(spectrum)[1]
         z = self.z_range[0] + ops.cast(latent[:, self.z_column], "float32") * (self.z_range[1] - self.z_range[0])
-        source, target = ((self.observed_range, self.rest_range) if self.to_rest
-                          else (self.rest_range, self.observed_range))
-        lo, hi = target
-        wave = ops.convert_to_tensor([lo + (hi - lo) * (i + 0.5) / self.length for i in range(self.length)], "float32")
+        source, wave = self._source, ops.convert_to_tensor(self._wave)
         at = wave[None, :] * (1.0 + z[:, None]) if self.to_rest else wave[None, :] / (1.0 + z[:, None])
         step = (source[1] - source[0]) / ops.cast(bins, "float32")
         pos = (at - source[0]) / step - 0.5  # in source bins, from centre 0
