@@ -45,7 +45,7 @@ def machine_info() -> dict:
 
 def cpuinfo() -> dict:
     """The CPU model name and its bfloat16 flags (kzoo's own reader, so results pages and benchmarks agree)."""
-    from kzoo.reproduce import cpu_info
+    from kzoo.runs import cpu_info
 
     return cpu_info()
 

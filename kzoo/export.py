@@ -46,6 +46,21 @@ def load_model(path, compile: bool = False):
         raise ModelFileError(f"{path}: refused by safe loading: {str(e).splitlines()[0]}") from e
 
 
+def infer(model, x, dtype=np.float32):
+    """``model(x, training=False)`` as numpy arrays of ``dtype`` (a dict of them for named outputs), on any Keras
+    backend: on PyTorch without recording gradients (a tensor that requires grad has no ``numpy()``)."""
+    import keras
+
+    if keras.backend.backend() == "torch":
+        import torch
+
+        with torch.no_grad():
+            out = model(x, training=False)
+    else:
+        out = model(x, training=False)
+    return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t), dtype), out)
+
+
 def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
     """Write the model of a run directory (or a keras.Model) in ``fmt`` ("keras", "savedmodel", "onnx").
 

@@ -126,7 +126,7 @@ def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log:
 
 def roc_curves(curves: dict, path, title: str = ""):
     """ROC curves from pooled ``{label: (truth, score)}`` pairs, AUC in the legend."""
-    from kzoo.evaluate import roc_auc
+    from kzoo.metrics import roc_auc
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))

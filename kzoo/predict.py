@@ -3,107 +3,11 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
-
-class InputError(ValueError):
-    """An input image that cannot be fed to the model; the message names the file."""
-
-
-_NOT_NUMERIC = {"c": "complex numbers (take .real or abs() first: kzoo does not drop the imaginary part)",
-                "V": "a structured or void record", "O": "Python objects", "U": "strings", "S": "bytes",
-                "M": "dates", "m": "time intervals"}
-
-
-def check_shape(path, shape, want=None):
-    """Refuse an image of ``shape`` that is not (H, W) or (H, W, C), or does not fit the model input ``want``."""
-    shape = tuple(int(d) for d in shape)
-    if len(shape) not in (2, 3):
-        raise InputError(f"{path}: image has shape {shape}; need (H, W) or (H, W, C)")
-    have = shape + (1,) if len(shape) == 2 else shape
-    if want is not None and (len(want) != 3 or any(w is not None and w != h for w, h in zip(want, have))):
-        raise InputError(f"{path}: image shape {have} does not fit model input {tuple(want)} (height, width, channels)")
-
-
-def check_npy(path, want=None):
-    """Check an .npy file from its header before any data is read: that it is one, holds a real-valued
-    numeric array of a shape that fits the model input ``want``, and is as long as its header says."""
-    path = Path(path)
-    size = path.stat().st_size
-    headers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-    try:
-        with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            header = headers[version](f) if version in headers else None
-            offset = f.tell()
-    except (ValueError, EOFError, SyntaxError) as e:
-        what = "an empty file" if size == 0 else f"{size} bytes without a valid .npy header ({e})"
-        raise InputError(f"{path}: not a numpy .npy array: {what}") from None
-    if header is None:  # version 3.0 exists for structured arrays with non-ASCII field names
-        raise InputError(f"{path}: .npy format version {version[0]}.{version[1]}; kzoo reads plain numeric "
-                         f"arrays (versions 1.0 and 2.0)")
-    shape, _, dtype = header
-    if dtype.kind not in "biuf":
-        raise InputError(f"{path}: dtype {dtype} holds {_NOT_NUMERIC.get(dtype.kind, 'non-numeric data')}; "
-                         f"kzoo needs an integer or float image")
-    check_shape(path, shape, want)
-    need = math.prod(shape) * dtype.itemsize
-    if size - offset < need:
-        raise InputError(f"{path}: the header declares {shape} {dtype} ({need} bytes of data) but the file holds "
-                         f"{size - offset}; the file is truncated")
-
-
-def read_image(path, want=None) -> np.ndarray:
-    """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS, .npy, PNG or JPEG file (PNG and
-    JPEG through TensorFlow's decoders, their 0-255 values as they are).
-
-    With ``want`` (the model's input shape, (H, W, C)), an image that does not fit is refused, for
-    .npy files from the header, before the data is read.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory; give an image file (.fits, .npy, .png or .jpg)")
-    if path.suffix.lower() == ".npy":
-        check_npy(path, want)
-        try:
-            img = np.load(path, allow_pickle=False)
-        except (ValueError, EOFError) as e:
-            raise InputError(f"{path}: not a numpy .npy array ({e})") from None
-    elif path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz"):
-        from astropy.io import fits
-
-        try:
-            with fits.open(path, memmap=False) as hdus:
-                found = [h for h in hdus if getattr(h, "is_image", False) and h.data is not None and h.data.ndim >= 2]
-                if not found:
-                    kinds = ", ".join(f"{h.name or i} ({type(h).__name__}, {'no data' if h.data is None else 'table'})"
-                                      for i, h in enumerate(hdus))
-                    raise InputError(f"{path}: no image data in any HDU ({kinds}); kzoo needs a 2-D image HDU")
-                img = np.asarray(found[0].data, dtype=np.float32)
-        except OSError as e:
-            raise InputError(f"{path}: not a readable FITS file ({e})") from None
-        if img.ndim == 3:  # FITS cubes are (C, H, W); the model wants channels last
-            img = np.moveaxis(img, 0, -1)
-    elif path.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        import tensorflow as tf
-
-        try:
-            img = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False).numpy()
-        except tf.errors.OpError as e:
-            raise InputError(f"{path}: not a readable {path.suffix[1:].upper()} image ({e.message})") from None
-    else:
-        raise InputError(f"{path}: unknown image format {path.suffix!r}; give a .fits, .npy, .png or .jpg file")
-    img = np.asarray(img, dtype=np.float32)
-    check_shape(path, img.shape, want)
-    bad = ~np.isfinite(img)
-    if bad.any():
-        raise InputError(f"{path}: {int(bad.sum())} pixel(s) are NaN or inf; mask or fill them before predicting")
-    return img
+from kzoo.io import InputError, read_image
 
 
 def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = False) -> dict:

@@ -262,7 +262,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
     images drawn from the simulator's prior. Returns, per state and amplitude, the mean standard error
     ``sigma_mean`` and what an efficient unbiased estimator would reach: ``mae`` = E|d| = sqrt(2/pi)
     mean(sigma); ``mae_scaled`` = mae / (high - low) with the amplitude's prior range (the metric set
-    beside the seed's numbers, ``kzoo.evaluate.regression_metrics``); ``relative_error`` = mae / mean(A).
+    beside the seed's numbers, ``kzoo.metrics.regression_metrics``); ``relative_error`` = mae / mean(A).
     """
     from scipy.linalg import cholesky, solve_triangular
     from tqdm.auto import tqdm

@@ -11,38 +11,12 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 from kzoo.io import write_json, write_text
-
-
-def git_commit() -> str:
-    """The source checkout's short commit (+uncommitted when it has local changes outside results/), or 'unknown'."""
-    try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)results"],  # the tables being written are not the source
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted" if dirty else "") if out.returncode == 0 else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def cpu_info() -> dict:
-    """The CPU model name and its bfloat16 flags (AMX / AVX512-BF16), from /proc/cpuinfo (Linux)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {"cpu_model": platform.processor() or platform.machine(), "bf16_flags": []}
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    fields = {k.strip(): v.strip() for k, v in fields.items()}
-    flags = fields.get("flags", "").split()
-    return {"cpu_model": fields.get("model name", platform.machine()),
-            "bf16_flags": [f for f in ("amx_bf16", "avx512_bf16") if f in flags]}
+from kzoo.report import goal_status, headline_metric, headline_rows, markdown, num, provenance, variant_links
+from kzoo.runs import cpu_info, git_commit
 
 
 def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: str = "float32",
@@ -146,18 +120,6 @@ def compiled_optimizer(model_path) -> str:
     return ((config.get("compile_config") or {}).get("optimizer") or {}).get("class_name", "not compiled")
 
 
-HEADLINE_METRICS = ("mae_scaled", "mse", "auc_mean", "rmse")  # what a summary shows where the seed is silent
-
-
-def headline_metric(exp: dict, metrics: dict) -> str:
-    """The metric a summary shows for ``exp``: the one the seed reports, else one with a goal, else the first of
-    HEADLINE_METRICS it has, else its first."""
-    for key in (*exp.get("reference", {}), *exp.get("goals", {}), *HEADLINE_METRICS):
-        if any(isinstance(m.get(key), float) for m in metrics.values() if isinstance(m, dict)):
-            return key
-    return next(k for m in metrics.values() for k, v in m.items() if isinstance(v, float))
-
-
 def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precision: str, epochs) -> list[dict]:
     """Train (or reuse, when finished) several runs of ``exp`` on the dataset ``data``: ``runs`` lists
     ``(key, run folder under out, fit keyword arguments)``. Times are kept in ``out/timings.json`` under each key
@@ -188,12 +150,6 @@ def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note
             "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
                                                 "platform": platform.platform()},
             "commit": git_commit(), "note": note, "command": command}
-
-
-def _provenance(record: dict) -> list[str]:
-    lines = ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
-             f"Command: `{record['command']}`", ""]
-    return lines + ([f"Note: {record['note']}", ""] if record["note"] else [])
 
 
 def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, precision: str = "float32",
@@ -242,7 +198,7 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
                      + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
     if seed_ref:
         lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
-    lines += [*_provenance(record), f"![learning curve]({stem}.png)\n"]
+    lines += [*provenance(record), f"![learning curve]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 
@@ -260,7 +216,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
 
     from kzoo import plots
     from kzoo.data.shards import write_shards
-    from kzoo.evaluate import regression_metrics
+    from kzoo.metrics import regression_metrics
     from kzoo.experiments import get_experiment
 
     from kzoo.losses import predicts_sigma
@@ -314,7 +270,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
         lines.append("| seed | " + " | ".join(str(ref.get(t, "")) for t in names) + " | | |")
     if goals:
         lines.append("| goal | " + " | ".join(goal_status(metrics[t][metric], goals.get(t)) for t in names) + " | | |")
-    lines += [*_provenance(record), f"![ensemble predicted vs true]({stem}.png)\n"]
+    lines += [*provenance(record), f"![ensemble predicted vs true]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 
@@ -370,7 +326,7 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     goals = d.get("goals", {})
     met = [f"{t} {k}: {goal_status(summary[t][k]['mean'], goals[k][t])} (mean over folds)"
            for t, k in cols if t in goals.get(k, {})]
-    lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *_provenance(record)[1:]]
+    lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *provenance(record)[1:]]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 
@@ -406,133 +362,8 @@ def _declaration_changed(run_dir: Path, exp) -> bool:
     return identity({"experiment": run["experiment"]}) != identity({"experiment": exp.to_dict()})
 
 
-def goal_status(value: float, goal) -> str:
-    """``"<= 0.08: met"`` or ``"<= 0.08: **missed**"`` for a goal ``(op, bound)`` with op "<=" or ">=", or
-    ``"0.6827 +- 0.02: met"`` for ``("within", target, tolerance)``; "" without one."""
-    if not goal:
-        return ""
-    if goal[0] == "within":
-        _, target, tol = goal
-        met, text = abs(value - target) <= tol, f"{target} +- {tol}"
-    else:
-        op, bound = goal
-        met, text = (value <= bound if op == "<=" else value >= bound), f"{op} {bound}"
-    return f"{text}: {'met' if met else '**missed**'}"
-
-
-def _recalibration_line(bn) -> list[str]:
-    if not bn:
-        return []
-    when = " (applied after training, to the finished run)" if bn.get("applied") else ""
-    return [f"Batch-norm recalibration over {bn['batches']} training batches{when}: validation loss "
-            f"{bn['val_loss_before']:.5g} -> {bn['val_loss_after']:.5g}, "
-            f"{'kept' if bn['kept'] else 'not kept (no gain)'}.", ""]
-
-
-def _num(v: float) -> str:
-    """A table cell: 4 decimals, or 4 significant digits for a number below 0.01 (a denoiser's MSE of 8e-6 is not
-    0.0000)."""
-    return f"{v:.4f}" if v == 0 or abs(v) >= 0.01 or v != v else f"{v:.4g}"
-
-
-def metric_table(r: dict) -> list[str]:
-    """The lines of a reproduction record's metric table: kzoo's number, the classical reference's, the
-    seed's and the goal, per target and metric."""
-    exp, cl = r["experiment"], r.get("classical_reference")
-    lines = [f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
-             "|---|---|---|---|---|---|"]
-    for target, m in r["metrics"].items():
-        for key in [k for k, v in m.items() if isinstance(v, float)]:
-            ref = r["reference"].get(key, {}).get(target, "")
-            c = cl["metrics"].get(target, {}).get(key) if cl else None
-            lines.append(f"| {target} | {key} | {_num(m[key])} | {'' if c is None else _num(c)} | {ref} | "
-                         f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
-    return lines
-
-
-def markdown(r: dict) -> str:
-    """The results table of a reproduction record."""
-    exp = r["experiment"]
-    cl = r.get("classical_reference")
-    lines = [f"# {exp['name']}: {exp['description']}", "",
-             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
-             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
-    if cl:
-        lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
-    for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
-        keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
-        if not keys and "auroc" in m.get("all", {}):  # a one-class run judged on a set of every class
-            a = m["all"]
-            lines += ["", f"The same run on the test split of recipe `{other}` (AUROC of the normal class against "
-                          f"the rest; the five zones' thresholds {', '.join(f'{t:.4g}' for t in a['thresholds'])}):",
-                      "", "| anomalous class | AUROC | accuracy at the undecided zone's middle | images per zone "
-                          "(0.0 .. 1.0) |", "|---|---|---|---|"]
-            per = a.get("zones_per_class", {})
-            lines += [f"| {c} | {v['auroc']:.4f} | {v.get('accuracy_at_midpoint', float('nan')):.4f} | "
-                      f"{per.get(c, a['zones']['anomalous'] if c == 'all' else '')} |" for c, v in m.items() if "auroc" in v]
-            lines += [f"| {c} (the normal class) | | | {z} |" for c, z in per.items() if c not in m]
-            continue
-        if not keys:
-            continue
-        lines += ["", f"The same run on the test split of recipe `{other}`:", "",
-                  "| target | " + " | ".join(f"{k} ({exp['recipe']})" + f" | {k} ({other})" for k in keys) + " |",
-                  "|---|" + "---|---|" * len(keys)]
-        for t, v in m.items():
-            own = r["metrics"].get(t, {})
-            lines.append(f"| {t} | " + " | ".join(f"{own.get(k, float('nan')):.4f} | {v[k]:.4f}" for k in keys) + " |")
-    s = r["settings"]
-    lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
-              f"Settings: batch {s['batch_size']}, {r.get('optimizer', 'Adam')} lr {s['learning_rate']}, up to {s['epochs']} epochs "
-              f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
-              f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
-              "", *_recalibration_line(r.get("batchnorm_recalibration")),
-              f"Time: simulate {r['seconds']['simulate']} s, train + evaluate {r['seconds']['train_and_evaluate']} s "
-              f"on {r['machine']['device']}, {r['machine']['cpu']}.",
-              f"Versions: {r['versions']}. Trained at commit {r['train_commit']}, reported at commit {r['commit']}.", "",
-              f"Command: `{r['command']}`", ""]
-    if r.get("note"):
-        lines += [f"Note: {r['note']}", ""]
-    lines += [f"![{png[:-4].replace('_', ' ')}]({exp['name']}/{png})\n" for png in r.get("figures", [])]
-    return "\n".join(lines)
-
-
 SUITES = {"gc": "gc-*", "sersic": "sersic-*", "clusters": "clusters-*", "cosmo": "cosmo-*", "rings": "rings-*",
           "reionization": "reion-*", "svdd": "svdd-*", "photoz": "photoz-*", "spectra": "spectra-*"}  # a seed's experiments by wildcard: `kzoo reproduce gc` runs them all
-
-
-def headline_rows(r: dict, floors=None) -> list[str]:
-    """One summary-table row per metric that the seed reports or that has a goal (an experiment with
-    neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric).
-    ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
-    exp, cl = r["experiment"], r.get("classical_reference")
-    floor = floors(r) if floors else {}
-
-    def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
-        if c is None and cl:
-            c = cl["metrics"].get(target, {}).get(key)
-        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {_num(value)} | "
-                f"{'' if c is None else _num(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
-                f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
-                f"{r['seconds'].get('train_and_evaluate')} |")
-
-    rows = []
-    for target, m in r["metrics"].items():
-        for key, value in m.items():
-            if not isinstance(value, float):
-                continue
-            ref = r["reference"].get(key, {}).get(target)
-            goal = exp.get("goals", {}).get(key, {}).get(target)
-            if ref is not None or goal is not None:
-                rows.append(row(target, key, value, ref, goal))
-    if rows or not r["metrics"]:
-        return rows
-    for where, m in r.get("also_on", {}).items():  # a one-class run's worth is its AUROC on a labelled recipe
-        if isinstance(m.get("all", {}).get("auroc"), float):
-            pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
-            return [row(f"all, on {where}", "auroc", m["all"]["auroc"], None, None, pca)]
-    key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
-    return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
-            if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it
 
 
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
@@ -618,7 +449,8 @@ def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
 
     from kzoo.data.pipeline import load_arrays
     from kzoo.data.shards import write_shards
-    from kzoo.evaluate import binned_errors, evaluate
+    from kzoo.evaluate import evaluate
+    from kzoo.metrics import binned_errors
     from kzoo.sims.sersic import LABELS
     from kzoo.reference import sersic_crb_for
 
@@ -666,7 +498,7 @@ def sersic_rmse_table(records, names) -> list[str]:
                                       ("seed", {p: {"rmse": v} for p, v in r["reference"].get("rmse", {}).items()}))):
             rmse = [m.get(p, {}).get("rmse") for p in names]
             if all(isinstance(v, float) for v in rmse):
-                rows.append(f"| {link} | {who} | " + " | ".join(_num(v) for v in rmse) + " |")
+                rows.append(f"| {link} | {who} | " + " | ".join(num(v) for v in rmse) + " |")
             elif i == 0:
                 break  # no estimate of its own: neither are its references shown
     return ["## Test RMSE per parameter, every estimator", "", "| experiment | estimator | " + " | ".join(names) + " |",
@@ -738,13 +570,6 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
     return "\n".join(lines)
 
 
-def _variant_links(results_dir: Path, records) -> list[str]:
-    """Links to the learning curves, ensembles and cross-validations recorded beside a suite's experiments."""
-    found = [f"[{r['experiment']['name']}{v}]({r['experiment']['name']}{v}.md)" for r in records
-             for v in ("-cv", "-learning-curve", "-ensemble") if (results_dir / f"{r['experiment']['name']}{v}.md").exists()]
-    return ["Also recorded: " + ", ".join(found) + ".", ""] if found else []
-
-
 def _dex_percent(dex: float) -> float:
     """A scatter of ``dex`` in log10 M as a percentage of M (10^dex - 1)."""
     return 100.0 * (10.0 ** dex - 1.0)
@@ -784,7 +609,7 @@ def clusters_section(out: Path, results_dir: Path, records=()) -> str:
         lines.append(f"| classical: {classical['method']} | the same test images | | {c['rmse'] ** 2:.4f} | | | | | "
                      f"{c['bias']:+.3f} | {c['std']:.3f} ({_dex_percent(c['std']):.0f} %) |")
     lines += ["| Ntampaka et al. 2019 (their mocks) | | | | | | | | -0.02 | 8-12 %; L_X scaling 15-18 % |", "",
-              *(["Classical: " + classical["description"], ""] if c else []), *_variant_links(results_dir, records)]
+              *(["Classical: " + classical["description"], ""] if c else []), *variant_links(results_dir, records)]
     return "\n".join(lines)
 
 
@@ -809,7 +634,7 @@ def cosmo_section(out: Path, results_dir: Path, records=()) -> str:
                 cov = f"{m['coverage_68']:.2f}" if "coverage_68" in m else ""
                 lines.append(f"| [{e['name']}]({e['name']}.md) | `{e['model']}` | {e['recipe']} | {where} | {t} | "
                              f"{m['relative_error']:.3f} | {m['r2']:.3f} | {cov} |")
-    return "\n".join(lines + ["", *_variant_links(results_dir, records)])
+    return "\n".join(lines + ["", *variant_links(results_dir, records)])
 
 
 def rings_section(out: Path, results_dir: Path, records=()) -> str:
@@ -852,7 +677,7 @@ def rings_section(out: Path, results_dir: Path, records=()) -> str:
             lines += [f"| {t} | {m[t]['rmse_generated']:.4f} | {m[t]['rmse_real']:.4f} | {m[t]['bias_generated']:+.4f} |"
                       for t in names]
             lines.append("")
-    return "\n".join(lines + _variant_links(results_dir, records))
+    return "\n".join(lines + variant_links(results_dir, records))
 
 
 def reionization_section(out: Path, results_dir: Path, records=()) -> str:
@@ -901,7 +726,7 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
         lines += [f"| {k} | {v.get('code_size', '')} | {v['mse']:.2e} | {v['rms_per_image']:.4f} |" for k, v in m.items()
                   if isinstance(v, dict) and "mse" in v]
         lines.append("")
-    return "\n".join(lines + _variant_links(results_dir, records))
+    return "\n".join(lines + variant_links(results_dir, records))
 
 
 def svdd_sky_figure(path: Path, per_class: int = 2) -> list[str]:
@@ -986,7 +811,7 @@ def svdd_section(out: Path, results_dir: Path, records=()) -> str:
                   "results.json: AUROC, accuracy, zones), `run.json` (its config.json), `model.keras` (c and R "
                   "inside), `zones.json` (the thresholds), `scores_test.txt` (its test scores with labels) and, from "
                   "`kzoo predict RUN images... [--resize]`, the application scores with their zone labels.", ""]
-    return "\n".join(lines + _variant_links(results_dir, records))
+    return "\n".join(lines + variant_links(results_dir, records))
 
 
 def photoz_section(out: Path, results_dir: Path, records=()) -> str:
@@ -1011,7 +836,7 @@ def photoz_section(out: Path, results_dir: Path, records=()) -> str:
              "| model | NMAD | outlier fraction | bias (median dz) | RMSE | R^2 | epochs |", "|---|---|---|---|---|---|---|"]
     lines += [f"| {name} | {m['nmad']:.4f} | {m['outlier_fraction']:.4f} | {m['bias_dz']:+.4f} | {m['rmse']:.4f} | "
               f"{m['r2']:.4f} | {ep} |" for name, m, ep in rows]
-    return "\n".join(lines + ["", *_variant_links(results_dir, records)])
+    return "\n".join(lines + ["", *variant_links(results_dir, records)])
 
 
 def spectra_section(out: Path, results_dir: Path, records=()) -> str:
@@ -1047,7 +872,7 @@ def spectra_section(out: Path, results_dir: Path, records=()) -> str:
                       "| experiment | frame | Lipschitz | noise | r, generated (real) | KS(r) | same template | "
                       "z error (real) | Frechet (real-real) | spread of draws | epochs |",
                       "|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
-                      *_variant_links(results_dir, records)])
+                      *variant_links(results_dir, records)])
 
 
 def identical_input_ceiling(data_dir, target: str, split: str = "test") -> float | None:

@@ -19,11 +19,14 @@ states, and a checkpoint whose sha256 does not match is never resumed from.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import math
 import os
+import platform
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -286,7 +289,81 @@ def run_target_ranges(run: dict):
         return run["target_ranges"]
     from kzoo.data.pipeline import target_ranges
     from kzoo.data.shards import load_manifest
-    from kzoo.train import label_output
+    from kzoo.experiments import label_output
 
     labels = label_output(exp["targets"])[1]
     return target_ranges(load_manifest(run["data_dir"], verify=False), labels).tolist()
+
+
+def read_history(path) -> dict[str, list[float]]:
+    """history.csv as columns; ``epoch`` counts from 0."""
+    cols: dict[str, list[float]] = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            for k, v in row.items():
+                cols.setdefault(k, []).append(float(v))
+    return cols
+
+
+def versions() -> dict:
+    import importlib.metadata
+
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    from kzoo.version import __version__
+
+    backend = keras.backend.backend()
+    versions = {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
+                "numpy": numpy.__version__, "python": platform.python_version(), "backend": backend}
+    if backend != "tensorflow":
+        versions[backend] = importlib.metadata.version(backend)
+    return versions
+
+
+def device_name() -> str:
+    """The accelerators the Keras backend trains on, else the CPU."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform != "cpu"]
+    elif backend == "torch":
+        import torch
+
+        gpus = list(range(torch.cuda.device_count()))
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_logical_devices("GPU")
+    return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
+
+
+def git_commit() -> str:
+    """The source checkout's short commit (+uncommitted when it has local changes outside results/), or 'unknown'."""
+    try:
+        root = Path(__file__).resolve().parent.parent
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)results"],  # the tables being written are not the source
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+uncommitted" if dirty else "") if out.returncode == 0 else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def cpu_info() -> dict:
+    """The CPU model name and its bfloat16 flags (AMX / AVX512-BF16), from /proc/cpuinfo (Linux)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"cpu_model": platform.processor() or platform.machine(), "bf16_flags": []}
+    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+    fields = {k.strip(): v.strip() for k, v in fields.items()}
+    flags = fields.get("flags", "").split()
+    return {"cpu_model": fields.get("model name", platform.machine()),
+            "bf16_flags": [f for f in ("amx_bf16", "avx512_bf16") if f in flags]}

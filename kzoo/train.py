@@ -19,11 +19,11 @@ import csv
 import json
 import math
 import os
-import platform
 import shutil
 import time
 from pathlib import Path
 
+from kzoo.experiments import image_input_name, label_output
 from kzoo.io import atomic_path, dir_lock, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -134,16 +134,6 @@ def _trim_history(path, epochs: int):
             f.truncate(keep)
 
 
-def read_history(path) -> dict[str, list[float]]:
-    """history.csv as columns; ``epoch`` counts from 0."""
-    cols: dict[str, list[float]] = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            for k, v in row.items():
-                cols.setdefault(k, []).append(float(v))
-    return cols
-
-
 def join_workers(backend: str) -> tuple[int, int]:
     """Join the processes of a data-parallel run across processes or machines, named as TensorFlow names
     them: TF_CONFIG = {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}.
@@ -178,71 +168,12 @@ def join_workers(backend: str) -> tuple[int, int]:
     return index, len(workers)
 
 
-def _versions() -> dict:
-    import importlib.metadata
-
-    import keras
-    import numpy
-    import tensorflow as tf
-
-    from kzoo import __version__
-
-    from kzoo.reproduce import git_commit
-
-    backend = keras.backend.backend()
-    versions = {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
-                "numpy": numpy.__version__, "python": platform.python_version(), "backend": backend}
-    if backend != "tensorflow":
-        versions[backend] = importlib.metadata.version(backend)
-    return versions
-
-
-def _device() -> str:
-    """The accelerators the Keras backend trains on, else the CPU."""
-    import keras
-
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        gpus = [d for d in jax.devices() if d.platform != "cpu"]
-    elif backend == "torch":
-        import torch
-
-        gpus = list(range(torch.cuda.device_count()))
-    else:
-        import tensorflow as tf
-
-        gpus = tf.config.list_logical_devices("GPU")
-    return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
-
-
 def input_normalization(exp, manifest) -> dict:
     """The experiment's input normalisation, with the training split's statistics for "global"."""
     if exp.normalization != "global":
         return {"mode": exp.normalization}
     st = manifest["stats"]["features"][image_input_name(exp)]
     return {"mode": "global", "mean": st["mean"], "std": st["std"] or 1.0}
-
-
-def image_input_name(exp) -> str:
-    """The stored array of the experiment's (first) image input: ``inputs`` itself, or the first stored
-    array of a dict of named inputs."""
-    d = exp if isinstance(exp, dict) else exp.to_dict()
-    if isinstance(d["inputs"], str):
-        return d["inputs"]
-    return next(s for s in d["inputs"].values() if isinstance(s, str))
-
-
-def label_output(targets):
-    """``(output name or None, label names)`` of the output that predicts labels, or None for image targets:
-    ``targets`` itself, or the one entry of a dict of named outputs that lists labels."""
-    if isinstance(targets, str):
-        return None
-    if isinstance(targets, dict):
-        found = [(k, list(v)) for k, v in targets.items() if not isinstance(v, str)]
-        return found[0] if found else None
-    return None, list(targets)
 
 
 def compile_args(exp) -> dict:
@@ -297,7 +228,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
              "normalization": input_normalization(exp, manifest)}
     labels = label_output(exp.targets)
     if labels is not None and exp.evaluation == "classification":  # one output per class of the class label
-        from kzoo.evaluate import class_count
+        from kzoo.data.pipeline import class_count
 
         fixed["outputs"] = class_count(manifest, labels[1][0])
     elif labels is not None and exp.loss != "model":  # a Gaussian NLL head predicts a mean and a log standard
@@ -382,7 +313,8 @@ def calibrate_uncertainty(model, val_ds, exp):
     import keras
     import numpy as np
 
-    from kzoo.evaluate import coverage, infer
+    from kzoo.metrics import coverage
+    from kzoo.export import infer
     from kzoo.layers import SigmaScale
     from kzoo.losses import predicts_sigma, split_mean_sigma
 
@@ -566,7 +498,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     """
     import keras
 
-    from kzoo import losses, runs
+    from kzoo import runs
     from kzoo.data.shards import load_manifest
     from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
@@ -607,8 +539,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
                      "patience": patience, "precision": precision, "normalization": norm,
                      "model_args": model_args},
-        "versions": _versions(),
-        "device": _device(),
+        "versions": runs.versions(),
+        "device": runs.device_name(),
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
@@ -718,7 +650,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         finally:
             keras.mixed_precision.set_global_policy(old_policy)
 
-        history = read_history(staging / "history.csv")  # (its loss curves are drawn by evaluate)
+        history = runs.read_history(staging / "history.csv")  # (its loss curves are drawn by evaluate)
         run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
                     "train_seconds_this_session": round(seconds, 1)})
         write_json(staging / "run.json", run)

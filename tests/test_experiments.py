@@ -26,7 +26,7 @@ def test_every_declared_experiment_is_complete(name):
     assert exp.evaluation in EVALUATORS
     assert not exp.reference_method or exp.reference_method in REFERENCES
     if exp.reference_method:  # it estimates at least one of the experiment's label targets
-        from kzoo.train import label_output
+        from kzoo.experiments import label_output
 
         assert set(estimated_targets(exp.reference_method, recipe["sky"])) & set(label_output(exp.targets)[1])
     for t in (exp.target_transform, exp.input_transform):
@@ -59,7 +59,7 @@ def test_the_galactic_centre_suite_and_its_goals():
 def test_regression_experiments_are_compared_with_the_seed_by_the_mae_of_scaled_targets():
     import numpy as np
 
-    from kzoo.evaluate import regression_metrics
+    from kzoo.metrics import regression_metrics
 
     for name in list_experiments("gc-*"):
         exp = get_experiment(name)

@@ -38,7 +38,8 @@ import faults  # noqa: E402  benchmarks/faults.py: /proc process helpers and the
 from conftest import tiny_recipe
 from kzoo.data import DataError, load_manifest, write_shards
 from kzoo.io import atomic_path, write_json
-from kzoo.train import fit, read_history
+from kzoo.runs import read_history
+from kzoo.train import fit
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL and process ids are POSIX")
 

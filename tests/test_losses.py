@@ -61,7 +61,7 @@ def test_uncertainty_experiment_is_calibrated_on_val_and_reports_coverage(tiny_d
 
     from kzoo.data.pipeline import dataset, target_ranges
     from kzoo.data.shards import load_manifest
-    from kzoo.evaluate import coverage
+    from kzoo.metrics import coverage
     from kzoo.export import load_model
     from kzoo.layers import SigmaScale
     from kzoo.losses import split_mean_sigma

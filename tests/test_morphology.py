@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import kzoo
+import kzoo.export
 
 SMALL = {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)}
 
@@ -110,11 +111,11 @@ def test_binning_feeds_phi_the_averaged_image_and_the_autoencoder_reconstructs_f
     m.init_center(x)
     plain.center.assign(m.center)
     binned = x.reshape(6, 16, 2, 16, 2, 1).mean(axis=(2, 4))
-    np.testing.assert_allclose(kzoo.evaluate.infer(m, x), kzoo.evaluate.infer(plain, binned), rtol=1e-4)
+    np.testing.assert_allclose(kzoo.export.infer(m, x), kzoo.export.infer(plain, binned), rtol=1e-4)
     m.save(tmp_path / "svdd.keras")
     again = keras.saving.load_model(tmp_path / "svdd.keras")
     assert again.binning == 2
-    np.testing.assert_allclose(kzoo.evaluate.infer(again, x), kzoo.evaluate.infer(m, x), rtol=1e-6)
+    np.testing.assert_allclose(kzoo.export.infer(again, x), kzoo.export.infer(m, x), rtol=1e-6)
     with pytest.raises(ValueError, match="multiples of binning x 2"):
         kzoo.build("deep_svdd", **SMALL, binning=3)
 
@@ -230,7 +231,8 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
     import shutil
 
     from kzoo.experiments import EXPERIMENTS
-    from kzoo.reproduce import headline_rows, svdd_pca_record, svdd_section
+    from kzoo.report import headline_rows
+    from kzoo.reproduce import svdd_pca_record, svdd_section
 
     d, _ = svdd_run
     for other in ("morphology", "morphology_simlike"):  # where reproduce keeps the other recipes' data

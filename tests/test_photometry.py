@@ -38,7 +38,7 @@ def test_the_templates_have_the_colours_of_real_galaxies_and_the_4000_a_break_mo
 
 
 def test_photoz_metrics_on_hand_made_redshifts():
-    from kzoo.evaluate import photoz_metrics
+    from kzoo.metrics import photoz_metrics
 
     z = np.array([0.0, 1.0, 2.0, 1.0])
     got = photoz_metrics(z, z + np.array([0.01, 0.02, 0.03, 1.0]))  # dz = 0.01, 0.01, 0.01, 0.5

@@ -86,7 +86,7 @@ def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch)
 
 
 def test_goal_status_says_met_or_missed():
-    from kzoo.reproduce import goal_status
+    from kzoo.report import goal_status
 
     assert goal_status(0.07, ("<=", 0.08)) == "<= 0.08: met"
     assert goal_status(0.09, ("<=", 0.08)) == "<= 0.08: **missed**"
@@ -98,7 +98,7 @@ def test_goal_status_says_met_or_missed():
 
 def test_a_summary_without_a_seeds_number_shows_every_target_and_small_numbers_legibly():
     from kzoo.experiments import get_experiment
-    from kzoo.reproduce import headline_rows
+    from kzoo.report import headline_rows
 
     exp = get_experiment("sersic-v3").to_dict()  # no seed number, no goal: its headline metric, per target
     record = {"experiment": exp, "reference": {}, "epochs_run": 3, "settings": {"precision": "float32"},
@@ -142,7 +142,7 @@ def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tm
     import numpy as np
 
     from kzoo.cli import main
-    from kzoo.evaluate import regression_metrics
+    from kzoo.metrics import regression_metrics
 
     work, res = tmp_path / "work", tmp_path / "res"
     args = ["reproduce", "gc-dm", "--out", str(work), "--n", "120", "--epochs", "1", "--workers", "1",

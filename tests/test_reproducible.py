@@ -39,7 +39,8 @@ def test_every_zoo_family_has_a_saved_model():
 
 
 def test_same_seed_same_first_epoch_loss(tiny_data, tmp_path):
-    from kzoo.train import fit, read_history
+    from kzoo.runs import read_history
+    from kzoo.train import fit
 
     losses = []
     for i in range(2):

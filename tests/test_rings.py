@@ -54,7 +54,7 @@ def test_bad_ring_parameters_are_listed_at_once():
 
 
 def test_the_classification_metrics_on_a_hand_made_case():
-    from kzoo.evaluate import classification_metrics
+    from kzoo.metrics import classification_metrics
 
     m = classification_metrics([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 0, 2], "k", 3, ["1", "2", "3"])["k"]
     assert m["accuracy"] == pytest.approx(4 / 6) and m["confusion"] == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]

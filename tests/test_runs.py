@@ -17,7 +17,8 @@ import pytest
 from kzoo import runs
 from kzoo.cli import main
 from kzoo.data import DataError
-from kzoo.train import fit, read_history
+from kzoo.runs import read_history
+from kzoo.train import fit
 
 TINY = {"filters": (4, 4, 8, 8), "dense": (16,)}
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}

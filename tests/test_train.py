@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from kzoo.data import DataError
-from kzoo.evaluate import evaluate, regression_metrics
-from kzoo.train import TrainingError, fit, read_history, recalibrate_run
+from kzoo.evaluate import evaluate
+from kzoo.metrics import regression_metrics
+from kzoo.runs import read_history
+from kzoo.train import TrainingError, fit, recalibrate_run
 
 TINY = {"filters": (4, 4, 8, 8), "dense": (16,)}
 
@@ -179,7 +181,7 @@ def test_the_selected_target_keeps_the_brightest_pixels_above_the_seed_cut():
 
 def test_selected_segmentation_is_judged_on_the_full_flux_map(tiny_data, tmp_path):
     from kzoo.data.pipeline import dataset
-    from kzoo.evaluate import segmentation_metrics
+    from kzoo.metrics import segmentation_metrics
     from kzoo.experiments import get_experiment, pipeline_args
 
     exp = get_experiment("gc-ps-unet-selected")
@@ -210,7 +212,7 @@ def test_selected_segmentation_is_judged_on_the_full_flux_map(tiny_data, tmp_pat
 
 
 def test_roc_auc_and_the_two_seed_evaluations_by_hand():
-    from kzoo.evaluate import roc_auc, segmentation_metrics
+    from kzoo.metrics import roc_auc, segmentation_metrics
 
     assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == pytest.approx(0.75)
     assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))

@@ -109,7 +109,6 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
     from kzoo import runs
     from kzoo.evaluate import evaluate
     from kzoo.io import atomic_path, write_json, write_text
-    from kzoo.train import _device, _versions
 
     run_dir = out / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +120,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
         "settings": {"epochs": settings["epochs"], "batch_size": exp.batch_size, "learning_rate": None,
                      "patience": None, "precision": keras.mixed_precision.global_policy().name, "normalization": norm,
                      "model_args": {}, "automl": settings},
-        "versions": _versions(), "device": _device(), "target_ranges": ranges, "epochs_run": settings["epochs"],
+        "versions": runs.versions(), "device": runs.device_name(), "target_ranges": ranges, "epochs_run": settings["epochs"],
         "parameters": int(model.count_params())})
     result = evaluate(run_dir, data_dir, classical=classical)
     write_json(out / "trials.json", {"experiment": exp.name, "trials": rows})

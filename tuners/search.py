@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from kzoo.cli import HelpFormatter
+from kzoo.cli_options import PRECISION_HELP, HelpFormatter, model_args, run_reporting
 
 TUNERS = {"random": "RandomSearchOracle", "bayesian": "BayesianOptimizationOracle", "hyperband": "HyperbandOracle",
           "grid": "GridSearchOracle"}
@@ -42,7 +42,8 @@ def _trial_tuner_class():
             import time
 
             from kzoo.io import write_json
-            from kzoo.train import fit, read_history
+            from kzoo.runs import read_history
+            from kzoo.train import fit
 
             hp = trial.hyperparameters
             settings, model_args = self.hypermodel.values(hp)
@@ -167,8 +168,6 @@ class _HelpFormatter(HelpFormatter, argparse.RawDescriptionHelpFormatter):
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of ``kzoo tune`` and ``python -m tuners.search`` (one set for both)."""
-    from kzoo.cli import PRECISION_HELP
-
     p.add_argument("experiment", help="a declared experiment, e.g. gc-dm (see `kzoo list --experiments`); its "
                                       "model's spec.search_space is searched (`kzoo info MODEL`)")
     p.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
@@ -231,8 +230,6 @@ def distribution_env(chief: str | None, worker: str | None, tuner_id: str) -> di
 
 def run_args(a) -> None:
     """Run the search that the parsed options ``a`` describe (``kzoo tune`` and ``python -m tuners.search``)."""
-    from kzoo.cli import model_args
-
     os.environ.update(distribution_env(a.chief, a.worker, a.id))
     search(a.experiment, a.data, a.out, tuner=a.tuner, trials=a.trials, epochs=a.epochs, seed=a.seed,
            patience=a.patience, precision=a.precision, allow_other_recipe=a.allow_other_recipe,
@@ -246,8 +243,6 @@ def run_args(a) -> None:
 
 def main(argv=None) -> int:
     """Run the search; any error prints one line ``python -m tuners.search: error: ...`` and returns 2."""
-    from kzoo.cli import run_reporting
-
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     a = parser().parse_args(argv)
     return run_reporting("python -m tuners.search", lambda: run_args(a), a.debug)

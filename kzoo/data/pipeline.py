@@ -33,7 +33,7 @@ def _selected(y):
     image, 0 elsewhere.
 
     The seed defines N only in its evaluation B, as the number of pixels the network predicts above
-    its cut 0.02 (``kzoo.evaluate.segmentation_metrics``): a number of the prediction, which a
+    its cut 0.02 (``kzoo.metrics.segmentation_metrics``): a number of the prediction, which a
     training target cannot use. Here N is the number of pixels whose normalised flux is above that
     same cut, so a network that reproduced its target exactly would predict these N pixels above the
     cut and evaluation B would compare them with the N brightest true pixels, the same set. Keeping
@@ -325,3 +325,11 @@ def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",),
         xs.append(x.numpy())
         ys.append(y.numpy())
     return np.concatenate(xs), np.concatenate(ys)
+
+
+def class_count(manifest: dict, target: str) -> int:
+    """The classes of a class-index label: its recipe range is [0, classes - 1]."""
+    lo, hi = (float(v) for v in target_ranges(manifest, [target])[0])
+    if lo != 0 or hi != int(hi):
+        raise ValueError(f"label {target!r} is not a class index: its range is [{lo:g}, {hi:g}], expected [0, K - 1]")
+    return int(hi) + 1

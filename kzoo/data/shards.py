@@ -631,7 +631,7 @@ def _manifest(recipe, rsha, parts) -> dict:
     train = [p for p in parts if p["split"] == "train"] or parts
     stats = {f: _stats_merge(p["stats"][f] for p in train) for f in recipe["features"]}
     label_stats = {name: _stats_merge(p["label_stats"][j] for p in train) for j, name in enumerate(names)}
-    from kzoo import __version__
+    from kzoo.version import __version__
 
     return {
         "format": FORMAT,

@@ -44,7 +44,7 @@ class Experiment:
         reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics (the seed's regression
             table under ``mae_scaled``, the MAE of the [0, 1]-scaled targets: our reading of its undefined
-            "mean relative error"; see ``kzoo.evaluate.regression_metrics``).
+            "mean relative error"; see ``kzoo.metrics.regression_metrics``).
         goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
             results tables say whether a run met them.
         seed: the seed document and section.
@@ -121,3 +121,23 @@ def list_experiments(pattern: str = "*") -> list[str]:
 # One module per family declares its experiments with ``add`` (imported last: they use the names above).
 from kzoo.experiments import (clusters, cosmology, galactic_center, morphology, photometry, reionization,  # noqa: E402,F401
                               rings, sersic, spectra)
+
+
+def image_input_name(exp) -> str:
+    """The stored array of the experiment's (first) image input: ``inputs`` itself, or the first stored
+    array of a dict of named inputs."""
+    d = exp if isinstance(exp, dict) else exp.to_dict()
+    if isinstance(d["inputs"], str):
+        return d["inputs"]
+    return next(s for s in d["inputs"].values() if isinstance(s, str))
+
+
+def label_output(targets):
+    """``(output name or None, label names)`` of the output that predicts labels, or None for image targets:
+    ``targets`` itself, or the one entry of a dict of named outputs that lists labels."""
+    if isinstance(targets, str):
+        return None
+    if isinstance(targets, dict):
+        found = [(k, list(v)) for k, v in targets.items() if not isinstance(v, str)]
+        return found[0] if found else None
+    return None, list(targets)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers import P4Conv, P4Lift, P4Pool
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_001_D = "001_08a5d74de1e70061.txt: Galaxy Cluster Masses with CNNs (groups D and G)"

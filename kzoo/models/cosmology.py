@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers import CircularPad2D
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_001_EH = "001_08a5d74de1e70061.txt: cosmological parameters from CAMELS maps (groups E and H)"

@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from kzoo.layers import normalization_layer
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_000 = "000_5837b5ed42dd2f8c.txt: Part a, Appendix 1 (single-output CNN)"
@@ -15,13 +15,6 @@ METRIC_DEFINITION = "metric_definition"
 SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error' without a formula; its text judges "
                      "the MAE of targets normalised to [0, 1], which kzoo computes as mae_scaled = mean|pred - true| "
                      "/ (high - low); the literal mean(|pred - true| / true) diverges for A_dm near 0")
-
-
-def image_input(input_shape, normalization, name="image"):
-    """The model input and the tensor after the input normalisation layer."""
-    inputs = keras.Input(shape=tuple(input_shape), name=name)
-    norm = normalization_layer(normalization)
-    return inputs, (norm(inputs) if norm is not None else inputs)
 
 
 @register(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_002 = "002_71e814634fb5d959.txt: Deep SVDD on barred, elliptical and spiral galaxies"
@@ -185,7 +185,7 @@ class DeepSVDD(keras.Model):
     def init_center(self, images, batch_size: int = 256):
         """c = the mean of phi over ``images`` (an array, or an iterable of batches or (x, y) pairs), with
         coordinates closer to 0 than ``eps`` pushed to +-eps (0 goes to +eps); returns c as numpy."""
-        from kzoo.evaluate import infer
+        from kzoo.export import infer
 
         import numpy as np
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_004 = "004_8f2d4ba38ebb956d.txt: 21-cm ionisation maps (MAIS 202 Deliverable 3)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_001_F = "001_08a5d74de1e70061.txt: Cherenkov rings (group F): classification, regression, generation"
@@ -194,7 +194,7 @@ class ConditionalVAE(keras.Model):
 
     def generate(self, conditions, seed: int = 0):
         """Images (B, H, W, 1) decoded from z ~ N(0, 1) for ``conditions`` (B, k)."""
-        from kzoo.evaluate import infer
+        from kzoo.export import infer
 
         import numpy as np
 

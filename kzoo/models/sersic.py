@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from kzoo.layers import NoiseWeightedChannels
-from kzoo.models.galactic_center import image_input
+from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_003 = "003_1092a4b99fd26c02.txt: Modeling: Architectures"

@@ -341,7 +341,7 @@ class SpectraWGAN(keras.Model):
 
     def generate(self, conditions, seed: int = 0, batch_size: int = 256) -> np.ndarray:
         """Spectra (n, L, 1) generated for ``conditions`` (n, k) in physical units, from noise seeded by ``seed``."""
-        from kzoo.evaluate import infer
+        from kzoo.export import infer
 
         cs = ops.convert_to_numpy(self._scale(np.asarray(conditions, np.float32))).astype(np.float32)
         rng = np.random.default_rng(seed)
@@ -361,7 +361,7 @@ class SpectraWGAN(keras.Model):
     def interpolate(self, conditions, z0, z1, steps: int = 8) -> np.ndarray:
         """Group B's walk: spectra (steps, L, 1) for one set of ``conditions`` as the noise goes from ``z0`` to
         ``z1`` in a straight line."""
-        from kzoo.evaluate import infer
+        from kzoo.export import infer
 
         t = np.linspace(0.0, 1.0, steps)[:, None]
         z = (1 - t) * np.asarray(z0, np.float32)[None] + t * np.asarray(z1, np.float32)[None]

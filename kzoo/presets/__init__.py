@@ -243,7 +243,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
 def model_card(name: str, e: dict, record: dict) -> str:
     """The markdown model card of a preset, from its manifest entry and reproduce record."""
     from kzoo.registry import seed_title
-    from kzoo.reproduce import metric_table
+    from kzoo.report import metric_table
 
     scaled = ""
     if e["scale_targets"]:

@@ -169,7 +169,7 @@ def read_list(path: str, sha256: str = "", classes: tuple = ()) -> tuple:
 def check_files(path: str, rows: tuple) -> dict:
     """Read every listed image once; ListError names the line of the first that is missing or unreadable.
     Returns {"shapes": counts of the image shapes}."""
-    from kzoo.predict import InputError, read_image
+    from kzoo.io import InputError, read_image
 
     shapes = {}
     for f, _, _, line in rows:
@@ -223,7 +223,7 @@ def simulate(rng: np.random.Generator, n: int, split: str = "train", start: int 
                          f"{start} .. {start + n - 1}")
     images = np.empty((n, p["npix"], p["npix"]), np.float32)
     labels = np.empty((n, 1), np.float32)
-    from kzoo.predict import read_image
+    from kzoo.io import read_image
 
     augmented = []
     for k, (i, aug) in enumerate(items):

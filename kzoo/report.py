@@ -1,0 +1,156 @@
+"""Results pages in markdown, from reproduction records: an experiment's table and page, a suite's summary rows,
+goals met or missed, and the provenance lines (machine, commit, command) every page carries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+HEADLINE_METRICS = ("mae_scaled", "mse", "auc_mean", "rmse")  # what a summary shows where the seed is silent
+
+
+def headline_metric(exp: dict, metrics: dict) -> str:
+    """The metric a summary shows for ``exp``: the one the seed reports, else one with a goal, else the first of
+    HEADLINE_METRICS it has, else its first."""
+    for key in (*exp.get("reference", {}), *exp.get("goals", {}), *HEADLINE_METRICS):
+        if any(isinstance(m.get(key), float) for m in metrics.values() if isinstance(m, dict)):
+            return key
+    return next(k for m in metrics.values() for k, v in m.items() if isinstance(v, float))
+
+
+def provenance(record: dict) -> list[str]:
+    lines = ["", f"Machine: {record['machine']['cpu']}, {record['machine']['cores']} cores; commit {record['commit']}.",
+             f"Command: `{record['command']}`", ""]
+    return lines + ([f"Note: {record['note']}", ""] if record["note"] else [])
+
+
+def goal_status(value: float, goal) -> str:
+    """``"<= 0.08: met"`` or ``"<= 0.08: **missed**"`` for a goal ``(op, bound)`` with op "<=" or ">=", or
+    ``"0.6827 +- 0.02: met"`` for ``("within", target, tolerance)``; "" without one."""
+    if not goal:
+        return ""
+    if goal[0] == "within":
+        _, target, tol = goal
+        met, text = abs(value - target) <= tol, f"{target} +- {tol}"
+    else:
+        op, bound = goal
+        met, text = (value <= bound if op == "<=" else value >= bound), f"{op} {bound}"
+    return f"{text}: {'met' if met else '**missed**'}"
+
+
+def _recalibration_line(bn) -> list[str]:
+    if not bn:
+        return []
+    when = " (applied after training, to the finished run)" if bn.get("applied") else ""
+    return [f"Batch-norm recalibration over {bn['batches']} training batches{when}: validation loss "
+            f"{bn['val_loss_before']:.5g} -> {bn['val_loss_after']:.5g}, "
+            f"{'kept' if bn['kept'] else 'not kept (no gain)'}.", ""]
+
+
+def num(v: float) -> str:
+    """A table cell: 4 decimals, or 4 significant digits for a number below 0.01 (a denoiser's MSE of 8e-6 is not
+    0.0000)."""
+    return f"{v:.4f}" if v == 0 or abs(v) >= 0.01 or v != v else f"{v:.4g}"
+
+
+def metric_table(r: dict) -> list[str]:
+    """The lines of a reproduction record's metric table: kzoo's number, the classical reference's, the
+    seed's and the goal, per target and metric."""
+    exp, cl = r["experiment"], r.get("classical_reference")
+    lines = [f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
+             "|---|---|---|---|---|---|"]
+    for target, m in r["metrics"].items():
+        for key in [k for k, v in m.items() if isinstance(v, float)]:
+            ref = r["reference"].get(key, {}).get(target, "")
+            c = cl["metrics"].get(target, {}).get(key) if cl else None
+            lines.append(f"| {target} | {key} | {num(m[key])} | {'' if c is None else num(c)} | {ref} | "
+                         f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
+    return lines
+
+
+def markdown(r: dict) -> str:
+    """The results table of a reproduction record."""
+    exp = r["experiment"]
+    cl = r.get("classical_reference")
+    lines = [f"# {exp['name']}: {exp['description']}", "",
+             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
+             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
+    if cl:
+        lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
+    for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
+        keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
+        if not keys and "auroc" in m.get("all", {}):  # a one-class run judged on a set of every class
+            a = m["all"]
+            lines += ["", f"The same run on the test split of recipe `{other}` (AUROC of the normal class against "
+                          f"the rest; the five zones' thresholds {', '.join(f'{t:.4g}' for t in a['thresholds'])}):",
+                      "", "| anomalous class | AUROC | accuracy at the undecided zone's middle | images per zone "
+                          "(0.0 .. 1.0) |", "|---|---|---|---|"]
+            per = a.get("zones_per_class", {})
+            lines += [f"| {c} | {v['auroc']:.4f} | {v.get('accuracy_at_midpoint', float('nan')):.4f} | "
+                      f"{per.get(c, a['zones']['anomalous'] if c == 'all' else '')} |" for c, v in m.items() if "auroc" in v]
+            lines += [f"| {c} (the normal class) | | | {z} |" for c, z in per.items() if c not in m]
+            continue
+        if not keys:
+            continue
+        lines += ["", f"The same run on the test split of recipe `{other}`:", "",
+                  "| target | " + " | ".join(f"{k} ({exp['recipe']})" + f" | {k} ({other})" for k in keys) + " |",
+                  "|---|" + "---|---|" * len(keys)]
+        for t, v in m.items():
+            own = r["metrics"].get(t, {})
+            lines.append(f"| {t} | " + " | ".join(f"{own.get(k, float('nan')):.4f} | {v[k]:.4f}" for k in keys) + " |")
+    s = r["settings"]
+    lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
+              f"Settings: batch {s['batch_size']}, {r.get('optimizer', 'Adam')} lr {s['learning_rate']}, up to {s['epochs']} epochs "
+              f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
+              f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
+              "", *_recalibration_line(r.get("batchnorm_recalibration")),
+              f"Time: simulate {r['seconds']['simulate']} s, train + evaluate {r['seconds']['train_and_evaluate']} s "
+              f"on {r['machine']['device']}, {r['machine']['cpu']}.",
+              f"Versions: {r['versions']}. Trained at commit {r['train_commit']}, reported at commit {r['commit']}.", "",
+              f"Command: `{r['command']}`", ""]
+    if r.get("note"):
+        lines += [f"Note: {r['note']}", ""]
+    lines += [f"![{png[:-4].replace('_', ' ')}]({exp['name']}/{png})\n" for png in r.get("figures", [])]
+    return "\n".join(lines)
+
+
+def headline_rows(r: dict, floors=None) -> list[str]:
+    """One summary-table row per metric that the seed reports or that has a goal (an experiment with
+    neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric).
+    ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
+    exp, cl = r["experiment"], r.get("classical_reference")
+    floor = floors(r) if floors else {}
+
+    def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
+        if c is None and cl:
+            c = cl["metrics"].get(target, {}).get(key)
+        return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
+                f"{'' if c is None else num(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
+                f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
+                f"{r['seconds'].get('train_and_evaluate')} |")
+
+    rows = []
+    for target, m in r["metrics"].items():
+        for key, value in m.items():
+            if not isinstance(value, float):
+                continue
+            ref = r["reference"].get(key, {}).get(target)
+            goal = exp.get("goals", {}).get(key, {}).get(target)
+            if ref is not None or goal is not None:
+                rows.append(row(target, key, value, ref, goal))
+    if rows or not r["metrics"]:
+        return rows
+    for where, m in r.get("also_on", {}).items():  # a one-class run's worth is its AUROC on a labelled recipe
+        if isinstance(m.get("all", {}).get("auroc"), float):
+            pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
+            return [row(f"all, on {where}", "auroc", m["all"]["auroc"], None, None, pca)]
+    key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
+    return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
+            if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it
+
+
+def variant_links(results_dir: Path, records) -> list[str]:
+    """Links to the learning curves, ensembles and cross-validations recorded beside a suite's experiments."""
+    found = [f"[{r['experiment']['name']}{v}]({r['experiment']['name']}{v}.md)" for r in records
+             for v in ("-cv", "-learning-curve", "-ensemble") if (results_dir / f"{r['experiment']['name']}{v}.md").exists()]
+    return ["Also recorded: " + ", ".join(found) + ".", ""] if found else []
