@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, md_table, output_args, report  # noqa: E402
 
 from kzoo import reference as R  # noqa: E402
-from kzoo.sims.sersic import draw_noiseless  # noqa: E402
+from kzoo.families.sersic.sky import draw_noiseless  # noqa: E402
 
 NAMES = list(R.SERSIC_PARAMS)
 

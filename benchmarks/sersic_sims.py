@@ -1,6 +1,6 @@
 """Sersic sky (seed 003) throughput: GalSim images per second per core, and ``write_shards`` with 1 and 2 workers.
 
-* ``kzoo.sims.sersic.simulate`` in this one process (one core), for each entry of CASES: a warm-up
+* ``kzoo.families.sersic.sky.simulate`` in this one process (one core), for each entry of CASES: a warm-up
   call of 2 images, then one timed call of ``--n`` images (``--n-fixed`` where n is fixed, since those
   are fast). Every GalSim draw is counted, so the rate of draws and the SNR cut's acceptance
   (images / draws) show apart: a rejected galaxy costs a full draw. The cases show where the time
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, md_table, output_args, report, workdir  # noqa: E402
 
 from kzoo.data import load_recipe  # noqa: E402
-from kzoo.sims import sersic  # noqa: E402
+from kzoo.families.sersic import sky as sersic  # noqa: E402
 
 V1 = load_recipe("sersic_v1")["params"]
 # name -> (simulate params, whether n is fixed: those are timed on --n-fixed images)

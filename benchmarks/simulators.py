@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine_info, machine_line, md_table, write_outputs  # noqa: E402
 
-from kzoo.sims import galactic_center  # noqa: E402
+from kzoo.families.gc import sky as galactic_center  # noqa: E402
 
 # name -> (simulate(rng, n, **kwargs), kwargs). Add other skies or settings here.
 SIMULATORS = {

@@ -37,7 +37,7 @@ def _cmd_list(a):
             rows.append((name, e["model"], f"{e['parameters']:,}", f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
         print(_table(("preset", "model", "parameters", "MB", "test metric (seed's)"), rows))
         return
-    from kzoo.models import parameter_count
+    from kzoo.registry import parameter_count
 
     rows = [(name, ", ".join(s.aliases) or "-", s.task, f"{parameter_count(name):,}",
              "x".join(str(d) for d in s.input_shape), str(s.outputs))
@@ -73,11 +73,12 @@ def _table(header, rows, width: int | None = None) -> str:
 
 
 def _cmd_info(a):
-    from kzoo.experiments import EXPERIMENTS, get_experiment
+    from kzoo.experiments import declared, get_experiment
     from kzoo.presets import is_preset, preset_entry
-    from kzoo.registry import seed_title, spec
+    from kzoo.registry import spec
+    from kzoo.seeds import seed_title
 
-    if a.name in EXPERIMENTS:
+    if a.name in declared():
         d = get_experiment(a.name).to_dict()
         d["seed_title"] = seed_title(d["seed"])
     elif is_preset(a.name):
@@ -268,13 +269,13 @@ def _cmd_reproduce(a):
     from kzoo.train import use_backend
 
     use_backend(a.backend)  # before Keras is imported
-    from kzoo.reproduce import SUITES, reproduce, reproduce_suite
+    from kzoo.reproduce import reproduce, reproduce_suite, suites
 
     ensure_dir(a.out, "--out")
     ensure_dir(a.results, "--results")
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
-    if a.experiment in SUITES:
+    if a.experiment in suites():
         if a.train_sizes or a.members or a.folds:
             raise ValueError(f"--train-sizes, --members and --folds take one experiment, not the suite {a.experiment}")
         if a.data:
@@ -285,7 +286,7 @@ def _cmd_reproduce(a):
               + (", from their recorded results)" if a.from_results else ")"))
         return
     if a.from_results:
-        raise ValueError(f"--from-results takes a suite ({', '.join(SUITES)}), not the experiment {a.experiment}")
+        raise ValueError(f"--from-results takes a suite ({', '.join(suites())}), not the experiment {a.experiment}")
     if sum(map(bool, (a.members, a.train_sizes, a.folds))) > 1:
         raise ValueError("give one of --members, --train-sizes and --folds")
     if a.folds:
@@ -496,10 +497,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = command("reproduce", "simulate, train and evaluate an experiment at the seed's sizes; write "
                              "results/<experiment>.md beside the seed's numbers")
-    from kzoo.reproduce import SUITES  # light: reproduce imports its heavy parts inside its functions
+    from kzoo.families import families  # light: each family's declaration only
 
-    s.add_argument("experiment", help="an experiment, or a suite of them (" + "; ".join(
-        f"{k}: every {v} experiment" for k, v in SUITES.items()) + ")")
+    s.add_argument("experiment", help="an experiment, or a suite: a family's experiments, all of them ("
+                   + ", ".join(families()) + ")")
     s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
     s.add_argument("--data", help="the dataset directory (default: OUT/data; a suite shares OUT/data/<recipe> per "
                                   "recipe); an existing dataset of the same recipe, seed and size is reused")

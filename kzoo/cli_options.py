@@ -58,7 +58,7 @@ def _one_line(text: str) -> str:
 
 def _message(e: Exception) -> str:
     """What the user reads for ``e``: kzoo's own errors as they are; anything else with its type."""
-    from kzoo.registry import UnknownNameError
+    from kzoo.errors import UnknownNameError
 
     if isinstance(e, OSError) and e.filename is not None and e.strerror:
         to = f" -> {e.filename2}" if getattr(e, "filename2", None) else ""

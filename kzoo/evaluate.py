@@ -389,7 +389,7 @@ def find_run(reference: str, near: Path) -> Path | None:
 
 
 def _generation(model, run, data_dir, split, manifest, out_dir):
-    """A conditional generator (``kzoo.models.rings.ConditionalVAE``) on a split. ``reconstruction``: ``mse`` =
+    """A conditional generator (``kzoo.families.rings.models.ConditionalVAE``) on a split. ``reconstruction``: ``mse`` =
     mean (reconstruction - image)^2 and ``bce_per_pixel`` = the mean binary cross-entropy per pixel, the
     reconstruction decoded from the mean of q(z | image, c). Per condition (e.g. ``r``), for one image generated
     from z ~ N(0, 1) at every image's own conditions: ``rmse_generated`` = sqrt(mean (measured - requested)^2)
@@ -476,8 +476,8 @@ def spectrum_features(x_train, classes_train, seed: int = 0, epochs: int = 4):
 
 
 def _spectra(model, run, data_dir, split, manifest, out_dir):
-    """A conditional spectrum generator (``kzoo.models.spectra.SpectraWGAN``) on a split, one spectrum generated
-    at every real one's parameters. ``cross_correlation`` (``kzoo.sims.spectra.cross_correlate`` against the four
+    """A conditional spectrum generator (``kzoo.families.spectra.models.SpectraWGAN``) on a split, one spectrum generated
+    at every real one's parameters. ``cross_correlation`` (``kzoo.families.spectra.sky.cross_correlate`` against the four
     CWW templates): ``r_median_real`` / ``r_median_generated`` = the median best correlation, ``r_ks`` = the two-
     sample Kolmogorov-Smirnov distance between the two distributions of r (0: the same), ``template_agreement`` =
     the fraction of generated spectra whose best template is that of the real one; in the observed frame,
@@ -494,7 +494,7 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
 
     from kzoo.data.pipeline import dataset, load_arrays
     from kzoo.experiments import pipeline_args
-    from kzoo.sims import spectra as sky
+    from kzoo.families.spectra import sky
 
     exp = run["experiment"]
     feature = exp["inputs"]["spectrum"]
@@ -656,10 +656,10 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     if not run_file.exists():
         raise FileNotFoundError(f"{run_file}: not a kzoo run directory (made by `kzoo train`)")
     run = json.loads(run_file.read_text())
-    from kzoo.experiments import EXPERIMENTS
+    from kzoo.experiments import declared
 
-    if run["experiment"]["name"] in EXPERIMENTS:  # evaluate the way the current declaration says
-        current = EXPERIMENTS[run["experiment"]["name"]].to_dict()
+    if run["experiment"]["name"] in declared():  # evaluate the way the current declaration says
+        current = declared()[run["experiment"]["name"]].to_dict()
         run["experiment"].update({k: current[k] for k in ("evaluation", "reference_method", "reference")})
     data_dir = Path(data_dir or run["data_dir"])
     manifest = load_manifest(data_dir, verify=verify)
@@ -677,7 +677,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     have = model_shape(manifest["schema"][inputs]["shape"])
     if getattr(model, "inputs", None):
         want = tuple(next(t for t in model.inputs if key is None or t.name == key).shape[1:])
-    else:  # a subclassed model (kzoo.models.rings.ConditionalVAE) states its image shape
+    else:  # a subclassed model (kzoo.families.rings.models.ConditionalVAE) states its image shape
         want = tuple(getattr(model, "image_shape", have))
     if want != have:
         raise DataError(f"{data_dir / 'manifest.json'}: {inputs} examples have shape {have}, "

@@ -25,7 +25,9 @@ def load_model(path, compile: bool = False):
 
     import kzoo.layers  # noqa: F401  (registers the custom objects)
     import kzoo.losses  # noqa: F401
-    import kzoo.models  # noqa: F401  (and the zoo's model classes, e.g. ConditionalVAE)
+    from kzoo.families import parts
+
+    parts("models")  # every family's layers and model classes (e.g. the rings family's ConditionalVAE)
 
     path = Path(path)
     if not path.exists():
@@ -89,7 +91,7 @@ def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
     if getattr(model, "inputs", None):
         zeros = [np.zeros([1 if d is None else d for d in t.shape], dtype="float32") for t in model.inputs]
         model(zeros[0] if len(zeros) == 1 else {t.name: z for t, z in zip(model.inputs, zeros)}, training=False)
-    else:  # a subclassed zoo model (kzoo.models.rings.ConditionalVAE) gives its own example inputs
+    else:  # a subclassed zoo model (kzoo.families.rings.models.ConditionalVAE) gives its own example inputs
         model(model.example_inputs(), training=False)
     with atomic_path(out) as tmp:
         if fmt == "keras":

@@ -205,7 +205,7 @@ def galactic_center_template_fit(manifest: dict, data_dir, split: str, targets, 
     Returns (y_true, y_pred, names, description) for the targets that are template amplitudes.
     """
     from kzoo.data.pipeline import load_arrays
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     names = [t for t in targets if t in AMPLITUDES]
     if not names:
@@ -267,7 +267,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
     from scipy.linalg import cholesky, solve_triangular
     from tqdm.auto import tqdm
 
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     p = gc.validate_params(params)
     if p["rotate"]:
@@ -399,7 +399,7 @@ def sersic_steps(params, scale: float = 1.0) -> np.ndarray:
 
 def _sersic_model(psf_fwhm: float, npix: int, pixel_scale: float | None, psf_beta: float | None, counter=None):
     """theta = (flux, n, re, g1, g2) -> GalSim's noiseless image; ``counter`` (a list) counts the draws."""
-    from kzoo.sims import sersic
+    from kzoo.families.sersic import sky as sersic
 
     kw = {"npix": int(npix), "pixel_scale": pixel_scale or sersic.PIXEL_SCALE, "psf_beta": psf_beta or sersic.PSF_BETA}
 
@@ -468,13 +468,13 @@ def sersic_crb_for(labels, names=None, progress: bool = False, poisson: bool = T
     """Per-image Cramer-Rao sigmas (n, 5) of (flux, n, re, g1, g2) for rows of the simulator's labels.
 
     ``labels``: a mapping name -> (n,) array, or an (n, k) array whose columns are ``names`` (default
-    ``kzoo.sims.sersic.LABELS``); it needs flux, n, re, g1, g2, psf_fwhm and sigma. ~0.1-1 s per image.
+    ``kzoo.families.sersic.sky.LABELS``); it needs flux, n, re, g1, g2, psf_fwhm and sigma. ~0.1-1 s per image.
     """
     from tqdm.auto import tqdm
 
     if not hasattr(labels, "keys"):
         if names is None:
-            from kzoo.sims.sersic import LABELS as names
+            from kzoo.families.sersic.sky import LABELS as names
         arr = np.asarray(labels, np.float64)
         labels = {k: arr[:, j] for j, k in enumerate(names)}
     cols = {k: np.asarray(labels[k], np.float64) for k in (*SERSIC_PARAMS, "psf_fwhm", "sigma")}
@@ -490,7 +490,7 @@ def _moments_start(image: np.ndarray, psf_fwhm: float, pixel_scale: float, psf_b
     image with the PSF's size removed (Gaussian approximations); re 0.3 and g 0 where HSM fails."""
     import galsim
 
-    from kzoo.sims.sersic import draw_psf
+    from kzoo.families.sersic.sky import draw_psf
 
     flux, re, g1, g2 = float(image.sum()), 0.3, 0.0, 0.0
     try:
@@ -533,7 +533,7 @@ def sersic_lbfgs_fit(image, sigma: float, psf_fwhm: float, x0=None, bounds=None,
 
     from scipy.optimize import minimize
 
-    from kzoo.sims import sersic
+    from kzoo.families.sersic import sky as sersic
 
     t0 = time.perf_counter()
     image = np.asarray(image, np.float64)
@@ -608,7 +608,7 @@ def cluster_luminosity_mass(counts: np.ndarray, params: dict, iterations: int = 
     turn them into L_X with the recipe's counts-per-luminosity, invert log L = log L_pivot + slope (log M -
     log 3e14) for M, and repeat with the new R500 until it settles. It knows the recipe's mean relations (the
     calibration a survey would take from the literature), not each cluster's scatter, core or mergers."""
-    from kzoo.sims import clusters as cl
+    from kzoo.families.clusters import sky as cl
 
     p = cl.validate_params(params)
     n, npix = counts.shape[0], counts.shape[1]
@@ -784,13 +784,13 @@ def pca_anomaly_scorer(x_train: np.ndarray, components: int = 32, block: int = 4
 
 
 REFERENCES = {
-    "pca_svm": pca_svm_reference,  # kzoo.experiments.rings, kzoo.experiments.reionization
-    "power_spectrum_logreg": power_spectrum_reference,  # kzoo.experiments.reionization
+    "pca_svm": pca_svm_reference,  # kzoo.families.rings.experiments, kzoo.families.reionization.experiments
+    "power_spectrum_logreg": power_spectrum_reference,  # kzoo.families.reionization.experiments
     "poisson_template_fit": galactic_center_template_fit,
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
-    "sersic_lbfgs": sersic_lbfgs_reference,  # kzoo.experiments.sersic
-    "luminosity_mass": cluster_luminosity_reference,  # kzoo.experiments.clusters
-    "random_forest": tree_photoz_reference,  # kzoo.experiments.photometry
+    "sersic_lbfgs": sersic_lbfgs_reference,  # kzoo.families.sersic.experiments
+    "luminosity_mass": cluster_luminosity_reference,  # kzoo.families.clusters.experiments
+    "random_forest": tree_photoz_reference,  # kzoo.families.photoz.experiments
     "gradient_boosting": lambda *a, **k: tree_photoz_reference(*a, kind="gradient_boosting", **k),
 }
 # The targets each method estimates (all in one fit), by sky where it serves several: kzoo.evaluate caches them

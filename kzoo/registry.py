@@ -8,36 +8,14 @@ seed's values as defaults) are the overrides ``build`` accepts, and which return
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import inspect
 from typing import Any, Callable
 
-__all__ = ["ModelSpec", "UnknownNameError", "UnknownArgumentError", "register", "build", "check_arguments",
-           "list_models", "spec", "closest", "seed_title"]
+from kzoo.errors import closest
+from kzoo.seeds import seed_title
 
-# The seed documents (../shared/seeds/) by file, with their titles, as the seeds' index names them.
-SEEDS = {
-    "000_5837b5ed42dd2f8c.txt": "\"Applying ML on simulations of the Milky Way\" (AML project, 2023)",
-    "001_08a5d74de1e70061.txt": "Summer-school hack presentations A-H (2024)",
-    "002_71e814634fb5d959.txt": "\"Comparison of real and simulated galaxies using Deep Learning\"",
-    "003_1092a4b99fd26c02.txt": "\"Measuring the Shape and Brightness of Galaxies with Neural Networks\" (CS109B, 2020)",
-    "004_8f2d4ba38ebb956d.txt": "\"MAIS 202 Deliverable 3\" (2019): 21-cm ionisation maps",
-}
-
-
-def seed_title(seed: str) -> str:
-    """The title of the seed document that ``seed`` (a ModelSpec's or experiment's ``seed``, starting
-    with the file name) names, e.g. '"Applying ML on simulations of the Milky Way" (AML project, 2023)'."""
-    file = seed.split(",")[0].strip()
-    return SEEDS.get(file, file)
-
-
-class UnknownNameError(KeyError):
-    """A name that is not registered; the message lists the closest registered names."""
-
-    def __str__(self):  # KeyError would print the message in quotes
-        return str(self.args[0])
+__all__ = ["ModelSpec", "UnknownArgumentError", "register", "build", "check_arguments", "list_models", "spec"]
 
 
 class UnknownArgumentError(TypeError, ValueError):
@@ -46,14 +24,6 @@ class UnknownArgumentError(TypeError, ValueError):
     A TypeError, as Python's own for an unexpected keyword argument; a ValueError, so that the command line
     reports it in one line as bad input.
     """
-
-
-def closest(name: str, names, kind: str) -> UnknownNameError:
-    """An UnknownNameError for ``name`` that suggests the closest of ``names``."""
-    names = sorted(names)
-    near = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
-    hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else f"registered: {', '.join(names)}"
-    return UnknownNameError(f"unknown {kind} {name!r}; {hint}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,7 +92,9 @@ def register(name: str | None = None, **spec_fields) -> Callable:
 
 
 def _ensure_loaded():
-    from kzoo import models  # noqa: F401  (registers every builder)
+    from kzoo.families import parts
+
+    parts("models")  # each family's models module registers its builders
 
 
 def spec(name: str) -> ModelSpec:
@@ -151,6 +123,8 @@ def build(name: str, weights: str | None = None, **overrides):
     >>> trained = build("gc_cnn", weights="gc-dm")
     """
     if weights is not None:
+        # The one arrow up from the registry: a preset is a trained model of a registered builder, and kzoo.presets
+        # never imports the registry (it would make a circle).
         from kzoo.presets import load, preset_entry
 
         entry = preset_entry(weights)
@@ -174,3 +148,16 @@ def check_arguments(name: str, overrides) -> None:
     if bad:
         raise UnknownArgumentError(f"model {s.name!r} has no argument {', '.join(map(repr, bad))}; it takes "
                                    f"{', '.join(sorted(allowed))}")
+
+
+def parameter_count(name: str) -> int:
+    """Weights of the model ``name`` built with the seed's defaults (``kzoo list`` shows them)."""
+    import keras
+
+    from kzoo.registry import build
+
+    model = build(name)
+    count = int(model.count_params())
+    del model
+    keras.backend.clear_session()
+    return count

@@ -180,7 +180,7 @@ def compile_args(exp) -> dict:
     """``loss``, ``loss_weights`` and ``metrics`` for ``model.compile``: one loss, or one per named output."""
     from kzoo import losses
 
-    if exp.loss == "model":  # the model computes its own loss (a VAE: kzoo.models.rings.ConditionalVAE)
+    if exp.loss == "model":  # the model computes its own loss (a VAE: kzoo.families.rings.models.ConditionalVAE)
         return {"loss": None, "metrics": list(exp.metrics) or None}
     loss = {k: losses.get(v) for k, v in exp.loss.items()} if isinstance(exp.loss, dict) else losses.get(exp.loss)
     args = {"loss": loss, "metrics": list(exp.metrics) or None}

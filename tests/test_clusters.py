@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.sims import clusters
+from kzoo.families.clusters import sky as clusters
 from kzoo.sims.params import ParamError
 
 
@@ -119,7 +119,7 @@ def test_a_cluster_run_reports_the_rotation_test(tmp_path):
     assert json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]["augment"]["rotate"] == 180.0
     assert (tmp_path / "run" / "saliency.png").stat().st_size > 0
     # the suite page's table: one row per experiment, its ratio judged against the goal of <= 1.1
-    from kzoo.reproduce import clusters_section
+    from kzoo.families.clusters.page import clusters_section
 
     record = {**res, "experiment": json.loads((tmp_path / "run" / "run.json").read_text())["experiment"]}
     table = clusters_section(tmp_path, tmp_path, [record])

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.sims import cosmo_maps
+from kzoo.families.cosmo import sky as cosmo_maps
 
 pytest.importorskip("colossus")
 
@@ -72,16 +72,16 @@ def test_the_networks_and_the_circular_padding():
 def test_a_run_is_judged_on_its_suite_and_on_the_other(tmp_path, monkeypatch):
     import dataclasses
 
-    from kzoo.experiments import EXPERIMENTS
+    from kzoo.experiments import declared
     from kzoo.reproduce import reproduce
 
-    monkeypatch.setitem(EXPERIMENTS, "cosmo-6p-o3", dataclasses.replace(
-        EXPERIMENTS["cosmo-6p-o3"], model_args={"hidden": 2, "blocks": 4}))
+    monkeypatch.setitem(declared(), "cosmo-6p-o3", dataclasses.replace(
+        declared()["cosmo-6p-o3"], model_args={"hidden": 2, "blocks": 4}))
     r = reproduce("cosmo-6p-o3", tmp_path / "w", n=150, epochs=1, workers=1, results_dir=tmp_path / "res")
     assert set(r["also_on"]) == {"cosmo_simba"} and set(r["also_on"]["cosmo_simba"]) == set(r["metrics"])
     assert "coverage_68" in r["metrics"]["omega_m"]  # a mean and a sigma per parameter, calibrated on val
     assert list((tmp_path / "w").rglob("saliency.png"))  # group H's question: where does it look?
-    from kzoo.reproduce import cosmo_section
+    from kzoo.families.cosmo.page import cosmo_section
 
     rows = [line for line in cosmo_section(tmp_path, tmp_path / "res", [r]).splitlines() if "| omega_m |" in line]
     assert [row.split(" | ")[3] for row in rows] == ["cosmo_tng", "cosmo_simba"]  # in-suite, then across

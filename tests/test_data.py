@@ -8,7 +8,7 @@ from conftest import tiny_recipe
 from kzoo.data import DataError, RecipeError, dataset, load_arrays, load_manifest, load_recipe, write_shards
 from kzoo.data.recipes import scale_splits
 from kzoo.data.shards import example_bytes, plan_shards, tfrecord
-from kzoo.sims import galactic_center as gc
+from kzoo.families.gc import sky as gc
 
 
 def _shard_hashes(d):

@@ -7,7 +7,7 @@ import kzoo
 from kzoo.export import load_model
 from kzoo.layers import NoiseWeightedChannels
 from kzoo.losses import get as get_loss
-from kzoo.models.sersic import AUTOENCODER_LOSS_WEIGHTS
+from kzoo.families.sersic.models import AUTOENCODER_LOSS_WEIGHTS
 
 TINY_AE = {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)}  # 16 -> 4 x 4 x 8: fast
 

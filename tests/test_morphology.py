@@ -121,7 +121,7 @@ def test_binning_feeds_phi_the_averaged_image_and_the_autoencoder_reconstructs_f
 
 
 def test_the_sky_draws_each_class_in_range_and_repeats_its_bytes():
-    from kzoo.sims import morphology
+    from kzoo.families.svdd import sky as morphology
 
     a = morphology.simulate(np.random.default_rng(4), 12, npix=32)
     b = morphology.simulate(np.random.default_rng(4), 12, npix=32)
@@ -230,19 +230,19 @@ def test_an_absence_of_structure_is_nearer_the_class_mean_than_the_class_itself(
 def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it(svdd_run, tmp_path):
     import shutil
 
-    from kzoo.experiments import EXPERIMENTS
+    from kzoo.experiments import declared
     from kzoo.report import headline_rows
-    from kzoo.reproduce import svdd_pca_record, svdd_section
+    from kzoo.families.svdd.page import svdd_pca_record, svdd_section
 
     d, _ = svdd_run
     for other in ("morphology", "morphology_simlike"):  # where reproduce keeps the other recipes' data
         shutil.copytree(d / "all", tmp_path / f"data-{other}")
-    exp = EXPERIMENTS["svdd-elliptical-soft"]
+    exp = declared()["svdd-elliptical-soft"]
     rec = svdd_pca_record(exp, d / "svdd", d / "ell", tmp_path)
     assert rec["n_train"] == 64 and "PCA" in rec["method"]
     assert set(rec["morphology"]) == {"all", "barred", "spiral"}
     assert all(0 <= v["auroc"] <= 1 for v in rec["morphology"].values())
-    assert svdd_pca_record(EXPERIMENTS["svdd-elliptical-ae"], d / "ae", d / "ell", tmp_path) is None
+    assert svdd_pca_record(declared()["svdd-elliptical-ae"], d / "ae", d / "ell", tmp_path) is None
     m = {"all": {"auroc": 0.9, "accuracy_at_midpoint": 0.8, "thresholds": [0, 1, 2, 3],
                  "zones": {"normal": [1] * 5, "anomalous": [1] * 5}}, "barred": {"auroc": 0.85}}
     record = {"experiment": exp.to_dict(), "also_on": {"morphology": m}, "reference": {}, "epochs_run": 2,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.sims import photometry
+from kzoo.families.photoz import sky as photometry
 
 
 def test_the_catalogue_is_flux_limited_its_colours_are_differences_and_it_repeats_its_bytes():

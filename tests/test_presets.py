@@ -45,7 +45,7 @@ def test_the_gc_dm_preset_measures_dark_matter_on_fresh_maps(tmp_path):
 def test_the_unet_preset_finds_point_sources_in_fresh_maps_and_writes_its_map(tmp_path, capsys):
     """kzoo predict with a model whose output is an image: the map goes to a file, and it finds the sources."""
     from kzoo.metrics import roc_auc
-    from kzoo.sims import galactic_center
+    from kzoo.families.gc import sky as galactic_center
 
     sim = galactic_center.simulate(np.random.default_rng(321), 4)  # the seed's sky, maps the preset never saw
     files = []

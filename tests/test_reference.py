@@ -24,7 +24,7 @@ def test_known_source_fit_uses_the_skys_psf(physical):
     # The known-source template fit blurs the stored flux map with the sky's own PSF: the seed's un-normalised one
     # unless psf_normalised. Noiseless maps built the simulator's way are fitted exactly.
     from kzoo.reference import poisson_template_fit
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     params = {**TINY, **(gc.PHYSICAL if physical else {})}
     sim = gc.simulate(np.random.default_rng(0), 2, components=True, **params)
@@ -61,7 +61,7 @@ def scipy_template_fit(counts, templates, background=None, x0=0.5):
 
 def _simulated_fit_problem(known_sources: bool, n: int = 48):
     """Simulated tiny maps (the seed's sky at 16 x 16) and the templates the classical reference fits."""
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     params = {**TINY, "npix": 16}
     sim = gc.simulate(np.random.default_rng(11), n, **params)

@@ -64,7 +64,7 @@ def test_bound_is_stable_when_the_steps_are_halved_or_doubled():
 
 
 def test_lbfgs_fit_recovers_a_noiseless_galaxy():
-    from kzoo.sims.sersic import draw_noiseless
+    from kzoo.families.sersic.sky import draw_noiseless
 
     truth = np.array([2e5, 1.5, 0.4, 0.1, -0.2])
     fit = R.sersic_lbfgs_fit(draw_noiseless(*truth, PSF), 0.0, PSF)  # default start: image sum, n 2, moments
@@ -74,7 +74,7 @@ def test_lbfgs_fit_recovers_a_noiseless_galaxy():
 
 def test_reference_entry_runs_on_a_tiny_fake_split(monkeypatch):
     import kzoo.data.pipeline as pipeline
-    from kzoo.sims.sersic import draw_noiseless
+    from kzoo.families.sersic.sky import draw_noiseless
 
     rng = np.random.default_rng(0)
     truth = np.array([[1e5, 2.0, 0.3, 0.05, 0.1], [2e5, 1.0, 0.4, -0.1, 0.0], [3e5, 4.0, 0.2, 0.0, 0.3]])

@@ -1,7 +1,7 @@
 import pytest
 
 import kzoo
-from kzoo.registry import UnknownNameError
+from kzoo.errors import UnknownNameError
 
 
 def test_list_models_and_wildcards():

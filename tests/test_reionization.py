@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.sims import reionization
+from kzoo.families.reionization import sky as reionization
 from kzoo.sims.params import ParamError
 
 TINY = {"npix": 16, "box_mpc": 32.0, "r_bubble_max_mpc": 10.0, "hires_factor": 1, "redshift_range": [6.0, 10.0],
@@ -127,7 +127,7 @@ def test_pca_at_full_rank_reconstructs_exactly():
 
 def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp_path):
     from kzoo.experiments import get_experiment
-    from kzoo.reproduce import reionization_section
+    from kzoo.families.reionization.page import reionization_section
 
     def record(name, metrics, classical=None):
         return {"experiment": get_experiment(name).to_dict(), "metrics": metrics, "epochs_run": 7,
@@ -150,7 +150,7 @@ def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp
 
 def test_the_ceiling_gives_every_blank_map_its_most_common_class(tmp_path, monkeypatch):
     import kzoo.data.pipeline as pipeline
-    from kzoo.reproduce import identical_input_ceiling
+    from kzoo.families.reionization.page import identical_input_ceiling
 
     x = np.ones((10, 4, 4, 1), np.float32)
     x[:4] = 0  # four blank maps: classes 0, 0, 1, 2

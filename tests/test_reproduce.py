@@ -10,9 +10,9 @@ SMALL_CNN = {"filters": (4, 4, 8, 8, 8, 8), "dense": (16,)}  # gc_cnn at a fract
 def small_gc_dm(monkeypatch):
     import dataclasses
 
-    from kzoo.experiments import EXPERIMENTS
+    from kzoo.experiments import declared
 
-    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], model_args=SMALL_CNN))
+    monkeypatch.setitem(declared(), "gc-dm", dataclasses.replace(declared()["gc-dm"], model_args=SMALL_CNN))
 
 
 def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypatch):
@@ -34,12 +34,12 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypa
     # a new goal is not a new run, but a new learning rate is: the finished run is trained again
     import dataclasses
 
-    from kzoo.experiments import EXPERIMENTS
+    from kzoo.experiments import declared
 
-    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], goals={}))
+    monkeypatch.setitem(declared(), "gc-dm", dataclasses.replace(declared()["gc-dm"], goals={}))
     reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns == model_time
-    monkeypatch.setitem(EXPERIMENTS, "gc-dm", dataclasses.replace(EXPERIMENTS["gc-dm"], learning_rate=5e-4))
+    monkeypatch.setitem(declared(), "gc-dm", dataclasses.replace(declared()["gc-dm"], learning_rate=5e-4))
     reproduce("gc-dm", tmp_path / "work", n=120, epochs=1, workers=1, results_dir=results)
     assert (tmp_path / "work" / "run" / "model.keras").stat().st_mtime_ns != model_time
     assert json.loads((tmp_path / "work" / "run" / "run.json").read_text())["experiment"]["learning_rate"] == 5e-4
@@ -48,7 +48,7 @@ def test_reproduce_writes_the_table_and_reuses_a_finished_run(tmp_path, monkeypa
 def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch):
     from kzoo import reproduce as rp
 
-    monkeypatch.setitem(rp.SUITES, "tiny", "gc-dm")
+    monkeypatch.setitem(rp.suites(), "tiny", rp.Suite("tiny", ("gc-dm",)))
     records = rp.reproduce_suite("tiny", tmp_path / "work", n=100, epochs=1, workers=1, results_dir=tmp_path / "res")
     assert [r["experiment"]["name"] for r in records] == ["gc-dm"]
     page = (tmp_path / "res" / "tiny.md").read_text()
@@ -63,7 +63,9 @@ def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch)
     write_json(tmp_path / "res" / "gc-fisher.json", {
         "params": load_recipe("galactic_center")["params"],
         "known_maps": {"A_dm": {"mae_scaled": 0.03}}, "gaussian_unknown_fields": {"A_dm": {"mae_scaled": 0.186}}})
-    monkeypatch.setitem(rp.SUITE_FLOORS, "tiny", rp.gc_floors)
+    from kzoo.families.gc.page import gc_floors
+
+    monkeypatch.setitem(rp.suites(), "tiny", rp.Suite("tiny", ("gc-dm",), floors=gc_floors))
     model = tmp_path / "work" / "gc-dm" / "run" / "model.keras"
     mtime = model.stat().st_mtime_ns
     again = rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
@@ -196,7 +198,7 @@ def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(
 
 
 def test_the_spectra_section_names_each_gans_noise_and_its_spread():
-    from kzoo.reproduce import spectra_section
+    from kzoo.families.spectra.page import spectra_section
 
     def record(name, **args):
         m = {"cross_correlation": {"r_median_generated": 0.5, "r_median_real": 0.9, "r_ks": 0.6,

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.sims import rings
+from kzoo.families.rings import sky as rings
 from kzoo.sims.params import ParamError
 
 
@@ -76,7 +76,7 @@ def test_a_ring_count_run_has_one_output_per_class_and_the_pca_svm_beside_it(tmp
     assert res["classical_reference"]["method"] == "pca_svm" and np.sum(c["confusion"]) == 90
     assert c["accuracy"] > 0.5  # a linear SVM on 50 components of 210 images does better than chance (1/3)
     assert (tmp_path / "run" / "confusion.png").exists()
-    from kzoo.reproduce import rings_section
+    from kzoo.families.rings.page import rings_section
 
     record = {**res, "experiment": json.loads((tmp_path / "run" / "run.json").read_text())["experiment"],
               "epochs_run": 1}

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("galsim")
 
 from kzoo.data import dataset, write_shards  # noqa: E402
-from kzoo.experiments import EXPERIMENTS, get_experiment, pipeline_args  # noqa: E402
+from kzoo.experiments import declared, get_experiment, pipeline_args  # noqa: E402
 from kzoo.train import fit  # noqa: E402
 
 TINY_XCEPTION = {"sep_filters": 4, "residual_blocks": 1}
@@ -54,15 +54,15 @@ def test_the_autoencoder_trains_evaluates_and_exports_on_the_one_fit_path(v1, tm
 
 
 def test_the_autoencoders_latent_is_held_against_the_cramer_rao_bound(v1, tmp_path, monkeypatch):
-    from kzoo import reproduce as rp
+    from kzoo.families.sersic import page
 
     assert [n for n in ("sersic-v1-ae", "sersic-v1-denoise", "sersic-v1-noiseless", "sersic-v3-conditions")
-            if rp._sees_noisy_image(get_experiment(n).to_dict())] == ["sersic-v1-ae", "sersic-v3-conditions"]
-    monkeypatch.setattr(rp, "SERSIC_CRB_IMAGES", 2)
-    monkeypatch.setattr(rp, "SERSIC_FIXED_IMAGES", 16)
+            if page._sees_noisy_image(get_experiment(n).to_dict())] == ["sersic-v1-ae", "sersic-v3-conditions"]
+    monkeypatch.setattr(page, "SERSIC_CRB_IMAGES", 2)
+    monkeypatch.setattr(page, "SERSIC_FIXED_IMAGES", 16)
     fit("sersic-v1-ae", v1, tmp_path / "ae", epochs=1, batch_size=8, verbose=0,
         model_args={"filters": (4, 4, 4, 4, 4, 8), "dense": (16, 8)})
-    rec = rp.sersic_crb_record(get_experiment("sersic-v1-ae"), tmp_path / "ae", v1, tmp_path / "out")
+    rec = page.sersic_crb_record(get_experiment("sersic-v1-ae"), tmp_path / "ae", v1, tmp_path / "out")
     fixed = rec["fixed_galaxy"]["60"]
     assert fixed["images"] == 16 and len(fixed["std"]) == 5 and all(s > 0 for s in fixed["std"])
     assert rec["snr_bins"]["images"] == 2 and set(rec["snr_bins"]["params"]) == {"flux", "n", "re", "g1", "g2"}
@@ -72,7 +72,7 @@ def test_a_run_is_judged_on_the_fixed_galaxy_with_its_training_label_ranges(v1, 
     from kzoo.evaluate import evaluate
 
     # no L-BFGS fits here (seconds per image): the classical reference is tested in test_reference_sersic
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1", dataclasses.replace(EXPERIMENTS["sersic-v1"], reference_method=""))
+    monkeypatch.setitem(declared(), "sersic-v1", dataclasses.replace(declared()["sersic-v1"], reference_method=""))
     run = tmp_path / "run"
     fit("sersic-v1", v1, run, epochs=1, batch_size=8, verbose=0, model_args=TINY_XCEPTION)
     before = (run / "metrics.json").read_bytes()
@@ -92,11 +92,12 @@ def test_a_run_is_judged_on_the_fixed_galaxy_with_its_training_label_ranges(v1, 
 
 def test_reproduce_sersic_holds_the_networks_against_the_cramer_rao_bound(tmp_path, monkeypatch):
     from kzoo import reproduce as rp
+    from kzoo.families.sersic import page
 
-    monkeypatch.setitem(rp.SUITES, "sersic", "sersic-v1")
-    monkeypatch.setattr(rp, "SERSIC_CRB_IMAGES", 3)
-    monkeypatch.setattr(rp, "SERSIC_FIXED_IMAGES", 64)
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1", dataclasses.replace(EXPERIMENTS["sersic-v1"], reference_method="",
+    monkeypatch.setitem(rp.suites(), "sersic", dataclasses.replace(rp.suites()["sersic"], experiments=("sersic-v1",)))
+    monkeypatch.setattr(page, "SERSIC_CRB_IMAGES", 3)
+    monkeypatch.setattr(page, "SERSIC_FIXED_IMAGES", 64)
+    monkeypatch.setitem(declared(), "sersic-v1", dataclasses.replace(declared()["sersic-v1"], reference_method="",
                                                                       model_args=TINY_XCEPTION))
     rp.reproduce_suite("sersic", tmp_path / "work", n=40, epochs=1, workers=1, results_dir=tmp_path / "res")
     page = (tmp_path / "res" / "sersic.md").read_text()
@@ -132,13 +133,13 @@ def test_denoise_then_measure_trains_the_estimator_on_the_frozen_denoiser_of_its
     from kzoo import reproduce as rp
     from kzoo.export import load_model
 
-    monkeypatch.setitem(rp.SUITES, "pipeline", "sersic-v1-[dt]*")
+    monkeypatch.setitem(rp.suites(), "pipeline", rp.Suite("pipeline", ("sersic-v1-denoise", "sersic-v1-two-stage")))
     small_unet = {"base_filters": 2, "depth": 2}
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-denoise",
-                        dataclasses.replace(EXPERIMENTS["sersic-v1-denoise"], model_args=small_unet))
-    monkeypatch.setitem(EXPERIMENTS, "sersic-v1-two-stage", dataclasses.replace(
-        EXPERIMENTS["sersic-v1-two-stage"], reference_method="",
-        model_args={**EXPERIMENTS["sersic-v1-two-stage"].model_args, "estimator_args": TINY_XCEPTION}))
+    monkeypatch.setitem(declared(), "sersic-v1-denoise",
+                        dataclasses.replace(declared()["sersic-v1-denoise"], model_args=small_unet))
+    monkeypatch.setitem(declared(), "sersic-v1-two-stage", dataclasses.replace(
+        declared()["sersic-v1-two-stage"], reference_method="",
+        model_args={**declared()["sersic-v1-two-stage"].model_args, "estimator_args": TINY_XCEPTION}))
     work = tmp_path / "work"
     shutil.copytree(v1, work / "data" / "sersic_v1")  # the module's dataset (seed 5, 40 images): reused, not remade
     records = rp.reproduce_suite("pipeline", work, n=40, seed=5, epochs=1, workers=1, results_dir=tmp_path / "res")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kzoo.sims import galactic_center as gc
+from kzoo.families.gc import sky as gc
 from kzoo.sims import get_sky
 
 SMALL = {"npix": 32, "n_gc_range": (20, 80), "n_disk_range": (100, 400)}

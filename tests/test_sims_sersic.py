@@ -1,4 +1,4 @@
-"""The Sersic sky of seed 003 (kzoo.sims.sersic): tiny sizes, GalSim takes ~40 ms per image with a new n."""
+"""The Sersic sky of seed 003 (kzoo.families.sersic.sky): tiny sizes, GalSim takes ~40 ms per image with a new n."""
 
 import hashlib
 import json
@@ -9,7 +9,7 @@ import pytest
 from kzoo.cli import main
 from kzoo.data import load_recipe, write_shards
 from kzoo.sims import get_sky
-from kzoo.sims import sersic
+from kzoo.families.sersic import sky as sersic
 from kzoo.sims.params import ParamError
 
 TEST_GALAXY = [1e5, 3.0, 0.3, -0.069, 0.15]  # the seed's fixed test galaxy: flux, n, re, g1, g2 (PSF 0.5)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from kzoo.sims import spectra
+from kzoo.families.spectra import sky as spectra
 
 
 def test_a_line_lands_at_one_plus_z_times_its_rest_wavelength():

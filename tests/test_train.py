@@ -101,7 +101,7 @@ def test_regression_metrics_by_hand():
 
 def test_poisson_template_fit_recovers_known_amplitudes_from_a_noiseless_map():
     from kzoo.reference import poisson_template_fit
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     T = gc.mean_templates(npix=32)
     truth = dict(zip(T, [0.3, 0.7, 0.2, 0.9, 1.1, 0.8]))
@@ -115,7 +115,7 @@ def test_poisson_template_fit_recovers_known_amplitudes_from_a_noiseless_map():
 
 def test_cramer_rao_errors_match_the_scatter_of_maximum_likelihood_fits():
     from kzoo.reference import poisson_cramer_rao, poisson_template_fit
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     sim = gc.simulate(np.random.default_rng(4), 1, components=True, npix=16)
     comp, amps = sim["components"][0].astype(np.float64), np.array([0.6, 0.5, 0.4, 0.7])
@@ -299,7 +299,7 @@ def test_multi_output_experiment_reports_physical_units(tiny_data, tmp_path):
 
 def test_known_source_template_fit_recovers_amplitudes_from_a_noiseless_map():
     from kzoo.reference import poisson_template_fit
-    from kzoo.sims import galactic_center as gc
+    from kzoo.families.gc import sky as gc
 
     T = {k: v for k, v in gc.mean_templates(npix=32).items() if not k.startswith("ps_")}
     truth = dict(zip(T, [0.4, 0.6, 0.3, 0.8]))

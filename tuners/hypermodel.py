@@ -95,12 +95,12 @@ class ExperimentHyperModel(kt.HyperModel):
 def get_hypermodel(name: str, data_dir, **fixed_model_args) -> ExperimentHyperModel:
     """A keras_tuner.HyperModel for an experiment, or for a zoo model (its first declared experiment), on the
     dataset ``data_dir``: ``tuners.get_hypermodel("gc_unet", "data/seg")``."""
-    from kzoo.experiments import EXPERIMENTS, get_experiment
+    from kzoo.experiments import declared, get_experiment
     from kzoo.registry import spec
 
-    if name not in EXPERIMENTS:
+    if name not in declared():
         model = spec(name).name  # an unknown name: the registry's error, with the closest names
-        found = [e for e in sorted(EXPERIMENTS) if EXPERIMENTS[e].model == model]
+        found = [e for e, exp in sorted(declared().items()) if exp.model == model]
         if not found:
             raise ValueError(f"no experiment declares the model {model}; give an experiment (kzoo list --experiments)")
         name = found[0]

@@ -9,10 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from kzoo.sims import SKIES, get_sky
+from kzoo.sims import get_sky, skies
 from kzoo.sims.params import ParamError
-
-RECIPE_DIR = Path(__file__).parent / "recipes"
 
 # key: (type(s), required)
 SCHEMA = {
@@ -31,8 +29,21 @@ class RecipeError(ValueError):
     """A recipe that does not follow the schema; the message lists every problem."""
 
 
+def recipe_files() -> dict[str, Path]:
+    """``{name: path}`` of the built-in recipes: every family's ``recipes/*.yaml`` (see kzoo.families)."""
+    from kzoo.families import families
+
+    out: dict[str, Path] = {}
+    for fam in families().values():
+        for path in sorted((fam.folder() / "recipes").glob("*.yaml")):
+            if path.stem in out:
+                raise ImportError(f"recipe {path.stem!r} is declared twice: {out[path.stem]} and {path}")
+            out[path.stem] = path
+    return out
+
+
 def list_recipes() -> list[str]:
-    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+    return sorted(recipe_files())
 
 
 def load_recipe(name_or_path: str | os.PathLike | dict) -> dict:
@@ -42,9 +53,9 @@ def load_recipe(name_or_path: str | os.PathLike | dict) -> dict:
     else:
         path = Path(name_or_path)
         if not path.is_file() and not path.suffix:  # a built-in name (a folder of that name is not a recipe)
-            path = RECIPE_DIR / f"{name_or_path}.yaml"
-            if not path.exists():
-                from kzoo.registry import closest
+            path = recipe_files().get(str(name_or_path))
+            if path is None:
+                from kzoo.errors import closest
 
                 raise closest(str(name_or_path), list_recipes(), "recipe (or a path to a .yaml/.json file)")
         where = str(path)
@@ -73,8 +84,8 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
     sky = raw.get("sky")
     module = None
     if isinstance(sky, str):
-        if sky not in SKIES:
-            errors.append(f"'sky' {sky!r} is not a simulator (known: {', '.join(sorted(SKIES))})")
+        if sky not in skies():
+            errors.append(f"'sky' {sky!r} is not a simulator (known: {', '.join(sorted(skies()))})")
         else:
             module = get_sky(sky)
     splits = raw.get("splits")
@@ -130,3 +141,9 @@ def scale_splits(splits: dict[str, int], n: int) -> dict[str, int]:
         k = max(out, key=out.get)
         out[k] -= 1
     return out
+
+
+def load_recipe_param(recipe: str, key: str):
+    """A parameter of a built-in recipe as its sky reads it (the sky's default where the recipe is silent)."""
+    r = load_recipe(recipe)
+    return get_sky(r["sky"]).validate_params(r.get("params", {}))[key]

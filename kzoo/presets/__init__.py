@@ -60,7 +60,7 @@ def preset_entry(name: str, directory=None) -> dict:
     """The manifest entry of a preset; PresetError names the closest presets."""
     entries = manifest(directory)
     if name not in entries:
-        from kzoo.registry import closest
+        from kzoo.errors import closest
 
         raise PresetError(str(closest(name, entries, "preset")) if entries else
                           f"unknown preset {name!r}; no presets in {directory or PRESET_DIR}")
@@ -131,7 +131,7 @@ def load_frozen(path_or_preset, who: str, argument: str, input_shape=None, norma
 def preset_error(name: str, directory=None) -> PresetError:
     """The error for a name that is neither a preset nor an existing path."""
     names = list_presets(directory=directory)
-    from kzoo.registry import closest
+    from kzoo.errors import closest
 
     hint = str(closest(name, names, "preset")).split("; ", 1)[1] if names else "no presets installed"
     return PresetError(f"{name}: neither a preset nor an existing run directory or .keras file; {hint}")
@@ -242,7 +242,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
 
 def model_card(name: str, e: dict, record: dict) -> str:
     """The markdown model card of a preset, from its manifest entry and reproduce record."""
-    from kzoo.registry import seed_title
+    from kzoo.seeds import seed_title
     from kzoo.report import metric_table
 
     scaled = ""

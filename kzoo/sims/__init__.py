@@ -1,4 +1,4 @@
-"""Simulators: one module per sky, each a numpy function ``simulate(rng, n, **params)``.
+"""Simulators: one module per sky (in its family's folder, see kzoo.families), each a numpy function ``simulate(rng, n, **params)``.
 
 Every sky module defines ``simulate``, ``DEFAULTS`` (its parameters), ``PARAMS`` (each parameter's
 type and allowed range, a ``kzoo.sims.params.Param``), ``LABELS`` (label names in order), ``FEATURES``
@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import importlib
 
-SKIES = {
-    "galactic_center": "kzoo.sims.galactic_center",
-    "sersic": "kzoo.sims.sersic",
-    "clusters": "kzoo.sims.clusters",
-    "cosmo_maps": "kzoo.sims.cosmo_maps",
-    "rings": "kzoo.sims.rings",
-    "reionization": "kzoo.sims.reionization",
-    "morphology": "kzoo.sims.morphology",
-    "image_folder": "kzoo.sims.image_folder",
-    "photometry": "kzoo.sims.photometry",
-    "spectra": "kzoo.sims.spectra",
-}
+SHARED_SKIES = {"image_folder": "kzoo.sims.image_folder"}  # skies of no family: a user's own images
+
+
+def skies() -> dict[str, str]:
+    """``{sky name: module}``: every family's skies (``kzoo.families``) and the shared ones."""
+    from kzoo.families import skies as family_skies
+
+    return {**family_skies(), **SHARED_SKIES}
 
 
 def get_sky(name: str):
     """The simulator module of sky ``name``; UnknownNameError lists the closest names."""
-    if name not in SKIES:
-        from kzoo.registry import closest
+    known = skies()
+    if name not in known:
+        from kzoo.errors import closest
 
-        raise closest(name, SKIES, "sky")
-    return importlib.import_module(SKIES[name])
+        raise closest(name, known, "sky")
+    return importlib.import_module(known[name])

@@ -1,0 +1,11 @@
+"""Sersic galaxies of seed 003: the family's declaration (see kzoo.families for what its modules hold)."""
+
+from kzoo.families import Family
+
+FAMILY = Family(
+    name='sersic',
+    title='Sersic galaxies of seed 003: five parameters by the separable-convolution Xception, the parameter-latent autoencoder, the denoising pipeline and the Cramer-Rao bound',
+    seed='003_1092a4b99fd26c02.txt',
+    skies={'sersic': 'sky'},
+    aliases=(),
+)
