@@ -1,11 +1,11 @@
 """Seed 003's physical limit and classical baseline on its fixed galaxy: the Cramer-Rao bound of
 (flux, n, re, g1, g2) beside the seed's typed-in table, and the L-BFGS-B fit's accuracy and time per image.
 
-* ``kzoo.reference.sersic_fisher`` on the fixed galaxy (flux 1e5, n 3, re 0.3, g1 -0.069, g2 0.15,
+* ``kzoo.families.sersic.reference.sersic_fisher`` on the fixed galaxy (flux 1e5, n 3, re 0.3, g1 -0.069, g2 0.15,
   PSF FWHM 0.5) at SNR 60 and 30 (sigma = sqrt(sum mu^2) / SNR): the bound without the variance's
   own parameter dependence (the default), with it, and for Gaussian noise alone; the seed's table and
   our / seed; the largest change of the bound when the steps are halved or doubled.
-* ``kzoo.reference.sersic_lbfgs_fit`` on ``--fits`` noise realisations of that galaxy at SNR 60
+* ``kzoo.families.sersic.reference.sersic_lbfgs_fit`` on ``--fits`` noise realisations of that galaxy at SNR 60
   (Poisson + Gaussian sigma, the seed's noise): seconds and CPU seconds per image, GalSim draws,
   and the estimates' bias and std beside the bound (std from few fits: +-1/sqrt(2 fits) relative).
 
@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, md_table, output_args, report  # noqa: E402
 
-from kzoo import reference as R  # noqa: E402
+from kzoo.families.sersic import reference as R  # noqa: E402
 from kzoo.families.sersic.sky import draw_noiseless  # noqa: E402
 
 NAMES = list(R.SERSIC_PARAMS)
@@ -109,9 +109,9 @@ def main(argv=None):
     t2 = md_table(["", *NAMES], [row("bias", fit["bias"]), row("std", fit["std"]),
                                  row("std / CRB", np.array(fit["std"]) / crb60, "{:.2f}"),
                                  row("|bias| / CRB", np.abs(fit["bias"]) / crb60, "{:.2f}")])
-    body = (f"## Cramer-Rao bound (`kzoo.reference.sersic_fisher`)\n\nsigma = {crb['60']['sigma']:.2f} at SNR 60, "
+    body = (f"## Cramer-Rao bound (`kzoo.families.sersic.reference.sersic_fisher`)\n\nsigma = {crb['60']['sigma']:.2f} at SNR 60, "
             f"{crb['30']['sigma']:.2f} at SNR 30; pixel variance mu + sigma^2 (Poisson + Gaussian).\n\n{t1}\n"
-            f"## L-BFGS-B fit (`kzoo.reference.sersic_lbfgs_fit`), {fit['n_fits']} noise realisations at SNR 60\n\n"
+            f"## L-BFGS-B fit (`kzoo.families.sersic.reference.sersic_lbfgs_fit`), {fit['n_fits']} noise realisations at SNR 60\n\n"
             f"{fit['seconds_mean']:.1f} s per image (median {fit['seconds_median']:.1f}, max {fit['seconds_max']:.1f}; "
             f"{fit['cpu_seconds_mean']:.1f} CPU seconds), {fit['ndraws_mean']:.0f} GalSim draws per fit, "
             f"{fit['converged']} of {fit['n_fits']} with the optimiser's convergence flag.\n\n{t2}")

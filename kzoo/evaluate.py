@@ -84,13 +84,7 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         plots.saliency_grid(x0, grads, cams, out_dir / "saliency.png",
                             titles=[f"{targets[0]} true {y_true[i, 0]:.3g}, pred {y_pred[i, 0]:.3g}" for i in pick],
                             title=f"{exp['name']}: gradients and Grad-CAM ({layer})")
-    if opts.get("ring_overlays"):  # seed 001 F's figure: true (red) and predicted (cyan) rings over test images
-        k = int(opts["ring_overlays"])
-        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=k, shuffle=False,
-                               manifest=manifest, verify=False))).numpy()
-        plots.ring_overlays(x0, y_true[:k], y_pred[:k], targets, out_dir / "rings.png",
-                            npix=int(manifest["recipe"]["params"].get("npix", x0.shape[1])),
-                            title=f"{exp['name']}: true (red) and predicted (cyan) rings, {split} split")
+    family_figures(opts, run, data_dir, split, manifest, out_dir, y_true, y_pred, targets)
     if opts.get("rotation_test"):  # the seeds' test: the same images turned (does the answer depend on orientation?)
         metrics = rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets, r, metrics)
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred, names=np.array(targets),
@@ -356,21 +350,14 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     classes = class_count(manifest, target)
     opts = exp.get("evaluation_args") or {}
     names = class_names(exp, classes, manifest, target)
-    y_true, y_pred, spectra = [], [], []
+    y_true, y_pred = [], []
     for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
         y_true.append(y.numpy()[:, 0])
         y_pred.append(np.argmax(infer(model, x, np.float32), axis=-1))
-        if opts.get("power_spectra"):
-            from kzoo.reference import power_spectrum_features
-
-            spectra.append(power_spectrum_features(x.numpy()[..., 0]))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     metrics = classification_metrics(y_true, y_pred, target, classes, names)
-    if spectra:  # is the information in the maps' statistics at all? each class's mean spectrum and its scatter
-        spectra = np.concatenate(spectra)
-        plots.class_spectra(spectra, y_true, names, out_dir / "power_spectra.png",
-                            title=f"{exp['name']}: {split} split, by true {opts.get('class_label', target)}")
+    family_figures(opts, run, data_dir, split, manifest, out_dir, y_true, y_pred, names)
     np.savez_compressed(out_dir / f"predictions_{split}.npz", y_true=y_true, y_pred=y_pred)
     plots.confusion_matrix(np.asarray(metrics[target]["confusion"]), names, out_dir / "confusion.png",
                            title=f"{exp['name']}: {split} split ({len(y_true)} images), accuracy "
@@ -378,183 +365,45 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
-def find_run(reference: str, near: Path) -> Path | None:
-    """The run directory that ``"run:<experiment>"`` names, in a suite's layout (``WORK/<experiment>/run``)
-    beside ``near`` (a run, or its staging area), or None where there is none finished."""
-    name = reference[4:] if reference.startswith("run:") else reference
-    for parent in list(Path(near).resolve().parents)[:4]:
-        if (parent / name / "run" / "model.keras").exists():
-            return parent / name / "run"
-    return None
-
-
-def _generation(model, run, data_dir, split, manifest, out_dir):
-    """A conditional generator (``kzoo.families.rings.models.ConditionalVAE``) on a split. ``reconstruction``: ``mse`` =
-    mean (reconstruction - image)^2 and ``bce_per_pixel`` = the mean binary cross-entropy per pixel, the
-    reconstruction decoded from the mean of q(z | image, c). Per condition (e.g. ``r``), for one image generated
-    from z ~ N(0, 1) at every image's own conditions: ``rmse_generated`` = sqrt(mean (measured - requested)^2)
-    and ``bias_generated`` = mean(measured - requested), measured by a trained regressor
-    (``evaluation_args["regressor"]``, "run:<experiment>", in physical units), and ``rmse_real`` = the same
-    regressor's error on the real images (what a perfect generator would score)."""
-    from kzoo.data.pipeline import dataset, unscale_targets
-    from kzoo.experiments import pipeline_args
-    from kzoo.export import load_model
-
-    exp = run["experiment"]
-    opts = exp.get("evaluation_args") or {}
-    real, recon, cond, gen = [], [], [], []
-    for i, (x, y) in enumerate(dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False,
-                                       manifest=manifest, verify=False)):
-        real.append(y.numpy())
-        recon.append(infer(model, x, np.float32))
-        cond.append(x["conditions"].numpy())
-        gen.append(model.generate(cond[-1], seed=int(run["seed"]) + i))
-    real, recon, cond, gen = (np.concatenate(a) for a in (real, recon, cond, gen))
-    eps = 1e-7
-    p = np.clip(recon, eps, 1 - eps)
-    metrics = {"reconstruction": {"n": int(len(real)), "mse": float(np.mean((recon - real) ** 2)),
-                                  "bce_per_pixel": float(np.mean(-(real * np.log(p) + (1 - real) * np.log(1 - p))))}}
-    names = list(exp["inputs"]["conditions"])
-    where = find_run(opts["regressor"], out_dir) if opts.get("regressor") else None
-    if opts.get("regressor") and where is None:
-        metrics["reconstruction"]["regressor_run"] = (
-            f"not found: {opts['regressor']} (train it first, beside this run: kzoo reproduce "
-            f"{opts['regressor'][4:]} --out WORK/{opts['regressor'][4:]})")
-    elif where is not None:
-        reg_run = json.loads((where / "run.json").read_text())
-        reg = load_model(where / "model.keras")
-
-        def measure(images):
-            y = np.concatenate([infer(reg, images[s:s + 512], np.float64)
-                                for s in range(0, len(images), 512)])
-            if reg_run["experiment"]["scale_targets"]:
-                y = unscale_targets(y, reg_run["target_ranges"], reg_run["experiment"]["target_scale"])
-            return y
-
-        reg_names = list(reg_run["experiment"]["targets"])
-        cols = [reg_names.index(t) for t in names]
-        on_gen, on_real = measure(gen)[:, cols], measure(real)[:, cols]
-        metrics["reconstruction"]["regressor_run"] = str(where)
-        metrics.update({t: {"n": int(len(cond)),
-                            "rmse_generated": float(np.sqrt(np.mean((on_gen[:, j] - cond[:, j]) ** 2))),
-                            "rmse_real": float(np.sqrt(np.mean((on_real[:, j] - cond[:, j]) ** 2))),
-                            "bias_generated": float(np.mean(on_gen[:, j] - cond[:, j]))} for j, t in enumerate(names)})
-    plots.generated_examples(real[:6], recon[:6], gen[:6], [dict(zip(names, c)) for c in cond[:6]],
-                             out_dir / "generated.png", title=f"{exp['name']}: {split} split")
-    return metrics
-
-
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^(1/2)) of two sets of feature vectors (rows): the Frechet
-    distance of Gaussians fitted to them (the FID's formula)."""
-    from scipy import linalg
-
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    eye = 1e-6 * np.eye(a.shape[1])  # features that never fire (a dead ReLU) would make the covariances singular
-    sa, sb = np.cov(a, rowvar=False) + eye, np.cov(b, rowvar=False) + eye
-    root = linalg.sqrtm(sa @ sb)
-    root = root.real if np.iscomplexobj(root) else root
-    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(sa + sb - 2.0 * root))
-
-
-def spectrum_features(x_train, classes_train, seed: int = 0, epochs: int = 4):
-    """A small 1-D CNN (two strided convolutions, global pooling, dense 32) trained to tell the template class
-    of real training spectra; returns a function mapping spectra (n, L[, 1]) to its 32 penultimate features."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    inp = keras.Input((x_train.shape[1], 1))
-    h = keras.layers.Conv1D(16, 7, strides=2, activation="relu")(inp)
-    h = keras.layers.Conv1D(32, 7, strides=2, activation="relu")(h)
-    h = keras.layers.GlobalAveragePooling1D()(h)
-    feat = keras.layers.Dense(32, activation="relu", name="features")(h)
-    clf = keras.Model(inp, keras.layers.Dense(int(classes_train.max()) + 1, activation="softmax")(feat))
-    clf.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy")
-    clf.fit(x_train.reshape(len(x_train), -1, 1), classes_train, batch_size=128, epochs=epochs, verbose=0)
-    features = keras.Model(inp, feat)
-    return lambda x: np.asarray(features.predict(np.asarray(x).reshape(len(x), -1, 1), batch_size=512, verbose=0))
-
-
-def _spectra(model, run, data_dir, split, manifest, out_dir):
-    """A conditional spectrum generator (``kzoo.families.spectra.models.SpectraWGAN``) on a split, one spectrum generated
-    at every real one's parameters. ``cross_correlation`` (``kzoo.families.spectra.sky.cross_correlate`` against the four
-    CWW templates): ``r_median_real`` / ``r_median_generated`` = the median best correlation, ``r_ks`` = the two-
-    sample Kolmogorov-Smirnov distance between the two distributions of r (0: the same), ``template_agreement`` =
-    the fraction of generated spectra whose best template is that of the real one; in the observed frame,
-    ``z_error_generated`` = median |z_xc - z| / (1 + z) of the redshift measured on the generated spectrum against
-    the one it was conditioned on, ``z_error_real`` the same measurement on the real spectra (its floor), and
-    ``z_outliers_generated`` the fraction above 0.01. ``frechet``: the Frechet distance between real and generated
-    spectra in the 32 features of a small CNN trained on the real training spectra to tell their template class
-    (:func:`spectrum_features`), ``generated`` on one half of the split against the real other half, and
-    ``real_vs_real`` between the real halves (the floor). ``noise`` (a generator with noise, group B's question):
-    ``draw_std`` = the median over wavelengths and 16 parameter sets of the standard deviation of 8 spectra drawn
-    for the same parameters (0: the generator ignores its noise); ``latent_walk.png`` shows spectra along a straight
-    line between two noise vectors."""
-    from scipy.stats import ks_2samp
-
-    from kzoo.data.pipeline import dataset, load_arrays
-    from kzoo.experiments import pipeline_args
-    from kzoo.families.spectra import sky
-
-    exp = run["experiment"]
-    feature = exp["inputs"]["spectrum"]
-    names = list(exp["inputs"]["conditions"])
-    real, cond = [], []
-    for x, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=512, shuffle=False, manifest=manifest,
-                        verify=False):
-        real.append(x["spectrum"].numpy().reshape(len(x["spectrum"]), -1))
-        cond.append(x["conditions"].numpy())
-    real, cond = np.concatenate(real), np.concatenate(cond)
-    gen = model.generate(cond, seed=int(run["seed"])).reshape(len(real), -1)
-    params = manifest["params"]
-    observed = feature == "spectrum_obs"
-    grid = sky.obs_grid(params) if observed else sky.rest_grid(params)
-    z_lo, z_hi = params["z_range"]
-    z_grid = np.arange(max(0.0, z_lo - 0.05), z_hi + 0.0505, 0.001) if observed else np.arange(-0.02, 0.0205, 0.001)
-    xr, xg = sky.cross_correlate(real, grid, z_grid), sky.cross_correlate(gen, grid, z_grid)
-    xc = {"n": int(len(real)), "r_median_real": float(np.median(xr["r"])), "r_median_generated": float(np.median(xg["r"])),
-          "r_ks": float(ks_2samp(xr["r"], xg["r"]).statistic),
-          "template_agreement": float(np.mean(xr["template"] == xg["template"]))}
-    if observed and "z" in names:
-        z = cond[:, names.index("z")]
-        err_g, err_r = np.abs(xg["z"] - z) / (1 + z), np.abs(xr["z"] - z) / (1 + z)
-        xc.update({"z_error_generated": float(np.median(err_g)), "z_error_real": float(np.median(err_r)),
-                   "z_outliers_generated": float(np.mean(err_g > 0.01)), "z_outliers_real": float(np.mean(err_r > 0.01))})
-    x_train, t_train = load_arrays(data_dir, "train", inputs=feature, targets=["template_t"], manifest=manifest,
-                                   verify=False)
-    embed = spectrum_features(x_train.reshape(len(x_train), -1), np.round(t_train[:, 0]).astype(int),
-                              seed=int(run["seed"]))
-    half = len(real) // 2
-    fr, fg = embed(real), embed(gen)
-    frechet = {"n": int(half), "generated": frechet_distance(fr[:half], fg[half:2 * half]),
-               "real_vs_real": frechet_distance(fr[:half], fr[half:2 * half])}
-    k = min(4, len(real))
-    z = cond[:k, names.index("z")] if observed and "z" in names else np.zeros(k)
-    marks = {"4000 A": sky.BREAK * (1 + z), **{n: w * (1 + z) for n, w in sky.LINES.items()
-                                                if n in ("Halpha", "Hbeta", "OIII_5007")}}
-    plots.spectra_examples(grid, real[:k], gen[:k], [dict(zip(names, c)) for c in cond[:k]], marks,
-                           out_dir / "generated.png", title=f"{exp['name']}: {split} split, real and generated")
-    out = {"cross_correlation": xc, "frechet": frechet}
-    if model.latent_dim:  # group B: what the noise does at fixed parameters
-        m = min(16, len(cond))
-        draws = model.generate(np.repeat(cond[:m], 8, axis=0), seed=int(run["seed"]) + 1).reshape(m, 8, -1)
-        out["noise"] = {"n": m, "draw_std": float(np.median(draws.std(axis=1)))}
-        ends = model.draw_noise(np.random.default_rng(int(run["seed"])), 2)
-        plots.latent_walk(grid, model.interpolate(cond[0], *ends, steps=6), dict(zip(names, cond[0])),
-                          out_dir / "latent_walk.png", title=f"{exp['name']}: a walk between two noise vectors")
-    return out
-
-
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
-              "classification": _classification, "generation": _generation, "reconstruction": _reconstruction, "anomaly": _anomaly,
-              "spectra": _spectra}
+              "classification": _classification, "reconstruction": _reconstruction, "anomaly": _anomaly}
+# what the page's "Definitions" line quotes for each shared evaluator: the docstring of its metrics
+DEFINITIONS = {"regression": regression_metrics, "segmentation": segmentation_metrics, "denoising": denoising_metrics,
+               "classification": classification_metrics, "reconstruction": _reconstruction, "anomaly": anomaly_metrics}
+
+
+def evaluators() -> dict:
+    """``{name: evaluator}``: the task evaluators here and those of every family's ``evaluate`` module (its
+    ``EVALUATORS``). An evaluator is ``(model, run, data_dir, split, manifest, out_dir) -> metrics``."""
+    from kzoo.families import parts
+
+    found = dict(EVALUATORS)
+    for family, module in parts("evaluate").items():
+        for name, fn in getattr(module, "EVALUATORS", {}).items():
+            if name in found:
+                raise ImportError(f"evaluator {name!r} is declared twice (family {family})")
+            found[name] = fn
+    return found
+
+
+def family_figures(opts: dict, run, data_dir, split, manifest, out_dir, y_true, y_pred, names) -> None:
+    """The figures a task evaluator draws for the family of the dataset's sky, as ``evaluation_args`` ask: each
+    option of that family's ``evaluate.FIGURES`` that ``opts`` sets, called as
+    ``figure(opts[option], run, data_dir, split, manifest, out_dir, y_true, y_pred, names)``."""
+    from kzoo.families import sky_family
+
+    family = sky_family(manifest["recipe"]["sky"])
+    module = family.part("evaluate") if family else None
+    for option, figure in getattr(module, "FIGURES", {}).items():
+        if opts.get(option):
+            figure(opts[option], run, data_dir, split, manifest, out_dir, y_true, y_pred, names)
 
 
 REFERENCE_CACHE = ".kzoo-reference"  # DATA/.kzoo-reference/<method>_<split>.json: a classical method's predictions
 
 
 def classical_predictions(method: str, manifest: dict, data_dir, split: str, fallback_dir) -> dict:
-    """The classical ``method``'s predictions of every target it estimates (``kzoo.reference.ESTIMATES``)
+    """The classical ``method``'s predictions of every target it estimates (see ``kzoo.reference.references``)
     on ``split`` of the dataset in ``data_dir``: computed once per dataset (its manifest's sha256),
     method and split, then read from ``DATA/.kzoo-reference/<method>_<split>.json``. Where the
     dataset folder is not writable, the cache goes to ``fallback_dir/.kzoo-reference`` (the run).
@@ -562,7 +411,7 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
     Returns a dict: method, split, dataset_sha256, names, y_true, y_pred (lists, one row per image),
     description, seconds (of the computation), cache (the file).
     """
-    from kzoo.reference import REFERENCES, estimated_targets
+    from kzoo.reference import estimated_targets, references
     from kzoo.runs import manifest_sha256
 
     sha = manifest_sha256(manifest)
@@ -581,7 +430,7 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
     print(f"kzoo: classical reference {method} on the {split} split of {data_dir} ({count} images): "
           f"computing it once for this dataset (--no-reference skips it)", file=sys.stderr, flush=True)
     t0 = time.time()
-    y_true, y_pred, names, info = REFERENCES[method](manifest, data_dir, split,
+    y_true, y_pred, names, info = references()[0][method](manifest, data_dir, split,
                                                   list(estimated_targets(method, manifest["recipe"]["sky"])),
                                                   progress=True)
     result = {"method": method, "split": split, "dataset_sha256": sha, "recipe_sha256": manifest["recipe_sha256"],
@@ -690,7 +539,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
 
         plots.loss_curves(read_history(run_dir / "history.csv"), run_dir / "loss_curves.png",
                           title=f"{run['experiment']['name']} ({run['experiment']['model']})")
-    metrics = EVALUATORS[run["experiment"]["evaluation"]](model, {**run, "run_dir": str(run_dir)}, data_dir, split,
+    metrics = evaluators()[run["experiment"]["evaluation"]](model, {**run, "run_dir": str(run_dir)}, data_dir, split,
                                                           manifest, out)
     classical = _classical_reference(run["experiment"], manifest, data_dir, split, out) if classical else None
     result = {
@@ -701,11 +550,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "metrics": metrics,
         "reference": run["experiment"]["reference"],
         "classical_reference": classical,
-        "definitions": {"regression": regression_metrics, "segmentation": segmentation_metrics,
-                        "denoising": denoising_metrics, "classification": classification_metrics,
-                        "generation": _generation, "reconstruction": _reconstruction,
-                        "anomaly": anomaly_metrics, "spectra": _spectra}.get(
-            run["experiment"]["evaluation"], evaluate).__doc__.strip(),
+        "definitions": (DEFINITIONS.get(run["experiment"]["evaluation"])
+                        or evaluators().get(run["experiment"]["evaluation"], evaluate)).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
     }
     if run.get("uncertainty_calibration"):  # the sigma scales and what they did on the validation split

@@ -30,7 +30,7 @@ class Experiment:
         targets: label names, a stored image array, or for a model of named outputs a dict ``{output:
             tuple of label names or stored array}``.
         loss, metrics: keras loss and metrics (names or registered kzoo objects); "model": the model computes
-            its own loss (a VAE's ``compute_loss``: kzoo.families.rings.models.ConditionalVAE); with named outputs
+            its own loss (a VAE's ``compute_loss``, as the rings family's ConditionalVAE); with named outputs
             ``loss`` may be a dict ``{output: loss}`` and ``loss_weights`` a dict ``{output: weight}``.
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
@@ -39,7 +39,7 @@ class Experiment:
         target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
             the pipeline to image targets / inputs.
         input_noise: ``{"kind", "amount"}`` noise (``kzoo.layers.corrupt``) on the inputs, for denoisers.
-        evaluation: the evaluator in ``kzoo.evaluate.EVALUATORS``.
+        evaluation: an evaluator of ``kzoo.evaluate.evaluators()`` (a task's, or a family's own).
         evaluation_args: options of the evaluator (regression: ``color_by``, a label whose value colours
             the predicted-vs-true plot, e.g. "snr").
         reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -16,12 +17,13 @@ def _plt():
     return plt
 
 
-def _save(fig, path):
+def save_figure(fig, path):
+    """Write ``fig`` as a PNG at ``path`` (a temporary name, then a rename), close it, return the path."""
     from kzoo.io import atomic_path
 
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    _plt().close(fig)
+    pyplot().close(fig)
     return Path(path)
 
 
@@ -29,7 +31,7 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
     """Training and validation curves of every logged quantity (loss on a log scale)."""
     from matplotlib.ticker import MaxNLocator
 
-    plt = _plt()
+    plt = pyplot()
     keys = [k for k in history if k != "epoch" and not k.startswith("val_") and k != "learning_rate"]
     fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 3.5), squeeze=False)
     epochs = np.asarray(history.get("epoch", range(len(history[keys[0]])))) + 1
@@ -46,7 +48,7 @@ def loss_curves(history: dict[str, list], path, title: str = ""):
         ax.legend()
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, color_label: str = "", ranges=None):
@@ -57,7 +59,7 @@ def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, 
     recipe's label ranges) or else the true values' own. Predictions outside it are drawn at its edge
     (as triangles) and counted in the panel's title, beside those exactly at 0 (``range_note``).
     """
-    plt = _plt()
+    plt = pyplot()
     y_true, y_pred = np.atleast_2d(np.asarray(y_true).T).T, np.atleast_2d(np.asarray(y_pred).T).T
     k = y_true.shape[1]
     fig, axes = plt.subplots(2, k, figsize=(4.5 * k, 7), squeeze=False, sharex="col",
@@ -92,7 +94,7 @@ def predicted_vs_true(y_true, y_pred, names, path, title: str = "", color=None, 
         ax.set_ylabel("pred - true")
         ax.grid(alpha=0.3)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def range_note(pred, lo: float, hi: float) -> str:
@@ -108,7 +110,7 @@ def range_note(pred, lo: float, hi: float) -> str:
 
 def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log: bool = True):
     """A grid of images (e.g. simulated counts maps), log-stretched by default."""
-    plt = _plt()
+    plt = pyplot()
     images = np.asarray(images)
     n = len(images)
     nrows = int(np.ceil(n / ncols))
@@ -121,14 +123,14 @@ def sample_grid(images, path, titles=None, ncols: int = 4, title: str = "", log:
             if titles is not None:
                 ax.set_title(titles[i], fontsize=8)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def roc_curves(curves: dict, path, title: str = ""):
     """ROC curves from pooled ``{label: (truth, score)}`` pairs, AUC in the legend."""
     from kzoo.metrics import roc_auc
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     for label, (truth, score) in curves.items():
         order = np.argsort(-score, kind="stable")
@@ -142,12 +144,12 @@ def roc_curves(curves: dict, path, title: str = ""):
     ax.legend(loc="lower right")
     ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=9)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def image_rows(rows, path, title: str = ""):
     """A grid of images: ``rows`` is a list of rows, each a list of ``(image, title)`` panels."""
-    plt = _plt()
+    plt = pyplot()
     ncols = max(len(r) for r in rows)
     fig, axes = plt.subplots(len(rows), ncols, figsize=(2.6 * ncols, 2.6 * len(rows)), squeeze=False)
     for ax_row, row in zip(axes, rows):
@@ -157,7 +159,7 @@ def image_rows(rows, path, title: str = ""):
             ax.imshow(np.squeeze(img), cmap="magma", origin="upper")
             ax.set_title(name, fontsize=8)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def mask_examples(images, truth, prob, path, cut: float = 0.02):
@@ -174,42 +176,10 @@ def denoising_examples(noisy, denoised, clean, path, title: str = ""):
     return image_rows(rows, path, title=title)
 
 
-def crb_curves(curves: dict, fixed: dict, path, names, seed_crb60=None):
-    """Per parameter, against SNR: each network's rms error in SNR bins beside the rms Cramer-Rao bound of
-    the same images (lines), and the bound of the fixed galaxy at SNR 30 and 60 (kzoo's dots; the seed's
-    typed-in values as crosses). ``names``: the parameters in the order of the fixed galaxy's bounds and of
-    ``seed_crb60`` (the curves hold them by name, in any order)."""
-    plt = _plt()
-    names = list(names)
-    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.8), squeeze=False)
-    for j, p in enumerate(names):
-        ax = axes[0, j]
-        for i, (exp, cv) in enumerate(curves.items()):
-            e = np.asarray(cv["edges"], float)
-            mid = 0.5 * (e[1:] + e[:-1])
-            c = cv["params"][p]
-            ax.plot(mid, c["rmse"], "o-", ms=3, label=f"{exp} rms error")
-            if i == 0:
-                ax.plot(mid, c["crb_rms"], "k--", label=f"rms CRB ({exp}'s images; recipes differ)"
-                        if len(curves) > 1 else "rms CRB (same images)")
-        snrs = sorted(int(s) for s in fixed["snr"])
-        ax.plot(snrs, [fixed["snr"][str(s)]["crb"][j] for s in snrs], "kD", ms=5, label="CRB, fixed galaxy")
-        if seed_crb60 is not None:
-            ax.plot(snrs, [seed_crb60[j] * 60 / s for s in snrs], "rx", ms=7, label="seed's typed CRB")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("SNR")
-        ax.set_title(p)
-        ax.grid(alpha=0.3, which="both")
-    axes[0, 0].set_ylabel("error (physical units)")
-    axes[0, -1].legend(fontsize=7)
-    return _save(fig, path)
-
-
 def learning_curve(sizes, values: dict, path, metric: str, title: str = "", reference: dict | None = None):
     """Test ``metric`` against the number of training images (log-log), one panel per target; the seed's
     number (``reference[target]``) as a dashed line where it has one."""
-    plt = _plt()
+    plt = pyplot()
     names = list(values)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -225,12 +195,12 @@ def learning_curve(sizes, values: dict, path, metric: str, title: str = "", refe
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def search_trials(trials, values, path, title: str = ""):
     """A search's objective per trial (points) and the best so far (a step line)."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     x = np.arange(len(values))
     ax.plot(x, values, "o", label="trial")
@@ -242,12 +212,12 @@ def search_trials(trials, values, path, title: str = ""):
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
     """Rows of (image, gradient map, Grad-CAM over the image) for a few test images."""
-    plt = _plt()
+    plt = pyplot()
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(7.5, 2.5 * n), squeeze=False)
     first = [np.asarray(images[i])[..., 0] for i in range(n)]
@@ -268,13 +238,13 @@ def saliency_grid(images, gradients, cams, path, titles=None, title: str = ""):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion_matrix(confusion, class_names, path, title: str = "", label: str = "class"):
     """A confusion matrix: the fraction of each true class (row) predicted as each class (column), counts
     written in the cells."""
-    plt = _plt()
+    plt = pyplot()
     c = np.asarray(confusion, np.float64)
     frac = c / np.maximum(c.sum(axis=1, keepdims=True), 1)
     k = len(class_names)
@@ -292,39 +262,13 @@ def confusion_matrix(confusion, class_names, path, title: str = "", label: str =
     if title:
         ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def class_spectra(features, classes, class_names, path, title: str = ""):
-    """Per class, the mean and the standard deviation over its maps of ``kzoo.reference.power_spectrum_features``
-    (the mean map value, then log10 P(k) per |k| bin): left the means, right the spectra."""
-    plt = _plt()
-    f, c = np.asarray(features, np.float64), np.asarray(classes).astype(int)
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1, 2]})
-    colors = plt.cm.viridis(np.linspace(0, 1, max(len(class_names), 2)))
-    bins = np.arange(1, f.shape[1])
-    for k, name in enumerate(class_names):
-        sel = f[c == k]
-        if not len(sel):
-            continue
-        a0.errorbar(k, sel[:, 0].mean(), sel[:, 0].std(), fmt="o", color=colors[k], ms=4)
-        m, s = sel[:, 1:].mean(axis=0), sel[:, 1:].std(axis=0)
-        a1.plot(bins, m, color=colors[k], label=name)
-        a1.fill_between(bins, m - s, m + s, color=colors[k], alpha=0.12)
-    a0.set_xticks(range(len(class_names)), class_names, rotation=90, fontsize=7)
-    a0.set_ylabel("mean of the map (+- 1 sd over maps)")
-    a1.set_xlabel("|k| bin (fundamental to Nyquist)")
-    a1.set_ylabel("log10 P(k) (band: +- 1 sd over maps)")
-    a1.legend(fontsize=6, ncol=2)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def score_histograms(scores, labels, names: dict, normal: int, thresholds, path, title: str = ""):
     """Histograms of anomaly scores per class (the normal class filled), the four zone thresholds drawn as
     the seed drew them (outer red, inner blue)."""
-    plt = _plt()
+    plt = pyplot()
     s, lab = np.asarray(scores, np.float64), np.asarray(labels).astype(int)
     fig, ax = plt.subplots(figsize=(6, 3.6))
     bins = np.linspace(s.min(), np.percentile(s, 99.5) if s.size > 10 else s.max(), 50)
@@ -338,93 +282,6 @@ def score_histograms(scores, labels, names: dict, normal: int, thresholds, path,
     ax.legend(fontsize=7)
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def ring_overlays(images, y_true, y_pred, names, path, npix: int = 28, title: str = ""):
-    """Seed 001 F's figure: each image with its true ring (red) and the predicted one (cyan), from the labels
-    ``cx``, ``cy``, ``r`` (fractions of ``npix``) and, in the caption, thickness and deformation."""
-    plt = _plt()
-    n = len(images)
-    cols = min(n, 4)
-    rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 3.9 * rows), squeeze=False)
-    j = {k: names.index(k) for k in ("cx", "cy", "r")}
-    for i, ax in enumerate(axes.ravel()):
-        ax.set_axis_off()
-        if i >= n:
-            continue
-        ax.imshow(np.asarray(images[i])[..., 0], cmap="gray", origin="upper")
-        for y, color in ((y_true[i], "red"), (y_pred[i], "cyan")):
-            ax.add_patch(plt.Circle((y[j["cx"]] * npix, y[j["cy"]] * npix), y[j["r"]] * npix, fill=False,
-                                    color=color, lw=1.2))
-        rest = [k for k in names if k not in j]
-        ax.set_title("\n".join(f"{k}: {y_true[i][names.index(k)]:.2f} | {y_pred[i][names.index(k)]:.2f}"
-                               for k in ("cx", "cy", "r", *rest)), fontsize=6)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def generated_examples(real, reconstructed, generated, conditions, path, title: str = ""):
-    """Columns of (real image, its reconstruction, an image generated for its conditions), the conditions
-    written above each column."""
-    plt = _plt()
-    n = len(real)
-    fig, axes = plt.subplots(3, n, figsize=(2.0 * n, 6.6), squeeze=False)
-    for i in range(n):
-        for row, (img, name) in enumerate(((real, "real"), (reconstructed, "reconstructed"), (generated, "generated"))):
-            ax = axes[row, i]
-            ax.imshow(np.asarray(img[i])[..., 0], cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_ylabel(name)
-        axes[0, i].set_title("\n".join(f"{k} {v:.2f}" for k, v in conditions[i].items()), fontsize=6)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def latent_walk(grid, spectra, conditions: dict, path, title: str = ""):
-    """Spectra (steps, L[, 1]) generated for one set of ``conditions`` along a walk in the latent space, stacked
-    with an offset, the first at the bottom."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    colors = plt.cm.viridis(np.linspace(0, 0.9, len(spectra)))
-    for i, (s, c) in enumerate(zip(spectra, colors)):
-        ax.plot(grid, np.asarray(s).ravel() + 0.5 * i, color=c, lw=0.7, label=f"t = {i / max(1, len(spectra) - 1):.2f}")
-    ax.set_xlabel("wavelength (A)")
-    ax.set_ylabel("spectrum + 0.5 per step")
-    ax.set_title(", ".join(f"{k} {v:.3g}" for k, v in conditions.items()), fontsize=8)
-    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)
-
-
-def spectra_examples(grid, real, generated, conditions, marks, path, title: str = ""):
-    """Real (grey) and generated (colour) spectra for the same physical parameters, one panel each, with the
-    wavelengths in ``marks`` ({name: wavelength per example, (n,) or scalar}) drawn as dotted lines."""
-    plt = _plt()
-    n = len(real)
-    fig, axes = plt.subplots(n, 1, figsize=(8, 1.9 * n), sharex=True, squeeze=False)
-    for i, ax in enumerate(axes[:, 0]):
-        ax.plot(grid, np.asarray(real[i]).ravel(), color="0.55", lw=0.7, label="real")
-        ax.plot(grid, np.asarray(generated[i]).ravel(), color="C3", lw=0.7, label="generated")
-        for name, where in marks.items():
-            w = float(np.asarray(where).ravel()[i] if np.ndim(where) else where)
-            if grid[0] <= w <= grid[-1]:
-                ax.axvline(w, color="C0", ls=":", lw=0.8)
-                ax.text(w, 1.02, name, fontsize=6, color="C0", ha="center", va="bottom")
-        ax.set_title(", ".join(f"{k} {v:.3g}" for k, v in conditions[i].items()), fontsize=7)
-        ax.set_ylim(-0.05, 1.15)
-    axes[0, 0].legend(fontsize=6, loc="lower right")
-    axes[-1, 0].set_xlabel("wavelength (A)")
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return _save(fig, path)

@@ -70,9 +70,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         elsewhere[other] = evaluate(run_dir, other_data, out=out / f"on-{other}", classical=False)["metrics"]
         if (out / f"on-{other}" / "scores.png").exists():  # an anomaly score's histograms there
             shutil.copyfile(out / f"on-{other}" / "scores.png", figs / f"scores_{other}.png")
-    for png in ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
-                "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png", "rings.png",
-                "generated.png", "latent_walk.png", "reconstruction_examples.png", "power_spectra.png", "scores.png"):
+    for png in FIGURES + family_figure_files(exp.name):
         if not (run_dir / png).exists():
             continue
         shutil.copyfile(run_dir / png, figs / png)
@@ -111,6 +109,24 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     write_json(results_dir / f"{exp.name}.json", record)
     write_text(results_dir / f"{exp.name}.md", markdown(record))
     return record
+
+
+# the figures of the task evaluators (kzoo.evaluate) that a results page shows; a family's evaluate module adds its
+# own as FIGURE_FILES
+FIGURES = ("loss_curves.png", "predicted_vs_true.png", "classical_predicted_vs_true.png", "roc.png", "masks.png",
+           "denoising_examples.png", "saliency.png", "confusion.png", "classical_confusion.png",
+           "reconstruction_examples.png", "scores.png")
+
+
+def family_figure_files(experiment: str) -> tuple:
+    """The figures the evaluators of ``experiment``'s family draw (its evaluate module's ``FIGURE_FILES``)."""
+    from kzoo.experiments import FAMILY_OF, declared
+    from kzoo.families import get_family
+
+    declared()
+    family = FAMILY_OF.get(experiment)
+    module = get_family(family).part("evaluate") if family else None
+    return tuple(getattr(module, "FIGURE_FILES", ()))
 
 
 def compiled_optimizer(model_path) -> str:

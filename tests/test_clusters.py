@@ -85,7 +85,7 @@ def test_the_p4_network_is_invariant_to_quarter_turns(name, tmp_path):
 
 
 def test_p4_layers_rotate_their_maps_and_shift_the_orientations():
-    from kzoo.layers import P4Conv, P4Lift
+    from kzoo.families.clusters.layers import P4Conv, P4Lift
 
     x = np.random.default_rng(1).normal(size=(2, 9, 9, 3)).astype("float32")
     lift, conv = P4Lift(2, 3), P4Conv(5, 3)
@@ -146,7 +146,7 @@ def test_saliency_maps_point_at_the_pixels_that_move_the_prediction():
 def test_the_luminosity_mass_estimate_recovers_masses_with_the_scatter_of_the_relation():
     """Relaxed, round-ish clusters: the inverted L-M relation is unbiased and scatters by about
     lx_scatter_dex / lx_slope (0.17 / 1.6 = 0.11 dex), plus the shot noise of the faintest."""
-    from kzoo.reference import cluster_luminosity_mass
+    from kzoo.families.clusters.reference import cluster_luminosity_mass
 
     p = {"npix": 96, "disturbed_fraction": 0.0, "cool_core_fraction": 0.0}
     s = clusters.simulate(np.random.default_rng(5), 300, **p)

@@ -55,7 +55,7 @@ def test_the_moment_loss_rewards_the_right_mean_and_sigma():
 
 
 def test_the_networks_and_the_circular_padding():
-    from kzoo.layers import CircularPad2D
+    from kzoo.families.cosmo.layers import CircularPad2D
 
     x = np.arange(16, dtype="float32").reshape(1, 4, 4, 1)
     padded = np.asarray(CircularPad2D(1)(x))[0, ..., 0]

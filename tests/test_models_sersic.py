@@ -5,7 +5,7 @@ import pytest
 
 import kzoo
 from kzoo.export import load_model
-from kzoo.layers import NoiseWeightedChannels
+from kzoo.families.sersic.layers import NoiseWeightedChannels
 from kzoo.losses import get as get_loss
 from kzoo.families.sersic.models import AUTOENCODER_LOSS_WEIGHTS
 

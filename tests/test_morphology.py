@@ -188,7 +188,7 @@ def test_the_soft_boundary_trains_in_mixed_bfloat16():
 def test_the_classical_pca_score_finds_what_the_normal_class_lacks():
     """A PCA of round blobs reconstructs a round blob, not a blob with a bar across it."""
     from kzoo.evaluate import anomaly_metrics
-    from kzoo.reference import pca_anomaly_scorer
+    from kzoo.families.svdd.reference import pca_anomaly_scorer
 
     rng = np.random.default_rng(0)
     c = np.arange(32) - 15.5
@@ -208,7 +208,7 @@ def test_an_absence_of_structure_is_nearer_the_class_mean_than_the_class_itself(
     to a round blob, so plain blobs (the anomalies) lie nearer that mean than the barred ones: AUROC far below 0.5,
     as for ellipticals against a disk class (README, Deep SVDD)."""
     from kzoo.evaluate import anomaly_metrics
-    from kzoo.reference import pca_anomaly_scorer
+    from kzoo.families.svdd.reference import pca_anomaly_scorer
 
     rng = np.random.default_rng(1)
     c = np.arange(32) - 15.5

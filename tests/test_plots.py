@@ -8,7 +8,7 @@ from kzoo import plots
 def figures(monkeypatch):
     """The figures the plot functions make, kept open instead of saved."""
     made = []
-    monkeypatch.setattr(plots, "_save", lambda fig, path: made.append(fig))
+    monkeypatch.setattr(plots, "save_figure", lambda fig, path: made.append(fig))
     return made
 
 
@@ -46,7 +46,9 @@ def test_crb_curves_mark_each_parameters_own_bound_whatever_order_the_record_hol
     fixed = {"snr": {"60": {"crb": crb60}, "30": {"crb": [2 * c for c in crb60]}}}
     bins = {"n": [5, 5], "rmse": [1.0, 2.0], "crb_rms": [1.0, 2.0]}
     curves = {"x": {"edges": [10, 30, 100], "params": {p: bins for p in sorted(names)}}}  # as read back from JSON
-    plots.crb_curves(curves, fixed, "unused.png", names, seed_crb60=crb60)
+    from kzoo.families.sersic.plots import crb_curves
+
+    crb_curves(curves, fixed, "unused.png", names, seed_crb60=crb60)
     axes = figures[0].axes
     assert [ax.get_title() for ax in axes] == names
     for ax, c in zip(axes, crb60):

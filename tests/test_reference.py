@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from kzoo.reference import galactic_center_fisher
+from kzoo.families.gc.reference import galactic_center_fisher
 
 TINY = dict(npix=12, n_gc_range=[20, 80], n_disk_range=[100, 400])
 
@@ -23,7 +23,7 @@ def test_fisher_states_order_and_the_metric_beside_the_seeds():
 def test_known_source_fit_uses_the_skys_psf(physical):
     # The known-source template fit blurs the stored flux map with the sky's own PSF: the seed's un-normalised one
     # unless psf_normalised. Noiseless maps built the simulator's way are fitted exactly.
-    from kzoo.reference import poisson_template_fit
+    from kzoo.families.gc.reference import poisson_template_fit
     from kzoo.families.gc import sky as gc
 
     params = {**TINY, **(gc.PHYSICAL if physical else {})}
@@ -75,7 +75,7 @@ def _simulated_fit_problem(known_sources: bool, n: int = 48):
 
 @pytest.mark.parametrize("known_sources", [False, True])
 def test_vectorised_template_fit_reaches_the_scipy_fits_likelihood(known_sources):
-    from kzoo.reference import poisson_cramer_rao, poisson_nll, poisson_template_fit
+    from kzoo.families.gc.reference import poisson_cramer_rao, poisson_nll, poisson_template_fit
 
     counts, templates, background = _simulated_fit_problem(known_sources)
     fit = poisson_template_fit(counts, templates, background=background)
@@ -96,7 +96,7 @@ def test_vectorised_template_fit_reaches_the_scipy_fits_likelihood(known_sources
 
 def test_vectorised_template_fit_meets_the_optimality_conditions_and_repeats_bytes():
     # Karush-Kuhn-Tucker: the gradient of the NLL vanishes on the free amplitudes and points inwards (> 0) at 0.
-    from kzoo.reference import poisson_template_fit
+    from kzoo.families.gc.reference import poisson_template_fit
 
     counts, templates, _ = _simulated_fit_problem(False, n=300)  # three blocks of FIT_BLOCK
     fit = poisson_template_fit(counts, templates)
@@ -114,7 +114,7 @@ def test_vectorised_template_fit_meets_the_optimality_conditions_and_repeats_byt
 
 
 def test_template_fit_refuses_bad_input_in_one_line():
-    from kzoo.reference import poisson_template_fit
+    from kzoo.families.gc.reference import poisson_template_fit
 
     counts, templates, _ = _simulated_fit_problem(False, n=2)
     for kwargs, match in (({"counts": -counts}, "counts must be finite and non-negative"),

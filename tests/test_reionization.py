@@ -104,7 +104,7 @@ def _code(ae, x):
 
 
 def test_the_power_spectrum_features_find_a_mode_and_the_mean():
-    from kzoo.reference import power_spectrum_features
+    from kzoo.families.reionization.reference import power_spectrum_features
 
     i = np.arange(32)
     wave = np.cos(2 * np.pi * 8 * i / 32)[None, :] * np.ones((32, 1))  # |k| = 8 (in units of the fundamental)

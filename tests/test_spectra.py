@@ -60,7 +60,7 @@ def test_cross_correlation_against_the_templates_measures_the_redshift_of_real_s
 
 
 def test_the_frechet_distance_of_shifted_gaussians():
-    from kzoo.evaluate import frechet_distance
+    from kzoo.families.spectra.evaluate import frechet_distance
 
     rng = np.random.default_rng(5)
     a, b = rng.normal(size=(4000, 3)), rng.normal(size=(4000, 3))

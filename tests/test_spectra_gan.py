@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kzoo
-from kzoo.layers import CBAM1D, Redshift1D, ResBlock1D
+from kzoo.families.spectra.layers import CBAM1D, Redshift1D, ResBlock1D
 from kzoo.reproduce import compiled_optimizer
 
 TINY = {"input_shape": (32, 1), "hidden": 8, "latent_dim": 4, "n_critic": 2,

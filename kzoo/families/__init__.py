@@ -33,7 +33,7 @@ import pkgutil
 import types
 from pathlib import Path
 
-__all__ = ["Family", "ENTRY_POINTS", "families", "get_family", "parts", "skies"]
+__all__ = ["Family", "ENTRY_POINTS", "families", "get_family", "parts", "skies", "sky_family"]
 
 ENTRY_POINTS = "kzoo.families"  # the entry-point group of families installed as packages of their own
 
@@ -48,6 +48,7 @@ class Family:
         seed: the source notebooks (``../shared/seeds/<file>``) and the sections it reproduces.
         skies: ``{sky name: module in the package}``, e.g. ``{"galactic_center": "sky"}``.
         aliases: other names the family answers to (e.g. its sky's name), for ``kzoo reproduce`` and ``get_family``.
+        preset_limits: what a preset trained on the family's sky cannot know, for its model card.
         package: the Python package (set by the loader).
     """
 
@@ -56,6 +57,7 @@ class Family:
     seed: str
     skies: dict = dataclasses.field(default_factory=dict)
     aliases: tuple = ()
+    preset_limits: str = ""
     package: str = ""
 
     def folder(self) -> Path:
@@ -121,6 +123,14 @@ def parts(name: str) -> dict[str, types.ModuleType]:
         if module is not None:
             out[fam.name] = module
     return out
+
+
+def sky_family(sky: str) -> Family | None:
+    """The family that declares sky ``sky``; None for a shared sky (a user's images)."""
+    for fam in families().values():
+        if sky in fam.skies:
+            return fam
+    return None
 
 
 def skies() -> dict[str, str]:

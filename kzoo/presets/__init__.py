@@ -26,20 +26,12 @@ from kzoo.io import atomic_path, read_json, sha256_file, write_json, write_text
 PRESET_DIR = Path(__file__).parent
 LICENSE = "MIT (the licence of kzoo; the weights are trained on kzoo's own simulations)"
 
-# What a preset trained on a sky cannot know: shown on every card of that sky.
-LIMITS = {
-    "galactic_center": (
-        "Trained on kzoo's simulation of the seed's toy Galactic-centre sky (the public 'P6 galactic-center "
-        "excess' notebook's generative process: fixed templates, a log-normal gas of log-scatter 0.13, an "
-        "unnormalised 5 x 5 PSF, a toy disk of point sources), not on Fermi-LAT data: real data differ in "
-        "exposure, PSF, diffuse model and source populations, and the model has never seen them. Inputs must be "
-        "64 x 64 counts maps of the recipe's pixelisation and units; outside the training label ranges it "
-        "extrapolates without warning."),
-    "sersic": (
-        "Trained on GalSim Sersic galaxies with a Moffat PSF and Gaussian noise as the seed simulated them, not "
-        "on survey images: no neighbours, no sky gradients, no pixel masks, one PSF family. Inputs must be "
-        "64 x 64 images at the recipe's pixel scale and noise units."),
-}
+def limits_of(sky: str) -> str:
+    """What a preset trained on ``sky`` cannot know (its family's ``preset_limits``), shown on its card."""
+    from kzoo.families import sky_family
+
+    family = sky_family(sky)
+    return (family and family.preset_limits) or "Trained on kzoo's simulations only, not on observed data."
 
 
 class PresetError(ValueError):
@@ -283,7 +275,7 @@ def model_card(name: str, e: dict, record: dict) -> str:
         *metric_table(record), "",
         "The numbers are those of `results/" + e["experiment"] + ".md`, from the same run.", "",
         "## Known limits", "",
-        LIMITS.get(e["sky"], "Trained on kzoo's simulations only, not on observed data."), "",
+        limits_of(e["sky"]), "",
         "## Licence", "", e["license"] + ".", "",
     ]
     lines += [f"![{png[:-4].replace('_', ' ')}]({name}/{png})\n" for png in record.get("figures", [])]

@@ -3,14 +3,14 @@
 ``cluster_cnn`` is the Ntampaka et al. network the groups started from, ``cluster_cnn_deep`` group D's
 improved one, and ``cluster_p4cnn`` what group G wanted from e2cnn: a group-equivariant CNN over the four
 90-degree rotations whose prediction does not change, to float precision, when the image is turned by 90
-degrees (``kzoo.layers.P4Lift``, ``P4Conv``, ``P4Pool``), and which stays small.
+degrees (``kzoo.families.clusters.layers.P4Lift``, ``P4Conv``, ``P4Pool``), and which stays small.
 """
 
 from __future__ import annotations
 
 import keras
 
-from kzoo.layers import P4Conv, P4Lift, P4Pool
+from kzoo.families.clusters.layers import P4Conv, P4Lift, P4Pool
 from kzoo.blocks import image_input
 from kzoo.registry import register
 
@@ -126,7 +126,7 @@ def cluster_cnn_deep(input_shape=(140, 140, 1), outputs=1, filters=(32, 64, 128)
 )
 def cluster_p4cnn(input_shape=(140, 140, 1), outputs=1, filters=(8, 16, 32), dense=(64, 16), dropout=0.1,
                   group_pool="max", normalization=None, name="cluster_p4cnn"):
-    """A p4-equivariant cluster-mass CNN (``kzoo.layers.P4Lift`` / ``P4Conv`` / ``P4Pool``).
+    """A p4-equivariant cluster-mass CNN (``kzoo.families.clusters.layers.P4Lift`` / ``P4Conv`` / ``P4Pool``).
 
     Examples:
         >>> import kzoo, numpy as np

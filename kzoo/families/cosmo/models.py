@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.layers import CircularPad2D
+from kzoo.families.cosmo.layers import CircularPad2D
 from kzoo.blocks import image_input
 from kzoo.registry import register
 

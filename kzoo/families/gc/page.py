@@ -11,12 +11,12 @@ from kzoo.reproduce import Suite
 
 def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
     """The Cramer-Rao floor and Fisher forecasts on the Galactic-centre amplitudes of the recipe
-    ``galactic_center`` (``kzoo.reference.galactic_center_fisher``), computed once per work directory
+    ``galactic_center`` (``kzoo.families.gc.reference.galactic_center_fisher``), computed once per work directory
     and sky (``out/fisher.json``, or the recorded ``results/gc-fisher.json``; recomputed when the recipe's
     parameters change) and copied to ``results/gc-fisher.json``."""
     from kzoo.data.recipes import load_recipe
     from kzoo.io import read_json
-    from kzoo.reference import galactic_center_fisher
+    from kzoo.families.gc.reference import galactic_center_fisher
 
     params = load_recipe("galactic_center")["params"]
     cache = out / "fisher.json"

@@ -1,7 +1,7 @@
 """The Sersic-galaxy experiments of seed 003 (003_1092a4b99fd26c02.txt): five galaxy parameters (flux,
 Sersic index n, half-light radius re, shear g1, g2) measured from noisy 64 x 64 GalSim images by the
 seed's separable-convolution Xception, each held against the Cramer-Rao bound
-(``kzoo.reference.sersic_fisher``) and an L-BFGS-B fit of the GalSim model."""
+(``kzoo.families.sersic.reference.sersic_fisher``) and an L-BFGS-B fit of the GalSim model."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from kzoo.layers import NoiseWeightedChannels
+from kzoo.families.sersic.layers import NoiseWeightedChannels
 from kzoo.blocks import image_input
 from kzoo.registry import register
 
@@ -153,7 +153,7 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
     as ``(img - lo) / (hi - lo)`` with ``lo``, ``hi`` the minimum and maximum over all pixels of all
     training noiseless images (one pair for the dataset, not per image); invert both to read the outputs
     in physical units. Inputs are raw: the noise-weighted channels are computed inside
-    (:class:`kzoo.layers.NoiseWeightedChannels`) and normalised by BatchNormalization, as the seed did,
+    (:class:`kzoo.families.sersic.layers.NoiseWeightedChannels`) and normalised by BatchNormalization, as the seed did,
     so there is no ``normalization`` to choose.
 
     Examples:

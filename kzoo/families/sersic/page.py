@@ -38,7 +38,7 @@ def _sees_noisy_image(e: dict) -> bool:
 def sersic_fixed_bounds(cache: Path) -> dict:
     """The Cramer-Rao bound of the seed's fixed galaxy at SNR 60 and 30, cached in ``cache`` (JSON)."""
     from kzoo.io import read_json
-    from kzoo.reference import sersic_fisher, sersic_sigma_for_snr
+    from kzoo.families.sersic.reference import sersic_fisher, sersic_sigma_for_snr
 
     fixed = read_json(cache, default=None)
     if fixed is None or fixed.get("galaxy") != json.loads(json.dumps(SERSIC_FIXED)):
@@ -67,7 +67,7 @@ def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     from kzoo.evaluate import evaluate
     from kzoo.metrics import binned_errors
     from kzoo.families.sersic.sky import LABELS
-    from kzoo.reference import sersic_crb_for
+    from kzoo.families.sersic.reference import sersic_crb_for
 
     e = exp.to_dict()
     if not _sees_noisy_image(e):
@@ -121,11 +121,11 @@ def sersic_rmse_table(records, names) -> list[str]:
 
 
 def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
-    """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.reference.sersic_fisher``), from
+    """Every noisy-image Sersic model held against the Cramer-Rao bound (``kzoo.families.sersic.reference.sersic_fisher``), from
     what each record holds (``sersic_crb_record``): on the seed's fixed galaxy at SNR 60 and 30 (bias, std and
     std / CRB per parameter; goal std / CRB <= 1.2 at SNR 60, bias below std) and over the test split in SNR bins
     (rms error / rms bound). The fixed galaxy's bound is cached in ``out/sersic_crb.json``."""
-    from kzoo import plots
+    from kzoo.families.sersic.plots import crb_curves
     from kzoo.families.sersic.sky import LABELS
 
     names = list(LABELS[:5])
@@ -180,7 +180,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
             lines.append(f"| {e[b]:g}-{e[b + 1]:g} | {cv['params'][names[0]]['n'][b]} | " + " | ".join(cells) + " |")
         lines.append("")
     write_json(results_dir / "sersic-crb.json", {"fixed_galaxy": fixed, "snr_bins": curves})
-    plots.crb_curves(curves, fixed, results_dir / "sersic-crb.png", names, seed_crb60=SERSIC_SEED_CRB60)
+    crb_curves(curves, fixed, results_dir / "sersic-crb.png", names, seed_crb60=SERSIC_SEED_CRB60)
     lines += ["![Cramer-Rao bound and network errors by SNR](sersic-crb.png)", ""]
     return "\n".join(lines)
 

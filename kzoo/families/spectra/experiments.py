@@ -47,7 +47,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
         goals=_goals,
         reference={},
         seed=SEED_001A,
-        description=f"A conditional WGAN of galaxy spectra (kzoo.families.spectra.models) on {_what}; judged by cross-"
+        description=f"A conditional WGAN of galaxy spectra (kzoo.models.spectra) on {_what}; judged by cross-"
                     "correlation against the CWW templates (best template, best redshift, r) and by a Frechet "
                     "distance in the features of a small CNN trained on real spectra, each beside its real-vs-real "
                     "floor.",
@@ -72,7 +72,7 @@ for _name, _args, _what in (
 # The observed frame with the redshift built in: spectra-wgan-observed's generator (20 epochs) drew continua and the
 # 4000 A break that move with z but no emission lines, and missed the redshift goal (median |dz| / (1 + z) 0.040
 # against 0.01); here the generator draws a rest-frame spectrum (1,000 bins over 2,923-9,020 A, every rest
-# wavelength the observed grid sees at z 0.02-0.3) and a fixed layer (kzoo.layers.Redshift1D) puts it at the z it
+# wavelength the observed grid sees at z 0.02-0.3) and a fixed layer (kzoo.families.spectra.layers.Redshift1D) puts it at the z it
 # was asked for. 5 epochs (group B's schedule, ~1.5 h on the 2-core AMD EPYC): a win cannot come from longer training.
 add(dataclasses.replace(
     EXPERIMENTS["spectra-wgan-observed"], name="spectra-wgan-redshifted",

@@ -2,7 +2,7 @@
 
 ``spectra_wgan`` (``SpectraWGAN``, a Keras Model subclass with its own ``train_step``) holds a generator from
 (physical parameters [+ noise]) to a 500-point spectrum and a critic from (spectrum [+ parameters]) to a score,
-both built from 1-D residual blocks with CBAM attention (``kzoo.layers.ResBlock1D``, channel ratio 8, spatial kernel
+both built from 1-D residual blocks with CBAM attention (``kzoo.families.spectra.layers.ResBlock1D``, channel ratio 8, spatial kernel
 7, the seed's). Each training step does ``n_critic`` (5) critic updates on the Wasserstein loss
 E[D(fake)] - E[D(real)], kept 1-Lipschitz by weight clipping (the seed's, +-``clip_value``) or by a gradient
 penalty (WGAN-GP, Gulrajani et al. 2017: ``gp_weight`` E[(||grad D(x_hat)|| - 1)^2] at random interpolates), then
@@ -15,7 +15,7 @@ never sees the parameters); :meth:`SpectraWGAN.interpolate` walks between two la
 
 ``observed_range`` ([low, high] A; the observed frame) builds the redshift into the generator: it draws a rest-frame
 spectrum on ``rest_length`` (default 2 x length) bins covering every rest wavelength the observed range sees at some
-z of the z condition's range, and a fixed layer (``kzoo.layers.Redshift1D``) samples it at lambda_obs / (1 + z) onto
+z of the z condition's range, and a fixed layer (``kzoo.families.spectra.layers.Redshift1D``) samples it at lambda_obs / (1 + z) onto
 the ``length`` observed bins and min-max scales it; z is condition ``z_condition`` (default the last). The network
 then learns one rest-frame spectrum per set of parameters and never has to learn where a line moves with z.
 ``rest_view=True`` lets the critic see it too: beside each spectrum (real or generated) it gets the same spectrum
@@ -29,7 +29,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kzoo.layers import Redshift1D, ResBlock1D
+from kzoo.families.spectra.layers import Redshift1D, ResBlock1D
 from kzoo.registry import register
 
 SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"

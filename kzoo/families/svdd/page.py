@@ -102,14 +102,14 @@ def _pca_num(m: dict | None) -> str:
 
 def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     """What a Deep SVDD run adds to its record: the classical reference on the same images
-    (:func:`kzoo.reference.pca_anomaly_scorer`, PCA fitted on the run's training split of the normal class)
+    (:func:`kzoo.families.svdd.reference.pca_anomaly_scorer`, PCA fitted on the run's training split of the normal class)
     judged as the network is (:func:`kzoo.evaluate.anomaly_metrics_per_class`, AUROC overall and per anomalous class) on
     the test split of each ``also_on`` recipe (their datasets as reproduce made them)."""
     if exp.evaluation != "anomaly":
         return None
     from kzoo.data.pipeline import load_arrays
     from kzoo.evaluate import anomaly_metrics_per_class
-    from kzoo.reference import pca_anomaly_scorer
+    from kzoo.families.svdd.reference import pca_anomaly_scorer
     from kzoo.families.svdd.sky import CLASSES
 
     (target,) = exp.targets
