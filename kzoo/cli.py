@@ -39,7 +39,8 @@ def _cmd_list(a):
         return
     from kzoo.registry import parameter_count
 
-    rows = [(name, ", ".join(s.aliases) or "-", s.task, f"{parameter_count(name):,}",
+    rows = [(name, ", ".join(s.aliases) or "-", s.task,
+             f"{s.parameters if s.parameters is not None else parameter_count(name):,}",
              "x".join(str(d) for d in s.input_shape), str(s.outputs))
             for name, s in ((name, spec(name)) for name in list_models(a.pattern))]
     print(_table(("model", "aliases", "task", "parameters", "input", "outputs"), rows))

@@ -43,6 +43,8 @@ class ModelSpec:
             keys are builder arguments or the fit settings ``learning_rate`` and ``batch_size``.
         description: one paragraph for humans.
         aliases: other names ``build`` accepts.
+        parameters: the builder's weights at its defaults (``kzoo list`` shows it without building the model;
+            tests/test_models.py checks it against the built model).
     """
 
     name: str
@@ -56,6 +58,7 @@ class ModelSpec:
     search_space: dict = dataclasses.field(default_factory=dict)
     description: str = ""
     aliases: tuple = ()
+    parameters: int | None = None
     builder: Callable | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def arguments(self) -> dict[str, Any]:

@@ -9,21 +9,23 @@ import kzoo
 from kzoo.export import load_model
 
 # Keep the suite fast; the full sizes are tested with the seeds' parameter counts.
-SMALL = {"gc_cnn": {"input_shape": (16, 16, 1)}, "gc_unet": {"input_shape": (16, 16, 1)},
-         "gc_dae": {"input_shape": (16, 16, 1)}, "gc_cnn_multi": {"input_shape": (16, 16, 1)},
-         "xception_sersic": {"input_shape": (16, 16, 1)},
-         "sersic_autoencoder": {"input_shape": (16, 16, 1), "filters": (4, 8), "dense": (16, 8)},
-         "cosmo_cnn": {"input_shape": (16, 16, 2), "filters": (4, 4), "dense": 8},
-         "cosmo_resnet18": {"input_shape": (16, 16, 2), "stages": 2, "width": 4},
-         "camels_o3": {"input_shape": (16, 16, 2), "hidden": 2, "blocks": 4},
-         "cluster_cnn": {"input_shape": (36, 36, 1)}, "cluster_cnn_deep": {"input_shape": (48, 48, 1)},
-         "cluster_p4cnn": {"input_shape": (16, 16, 1)},
-         "svdd_autoencoder": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)},
-         "deep_svdd": {"input_shape": (16, 16, 1), "filters": (2, 4), "dense": (8, 16)},
-         "reion_autoencoder": {"input_shape": (16, 16, 1)}, "reion_classifier": {"input_shape": (16, 16, 1)},
-         "reion_mlp": {"input_shape": (16, 16, 1), "crop": 8},
-         "denoise_then_measure": {"input_shape": (16, 16, 1), "denoiser_args": {"base_filters": 2, "depth": 2},
-                                  "estimator_args": {"sep_filters": 4, "residual_blocks": 1}}}
+def from_families(name: str) -> dict:
+    """``name`` of every family's ``tests/families/<family>/small.py`` merged, by model: ``MODELS``, small builder
+    arguments; ``ZERO_GRADIENT``, weights whose gradient is zero by design."""
+    import importlib
+
+    from kzoo.families import families
+
+    found = {}
+    for family in families():
+        try:
+            found.update(getattr(importlib.import_module(f"families.{family}.small"), name, {}))
+        except ModuleNotFoundError:
+            pass
+    return found
+
+
+SMALL = from_families("MODELS")
 
 
 def inputs_like(model, fill):
@@ -85,3 +87,52 @@ def test_per_image_max_normalisation_layer_round_trips(tmp_path):
     np.testing.assert_allclose(np.asarray(load_model(tmp_path / "m.keras")(x)), np.asarray(m(x)), rtol=1e-6)
     with pytest.raises(ValueError, match="normalization mode"):
         kzoo.build("gc_cnn", normalization="minmax")
+
+
+@pytest.mark.parametrize("name", kzoo.list_models())
+def test_every_model_has_its_declared_parameter_count_at_its_defaults(name):
+    from kzoo.registry import parameter_count
+
+    s = kzoo.spec(name)
+    assert s.parameters is not None, f"{name}: declare parameters= in its @register (kzoo list shows it)"
+    assert parameter_count(name) == s.parameters
+
+
+@pytest.mark.parametrize("name", kzoo.list_models())
+def test_every_trainable_weight_gets_a_gradient(name):
+    """A backward pass through the small build reaches every trainable weight: no layer is cut off from the loss.
+    The loss is a random weighting of the outputs (plus the model's own losses, e.g. a VAE's), or, for a model of
+    several losses (a GAN's critic and generator), each with the weights it trains."""
+    import keras
+    import tensorflow as tf
+
+    model = kzoo.build(name, **SMALL.get(name, {}))
+    rng = np.random.default_rng(0)
+    x = inputs_like(model, lambda shape: rng.poisson(5.0, shape).astype("float32") + rng.uniform(0, 1, shape).astype("float32"))
+    with tf.GradientTape(persistent=True) as tape:
+        if hasattr(model, "gradient_losses"):  # a model of several losses pairs each with what it trains (a GAN)
+            pairs = model.gradient_losses(x)
+        else:
+            y = model(x, training=True)
+            # outputs weighted at random (a softmax's plain sum is 1 whatever the weights)
+            pairs = [(sum(tf.reduce_sum(tf.cast(t, "float32") * rng.normal(size=t.shape).astype("float32"))
+                          for t in keras.tree.flatten(y)) + sum(model.losses), model.trainable_weights)]
+    reached = {id(w) for loss, weights in pairs for w, g in zip(weights, tape.gradient(loss, weights))
+               if g is not None and np.any(np.asarray(g) != 0)}
+    missing = [w.path for w in model.trainable_weights
+               if id(w) not in reached and w.path not in from_families("ZERO_GRADIENT").get(name, ())]
+    assert model.trainable_weights and not missing, f"{name}: no gradient (or only zeros) reaches {missing}"
+
+
+@pytest.mark.parametrize("name", kzoo.list_models())
+def test_every_model_builds_and_runs_in_mixed_precision(name):
+    import keras
+
+    keras.mixed_precision.set_dtype_policy("mixed_bfloat16")
+    try:
+        model = kzoo.build(name, **SMALL.get(name, {}))
+        assert any(l.dtype_policy.name == "mixed_bfloat16" for l in model._flatten_layers())
+        y = model(inputs_like(model, lambda shape: np.ones(shape, "float32")), training=False)
+        assert all(np.isfinite(np.asarray(keras.ops.cast(t, "float32"))).all() for t in keras.tree.flatten(y))
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")

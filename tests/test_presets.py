@@ -83,7 +83,9 @@ def test_a_damaged_preset_is_refused_before_loading(tmp_path):
     e = manifest()["gc-dae-gaussian"]
     shutil.copy(PRESET_DIR / e["file"], d / e["file"])
     (d / "manifest.json").write_text(json.dumps({"gc-dae-gaussian": e}))
-    assert kzoo.load("gc-dae-gaussian", directory=d) is not None
+    loaded = kzoo.load("gc-dae-gaussian", directory=d)
+    x = np.random.default_rng(0).poisson(5.0, (2, *loaded.input_shape[1:])).astype("float32")
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(kzoo.load("gc-dae-gaussian")(x)))
     with open(d / e["file"], "r+b") as f:
         f.seek(1000)
         byte = f.read(1)

@@ -41,6 +41,7 @@ def _head(x, dense, dropout, outputs, dropout_after_first=False):
 
 
 @register(
+    parameters=58437,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(140, 140, 1),
     outputs="`outputs` values; 1 (log10 M500) by default",
@@ -75,6 +76,7 @@ def cluster_cnn(input_shape=(140, 140, 1), outputs=1, filters=(16, 32, 64), dens
 
 
 @register(
+    parameters=313313,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(140, 140, 1),
     outputs="`outputs` values; 1 (log10 M500) by default",
@@ -110,6 +112,7 @@ def cluster_cnn_deep(input_shape=(140, 140, 1), outputs=1, filters=(32, 64, 128)
 
 
 @register(
+    parameters=26337,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(140, 140, 1),
     outputs="`outputs` values; 1 (log10 M500) by default",

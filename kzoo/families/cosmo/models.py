@@ -21,6 +21,7 @@ SEARCH = {
 
 
 @register(
+    parameters=4450194,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 2),
     outputs="`outputs` values: 2 (Omega_m, sigma_8) or 6 (and the four feedback amplitudes)",
@@ -58,6 +59,7 @@ def cosmo_cnn(input_shape=(64, 64, 2), outputs=2, filters=(16, 32, 64), dense=10
 
 
 @register(
+    parameters=11184002,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 2),
     outputs="`outputs` values",
@@ -111,6 +113,7 @@ def cosmo_resnet18(input_shape=(64, 64, 2), outputs=2, stages=4, width=64, stem=
 
 
 @register(
+    parameters=6394164,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 2),
     outputs="`outputs` = 2k: k means then k log standard deviations (loss 'moment')",

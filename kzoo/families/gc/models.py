@@ -18,6 +18,7 @@ SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error'
 
 
 @register(
+    parameters=1447393,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 1),
     outputs="`outputs` regression values; 1 (A_dm) by default",
@@ -64,6 +65,7 @@ def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32
 
 
 @register(
+    parameters=400658,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 1),
     outputs="`outputs` regression values (2 by default: A_dm and the total number of point sources)",
@@ -102,6 +104,7 @@ def gc_cnn_multi(input_shape=(64, 64, 1), outputs=2, blocks=((16, 32), (64, 128,
 
 
 @register(
+    parameters=419105,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="segmentation",
     input_shape=(64, 64, 1),
     outputs="(H, W, 1) probability that a pixel holds point-source flux",
@@ -164,6 +167,7 @@ def gc_unet(input_shape=(64, 64, 1), base_filters=8, depth=4, dropout=0.1, negat
 
 
 @register(
+    parameters=393511,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="denoising",
     input_shape=(64, 64, 1),
     outputs="(H, W, 1) the denoised image (per-image max normalised, like the input)",

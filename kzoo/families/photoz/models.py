@@ -11,6 +11,7 @@ SEED_001C = "001_08a5d74de1e70061.txt, Predicting Galaxy redshifts with ML (grou
 
 
 @register(
+    parameters=137557,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(21, 1),
     outputs="`outputs` regression values: the redshift z by default",

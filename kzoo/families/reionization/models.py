@@ -22,6 +22,7 @@ CODE = "code"  # the autoencoder's bottleneck layer
 
 
 @register(
+    parameters=4385,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="reconstruction",
     input_shape=(200, 200, 1),
     outputs="the reconstructed map, sigmoid (maps scaled to about [0, 1], the seed's delta T_b / 70 mK)",
@@ -78,6 +79,7 @@ def trained_encoder(encoder, input_shape, normalization=None):
 
 
 @register(
+    parameters=341337,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="classification",
     input_shape=(200, 200, 1),
     outputs="`outputs` classes (softmax): the recipe's redshifts or escape fractions, in order",
@@ -118,6 +120,7 @@ def reion_classifier(input_shape=(200, 200, 1), outputs=17, filters=(16, 8), enc
 
 
 @register(
+    parameters=881317,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="classification",
     input_shape=(200, 200, 1),
     outputs="`outputs` classes (softmax)",

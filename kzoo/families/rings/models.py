@@ -20,6 +20,7 @@ SEARCH = {
 
 
 @register(
+    parameters=256772,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="classification",
     input_shape=(28, 28, 1),
     outputs="`outputs` classes (softmax): the ring counts 1 .. K as classes 0 .. K - 1",
@@ -52,6 +53,7 @@ def rings_classifier(input_shape=(28, 28, 1), outputs=4, filters=(32, 64, 64), d
 
 
 @register(
+    parameters=94917,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(28, 28, 1),
     outputs="`outputs` values; 5 (cx/28, cy/28, r/28, thickness, deformation) by default",
@@ -84,6 +86,7 @@ def rings_regressor(input_shape=(28, 28, 1), outputs=5, filters=(32, 64, 64), de
 
 
 @register(
+    parameters=550021,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(28, 28, 1),
     outputs="`outputs` values; 5 by default",
@@ -209,6 +212,7 @@ class ConditionalVAE(keras.Model):
 
 
 @register(
+    parameters=882757,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="generation",
     input_shape=(28, 28, 1),
     outputs="the reconstructed image; generate(conditions) draws new ones",

@@ -22,6 +22,7 @@ AUTOENCODER_LOSS_WEIGHTS = {"params": 5.0, "noiseless": 1.0}
 
 
 @register(
+    parameters=109301,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 1),
     outputs="`outputs` values: [flux, n, re, g1, g2] (5), or 5 means then 5 log sigmas (10, gaussian_nll)",
@@ -107,6 +108,7 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
 
 
 @register(
+    parameters=30427378,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 1),
     outputs="dict: 'params' (B, 5) the scaled parameters in [0, 1]; 'noiseless' (B, H, W, 1) the scaled image",
@@ -212,6 +214,7 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
 
 
 @register(
+    parameters=528406,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="regression",
     input_shape=(64, 64, 1),
     outputs="`outputs` values: [flux, n, re, g1, g2] (5), as xception_sersic",

@@ -172,6 +172,17 @@ class SpectraWGAN(keras.Model):
         """E[D(fake)] - E[D(real)]: what the critic minimises (minus its Wasserstein estimate)."""
         return ops.mean(d_fake) - ops.mean(d_real)
 
+    def gradient_losses(self, inputs) -> list:
+        """``[(loss, variables), ...]``: each network's loss of one training step on ``inputs`` (without the
+        gradient penalty) with the weights it trains, as ``_train_body`` pairs them; for the check that every
+        weight gets a gradient."""
+        real, c = self._parts(inputs)
+        cs = self._scale(c)
+        fake = self.generator(self._latent(cs), training=True)
+        d_real, d_fake = self._score(ops.cast(real, "float32"), cs, training=True), self._score(fake, cs, training=True)
+        return [(self.wasserstein_critic_loss(d_real, d_fake), self.critic.trainable_variables),
+                (-ops.mean(d_fake), self.generator.trainable_variables)]
+
     def gradient_penalty(self, real, fake, c_scaled, alpha=None):
         """WGAN-GP's E[(||grad_x D(x)|| - 1)^2] at x = alpha real + (1 - alpha) fake, alpha ~ U(0, 1) per example
         (given: for tests). TensorFlow, PyTorch or JAX backend (the gradient of a gradient, each its own way)."""
@@ -385,6 +396,7 @@ class SpectraWGAN(keras.Model):
 
 
 @register(
+    parameters=282014,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="generation",
     input_shape=(500, 1),
     outputs="a generated spectrum (500 points in [0, 1], log then min-max as the training spectra)",

@@ -81,6 +81,7 @@ def encoder_layers(x, filters=FILTERS, dense=DENSE, weight_decay=0.5e-6, prefix=
 
 
 @register(
+    parameters=422444,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="reconstruction",
     input_shape=(256, 256, 1),
     outputs="the reconstructed image (sigmoid; images min-max scaled to [0, 1])",
@@ -237,6 +238,7 @@ class DeepSVDD(keras.Model):
 
 
 @register(
+    parameters=347608,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="anomaly",
     input_shape=(256, 256, 1),
     outputs="the anomaly score of each image: ||phi(x) - c||^2 (one-class), minus R^2 (soft-boundary)",
