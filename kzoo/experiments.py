@@ -83,6 +83,14 @@ class Experiment:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "Experiment":
+        """The experiment a record or run.json holds (``to_dict``'s, read back from JSON: lists where the
+        declaration has tuples; a field added since takes its default)."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) and isinstance(fields[k].default, tuple) else v
+                      for k, v in d.items() if k in fields})
+
 
 def pipeline_args(exp) -> dict:
     """The ``kzoo.data.dataset`` arguments an experiment (object or its dict) fixes."""

@@ -23,7 +23,7 @@ import shutil
 import time
 from pathlib import Path
 
-from kzoo.experiments import image_input_name, label_output
+from kzoo.experiments import Experiment, image_input_name, label_output
 from kzoo.io import atomic_path, dir_lock, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -318,8 +318,7 @@ def calibrate_uncertainty(model, val_ds, exp):
     from kzoo.layers import SigmaScale
     from kzoo.losses import predicts_sigma, split_mean_sigma
 
-    d = exp if isinstance(exp, dict) else exp.to_dict()
-    if not predicts_sigma(d["loss"]) or val_ds is None:
+    if not predicts_sigma(exp.loss) or val_ds is None:
         return model, None
     ys, outs = [], []
     for x, y in val_ds:
@@ -331,7 +330,7 @@ def calibrate_uncertainty(model, val_ds, exp):
     scales = np.maximum(np.quantile(z, NOMINAL_68, axis=0), 1e-6)
     record = {"method": "sigma * s per target, s = the 68.27 % quantile of |y - mean| / sigma on the validation split",
               "split": "val", "n": int(len(y)), "targets": {}}
-    for j, t in enumerate(d["targets"]):
+    for j, t in enumerate(exp.targets):
         before, after = coverage(y[:, j], mean[:, j], sigma[:, j]), coverage(y[:, j], mean[:, j], scales[j] * sigma[:, j])
         record["targets"][t] = {"sigma_scale": float(scales[j]), **{f"val_{k}_before": v for k, v in before.items()},
                                 **{f"val_{k}_after": v for k, v in after.items()}}
@@ -370,11 +369,10 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
 
-    d = exp if isinstance(exp, dict) else exp.to_dict()
-    common = dict(**pipeline_args(d), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
+    common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache, drop_remainder=worker is not None)
     held = None if fold is None else (int(fold[0]), int(fold[1]), False)
-    train_ds = dataset(data_dir, "train", shuffle=True, augment=d["augment"], epochs=epochs, limit=train_size,
+    train_ds = dataset(data_dir, "train", shuffle=True, augment=exp.augment, epochs=epochs, limit=train_size,
                        fold=held, **common)
     if fold is not None:
         val_ds = dataset(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
@@ -436,7 +434,7 @@ def recalibrate_run(run_dir, data_dir) -> dict | None:
         return run["batchnorm_recalibration"]
     model = load_model(run_dir / "model.keras", compile=True)  # its loss, for the validation check
     manifest = load_manifest(data_dir, verify=False)
-    exp = run["experiment"]
+    exp = Experiment.from_dict(run["experiment"])
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"],
                                     seed=run["seed"], train_size=run["settings"].get("train_size"),
                                     fold=run["settings"].get("fold"))  # the pass over epoch 0, as fit's
@@ -498,13 +496,52 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     """
     import keras
 
-    from kzoo import runs
     from kzoo.data.shards import load_manifest
-    from kzoo.evaluate import evaluate
     from kzoo.experiments import get_experiment
 
     exp = get_experiment(experiment)
     backend = keras.backend.backend()
+    settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                            patience=patience, precision=precision, strategy=strategy, backend=backend)
+    data_dir, out = Path(data_dir).resolve(), Path(out)
+    manifest = load_manifest(data_dir, verify=verify)
+    if not allow_other_recipe:
+        check_recipe(exp, manifest, data_dir)
+    run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
+                       worker=worker, fold=fold, train_size=train_size)
+    with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
+        stage = open_staging(out, run, overwrite)
+        if stage["up_to_date"] is not None:
+            return stage["up_to_date"]
+        keras.utils.set_random_seed(seed)
+        old_policy = keras.mixed_precision.global_policy().name
+        keras.mixed_precision.set_global_policy(precision)
+        try:
+            scope = _scope(strategy, backend)
+            train_ds, val_ds, steps = training_data(exp, data_dir, manifest, run, cache=cache, fold=fold,
+                                                    train_size=train_size, worker=worker,
+                                                    initial_epoch=stage["initial_epoch"])
+            with scope():
+                model = compiled_model(exp, manifest, run, steps)
+            seconds = train_loop(exp, model, train_ds, val_ds, steps, run, stage, out, callbacks=callbacks,
+                                 verbose=verbose, has_val="val" in manifest["splits"] or fold is not None)
+            if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
+                weights = model.get_weights()
+                keras.distribution.set_distribution(None)
+                model = compiled_model(exp, manifest, run, steps)
+                model.set_weights(weights)
+            with scope():
+                model = calibrate(exp, model, data_dir, manifest, run, val_ds, fold=fold, train_size=train_size)
+            with atomic_path(stage["staging"] / "model.keras") as tmp:
+                model.save(tmp)
+        finally:
+            keras.mixed_precision.set_global_policy(old_policy)
+        return finish(exp, model, data_dir, manifest, run, stage, out, seconds, evaluate_split=evaluate_split,
+                      classical=classical)
+
+
+def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision, strategy, backend) -> dict:
+    """The fit settings of a run: the experiment's, changed by the call's, each checked."""
     if strategy is not None and backend != "tensorflow":
         raise ValueError(f"a tf.distribute strategy needs the tensorflow backend, not {backend!r}")
     if precision not in PRECISIONS:
@@ -520,15 +557,18 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         raise ValueError(f"patience must be >= 0 epochs without improvement, got {patience}")
     if not learning_rate > 0:
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
+    return {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience,
+            "precision": precision}
 
-    data_dir, out = Path(data_dir).resolve(), Path(out)
-    manifest = load_manifest(data_dir, verify=verify)
-    if not allow_other_recipe:
-        check_recipe(exp, manifest, data_dir)
+
+def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: dict, model_args, backend: str,
+                 worker, fold, train_size) -> dict:
+    """What run.json records: the run's identity (the experiment's declaration, the dataset, the seed, the
+    settings) and where it was made; every argument checked before anything is written."""
+    from kzoo import runs
+
     model_args = {**exp.model_args, **(model_args or {})}
     model_arguments(exp, manifest, **model_args)  # an argument the builder lacks is refused before out is touched
-    has_val = "val" in manifest["splits"] or fold is not None  # a fold validates on its held-out records
-    norm = input_normalization(exp, manifest)
     run = {
         "experiment": exp.to_dict(),
         "data_dir": str(data_dir),
@@ -536,12 +576,12 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         "recipe_sha256": manifest["recipe_sha256"],
         "dataset_sha256": runs.manifest_sha256(manifest),
         "seed": seed,
-        "settings": {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                     "patience": patience, "precision": precision, "normalization": norm,
-                     "model_args": model_args},
+        "settings": {**settings, "normalization": input_normalization(exp, manifest), "model_args": model_args},
         "versions": runs.versions(),
         "device": runs.device_name(),
     }
+    run["settings"] = {k: run["settings"][k] for k in ("epochs", "batch_size", "learning_rate", "patience",
+                                                        "precision", "normalization", "model_args")}  # their order
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
     if worker is not None:
@@ -565,104 +605,143 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         from kzoo.data.pipeline import target_ranges  # (kzoo evaluate --data) are scaled back with them
 
         run["target_ranges"] = target_ranges(manifest, label_output(exp.targets)[1]).tolist()
-    with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
-        done = runs.finished_run(out, run)
-        if done is not None and not overwrite:
-            n = done.get("epochs_run")
-            return {**json.loads((out / "metrics.json").read_text()), "training": {
-                "status": "up_to_date", "epochs_run": n, "resumed_at": None,
-                "message": f"up to date: {out} holds this run (finished, {n} epochs); nothing trained"}}
-        replacing = (out / "run.json").exists()
-        staging, resuming = runs.open_run(out, run, overwrite=overwrite)
-        state, why = runs.resume_state(staging) if resuming else (None, "")
-        if why:
-            runs.warn(why)
-        initial_epoch = state["epoch"] if state else 0
-        if state is None:  # a clean start in the staging area: nothing of an earlier attempt stays
-            for stale in ("history.csv", "metrics.json", "model.keras"):
-                (staging / stale).unlink(missing_ok=True)
-            shutil.rmtree(staging / "logs", ignore_errors=True)
-            shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
-        write_json(staging / "run.json", run)
+    return run
 
-        keras.utils.set_random_seed(seed)
-        old_policy = keras.mixed_precision.global_policy().name
-        keras.mixed_precision.set_global_policy(precision)
-        try:
-            if backend == "tensorflow":
-                import tensorflow as tf
 
-                strategy = strategy or tf.distribute.get_strategy()
-            scope = strategy.scope if strategy is not None else contextlib.nullcontext
-            train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=cache,
-                                            train_size=train_size, fold=fold, worker=worker,
-                                            epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
-            n_train = train_count(manifest, train_size, fold)
-            steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
-            if steps == 0:
-                raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images: data-parallel "
-                                 "workers train on whole batches only")
-            with scope():
-                model = build_for(exp, manifest, **run["settings"]["model_args"])
-                lr = learning_rate_schedule(exp, learning_rate, epochs * steps)
-                model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
-            if state is None and hasattr(model, "init_center"):
-                # Deep SVDD: c = the initial phi's mean over one pass of the training split (a resumed run
-                # restores c and R from its checkpoint instead)
-                model.init_center(train_ds.take(steps))
-            guard = _nan_guard()
-            # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
-            # run do the epoch again (its row is then trimmed), never skip a row.
-            cbs = [
-                _history_trimmer(staging / "history.csv"),
-                keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
-                runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
-                keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
-                guard,
-                *(model.fit_callbacks() if hasattr(model, "fit_callbacks") else []),  # a model's own (SVDD's epoch)
-                *(callbacks or []),
-            ]
-            t0 = time.time()
-            if initial_epoch < epochs and not (state and state.get("stopped")):
-                model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                          steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
-            else:  # killed after the last epoch's checkpoint: nothing left to train
-                cbs[2].set_model(model)
-                cbs[2].on_train_begin()
-                cbs[2].on_train_end()
-            seconds = time.time() - t0
-            if guard.message:
-                shutil.rmtree(staging, ignore_errors=True)
-                raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
-            if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
-                weights = model.get_weights()
-                keras.distribution.set_distribution(None)
-                model = build_for(exp, manifest, **run["settings"]["model_args"])
-                model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
-                model.set_weights(weights)
-            with scope():
-                bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=seed, cache=False,
-                                           train_size=train_size, fold=fold)
-                run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
-                model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
-            with atomic_path(staging / "model.keras") as tmp:
-                model.save(tmp)
-        finally:
-            keras.mixed_precision.set_global_policy(old_policy)
+def open_staging(out: Path, run: dict, overwrite: bool) -> dict:
+    """Open ``out``'s staging area for ``run`` (see kzoo.runs): ``up_to_date`` (the finished run's result, when
+    ``out`` holds this very run and ``overwrite`` is not given, else None), ``staging``, ``resuming``, ``state``
+    (the checkpoint resumed from), ``initial_epoch``, ``replacing`` (``out`` held another finished run)."""
+    from kzoo import runs
 
-        history = runs.read_history(staging / "history.csv")  # (its loss curves are drawn by evaluate)
-        run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
-                    "train_seconds_this_session": round(seconds, 1)})
-        write_json(staging / "run.json", run)
-        result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
-                          model=model, verify=False, classical=classical)
-        runs.commit(out)
-        n = run["epochs_run"]
-        if run["resumed"]:
-            status, message = "resumed", f"resumed at epoch {initial_epoch}: {out} holds the finished run ({n} epochs)"
-        elif replacing:
-            status, message = "retrained", f"retraining: --overwrite given; {out} holds the new run ({n} epochs)"
-        else:
-            status, message = "trained", f"trained: {out} holds the new run ({n} epochs)"
-        return {**result, "training": {"status": status, "epochs_run": n,
-                                       "resumed_at": initial_epoch if run["resumed"] else None, "message": message}}
+    done = runs.finished_run(out, run)
+    if done is not None and not overwrite:
+        n = done.get("epochs_run")
+        return {"up_to_date": {**json.loads((out / "metrics.json").read_text()), "training": {
+            "status": "up_to_date", "epochs_run": n, "resumed_at": None,
+            "message": f"up to date: {out} holds this run (finished, {n} epochs); nothing trained"}}}
+    replacing = (out / "run.json").exists()
+    staging, resuming = runs.open_run(out, run, overwrite=overwrite)
+    state, why = runs.resume_state(staging) if resuming else (None, "")
+    if why:
+        runs.warn(why)
+    if state is None:  # a clean start in the staging area: nothing of an earlier attempt stays
+        for stale in ("history.csv", "metrics.json", "model.keras"):
+            (staging / stale).unlink(missing_ok=True)
+        shutil.rmtree(staging / "logs", ignore_errors=True)
+        shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
+    write_json(staging / "run.json", run)
+    return {"up_to_date": None, "staging": staging, "resuming": resuming, "state": state,
+            "initial_epoch": state["epoch"] if state else 0, "replacing": replacing}
+
+
+def _scope(strategy, backend: str):
+    """The distribution strategy's scope (TensorFlow: the given strategy, else the current one), or a null one."""
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        strategy = strategy or tf.distribute.get_strategy()
+    return strategy.scope if strategy is not None else contextlib.nullcontext
+
+
+def training_data(exp, data_dir, manifest: dict, run: dict, *, cache: bool, fold, train_size, worker,
+                  initial_epoch: int):
+    """``(train_ds, val_ds, steps per epoch)`` of the run, from ``initial_epoch`` on."""
+    batch_size, epochs = run["settings"]["batch_size"], run["settings"]["epochs"]
+    train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=run["seed"], cache=cache,
+                                    train_size=train_size, fold=fold, worker=worker,
+                                    epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
+    n_train = train_count(manifest, train_size, fold)
+    steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
+    if steps == 0:
+        raise ValueError(f"batch_size {batch_size} exceeds the {n_train} training images: data-parallel "
+                         "workers train on whole batches only")
+    return train_ds, val_ds, steps
+
+
+def compiled_model(exp, manifest: dict, run: dict, steps: int):
+    """The experiment's model, built with the run's arguments and compiled with its optimizer and schedule."""
+    import keras
+
+    s = run["settings"]
+    model = build_for(exp, manifest, **s["model_args"])
+    lr = learning_rate_schedule(exp, s["learning_rate"], s["epochs"] * steps)
+    model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
+    return model
+
+
+def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict, out: Path, *, callbacks,
+               verbose, has_val: bool) -> float:
+    """Train from the staged state to the run's last epoch with kzoo's callbacks (the history, a checkpoint per
+    epoch, TensorBoard, the NaN guard, the model's own); seconds spent. A run whose loss goes NaN is removed and
+    refused with TrainingError."""
+    import keras
+
+    from kzoo import runs
+
+    staging, state, initial_epoch = stage["staging"], stage["state"], stage["initial_epoch"]
+    epochs, patience = run["settings"]["epochs"], run["settings"]["patience"]
+    if state is None and hasattr(model, "init_center"):
+        # Deep SVDD: c = the initial phi's mean over one pass of the training split (a resumed run
+        # restores c and R from its checkpoint instead)
+        model.init_center(train_ds.take(steps))
+    guard = _nan_guard()
+    # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
+    # run do the epoch again (its row is then trimmed), never skip a row.
+    cbs = [
+        _history_trimmer(staging / "history.csv"),
+        keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
+        runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
+        keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
+        guard,
+        *(model.fit_callbacks() if hasattr(model, "fit_callbacks") else []),  # a model's own (SVDD's epoch)
+        *(callbacks or []),
+    ]
+    t0 = time.time()
+    if initial_epoch < epochs and not (state and state.get("stopped")):
+        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
+    else:  # killed after the last epoch's checkpoint: nothing left to train
+        cbs[2].set_model(model)
+        cbs[2].on_train_begin()
+        cbs[2].on_train_end()
+    if guard.message:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise TrainingError(f"{exp.name}: {guard.message} (run directory {out}; nothing was saved)")
+    return time.time() - t0
+
+
+def calibrate(exp, model, data_dir, manifest: dict, run: dict, val_ds, *, fold, train_size):
+    """The finished model's batch-norm statistics recalibrated over the training split and its sigmas calibrated on
+    the validation split (each recorded in ``run``); the calibrated model."""
+    bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"], seed=run["seed"],
+                               cache=False, train_size=train_size, fold=fold)
+    run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
+    model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
+    return model
+
+
+def finish(exp, model, data_dir, manifest: dict, run: dict, stage: dict, out: Path, seconds: float, *,
+           evaluate_split: str, classical: bool) -> dict:
+    """The run's record completed, its evaluation written, the staging area swapped into ``out``; the result with
+    what this call did (``training``)."""
+    from kzoo import runs
+    from kzoo.evaluate import evaluate
+
+    staging, resuming, state, initial_epoch = stage["staging"], stage["resuming"], stage["state"], stage["initial_epoch"]
+    history = runs.read_history(staging / "history.csv")  # (its loss curves are drawn by evaluate)
+    run.update({"epochs_run": len(history.get("loss", [])), "resumed": resuming and state is not None,
+                "train_seconds_this_session": round(seconds, 1)})
+    write_json(staging / "run.json", run)
+    result = evaluate(staging, data_dir, split=evaluate_split if evaluate_split in manifest["splits"] else "train",
+                      model=model, verify=False, classical=classical)
+    runs.commit(out)
+    n = run["epochs_run"]
+    if run["resumed"]:
+        status, message = "resumed", f"resumed at epoch {initial_epoch}: {out} holds the finished run ({n} epochs)"
+    elif stage["replacing"]:
+        status, message = "retrained", f"retraining: --overwrite given; {out} holds the new run ({n} epochs)"
+    else:
+        status, message = "trained", f"trained: {out} holds the new run ({n} epochs)"
+    return {**result, "training": {"status": status, "epochs_run": n,
+                                   "resumed_at": initial_epoch if run["resumed"] else None, "message": message}}
