@@ -18,7 +18,7 @@ class Experiment:
 
     Attributes:
         name: the CLI name (``kzoo train <name>``).
-        recipe: the built-in dataset recipe (``kzoo/data/recipes/<recipe>.yaml``).
+        recipe: a built-in dataset recipe (``kzoo/families/<family>/recipes/<recipe>.yaml``) or a recipe file.
         model: the zoo model (``kzoo.build(model, **model_args)``).
         scale_targets: min-max scale label targets to ``target_scale`` with the recipe's ranges for
             training; predictions are mapped back to physical units for evaluation.
@@ -42,7 +42,7 @@ class Experiment:
         evaluation: an evaluator of ``kzoo.evaluate.evaluators()`` (a task's, or a family's own).
         evaluation_args: options of the evaluator (regression: ``color_by``, a label whose value colours
             the predicted-vs-true plot, e.g. "snr").
-        reference_method: a classical method in ``kzoo.reference.REFERENCES`` evaluated beside the network.
+        reference_method: a classical method of ``kzoo.reference.references()`` evaluated beside the network.
         reference: the seed's reported numbers, keyed like the evaluator's metrics (the seed's regression
             table under ``mae_scaled``, the MAE of the [0, 1]-scaled targets: our reading of its undefined
             "mean relative error"; see ``kzoo.metrics.regression_metrics``).

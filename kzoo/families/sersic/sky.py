@@ -60,7 +60,7 @@ PROBE_PIXELS = 1 << 22
 LABELS = ("flux", "n", "re", "g1", "g2", "psf_fwhm", "sigma", "snr")
 FEATURES = ("image", "noiseless", "psf")
 
-# The seed's v1 (kzoo/data/recipes/sersic_v1.yaml); v2 and v3 widen sigma_range and psf_fwhm_range.
+# The seed's v1 (recipes/sersic_v1.yaml); v2 and v3 widen sigma_range and psf_fwhm_range.
 DEFAULTS = dict(
     npix=64,
     pixel_scale=PIXEL_SCALE,
