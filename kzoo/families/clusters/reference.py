@@ -1,4 +1,5 @@
-"""The classical cluster-mass estimator: log10 M500 from the X-ray luminosity within R500 and the recipe's L-M relation."""
+"""The classical cluster-mass estimator: log10 M500 from the X-ray luminosity within R500 and the recipe's L-M
+relation."""
 
 from __future__ import annotations
 

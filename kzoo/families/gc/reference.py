@@ -1,4 +1,5 @@
-"""Classical references of the Galactic-centre sky: the Poisson template fit of the amplitudes (a projected Newton method, vectorised over the images) and the Fisher / Cramer-Rao bounds of the amplitudes."""
+"""Classical references of the Galactic-centre sky: the Poisson template fit of the amplitudes (a projected Newton
+method, vectorised over the images) and the Fisher / Cramer-Rao bounds of the amplitudes."""
 
 from __future__ import annotations
 

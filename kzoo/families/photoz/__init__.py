@@ -1,11 +1,12 @@
-"""Photometric redshifts of seed 001, group C: the family's declaration (see kzoo.families for what its modules hold)."""
+"""The photoz family: its declaration (kzoo.families says what a family's modules hold)."""
 
 from kzoo.families import Family
 
 FAMILY = Family(
-    name='photoz',
-    title="Photometric redshifts of seed 001, group C: the seed's MLP on LSST magnitudes and colours beside a random forest and gradient-boosted trees",
-    seed='001_08a5d74de1e70061.txt, group C',
-    skies={'photometry': 'sky'},
-    aliases=('photometry',),
+    name="photoz",
+    title=("Photometric redshifts of seed 001, group C: the seed's MLP on LSST magnitudes and colours beside a "
+           "random forest and gradient-boosted trees"),
+    seed="001_08a5d74de1e70061.txt, group C",
+    skies={"photometry": "sky"},
+    aliases=("photometry",),
 )

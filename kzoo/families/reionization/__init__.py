@@ -1,11 +1,12 @@
-"""21-cm maps of reionization of seed 004 (21cmFAST): the family's declaration (see kzoo.families for what its modules hold)."""
+"""The reionization family: its declaration (kzoo.families says what a family's modules hold)."""
 
 from kzoo.families import Family
 
 FAMILY = Family(
-    name='reionization',
-    title="21-cm maps of reionization of seed 004 (21cmFAST): redshift and escape fraction, the seed's autoencoder, PCA + SVM",
-    seed='004_8f2d4ba38ebb956d.txt',
-    skies={'reionization': 'sky'},
-    aliases=('reion',),
+    name="reionization",
+    title=("21-cm maps of reionization of seed 004 (21cmFAST): redshift and escape fraction, the seed's "
+           "autoencoder, PCA + SVM"),
+    seed="004_8f2d4ba38ebb956d.txt",
+    skies={"reionization": "sky"},
+    aliases=("reion",),
 )

@@ -1,4 +1,5 @@
-"""Classical references of the 21-cm maps: the power spectrum classified by a logistic regression (and PCA + SVM, shared)."""
+"""Classical references of the 21-cm maps: the power spectrum classified by a logistic regression (and PCA + SVM,
+shared)."""
 
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
-"""Cherenkov rings of seed 001, group F: the family's declaration (see kzoo.families for what its modules hold)."""
+"""The rings family: its declaration (kzoo.families says what a family's modules hold)."""
 
 from kzoo.families import Family
 
 FAMILY = Family(
-    name='rings',
-    title='Cherenkov rings of seed 001, group F: counting, measuring, PCA + SVM and a conditional VAE',
-    seed='001_08a5d74de1e70061.txt, group F',
-    skies={'rings': 'sky'},
-    aliases=(),
+    name="rings",
+    title="Cherenkov rings of seed 001, group F: counting, measuring, PCA + SVM and a conditional VAE",
+    seed="001_08a5d74de1e70061.txt, group F",
+    skies={"rings": "sky"},
 )

@@ -1,4 +1,5 @@
-"""The Sersic suite page's own parts: each run's errors binned by SNR against its images' own Cramer-Rao bounds, and the seed's fixed galaxy."""
+"""The Sersic suite page's own parts: each run's errors binned by SNR against its images' own Cramer-Rao bounds, and
+the seed's fixed galaxy."""
 
 from __future__ import annotations
 

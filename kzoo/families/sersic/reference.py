@@ -1,4 +1,5 @@
-"""Classical references of the Sersic sky (seed 003): the Fisher / Cramer-Rao bound of the five parameters (derivatives of the GalSim model by central differences) and the seed's L-BFGS-B fit of the GalSim model."""
+"""Classical references of the Sersic sky (seed 003): the Fisher / Cramer-Rao bound of the five parameters (derivatives
+of the GalSim model by central differences) and the seed's L-BFGS-B fit of the GalSim model."""
 
 from __future__ import annotations
 

@@ -1,11 +1,10 @@
-"""Galaxy spectra of seed 001, groups A and B: the family's declaration (see kzoo.families for what its modules hold)."""
+"""The spectra family: its declaration (kzoo.families says what a family's modules hold)."""
 
 from kzoo.families import Family
 
 FAMILY = Family(
-    name='spectra',
-    title='Galaxy spectra of seed 001, groups A and B: a conditional WGAN (ResNet + CBAM), rest and observed frame',
-    seed='001_08a5d74de1e70061.txt, groups A and B',
-    skies={'spectra': 'sky'},
-    aliases=(),
+    name="spectra",
+    title="Galaxy spectra of seed 001, groups A and B: a conditional WGAN (ResNet + CBAM), rest and observed frame",
+    seed="001_08a5d74de1e70061.txt, groups A and B",
+    skies={"spectra": "sky"},
 )

@@ -1,4 +1,5 @@
-"""The Deep SVDD suite page's own parts: the sky figure, the per-class table and the PCA reference a run's record keeps."""
+"""The Deep SVDD suite page's own parts: the sky figure, the per-class table and the PCA reference a run's record
+keeps."""
 
 from __future__ import annotations
 
