@@ -132,7 +132,7 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
     names = list(LABELS[:5])
     fixed = sersic_fixed_bounds(out / "sersic_crb.json")
     lines = sersic_rmse_table(records, names) + [
-             "## The physical limit: Cramer-Rao bound (`kzoo.reference.sersic_fisher`)", "",
+             "## The physical limit: Cramer-Rao bound (`kzoo.families.sersic.reference.sersic_fisher`)", "",
              f"The seed's fixed galaxy (flux, n, re, g1, g2) = {tuple(SERSIC_FIXED['params'])}, PSF FWHM "
              f"{SERSIC_FIXED['psf_fwhm']} arcsec; Poisson + Gaussian pixel variance; derivatives of GalSim's image "
              "by central differences. Seed: its typed-in bound (not computed) and its Xception's std at SNR 60.", "",

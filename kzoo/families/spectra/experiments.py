@@ -47,7 +47,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
         goals=_goals,
         reference={},
         seed=SEED_001A,
-        description=f"A conditional WGAN of galaxy spectra (kzoo.models.spectra) on {_what}; judged by cross-"
+        description=f"A conditional WGAN of galaxy spectra (the spectra family's models) on {_what}; judged by cross-"
                     "correlation against the CWW templates (best template, best redshift, r) and by a Frechet "
                     "distance in the features of a small CNN trained on real spectra, each beside its real-vs-real "
                     "floor.",
