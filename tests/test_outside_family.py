@@ -1,6 +1,6 @@
 """A family published outside kzoo (tests/outside_family, entry-point group kzoo.families) is found by every
 command: installed with pip into a folder of its own, then listed, simulated, trained, evaluated, exported and
-reproduced through the kzoo command line."""
+reproduced through the kzoo command line, and searched by the tuners."""
 
 import json
 import os
@@ -39,6 +39,8 @@ def test_a_family_installed_as_a_package_runs_end_to_end(tmp_path):
         found["export"] = run("export", w + "/run", "--format", "keras")
         found["reproduce"] = run("reproduce", "dots-brightness", "--out", w + "/work", "--results", w + "/results",
                                  "--workers", "1")
+        found["tune"] = run("tune", "dots-brightness", "--data", w + "/data", "--out", w + "/search", "--tuner",
+                            "random", "--max-trials", "1", "--epochs", "1")
         found["suite"] = run("reproduce", "dots", "--from-results", "--out", w + "/work", "--results", w + "/results")
         print(json.dumps(found))
     """)
@@ -53,5 +55,6 @@ def test_a_family_installed_as_a_package_runs_end_to_end(tmp_path):
     assert (tmp_path / "run" / "model.keras").exists() and (tmp_path / "run" / "export" / "model.keras").exists()
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]
     assert "mae_scaled" in metrics["brightness"]
+    assert (tmp_path / "search" / "trials.md").exists() and (tmp_path / "search" / "best" / "model.keras").exists()
     page = (tmp_path / "results" / "dots.md").read_text()
     assert page.startswith("# Suite `dots`: 1 experiments") and "[dots-brightness](dots-brightness.md)" in page
