@@ -52,6 +52,14 @@ def _remove(p: Path):
         p.unlink()
 
 
+def copy_file(src, dst):
+    """Copy ``src`` to ``dst`` through a temporary name and a rename: ``dst`` is the old file or the whole new one,
+    never a part (a full disk leaves the old one)."""
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dst)
+
+
 def write_text(path, text: str):
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
@@ -317,3 +325,40 @@ def read_image(path, want=None) -> np.ndarray:
     if bad.any():
         raise InputError(f"{path}: {int(bad.sum())} pixel(s) are NaN or inf; mask or fill them before predicting")
     return img
+
+
+MAX_CONFIG_BYTES = 1 << 20  # a recipe, an experiment or a hyper-parameter file: 1 MiB at most
+
+
+def excerpt(value, limit: int = 60) -> str:
+    """``repr(value)`` for an error message, cut to ``limit`` characters (and how long it was): a message quotes
+    what was given, never all of a megabyte of it."""
+    text = "null" if value is None else repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+def read_config(path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES):
+    """A YAML (or JSON) settings file, parsed: its size checked before it is read, YAML aliases refused (a few
+    hundred bytes of nested aliases expand into gigabytes: "billion laughs"). ValueError names the file and what
+    is wrong; OSError when it cannot be read."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise ValueError(f"{path}: line {mark.line + 1}: YAML aliases (*name) are not accepted in a kzoo "
+                                 f"{what}; write the value out")
+            return super().compose_node(parent, index)
+
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ValueError(f"{path}: {size:,} bytes; a kzoo {what} is at most {max_bytes:,} bytes")
+    text = path.read_text()
+    if path.suffix == ".json":
+        return json.loads(text)
+    try:
+        return yaml.load(text, Loader=NoAliases)  # noqa: S506 (a SafeLoader that also refuses aliases)
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None

@@ -10,12 +10,11 @@ import dataclasses
 import json
 import os
 import platform
-import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
-from kzoo.io import write_json, write_text
+from kzoo.io import copy_file, write_json, write_text
 from kzoo.report import goal_status, headline_metric, headline_rows, markdown, provenance
 from kzoo.runs import cpu_info, git_commit
 
@@ -69,11 +68,11 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         write_shards(other, other_data, seed=seed, n=n, workers=workers)
         elsewhere[other] = evaluate(run_dir, other_data, out=out / f"on-{other}", classical=False)["metrics"]
         if (out / f"on-{other}" / "scores.png").exists():  # an anomaly score's histograms there
-            shutil.copyfile(out / f"on-{other}" / "scores.png", figs / f"scores_{other}.png")
+            copy_file(out / f"on-{other}" / "scores.png", figs / f"scores_{other}.png")
     for png in FIGURES + family_figure_files(exp.name):
         if not (run_dir / png).exists():
             continue
-        shutil.copyfile(run_dir / png, figs / png)
+        copy_file(run_dir / png, figs / png)
     record = {
         "experiment": exp.to_dict(),
         "splits": {k: v["count"] for k, v in manifest["splits"].items()},

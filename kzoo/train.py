@@ -198,15 +198,22 @@ def read_hyperparameters(path) -> tuple[dict, dict]:
     """``(fit settings, model arguments)`` from a JSON object of hyper-parameters, such as the
     ``OUT/best_hyperparameters.json`` of ``python -m tuners.search``: ``learning_rate`` and ``batch_size``
     are fit settings, every other key an argument of the experiment's model builder."""
+    from kzoo.io import excerpt, read_config
+
     path = Path(path)
     try:
-        values = json.loads(path.read_text())
+        values = read_config(path, "hyper-parameter file")
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not JSON ({e}); expected an object such as "
                          f'{{"learning_rate": 0.001, "dense": [256, 64]}}') from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a JSON object of hyper-parameters such as "
                          f'{{"learning_rate": 0.001, "dense": [256, 64]}}, got a {type(values).__name__}')
+    bs, lr = values.get("batch_size", 1), values.get("learning_rate", 1.0)
+    if isinstance(bs, bool) or not isinstance(bs, int) or bs <= 0:
+        raise ValueError(f"{path}: batch_size must be a positive integer, got {excerpt(bs)}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or lr != lr:
+        raise ValueError(f"{path}: learning_rate must be a number > 0, got {excerpt(lr)}")
     return ({k: v for k, v in values.items() if k in FIT_SETTINGS},
             {k: v for k, v in values.items() if k not in FIT_SETTINGS})
 
@@ -502,46 +509,59 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     exp = get_experiment(experiment)
     backend = keras.backend.backend()
     settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                            patience=patience, precision=precision, strategy=strategy, backend=backend)
+                            patience=patience, precision=precision, strategy=strategy, backend=backend, seed=seed)
     data_dir, out = Path(data_dir).resolve(), Path(out)
     manifest = load_manifest(data_dir, verify=verify)
     if not allow_other_recipe:
         check_recipe(exp, manifest, data_dir)
     run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
                        worker=worker, fold=fold, train_size=train_size)
-    with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
-        stage = open_staging(out, run, overwrite)
-        if stage["up_to_date"] is not None:
-            return stage["up_to_date"]
-        keras.utils.set_random_seed(seed)
-        old_policy = keras.mixed_precision.global_policy().name
-        keras.mixed_precision.set_global_policy(precision)
-        try:
-            scope = _scope(strategy, backend)
-            train_ds, val_ds, steps = training_data(exp, data_dir, manifest, run, cache=cache, fold=fold,
-                                                    train_size=train_size, worker=worker,
-                                                    initial_epoch=stage["initial_epoch"])
-            with scope():
-                model = compiled_model(exp, manifest, run, steps)
-            seconds = train_loop(exp, model, train_ds, val_ds, steps, run, stage, out, callbacks=callbacks,
-                                 verbose=verbose, has_val="val" in manifest["splits"] or fold is not None)
-            if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
-                weights = model.get_weights()
-                keras.distribution.set_distribution(None)
-                model = compiled_model(exp, manifest, run, steps)
-                model.set_weights(weights)
-            with scope():
-                model = calibrate(exp, model, data_dir, manifest, run, val_ds, fold=fold, train_size=train_size)
-            with atomic_path(stage["staging"] / "model.keras") as tmp:
-                model.save(tmp)
-        finally:
-            keras.mixed_precision.set_global_policy(old_policy)
-        return finish(exp, model, data_dir, manifest, run, stage, out, seconds, evaluate_split=evaluate_split,
-                      classical=classical)
+    created = not out.exists()
+    try:
+        with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
+            stage = open_staging(out, run, overwrite)
+            if stage["up_to_date"] is not None:
+                return stage["up_to_date"]
+            keras.utils.set_random_seed(seed)
+            old_policy = keras.mixed_precision.global_policy().name
+            keras.mixed_precision.set_global_policy(precision)
+            try:
+                scope = _scope(strategy, backend)
+                try:
+                    train_ds, val_ds, steps = training_data(exp, data_dir, manifest, run, cache=cache, fold=fold,
+                                                            train_size=train_size, worker=worker,
+                                                            initial_epoch=stage["initial_epoch"])
+                    with scope():
+                        model = compiled_model(exp, manifest, run, steps)
+                except Exception:  # refused before training (a value the builder rejects): a new run leaves no trace
+                    if stage["state"] is None and not stage["resuming"]:
+                        shutil.rmtree(stage["staging"], ignore_errors=True)
+                    raise
+                seconds = train_loop(exp, model, train_ds, val_ds, steps, run, stage, out, callbacks=callbacks,
+                                     verbose=verbose, has_val="val" in manifest["splits"] or fold is not None)
+                if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
+                    weights = model.get_weights()
+                    keras.distribution.set_distribution(None)
+                    model = compiled_model(exp, manifest, run, steps)
+                    model.set_weights(weights)
+                with scope():
+                    model = calibrate(exp, model, data_dir, manifest, run, val_ds, fold=fold, train_size=train_size)
+                with atomic_path(stage["staging"] / "model.keras") as tmp:
+                    model.save(tmp)
+            finally:
+                keras.mixed_precision.set_global_policy(old_policy)
+            return finish(exp, model, data_dir, manifest, run, stage, out, seconds, evaluate_split=evaluate_split,
+                          classical=classical)
+    except Exception:
+        if created and out.is_dir() and not any(out.iterdir()):  # a folder this call made and left empty
+            out.rmdir()
+        raise
 
 
-def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision, strategy, backend) -> dict:
-    """The fit settings of a run: the experiment's, changed by the call's, each checked."""
+def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision, strategy, backend, seed=0) -> dict:
+    """The fit settings of a run: the experiment's, changed by the call's, each checked (and the random seed)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ValueError(f"the random seed must be an integer in [0, 2**32 - 1], got {seed!r}")
     if strategy is not None and backend != "tensorflow":
         raise ValueError(f"a tf.distribute strategy needs the tensorflow backend, not {backend!r}")
     if precision not in PRECISIONS:

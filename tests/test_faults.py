@@ -465,7 +465,7 @@ def test_a_huge_simulation_is_refused_and_a_large_one_announced(tmp_path, monkey
     monkeypatch.setattr(shards, "LARGE_BYTES", 1000)
     write_shards(tiny_recipe(), tmp_path / "big", progress=False)
     assert re.fullmatch(rf"{re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
-                        r"0\.0 hours at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
+                        r"\d+ seconds at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
                         capsys.readouterr().err)
 
 

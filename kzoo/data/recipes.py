@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from pathlib import Path
 
-import yaml
 
+from kzoo.io import excerpt, read_config
 from kzoo.sims import get_sky, skies
 from kzoo.sims.params import ParamError
 
@@ -60,10 +59,11 @@ def load_recipe(name_or_path: str | os.PathLike | dict) -> dict:
                 raise closest(str(name_or_path), list_recipes(), "recipe (or a path to a .yaml/.json file)")
         where = str(path)
         try:
-            text = path.read_text()
-            raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-        except (OSError, ValueError, yaml.YAMLError) as e:
+            raw = read_config(path, "recipe")
+        except OSError as e:
             raise RecipeError(f"{where}: cannot read the recipe: {e}") from None
+        except ValueError as e:  # its size, a YAML alias, its syntax: the message names the file
+            raise RecipeError(str(e) if str(e).startswith(where) else f"{where}: cannot read the recipe: {e}") from None
         if not isinstance(raw, dict):
             raise RecipeError(f"{where}: a recipe is a mapping with keys {sorted(SCHEMA)}, got {type(raw).__name__}")
     return validate_recipe(raw, where)
@@ -74,18 +74,18 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
     errors = []
     for key in sorted(set(raw) - set(SCHEMA), key=repr):  # keys may be of any type: 1, null, [a, b]
         what = "unknown key" if isinstance(key, str) else "key that is not a string:"
-        errors.append(f"{what} {key!r} (known: {', '.join(sorted(SCHEMA))})")
+        errors.append(f"{what} {excerpt(key)} (known: {', '.join(sorted(SCHEMA))})")
     for key, (typ, required) in SCHEMA.items():
         if key not in raw:
             if required:
                 errors.append(f"missing key {key!r}")
         elif not isinstance(raw[key], typ) or (typ is int and isinstance(raw[key], bool)):
-            errors.append(f"{key!r} must be {typ.__name__}, got {type(raw[key]).__name__} {raw[key]!r}")
+            errors.append(f"{key!r} must be {typ.__name__}, got {type(raw[key]).__name__} {excerpt(raw[key])}")
     sky = raw.get("sky")
     module = None
     if isinstance(sky, str):
         if sky not in skies():
-            errors.append(f"'sky' {sky!r} is not a simulator (known: {', '.join(sorted(skies()))})")
+            errors.append(f"'sky' {excerpt(sky)} is not a simulator (known: {', '.join(sorted(skies()))})")
         else:
             module = get_sky(sky)
     splits = raw.get("splits")
@@ -94,12 +94,12 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
             errors.append("'splits' is empty: give counts such as {train: 8192, val: 1966, test: 3072}")
         for name, count in splits.items():
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
-                errors.append(f"split name {name!r} must be letters, digits or '_' (it names the shard files)")
+                errors.append(f"split name {excerpt(name)} must be letters, digits or '_' (it names the shard files)")
             if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
-                errors.append(f"'splits.{name}' must be a positive integer, got {count!r}")
+                errors.append(f"'splits.{excerpt(name)[:40]}' must be a positive integer, got {excerpt(count)}")
     for key in ("shards", "block"):
         if isinstance(raw.get(key), int) and raw[key] <= 0:
-            errors.append(f"{key!r} must be a positive integer, got {raw[key]}")
+            errors.append(f"{key!r} must be a positive integer, got {excerpt(raw[key])}")
     if isinstance(raw.get("seed"), int) and raw["seed"] < 0:
         errors.append(f"'seed' must be >= 0, got {raw['seed']}")
     if module is not None:
@@ -107,7 +107,7 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
         if isinstance(feats, list):
             for f in feats:
                 if f not in module.FEATURES:
-                    errors.append(f"'features' entry {f!r} is not produced by {sky} (it gives {', '.join(module.FEATURES)})")
+                    errors.append(f"'features' entry {excerpt(f)} is not produced by {sky} (it gives {', '.join(module.FEATURES)})")
             if not feats:
                 errors.append("'features' is empty: store at least one image array")
         params = raw.get("params", {})

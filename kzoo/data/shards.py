@@ -374,9 +374,18 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     rate = k / max(t[2] - t[1], 1e-9)
     seconds = (t[1] - t[0]) + images / rate / parallel
     if need > LARGE_BYTES or seconds > LARGE_SECONDS:
-        print(f"{out}: {images:,} images to simulate, {_size(need)}, about {seconds / 3600:,.1f} hours at "
+        print(f"{out}: {images:,} images to simulate, {_size(need)}, about {duration(seconds)} at "
               f"{parallel} worker(s) ({rate:,.0f} images/s per worker on a {k}-image probe)", file=sys.stderr,
               flush=True)
+
+
+def duration(seconds: float) -> str:
+    """A time estimate in words, rounded up: "about 4 minutes", "about 1.3 hours", never "0.0 hours"."""
+    if seconds < 90:
+        return f"{math.ceil(seconds)} seconds"
+    if seconds < 5400:
+        return f"{math.ceil(seconds / 60)} minutes"
+    return f"{math.ceil(seconds / 360) / 10:,.1f} hours"
 
 
 def _reusable_part(out: Path, job: dict) -> dict | None:

@@ -89,7 +89,9 @@ class ParamError(ValueError):
 
 
 def _show(v) -> str:
-    return "null" if v is None else repr(v)
+    from kzoo.io import excerpt
+
+    return excerpt(v)
 
 
 def check_params(sky: str, table: dict[str, Param], defaults: dict, params: dict) -> dict:

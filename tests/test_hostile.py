@@ -1,0 +1,122 @@
+"""Hostile inputs (issue 50): memory bounded by what an input declares, checked before it is read."""
+
+import resource
+import subprocess
+import sys
+
+import pytest
+
+CAP = 2 << 30  # 2 GiB of address space: what a small cluster job might allow
+
+
+def kzoo_capped(*args, cwd):
+    """``kzoo ARGS`` in a process whose address space is capped at CAP: (exit status, stderr lines)."""
+    def cap():
+        resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
+
+    p = subprocess.run([sys.executable, "-m", "kzoo.cli", *args], capture_output=True, text=True, cwd=cwd,
+                       preexec_fn=cap, timeout=300)
+    return p.returncode, [line for line in p.stderr.splitlines() if line.strip()]
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A recipe whose ``params.npix`` is a list nested ``levels`` deep through YAML aliases: about 400 bytes that
+    expand to 9^9 strings wherever the value is walked (its check, the error that quotes it)."""
+    lists = ['["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for level in range(1, levels):
+        lists.append("[" + ",".join([f"*l{level - 1}"] * 9) + "]")
+    anchored = ", ".join(f"&l{i} {text}" for i, text in enumerate(lists))
+    return (f"sky: galactic_center\nsplits: {{train: 10, val: 2, test: 2}}\nlols: [{anchored}]\n"
+            f"params: {{npix: *l{levels - 1}}}\n")
+
+
+def test_a_recipe_of_nested_aliases_is_refused_in_one_line_under_a_memory_cap(tmp_path):
+    (tmp_path / "bomb.yaml").write_text(billion_laughs())
+    rc, err = kzoo_capped("simulate", "bomb.yaml", "--out", "out", cwd=tmp_path)
+    assert rc == 2 and len(err) == 1 and "bomb.yaml" in err[0] and "aliases" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_huge_recipe_is_refused_by_its_size_before_it_is_read(tmp_path):
+    (tmp_path / "big.yaml").write_text("sky: galactic_center\ndescription: '" + "x" * (3 << 20) + "'\n")
+    rc, err = kzoo_capped("simulate", "big.yaml", "--out", "out", cwd=tmp_path)
+    assert rc == 2 and len(err) == 1 and "big.yaml" in err[0] and "at most 1,048,576 bytes" in err[0], err
+
+
+@pytest.mark.parametrize("where", ["params: {npix: 'VALUE'}", "splits: {train: 'VALUE', val: 2, test: 2}",
+                                   "shards: 'VALUE'"])
+def test_an_error_quotes_a_long_value_as_a_short_excerpt(where, tmp_path):
+    from kzoo.data.recipes import RecipeError, load_recipe
+
+    text = "sky: galactic_center\n" + ("" if "splits" in where else "splits: {train: 10, val: 2, test: 2}\n")
+    (tmp_path / "r.yaml").write_text(text + where.replace("VALUE", "y" * 200_000) + "\n")
+    with pytest.raises(RecipeError) as e:
+        load_recipe(tmp_path / "r.yaml")
+    assert len(str(e.value)) < 600 and "(200,002 characters)" in str(e.value)
+
+
+# A refused command leaves no trace (issue 50): nothing written before every argument is checked, and a run the
+# builder refuses removes what it began, so the corrected command runs as if the first had never been given.
+
+TINY = {"filters": (4, 4, 8, 8), "dense": (16,)}
+
+
+def test_a_refused_seed_or_model_argument_leaves_nothing_behind(tiny_data, tmp_path):
+    from kzoo.train import fit
+
+    out = tmp_path / "run"
+    with pytest.raises(ValueError, match="random seed must be an integer"):
+        fit("gc-dm", tiny_data, out, epochs=1, batch_size=16, seed=-1, model_args=TINY, verbose=0,
+            allow_other_recipe=True)
+    assert not out.exists()
+    with pytest.raises(ValueError):
+        fit("gc-dm", tiny_data, out, epochs=1, batch_size=16, model_args={**TINY, "filters": [-3, -3]}, verbose=0,
+            allow_other_recipe=True)
+    assert not out.exists()
+    res = fit("gc-dm", tiny_data, out, epochs=1, batch_size=16, seed=0, model_args=TINY, verbose=0,
+              allow_other_recipe=True)
+    assert res["training"]["status"] == "trained"
+
+
+@pytest.mark.parametrize("values, message", [({"batch_size": 1.5}, "batch_size must be a positive integer, got 1.5"),
+                                             ({"learning_rate": "abc"}, "learning_rate must be a number > 0")])
+def test_hyper_parameters_of_the_wrong_type_are_refused_naming_the_file(values, message, tmp_path):
+    import json
+
+    from kzoo.train import read_hyperparameters
+
+    (tmp_path / "best.json").write_text(json.dumps(values))
+    with pytest.raises(ValueError, match=message) as e:
+        read_hyperparameters(tmp_path / "best.json")
+    assert str(tmp_path / "best.json") in str(e.value)
+
+
+def test_a_copy_cut_short_by_a_full_disk_leaves_the_old_file_whole(tmp_path, monkeypatch):
+    import errno
+    import shutil
+
+    from kzoo.io import copy_file
+
+    (tmp_path / "new.png").write_bytes(b"new figure" * 1000)
+    (tmp_path / "page.png").write_bytes(b"old figure")
+
+    def full_disk(src, dst):
+        with open(dst, "wb") as f:
+            f.write(b"new fig")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copyfile", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        copy_file(tmp_path / "new.png", tmp_path / "page.png")
+    assert (tmp_path / "page.png").read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.png", "page.png"]
+    monkeypatch.undo()
+    copy_file(tmp_path / "new.png", tmp_path / "page.png")
+    assert (tmp_path / "page.png").read_bytes() == b"new figure" * 1000
+
+
+def test_a_time_estimate_is_rounded_up_in_words():
+    from kzoo.data.shards import duration
+
+    assert [duration(s) for s in (0.2, 89.0, 186.0, 3000.0, 4681.0, 5400.0, 36000.0)] == [
+        "1 seconds", "89 seconds", "4 minutes", "50 minutes", "79 minutes", "1.5 hours", "10.0 hours"]
