@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kzoo.io import atomic_path, ensure_dir
+from kzoo.io import atomic_path, ensure_dir, remove_stale_temps
 
 FORMATS = {"keras": "model.keras", "savedmodel": "savedmodel", "onnx": "model.onnx"}
 
@@ -80,6 +80,8 @@ def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
         what = "--out" if out else "export path"
         out = Path(out) if out else (run if run.is_dir() else run.parent) / "export" / FORMATS[fmt]
         ensure_dir(out, what, for_file=True)
+        for name in FORMATS.values():  # what killed exports of any format left beside this one
+            remove_stale_temps(out.parent / name)
         model = load_model(run / "model.keras" if run.is_dir() else run)
     else:
         model = model_or_run

@@ -22,12 +22,13 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it.
 
     Works for files and for directories (a SavedModel): an existing target is replaced only once the
-    new one is complete.
+    new one is complete. Temporaries of ``path`` that killed processes left are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Keep the suffix: keras insists that a .keras file's name ends in ".keras".
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    remove_stale_temps(path)  # what a killed writer of the same file left
     _remove(tmp)
     try:
         yield tmp
@@ -125,7 +126,10 @@ def read_json(path, default=None):
     path = Path(path)
     if not path.exists():
         return default
-    return json.loads(path.read_text())
+    try:
+        return json.loads(path.read_text())
+    except RecursionError:
+        raise ValueError(f"{path}: its JSON is nested too deeply to read") from None
 
 
 def ensure_dir(path: str | os.PathLike, what: str = "output directory", for_file: bool = False) -> Path:

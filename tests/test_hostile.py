@@ -120,3 +120,46 @@ def test_a_time_estimate_is_rounded_up_in_words():
 
     assert [duration(s) for s in (0.2, 89.0, 186.0, 3000.0, 4681.0, 5400.0, 36000.0)] == [
         "1 seconds", "89 seconds", "4 minutes", "50 minutes", "79 minutes", "1.5 hours", "10.0 hours"]
+
+
+def test_an_export_removes_what_killed_exports_left(tiny_data, tmp_path):
+    import subprocess
+    import sys
+
+    from kzoo.export import export
+    from kzoo.train import fit
+
+    run = tmp_path / "run"
+    fit("gc-dm", tiny_data, run, epochs=1, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()  # the pid of a process that has ended
+    (run / "export" / f".savedmodel.tmp-{dead}").mkdir(parents=True)
+    (run / "export" / f".savedmodel.tmp-{dead}" / "saved_model.pb").write_bytes(b"half")
+    (run / "export" / f".model.tmp-{dead}.onnx").write_bytes(b"half")
+    export(run, "keras")
+    assert sorted(p.name for p in (run / "export").iterdir()) == ["model.keras"]
+
+
+def test_a_manifest_nested_ten_thousand_deep_is_refused_naming_it(tmp_path):
+    from kzoo.data import DataError, load_manifest
+
+    (tmp_path / "manifest.json").write_text("[" * 10_000 + "]" * 10_000)
+    with pytest.raises(DataError, match=r"manifest.json: not a manifest: its JSON is nested too deeply"):
+        load_manifest(tmp_path)
+
+
+def test_a_manifest_listing_one_shard_twice_is_refused(tiny_data, tmp_path):
+    import json
+    import shutil
+
+    from kzoo.data import DataError, load_manifest
+
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    m = json.loads((d / "manifest.json").read_text())
+    first = m["splits"]["train"]["shards"][0]
+    m["splits"]["test"]["shards"].append(dict(first))  # a training shard also in the test split
+    (d / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(DataError, match="is listed twice") as e:
+        load_manifest(d, verify=False)
+    assert str(d / "manifest.json") in str(e.value) and repr(first["file"]) in str(e.value)

@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.data.recipes import load_recipe, scale_splits
-from kzoo.io import atomic_path, dir_lock, read_json, remove_stale_temps, sha256_file, write_json
+from kzoo.io import atomic_path, dir_lock, excerpt, read_json, remove_stale_temps, sha256_file, write_json
 from kzoo.sims import get_sky
 
 FORMAT = "kzoo-shards/1"
@@ -700,14 +700,22 @@ def _schema_problems(value, schema, where: str = "") -> list[str]:
 
 def _shard_file_problems(manifest: dict) -> list[str]:
     """Shard names that are not plain file names inside the dataset folder (absolute, with a separator or '..')."""
-    out = []
+    out, seen = [], {}
     for split, s in manifest["splits"].items():
         for i, shard in enumerate(s["shards"]):
             f = shard["file"]
             if f in ("", ".", "..") or any(c in f for c in "/\\\0") or os.path.isabs(f):
-                out.append(f"'splits.{split}.shards[{i}].file' {f!r} must be a file name inside the dataset folder "
-                           f"(no '/', '\\' or '..')")
+                out.append(f"'splits.{split}.shards[{i}].file' {excerpt(f)} must be a file name inside the dataset "
+                           f"folder (no '/', '\\' or '..')")
+            elif f in seen:
+                out.append(f"'splits.{split}.shards[{i}].file' {excerpt(f)} is listed twice (also {seen[f]}); a "
+                           f"shard belongs to one split, once")
+            else:
+                seen[f] = f"'splits.{split}.shards[{i}]'"
     return out
+
+
+MAX_MANIFEST_BYTES = 256 << 20  # ~250 bytes a shard entry: a million shards
 
 
 def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
@@ -719,10 +727,16 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
     mpath = data_dir / "manifest.json"
     if not mpath.exists():
         raise DataError(f"{mpath}: no manifest; make the dataset with `kzoo simulate <sky> --out {data_dir}`")
+    size = mpath.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise DataError(f"{mpath}: {size:,} bytes; a manifest is at most {MAX_MANIFEST_BYTES:,} (a million shards' "
+                        f"worth); remake the dataset with `kzoo simulate`")
     try:
         manifest = json.loads(mpath.read_text())
     except ValueError as e:
         raise DataError(f"{mpath}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise DataError(f"{mpath}: not a manifest: its JSON is nested too deeply to read") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         what = (f"format {manifest.get('format')!r}" if isinstance(manifest, dict)
                 else f"{_JSON_TYPES.get(type(manifest), type(manifest).__name__)} instead of an object")
