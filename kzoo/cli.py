@@ -549,5 +549,13 @@ def main(argv=None) -> int:
     return run_reporting(f"kzoo {args.command}", lambda: args.fn(args), args.debug)
 
 
+def console() -> int:
+    """The ``kzoo`` console script (and ``python -m kzoo.cli``): ``main`` with TensorFlow's native log lines kept
+    out of standard error, so that an error is one line."""
+    from kzoo.cli_options import console as run
+
+    return run(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(console())

@@ -4,9 +4,12 @@ help texts of options that several commands take, the parsing of ``--model-arg``
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import re
 import sys
+import threading
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -84,3 +87,66 @@ def run_reporting(prog: str, fn, debug: bool = False) -> int:
         print(f"{prog}: error: {_message(e)}", file=sys.stderr)
         return 2
     return 0
+
+
+# The C++ log lines of TensorFlow and the libraries under it (absl's format), which no environment variable
+# silences in TensorFlow 2.21: "WARNING: All log messages before absl::InitializeLog() ..." and
+# "I0000 00:00:1796614530.230677   22829 port.cc:153] oneDNN custom operations are on...".
+NATIVE_LOG = re.compile(rb"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+                        rb"|[IWEF]\d{4} \d\d:\d\d:\d+\.\d+ +\d+ [\w.\-]+:\d+\] .*)\r?\n?$")
+
+
+def _could_be_native(segment: bytes) -> bool:
+    """Whether the start of a line could be the start of a NATIVE_LOG line."""
+    head = b"WARNING: All log messages before absl"
+    return (head.startswith(segment) or segment.startswith(head)
+            or re.match(rb"[IWEF]\d{0,4}$|[IWEF]\d{4} ", segment) is not None)
+
+
+def filter_native_logs() -> None:
+    """Route this process's standard error (file descriptor 2, which C++ libraries write to) through a thread
+    that drops TensorFlow's native log lines (NATIVE_LOG) and passes everything else on, so that a refused
+    command says one line. For the command lines only (``kzoo``, ``python -m tuners.search``), not for kzoo used as
+    a library; KZOO_DEBUG=1 keeps every line."""
+    if os.environ.get("KZOO_DEBUG", "") not in ("", "0") or os.name != "posix":
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        read_end, write_end = os.pipe()
+        os.dup2(write_end, 2)
+        os.close(write_end)
+    except OSError:  # no usable stderr: leave it as it is
+        return
+    out = os.dup(saved)
+
+    def pump():  # whole lines are filtered; a partial one (a progress bar's "\r...") passes at once unless it
+        buf = b""  # could begin a native log line, which is held until its newline
+        with os.fdopen(read_end, "rb", buffering=0) as src, os.fdopen(out, "wb", buffering=0) as dst:
+            while chunk := src.read(65536):
+                *lines, buf = (buf + chunk).split(b"\n")
+                dst.write(b"".join(line + b"\n" for line in lines if not NATIVE_LOG.match(line + b"\n")))
+                if buf and not _could_be_native(buf.rpartition(b"\r")[2]):
+                    dst.write(buf)
+                    buf = b""
+            if buf and not NATIVE_LOG.match(buf):
+                dst.write(buf)
+
+    thread = threading.Thread(target=pump, name="kzoo-stderr", daemon=True)
+    thread.start()
+
+    def restore():  # at exit: the pipe closes, the thread writes what is left and ends
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        os.dup2(saved, 2)
+        thread.join(timeout=5)
+
+    atexit.register(restore)
+
+
+def console(main) -> int:
+    """A command line's entry point: native log lines filtered (:func:`filter_native_logs`), then ``main()``."""
+    filter_native_logs()
+    return main()

@@ -281,6 +281,39 @@ def check_npy(path, want=None):
                          f"{size - offset}; the file is truncated")
 
 
+MAX_IMAGE_BYTES = 1 << 30  # an image without a model's shape to fit, as float32: 1 GiB at most (16,384^2 pixels)
+
+
+def image_file_shape(path: Path) -> tuple:
+    """(H, W, C) of a PNG or JPEG from its header, without decoding it; Pillow's decompression-bomb guard stays on
+    (its warning, for more than Image.MAX_IMAGE_PIXELS pixels, is a refusal here)."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                (w, h), c = im.size, len(im.getbands())
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise InputError(f"{path}: {' '.join(str(e).split())}; kzoo refuses it before decoding") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"{path}: not a readable {path.suffix[1:].upper()} image ({e})") from None
+    return h, w, c
+
+
+def check_declared_size(path, shape, want, source: str) -> None:
+    """Refuse, before any pixel is read, an image whose declared ``shape`` (from ``source``, its header) does not
+    fit the model input ``want`` or, without one, would take more than MAX_IMAGE_BYTES as float32."""
+    if want is not None:
+        check_shape(path, shape, want)
+    elif math.prod(shape) * 4 > MAX_IMAGE_BYTES:
+        raise InputError(f"{path}: {source} declares {' x '.join(map(str, shape))} pixels, "
+                         f"{math.prod(shape) * 4 / 2**30:.1f} GiB as float32; kzoo reads images of at most "
+                         f"{MAX_IMAGE_BYTES / 2**30:.0f} GiB")
+
+
 def read_image(path, want=None) -> np.ndarray:
     """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS, .npy, PNG or JPEG file (PNG and
     JPEG through TensorFlow's decoders, their 0-255 values as they are).
@@ -300,21 +333,37 @@ def read_image(path, want=None) -> np.ndarray:
         except (ValueError, EOFError) as e:
             raise InputError(f"{path}: not a numpy .npy array ({e})") from None
     elif path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz"):
+        import warnings
+
         from astropy.io import fits
 
+        caught = []
         try:
-            with fits.open(path, memmap=False) as hdus:
-                found = [h for h in hdus if getattr(h, "is_image", False) and h.data is not None and h.data.ndim >= 2]
+            with warnings.catch_warnings(record=True) as caught, fits.open(path, memmap=False) as hdus:
+                warnings.simplefilter("always")  # astropy's warnings go into the one line below, not to stderr
+                # the image HDUs by their headers' shapes: no data is read before its size is checked
+                found = [h for h in hdus if getattr(h, "is_image", False) and len(h.shape or ()) >= 2]
                 if not found:
-                    kinds = ", ".join(f"{h.name or i} ({type(h).__name__}, {'no data' if h.data is None else 'table'})"
+                    kinds = ", ".join(f"{h.name or i} ({type(h).__name__}, "
+                                      f"{'table' if not getattr(h, 'is_image', False) else 'no data'})"
                                       for i, h in enumerate(hdus))
                     raise InputError(f"{path}: no image data in any HDU ({kinds}); kzoo needs a 2-D image HDU")
-                img = np.asarray(found[0].data, dtype=np.float32)
-        except OSError as e:
-            raise InputError(f"{path}: not a readable FITS file ({e})") from None
+                shape = tuple(int(d) for d in found[0].shape)
+                check_declared_size(path, shape[1:] + shape[:1] if len(shape) == 3 else shape, want, "its header")
+                with np.errstate(over="raise", invalid="ignore"):
+                    img = np.asarray(found[0].data, dtype=np.float32)
+        except InputError:
+            raise
+        except FloatingPointError:
+            raise InputError(f"{path}: values beyond float32's range (|x| > 3.4e38): finite in the file, infinite as "
+                             f"the float32 kzoo computes in; rescale the image") from None
+        except (OSError, ValueError, TypeError) as e:
+            said = "; ".join(dict.fromkeys(" ".join(str(w.message).split()) for w in caught))  # astropy's, once each
+            raise InputError(f"{path}: not a readable FITS file ({said or e})") from None
         if img.ndim == 3:  # FITS cubes are (C, H, W); the model wants channels last
             img = np.moveaxis(img, 0, -1)
     elif path.suffix.lower() in (".png", ".jpg", ".jpeg"):
+        check_declared_size(path, image_file_shape(path), want, f"its {path.suffix[1:].upper()} header")
         import tensorflow as tf
 
         try:

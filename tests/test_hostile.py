@@ -163,3 +163,68 @@ def test_a_manifest_listing_one_shard_twice_is_refused(tiny_data, tmp_path):
     with pytest.raises(DataError, match="is listed twice") as e:
         load_manifest(d, verify=False)
     assert str(d / "manifest.json") in str(e.value) and repr(first["file"]) in str(e.value)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that declares ``width`` x ``height`` grey pixels and holds none: its header is all a reader needs to
+    decide."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+
+
+def fits_header_only(path, side: int):
+    """A sparse FITS file whose header declares ``side`` x ``side`` float32 pixels (a few KB on disk)."""
+    from astropy.io import fits
+
+    header = fits.Header([("SIMPLE", True), ("BITPIX", -32), ("NAXIS", 2), ("NAXIS1", side), ("NAXIS2", side)])
+    with open(path, "wb") as f:
+        f.write(header.tostring().encode())
+        f.truncate(2880 + side * side * 4)
+
+
+def test_a_decompression_bomb_and_a_big_header_are_refused_before_decoding_under_a_memory_cap(tmp_path):
+    (tmp_path / "bomb.png").write_bytes(png_header_only(20_000, 20_000))
+    (tmp_path / "list.csv").write_text("location,label\nbomb.png,a\n")
+    rc, err = kzoo_capped("import-images", "list.csv", "--out", "imported", "--classes", "a", cwd=tmp_path)
+    assert rc == 2 and len(err) == 1 and "bomb.png" in err[0] and "decompression bomb" in err[0], err
+    assert not (tmp_path / "imported").exists()
+    fits_header_only(tmp_path / "big.fits", 23_170)
+    rc, err = kzoo_capped("predict", "gc-dm", "big.fits", cwd=tmp_path)
+    assert rc == 2 and len(err) == 1 and "big.fits: image shape (23170, 23170, 1) does not fit" in err[0], err
+
+
+def test_a_truncated_fits_and_one_beyond_float32_are_refused_in_one_line_saying_why(tmp_path):
+    import numpy as np
+    from astropy.io import fits
+
+    from kzoo.io import InputError, read_image
+
+    fits.PrimaryHDU(np.ones((64, 64), np.float32)).writeto(tmp_path / "ok.fits")
+    (tmp_path / "cut.fits").write_bytes((tmp_path / "ok.fits").read_bytes()[:2880 + 1800 * 4])
+    fits.PrimaryHDU(np.full((64, 64), 1e300)).writeto(tmp_path / "huge.fits")
+    with pytest.raises(InputError, match=r"cut.fits: not a readable FITS file \(File may have been truncated"):
+        read_image(tmp_path / "cut.fits")
+    with pytest.raises(InputError, match=r"huge.fits: values beyond float32's range"):
+        read_image(tmp_path / "huge.fits")
+    assert read_image(tmp_path / "ok.fits").shape == (64, 64)
+
+
+def test_the_command_lines_drop_tensorflows_native_log_lines_and_pass_the_rest_at_once():
+    code = ("import os\nfrom kzoo.cli_options import console\n"
+            "def main():\n"
+            "    os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
+            "    os.write(2, b'I0000 00:00:1796614530.230677   22829 port.cc:153] oneDNN custom operations are on.\\n')\n"
+            "    os.write(2, b'\\rsimulate:  50%|')\n"
+            "    os.write(2, b'\\rsimulate: 100%|\\n')\n"
+            "    os.write(2, b'W0000 00:00:17.5  1 decode_image_op.cc:12] Invalid JPEG data\\nkzoo x: error: one line\\n')\n"
+            "    return 2\n"
+            "raise SystemExit(console(main))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert p.returncode == 2
+    assert p.stderr == b"\rsimulate:  50%|\rsimulate: 100%|\nkzoo x: error: one line\n", p.stderr

@@ -249,4 +249,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from kzoo.cli_options import console
+
+    sys.exit(console(main))
