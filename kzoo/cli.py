@@ -7,8 +7,8 @@ import json
 import os
 import sys
 
-from kzoo.cli_options import (BACKEND_HELP, NO_REFERENCE_HELP, PRECISION_HELP, HelpFormatter, model_args,
-                               run_reporting)
+from kzoo.cli_options import (BACKEND_HELP, NO_REFERENCE_HELP, PRECISION_HELP, HelpFormatter, Parser,
+                               model_args, run_reporting)
 
 
 def _cmd_list(a):
@@ -319,7 +319,7 @@ def _cmd_reproduce(a):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.",
+    p = Parser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.",
                                 formatter_class=HelpFormatter)
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")

@@ -12,6 +12,13 @@ import sys
 import threading
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, whose refusal of bad arguments is one line naming ``--help`` instead of the usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}; see {self.prog} --help\n")
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """``--help`` ends each option's sentence with its default, unless the default is None or False (the
     sentence then says what happens without the option) or the sentence already states it."""

@@ -228,3 +228,13 @@ def test_the_command_lines_drop_tensorflows_native_log_lines_and_pass_the_rest_a
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert p.returncode == 2
     assert p.stderr == b"\rsimulate:  50%|\rsimulate: 100%|\nkzoo x: error: one line\n", p.stderr
+
+
+@pytest.mark.parametrize("argv", [["train", "gc-dm", "--epochs", "x", "--data", "d", "--out", "o"], ["trian"], []])
+def test_a_bad_command_line_is_refused_in_one_line_naming_help(argv, capsys):
+    from kzoo.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert e.value.code == 2 and len(err) == 1 and err[0].endswith("--help") and ": error: " in err[0], err

@@ -18,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from kzoo.cli_options import PRECISION_HELP, HelpFormatter, model_args, run_reporting
+from kzoo.cli_options import PRECISION_HELP, HelpFormatter, Parser, model_args, run_reporting
 
 TUNERS = {"random": "RandomSearchOracle", "bayesian": "BayesianOptimizationOracle", "hyperband": "HyperbandOracle",
           "grid": "GridSearchOracle"}
@@ -203,7 +203,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m tuners.search", description=__doc__, formatter_class=_HelpFormatter)
+    p = Parser(prog="python -m tuners.search", description=__doc__, formatter_class=_HelpFormatter)
     add_arguments(p)
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")

@@ -96,7 +96,7 @@ def validate_recipe(raw: dict, where: str = "recipe") -> dict:
             if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_]+", name):
                 errors.append(f"split name {excerpt(name)} must be letters, digits or '_' (it names the shard files)")
             if not isinstance(count, int) or isinstance(count, bool) or count <= 0:
-                errors.append(f"'splits.{excerpt(name)[:40]}' must be a positive integer, got {excerpt(count)}")
+                errors.append(f"'splits.{str(name)[:40]}' must be a positive integer, got {excerpt(count)}")
     for key in ("shards", "block"):
         if isinstance(raw.get(key), int) and raw[key] <= 0:
             errors.append(f"{key!r} must be a positive integer, got {excerpt(raw[key])}")
