@@ -238,3 +238,32 @@ def test_a_bad_command_line_is_refused_in_one_line_naming_help(argv, capsys):
         main(argv)
     err = capsys.readouterr().err.splitlines()
     assert e.value.code == 2 and len(err) == 1 and err[0].endswith("--help") and ": error: " in err[0], err
+
+
+@pytest.mark.parametrize("change, needle", [
+    ({"file": "../../../outside/evil.keras"}, "must be a plain .keras file name"),
+    ({"file": "/tmp/evil.keras"}, "must be a plain .keras file name"),
+    ({"bytes": None}, "field 'bytes' must be a int, got null"),
+    ({"sha256": "abc"}, "must be 64 hexadecimal digits"),
+])
+def test_a_preset_manifest_is_checked_before_anything_is_loaded(change, needle, tmp_path):
+    import json
+    import shutil
+
+    from kzoo.presets import PRESET_DIR, PresetError, load, manifest
+
+    e = {**manifest()["gc-dm"], **change}
+    shutil.copy(PRESET_DIR / manifest()["gc-dm"]["file"], tmp_path / manifest()["gc-dm"]["file"])
+    (tmp_path / "manifest.json").write_text(json.dumps({"gc-dm": e}))
+    with pytest.raises(PresetError, match=needle) as err:
+        load("gc-dm", directory=tmp_path)
+    assert str(tmp_path / "manifest.json") in str(err.value) and "'gc-dm'" in str(err.value)
+
+
+def test_a_truncated_preset_manifest_is_refused_in_one_line(tmp_path):
+    from kzoo.presets import PRESET_DIR, PresetError, list_presets
+
+    (tmp_path / "manifest.json").write_text((PRESET_DIR / "manifest.json").read_text()[:500])
+    with pytest.raises(PresetError, match=r"manifest.json: not a preset manifest: Unterminated string|manifest.json: "
+                                          r"not a preset manifest: Expecting"):
+        list_presets(directory=tmp_path)

@@ -17,11 +17,12 @@ from a ``kzoo reproduce`` record (``results/<experiment>.json``) and the run it 
 from __future__ import annotations
 
 import fnmatch
+import re
 import json
 import shutil
 from pathlib import Path
 
-from kzoo.io import atomic_path, read_json, sha256_file, write_json, write_text
+from kzoo.io import atomic_path, excerpt, read_json, sha256_file, write_json, write_text
 
 PRESET_DIR = Path(__file__).parent
 LICENSE = "MIT (the licence of kzoo; the weights are trained on kzoo's own simulations)"
@@ -38,9 +39,40 @@ class PresetError(ValueError):
     """An unknown preset, or a preset file that does not match its manifest."""
 
 
+# the fields every manifest entry has, with their types; a preset file is a plain .keras name in the folder
+ENTRY_FIELDS = {"file": str, "bytes": int, "sha256": str, "model": str, "experiment": str, "sky": str,
+                "parameters": int, "test_metrics": dict}
+
+
 def manifest(directory=None) -> dict:
-    """``{preset name: entry}`` of the presets in ``directory`` (default: those shipped with kzoo)."""
-    return read_json(Path(directory or PRESET_DIR) / "manifest.json", default={}) or {}
+    """``{preset name: entry}`` of the presets in ``directory`` (default: those shipped with kzoo), each entry
+    checked (PresetError names the file, the preset and the field): every field of ENTRY_FIELDS of its type, the
+    file a plain ``.keras`` name inside the folder, the sha256 64 hex digits."""
+    path = Path(directory or PRESET_DIR) / "manifest.json"
+    try:
+        found = read_json(path, default={}) or {}
+    except ValueError as e:  # not JSON (a truncated file), or nested too deeply
+        raise PresetError(f"{path}: not a preset manifest: {' '.join(str(e).split())}") from None
+    if not isinstance(found, dict):
+        raise PresetError(f"{path}: not a preset manifest: a JSON object {{name: entry}} is needed, got "
+                          f"{type(found).__name__}")
+    for name, e in found.items():
+        problems = [] if isinstance(e, dict) else [f"is a {type(e).__name__}, not an object"]
+        for field, kind in ENTRY_FIELDS.items() if isinstance(e, dict) else ():
+            if not isinstance(e.get(field), kind) or isinstance(e.get(field), bool):
+                problems.append(f"field {field!r} must be a {kind.__name__}, got {excerpt(e.get(field))}")
+        if not problems:
+            f = e["file"]
+            if (not f.endswith(".keras") or f != Path(f).name or f in (".keras", "..") or "\\" in f
+                    or Path(f).is_absolute()):
+                problems.append(f"field 'file' {excerpt(f)} must be a plain .keras file name inside {path.parent}")
+            if not re.fullmatch(r"[0-9a-f]{64}", e["sha256"]):
+                problems.append(f"field 'sha256' {excerpt(e['sha256'])} must be 64 hexadecimal digits")
+            if e["bytes"] < 0:
+                problems.append(f"field 'bytes' must be >= 0, got {e['bytes']}")
+        if problems:
+            raise PresetError(f"{path}: preset {excerpt(name)}: " + "; ".join(problems))
+    return found
 
 
 def list_presets(pattern: str = "*", directory=None) -> list[str]:
