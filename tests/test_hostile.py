@@ -267,3 +267,41 @@ def test_a_truncated_preset_manifest_is_refused_in_one_line(tmp_path):
     with pytest.raises(PresetError, match=r"manifest.json: not a preset manifest: Unterminated string|manifest.json: "
                                           r"not a preset manifest: Expecting"):
         list_presets(directory=tmp_path)
+
+
+def _parts(tmp_path):
+    """Two parts of the tiny dataset, made apart (kzoo simulate --shard-range)."""
+    import json
+
+    from conftest import tiny_recipe
+    from kzoo.cli import main
+
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(json.dumps(tiny_recipe()))
+    for rng in ("0:2", "2:5"):
+        assert main(["simulate", str(recipe), "--out", str(tmp_path / rng.replace(":", "-")), "--shard-range", rng,
+                     "--no-progress"]) == 0
+    return tmp_path / "0-2", tmp_path / "2-5"
+
+
+@pytest.mark.parametrize("tamper, needle", [
+    (lambda p: p["parts"][0].update(file="../escaped-src.tfrecord"), "is not a shard of its recipe"),
+    (lambda p: p["recipe"]["params"].update(npix=64), "its recipe differs from the recipe sha256 it records"),
+    (lambda p: p["parts"][0].update(count=p["parts"][0]["count"] + 5), "images per split"),
+    (lambda p: p["parts"][0].update(split="test", file=p["parts"][0]["file"].replace(p["parts"][0]["split"], "test")),
+     "images per split"),
+    (lambda p: p.pop("shards_total"), "'shards_total' must be a int"),
+])
+def test_a_tampered_part_is_refused_before_anything_is_written(tamper, needle, tmp_path):
+    import json
+
+    from kzoo.data import DataError, merge_shards
+
+    a, b = _parts(tmp_path)
+    info = json.loads((a / "partial.json").read_text())
+    tamper(info)
+    (a / "partial.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match=needle) as e:
+        merge_shards(tmp_path / "merged", [a, b])
+    assert str(a / "partial.json") in str(e.value) or "per split" in str(e.value)
+    assert not (tmp_path / "merged").exists() and not (tmp_path / "escaped-src.tfrecord").exists()

@@ -477,9 +477,16 @@ def merge_shards(out: str | os.PathLike, parts: list) -> dict:
     """
     out, found = Path(out), []
     for d in map(Path, parts):
-        info = read_json(d / "partial.json", default=None)
+        try:
+            info = read_json(d / "partial.json", default=None)
+        except ValueError as e:
+            raise DataError(f"{d / 'partial.json'}: not a partial.json of kzoo simulate ({e})") from None
         if not isinstance(info, dict) or info.get("format") != PARTIAL:
             raise DataError(f"{d}: no partial.json of kzoo simulate --shard-range (a folder of part of a dataset)")
+        problems = _partial_problems(d, info)
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise DataError(f"{d / 'partial.json'}: {'; '.join(problems[:3])}{more}; make that part again")
         found.append((d, info))
     d0, first = found[0]
     for d, info in found[1:]:
@@ -494,6 +501,13 @@ def merge_shards(out: str | os.PathLike, parts: list) -> dict:
                 raise DataError(f"shard {part['index']} ({part['file']}) is in both {owner[part['index']]} and {d}: "
                                 f"the shard ranges overlap")
             owner[part["index"]] = d
+    totals = {}
+    for d, info in found:
+        for part in info["parts"]:
+            totals[part["split"]] = totals.get(part["split"], 0) + part["count"]
+    if totals != dict(first["recipe"]["splits"]) and set(owner) >= set(range(first["shards_total"])):
+        raise DataError(f"the parts' shards hold {totals} images per split, their recipe {first['recipe']['splits']}: "
+                        f"a shard was moved or its count edited; make the parts again")
     missing = sorted(set(range(first["shards_total"])) - set(owner))
     if missing:
         raise DataError(f"shards {_ranges(missing)} of {first['shards_total']} are in none of the parts: run "
@@ -505,6 +519,9 @@ def merge_shards(out: str | os.PathLike, parts: list) -> dict:
             if not path.exists() or path.stat().st_size != part["bytes"] or sha256_file(path) != part["sha256"]:
                 raise DataError(f"{path}: missing, or its size or sha256 differs from {d / 'partial.json'}; "
                                 f"make that part again")
+            if "records" in part and count_records(path) != part["records"]:  # records of blocks of images
+                raise DataError(f"{path}: holds {count_records(path)} records, {d / 'partial.json'} says "
+                                f"{part['records']}; make that part again")
             parts_by_index[part["index"]] = (path, part)
     if (out / "manifest.json").exists():
         raise DataError(f"{out} already holds a dataset (manifest.json); merge into a new folder")
@@ -520,6 +537,53 @@ def merge_shards(out: str | os.PathLike, parts: list) -> dict:
         manifest = _manifest(first["recipe"], first["recipe_sha256"], [parts_by_index[i][1] for i in sorted(parts_by_index)])
         write_json(out / "manifest.json", manifest)
     return manifest
+
+
+PART_FIELDS = {"index": int, "file": str, "split": str, "count": int, "bytes": int, "sha256": str}
+
+
+def _partial_problems(d: Path, info: dict) -> list[str]:
+    """What is wrong with a part's ``partial.json``, checked like a manifest: its fields and types, its recipe
+    against the recipe's sha256 it records (an edited recipe), every shard's name as its split and index make it
+    (nothing named outside the folder). The splits' totals and the shards' own record counts are checked when
+    every part is in (merge_shards)."""
+    problems = [f"{key!r} must be a {kind.__name__}" for key, kind in
+                {"recipe": dict, "recipe_sha256": str, "shards_total": int, "parts": list}.items()
+                if not isinstance(info.get(key), kind) or isinstance(info.get(key), bool)]
+    if problems:
+        return problems
+    if recipe_sha256(info["recipe"]) != info["recipe_sha256"]:
+        return ["its recipe differs from the recipe sha256 it records (edited after simulating)"]
+    splits = info["recipe"].get("splits")
+    for i, part in enumerate(info["parts"]):
+        bad = [k for k, kind in PART_FIELDS.items() if not isinstance(part, dict) or not isinstance(part.get(k), kind)
+               or isinstance(part.get(k), bool)]
+        if bad:
+            problems.append(f"parts[{i}] lacks {', '.join(bad)} (or has the wrong types)")
+            continue
+        name = f"{part['split']}-{part['index']:05d}-of-{info['shards_total']:05d}.tfrecord"
+        if part["file"] != name or not isinstance(splits, dict) or part["split"] not in splits \
+                or not 0 <= part["index"] < info["shards_total"] or part["count"] <= 0:
+            problems.append(f"parts[{i}] {excerpt({k: part[k] for k in ('index', 'file', 'split', 'count')}, 120)} is "
+                            f"not a shard of its recipe (shard {part['index']} of split {excerpt(part['split'])} is "
+                            f"named {excerpt(name)})")
+    return problems
+
+
+def count_records(path) -> int:
+    """The TFRecord records in a shard, from their length headers (no record is read)."""
+    n, size = 0, os.path.getsize(path)
+    with open(path, "rb") as f:
+        pos = 0
+        while pos < size:
+            head = f.read(8)
+            if len(head) < 8:
+                break
+            length = int.from_bytes(head, "little")
+            pos += 16 + length
+            f.seek(pos)
+            n += 1
+    return n
 
 
 def _ranges(indices: list[int]) -> str:
