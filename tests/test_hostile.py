@@ -305,3 +305,22 @@ def test_a_tampered_part_is_refused_before_anything_is_written(tamper, needle, t
         merge_shards(tmp_path / "merged", [a, b])
     assert str(a / "partial.json") in str(e.value) or "per split" in str(e.value)
     assert not (tmp_path / "merged").exists() and not (tmp_path / "escaped-src.tfrecord").exists()
+
+
+def test_one_image_listed_for_two_splits_is_refused_naming_both_lines(tmp_path):
+    import numpy as np
+
+    from kzoo.cli import main
+
+    np.save(tmp_path / "a.npy", np.ones((16, 16), np.float32))
+    np.save(tmp_path / "b.npy", np.zeros((16, 16), np.float32))
+    rows = ["a.npy,x,train", "b.npy,y,train", "a.npy,y,test"] + [f"b.npy,y,{s}" for s in ("train",) * 3]
+    (tmp_path / "list.csv").write_text("location,label,split\n" + "\n".join(rows) + "\n")
+    assert main(["import-images", str(tmp_path / "list.csv"), "--out", str(tmp_path / "d"), "--classes", "x,y",
+                 "--npix", "16", "--no-progress"]) == 2
+    assert not (tmp_path / "d").exists()
+    (tmp_path / "list.csv").write_text("location,label\na.npy,x\nb.npy,y\na.npy,x\n")  # no split given: refused too
+    from kzoo.sims.image_folder import ListError, read_list
+
+    with pytest.raises(ListError, match=r"line 4: a.npy is also on line 2: an image may be in one split only"):
+        read_list(str(tmp_path / "list.csv"), "", ("x", "y"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -135,7 +136,7 @@ def read_list(path: str, sha256: str = "", classes: tuple = ()) -> tuple:
         raise ListError(f"{where} line 1: {what}; the header must name location and label (and may name split), "
                         f"got {','.join(header) or 'an empty line'}")
     col = {h: i for i, h in enumerate(header)}
-    rows = []
+    rows, seen = [], {}
     for line, fields in enumerate(reader, start=2):
         if not any(f.strip() for f in fields):
             continue
@@ -160,6 +161,13 @@ def read_list(path: str, sha256: str = "", classes: tuple = ()) -> tuple:
         if split == "apply" and label is not None or split not in (None, "apply") and label is None:
             raise ListError(f"{where} line {line}: split {split} {'with' if label else 'without'} a label: labelled "
                             "images go to train, val or test, unlabelled ones to apply")
+        key = os.path.realpath(f)
+        if key in seen:  # one image in two splits would be judged on what it was trained on
+            first, first_split = seen[key]
+            if split is None or split != first_split:
+                raise ListError(f"{where} line {line}: {loc} is also on line {first}: an image may be in one split only; "
+                                f"list it once, or give every row of it the same split")
+        seen.setdefault(key, (line, split))
         rows.append((str(f), None if label is None else (classes.index(label) if classes else label), split, line))
     if not rows:
         raise ListError(f"{where}: no image rows under the header")
