@@ -318,9 +318,19 @@ def _cmd_reproduce(a):
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
 
+def version_line() -> str:
+    """kzoo's version and the commit of the source it runs from ("unknown" outside a git checkout)."""
+    from kzoo.runs import git_commit
+    from kzoo.version import __version__
+
+    return f"{__version__} (commit {git_commit()})"
+
+
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog="kzoo", description="Astrophysics model zoo: simulate, train, evaluate, export.",
-                                formatter_class=HelpFormatter)
+               formatter_class=HelpFormatter)
+    p.add_argument("--version", action="version", version=f"kzoo {version_line()}",
+                   help="print kzoo's version and the commit it runs from, and exit")
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",

@@ -1,5 +1,6 @@
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -184,3 +185,17 @@ def test_list_experiments_aligns_columns_and_wraps_descriptions(capsys):
     printed = " ".join(capsys.readouterr().out.split())
     for name in list_experiments("gc-dm*"):
         assert " ".join(get_experiment(name).description.split()) in printed  # whole, not cut
+
+
+def test_kzoo_version_says_the_version_and_the_commit(capsys):
+    import subprocess
+
+    from kzoo.cli import main
+    from kzoo.version import __version__
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    out = capsys.readouterr().out.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent).stdout.strip()
+    assert e.value.code == 0 and out.startswith(f"kzoo {__version__} (commit ") and (not head or head in out), out
