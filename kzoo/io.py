@@ -22,7 +22,9 @@ def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success rename it to ``path``, on error remove it.
 
     Works for files and for directories (a SavedModel): an existing target is replaced only once the
-    new one is complete. Temporaries of ``path`` that killed processes left are removed first.
+    new one is complete. Durable: the new data is fsynced before the rename and the folder after it (a power loss
+    on XFS, ext4 or a network file system then leaves the old file or the new one, never an empty one).
+    Temporaries of ``path`` that killed processes left are removed first.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,7 @@ def atomic_path(path: str | os.PathLike):
     _remove(tmp)
     try:
         yield tmp
+        fsync_tree(tmp)  # the data on disk before the name points at it: a power loss leaves old or new, not empty
         if tmp.is_dir() and path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
             os.replace(path, old)
@@ -39,11 +42,41 @@ def atomic_path(path: str | os.PathLike):
             _remove(old)
         else:
             os.replace(tmp, path)
+        fsync_dir(path.parent)  # and the rename itself
     except BaseException as e:
         _remove(tmp)
         if isinstance(e, OSError) and e.errno is not None and e.filename is None:
             e.filename = str(path)  # "No space left on device" alone does not say which file
         raise
+
+
+def fsync_tree(path: Path) -> None:
+    """fsync a file, or every file of a folder (a SavedModel) and the folders themselves."""
+    if path.is_dir():
+        for root, _, files in os.walk(path):
+            for name in files:
+                fsync_tree(Path(root) / name)
+            fsync_dir(Path(root))
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """fsync a folder, so that a rename or a new name in it is on disk (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def _remove(p: Path):

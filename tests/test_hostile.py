@@ -1,8 +1,10 @@
-"""Hostile inputs (issue 50): memory bounded by what an input declares, checked before it is read."""
+"""Hostile inputs (issue 50) and durable writes (issue 51): memory bounded by what an input declares, checked before
+it is read; nothing written outside its folder; a refused command leaves no trace; one line, every time."""
 
 import resource
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -324,3 +326,19 @@ def test_one_image_listed_for_two_splits_is_refused_naming_both_lines(tmp_path):
 
     with pytest.raises(ListError, match=r"line 4: a.npy is also on line 2: an image may be in one split only"):
         read_list(str(tmp_path / "list.csv"), "", ("x", "y"))
+
+
+def test_an_atomic_write_is_fsynced_before_its_rename_and_its_folder_after(tmp_path, monkeypatch):
+    import os
+
+    from kzoo.io import atomic_path
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+                        or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("rename", str(b))) or real_replace(a, b))
+    with atomic_path(tmp_path / "manifest.json") as tmp:
+        tmp.write_text("{}")
+    kinds = [(k, Path(p).name) for k, p in events]
+    assert kinds == [("fsync", tmp.name), ("rename", "manifest.json"), ("fsync", tmp_path.name)], kinds
