@@ -167,7 +167,7 @@ def _cmd_automl(a):
 def _cmd_verify(a):
     from kzoo.data.shards import load_manifest
 
-    m = load_manifest(a.data, verify=True)
+    m = load_manifest(a.data, verify="full")
     n = sum(len(v["shards"]) for v in m["splits"].values())
     print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, seed {m['seed']})")
 

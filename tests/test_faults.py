@@ -61,7 +61,9 @@ def _temps(d: Path) -> list[Path]:
 
 
 def _tree(d: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    """Every file of a dataset folder but the stamps of its last verification (a cache; kzoo.data.shards.VERIFIED)."""
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file() and p.name != "verified.json"}
 
 
 def _start(args, log: Path):

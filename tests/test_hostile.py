@@ -342,3 +342,61 @@ def test_an_atomic_write_is_fsynced_before_its_rename_and_its_folder_after(tmp_p
         tmp.write_text("{}")
     kinds = [(k, Path(p).name) for k, p in events]
     assert kinds == [("fsync", tmp.name), ("rename", "manifest.json"), ("fsync", tmp_path.name)], kinds
+
+
+# Start-up that does not grow with the data (issue 51): a shard is hashed once, then only when its stamp changes.
+
+def test_a_verified_dataset_is_not_hashed_again_unless_a_shard_changes(tiny_data, tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    import kzoo.data.shards as shards
+    from kzoo.data import DataError, load_manifest
+
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    hashed = []
+    real = shards.sha256_file
+    monkeypatch.setattr(shards, "sha256_file", lambda p, *a: hashed.append(Path(p).name) or real(p, *a))
+    m = load_manifest(d)
+    n = sum(len(s["shards"]) for s in m["splits"].values())
+    assert len(hashed) == n  # the first use hashes every shard
+    hashed.clear()
+    load_manifest(d)
+    assert hashed == []  # then none
+    load_manifest(d, verify="full")
+    assert len(hashed) == n  # kzoo verify: all of them, always
+    # a shard replaced by another file of its size (renamed over it: another inode) is hashed again and refused
+    victim = d / m["splits"]["train"]["shards"][0]["file"]
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 1
+    (d / "x").write_bytes(bytes(data))
+    os.replace(d / "x", victim)
+    with pytest.raises(DataError, match="sha256 differs"):
+        load_manifest(d)
+
+
+def test_a_bit_flipped_in_place_with_its_time_kept_is_stopped_by_the_record_crc(tiny_data, tmp_path):
+    import os
+    import shutil
+
+    from kzoo.data import DataError, dataset, load_manifest
+
+    d = tmp_path / "d"
+    shutil.copytree(tiny_data, d)
+    m = load_manifest(d)  # verified and stamped
+    shard = d / m["splits"]["train"]["shards"][0]["file"]
+    st = shard.stat()
+    with open(shard, "r+b") as f:  # one bit of the first record's data, same size, same inode
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 1]))
+    os.utime(shard, ns=(st.st_atime_ns, st.st_mtime_ns))
+    load_manifest(d)  # its stamp is unchanged: not hashed
+    with pytest.raises(Exception, match="(?i)corrupted record|data ?loss|crc"):
+        for _ in dataset(d, "train", inputs="counts", targets=["A_dm"], batch_size=8, shuffle=False, manifest=m,
+                         verify=False):
+            pass
+    with pytest.raises(DataError, match="sha256 differs"):
+        load_manifest(d, verify="full")

@@ -782,10 +782,24 @@ def _shard_file_problems(manifest: dict) -> list[str]:
 MAX_MANIFEST_BYTES = 256 << 20  # ~250 bytes a shard entry: a million shards
 
 
-def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
+VERIFIED = "verified.json"  # DATA/.kzoo-parts/verified.json: each shard's stamp when its sha256 last matched
+
+
+def _stamp(path: Path) -> list:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+
+def load_manifest(data_dir: str | os.PathLike, verify: bool | str = True) -> dict:
     """Read ``DIR/manifest.json``; with ``verify``, check every shard's size and sha256 against it.
 
-    Raises DataError naming the file and what is wrong, before any training starts.
+    ``verify=True`` hashes a shard only when it is new to this check or its stamp (size, modification time, inode,
+    device) changed since its sha256 last matched (``DIR/.kzoo-parts/verified.json``, written when a check passes
+    and the folder is writable), so that starting a run does not grow with the dataset; ``verify="full"`` (``kzoo
+    verify``) hashes every shard. A swapped or replaced shard has another inode or time, so it is hashed; a bit
+    flipped in place with the time set back keeps its stamp, and the TFRecord CRC of its record stops the reading
+    (``tf.data``: DataLossError) instead. Raises DataError naming the file and what is wrong, before any training
+    starts.
     """
     data_dir = Path(data_dir)
     mpath = data_dir / "manifest.json"
@@ -812,6 +826,12 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
         more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
         raise DataError(f"{mpath}: not a valid {FORMAT} manifest: {'; '.join(problems[:3])}{more}")
     if verify:
+        stamps_file = data_dir / PARTS / VERIFIED
+        try:
+            known = {} if verify == "full" else (read_json(stamps_file, default={}) or {})
+        except ValueError:  # a damaged record of stamps: hash everything
+            known = {}
+        stamps, hashed = {}, 0
         for split, s in manifest["splits"].items():
             for shard in s["shards"]:
                 path = data_dir / shard["file"]
@@ -821,9 +841,18 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool = True) -> dict:
                 if size != shard["bytes"]:
                     raise DataError(f"{path}: {size} bytes, the manifest says {shard['bytes']} (truncated or "
                                     f"replaced); rerun `kzoo simulate` with the same arguments to remake it")
-                if sha256_file(path) != shard["sha256"]:
-                    raise DataError(f"{path}: sha256 differs from the manifest (corrupt shard); rerun "
-                                    f"`kzoo simulate` with the same arguments to remake it")
+                stamp = _stamp(path)
+                if known.get(shard["file"]) != [*stamp, shard["sha256"]]:
+                    hashed += 1
+                    if sha256_file(path) != shard["sha256"]:
+                        raise DataError(f"{path}: sha256 differs from the manifest (corrupt shard); rerun "
+                                        f"`kzoo simulate` with the same arguments to remake it")
+                stamps[shard["file"]] = [*stamp, shard["sha256"]]
             if sum(x["count"] for x in s["shards"]) != s["count"]:
                 raise DataError(f"{mpath}: split {split!r} count {s['count']} != the sum of its shards' counts")
+        if hashed:
+            try:
+                write_json(stamps_file, stamps)
+            except OSError:  # a read-only dataset is checked in full each time
+                pass
     return manifest
