@@ -100,6 +100,8 @@ def _cmd_import_images(a):
     counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
     print(f"wrote {a.out}: {counts} images of {a.npix} x {a.npix}; label {a.label!r}: "
           f"{', '.join(m['recipe']['params']['classes']) or 'none'}")
+    for split, n in m["repeated"].items():
+        print(f"note: split {split} holds {n} row(s) naming an image listed before (the same image counted again)")
 
 
 def _cmd_simulate(a):

@@ -309,7 +309,7 @@ def test_a_tampered_part_is_refused_before_anything_is_written(tamper, needle, t
     assert not (tmp_path / "merged").exists() and not (tmp_path / "escaped-src.tfrecord").exists()
 
 
-def test_one_image_listed_for_two_splits_is_refused_naming_both_lines(tmp_path):
+def test_one_image_listed_for_two_splits_is_refused_naming_both_lines(tmp_path, capsys):
     import numpy as np
 
     from kzoo.cli import main
@@ -321,6 +321,17 @@ def test_one_image_listed_for_two_splits_is_refused_naming_both_lines(tmp_path):
     assert main(["import-images", str(tmp_path / "list.csv"), "--out", str(tmp_path / "d"), "--classes", "x,y",
                  "--npix", "16", "--no-progress"]) == 2
     assert not (tmp_path / "d").exists()
+    (tmp_path / "list.csv").write_text("location,label,split\na.npy,x,train\nb.npy,y,train\na.npy,x,train\n"
+                                       "b.npy,y,test\n")
+    assert main(["import-images", str(tmp_path / "list.csv"), "--out", str(tmp_path / "d"), "--classes", "x,y",
+                 "--npix", "16", "--no-progress"]) == 2  # b.npy in train and test
+    np.save(tmp_path / "c.npy", np.ones((16, 16), np.float32))
+    (tmp_path / "list.csv").write_text("location,label,split\na.npy,x,train\nb.npy,y,train\na.npy,x,train\n"
+                                       "c.npy,y,val\nc.npy,y,val\n")
+    assert main(["import-images", str(tmp_path / "list.csv"), "--out", str(tmp_path / "d"), "--classes", "x,y",
+                 "--npix", "16", "--no-progress"]) == 0  # repeats within one split: imported, and said
+    out = capsys.readouterr().out
+    assert "split train holds 1 row(s) naming an image listed before" in out and "split val holds 1" in out
     (tmp_path / "list.csv").write_text("location,label\na.npy,x\nb.npy,y\na.npy,x\n")  # no split given: refused too
     from kzoo.sims.image_folder import ListError, read_list
 

@@ -260,7 +260,8 @@ def import_images(list_path, out, classes=None, label: str = "label", npix: int 
     ``classes``: the class names in index order (default: the labels found, sorted; give them to match a
     simulated sky's, e.g. barred, elliptical, spiral for the morphology runs, with ``label="morph_class"``).
     Every row and every file is checked before anything is written: ListError names the list's line. ``seed``
-    draws the augmentation. Returns the manifest (with ``written``) and ``recipe`` (also in the manifest).
+    draws the augmentation. Returns the manifest (with ``written``), ``recipe`` (also in the manifest) and
+    ``repeated``: ``{split: rows that name an image listed before}`` (``kzoo import-images`` says so).
     """
     from kzoo.data.shards import write_shards
 
@@ -280,4 +281,11 @@ def import_images(list_path, out, classes=None, label: str = "label", npix: int 
     recipe = {"sky": "image_folder", "seed": int(seed), "splits": splits, "shards": int(shards), "block": int(block),
               "features": ["image"], "params": params,
               "description": f"the images of {where} ({len(rows)} rows), imported by kzoo import-images"}
-    return {**write_shards(recipe, out, workers=workers, progress=progress), "recipe": recipe}
+    seen, repeated = set(), {}
+    for f, _, split, _ in rows:  # an image listed more than once (one split only: read_list refuses two)
+        key = os.path.realpath(f)
+        if key in seen:
+            repeated[split] = repeated.get(split, 0) + 1
+        seen.add(key)
+    return {**write_shards(recipe, out, workers=workers, progress=progress), "recipe": recipe,
+            "repeated": repeated}
