@@ -12,12 +12,13 @@ import numpy as np
 from kzoo import plots
 from kzoo.export import infer
 from kzoo.io import read_json, write_json
-from kzoo.data.pipeline import class_count
+from kzoo.data.records import class_count
 from kzoo.metrics import regression_metrics, coverage, binned_errors, roc_auc, segmentation_metrics, denoising_metrics, classification_metrics
 
 
 def _regression(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset, target_ranges, unscale_targets
+    from kzoo.data.pipeline import dataset
+    from kzoo.data.records import target_ranges, unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma, split_mean_sigma
 
@@ -102,7 +103,8 @@ def rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets
     degrees (``mse_rot90``: an exact permutation of the pixels), and ``rotated_over_unrotated`` =
     mse_rotated / mse (seed 001 D: ~37 for a CNN trained without augmentation). The turns are seeded by the
     run's seed: the same run gives the same numbers."""
-    from kzoo.data.pipeline import dataset, unscale_targets
+    from kzoo.data.pipeline import dataset
+    from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
@@ -455,7 +457,7 @@ def _classical_reference(exp: dict, manifest: dict, data_dir, split: str, out_di
     method = exp.get("reference_method")
     if not method:
         return None
-    from kzoo.data.pipeline import target_ranges
+    from kzoo.data.records import target_ranges
     from kzoo.experiments import label_output
 
     pred = classical_predictions(method, manifest, data_dir, split, out_dir)
@@ -518,7 +520,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         raise DataError(f"{data_dir / 'manifest.json'}: no split {split!r} (it has {', '.join(manifest['splits'])})")
     if model is None:
         model = load_model(run_dir / "model.keras")
-    from kzoo.data.pipeline import model_shape
+    from kzoo.data.records import model_shape
     from kzoo.experiments import image_input_name
 
     inputs, named = image_input_name(run["experiment"]), run["experiment"]["inputs"]

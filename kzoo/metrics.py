@@ -11,7 +11,7 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray, names, ranges=Non
     bias, the standard deviation of the errors, R^2 and three relative errors.
 
     * ``mae_scaled`` = mean|pred - true| / (high - low): the MAE of the targets min-max scaled to
-      [0, 1] with the recipe's label range [low, high] (``kzoo.data.pipeline.target_ranges``, as
+      [0, 1] with the recipe's label range [low, high] (``kzoo.data.records.target_ranges``, as
       ``scale_targets`` scales them; a sum of labels adds the ranges). The seed's table says "mean
       relative error" without defining it, while its text judges the same results by their MAE on
       targets "normalized to be between 0 and 1"; the literal mean(|pred - true| / true) cannot give

@@ -97,7 +97,7 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
 
         y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))
     if exp["scale_targets"]:
-        from kzoo.data.pipeline import unscale_targets
+        from kzoo.data.records import unscale_targets
 
         y, s = unscale_targets(y, ranges, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
         sigma = None if sigma is None else s

@@ -178,7 +178,7 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     ``results/<experiment>-learning-curve.{md,json,png}``: the test metric per target against N, beside the
     seed's number, so that a gap to the seed reads as data or method."""
     from kzoo import plots
-    from kzoo.data.pipeline import records_for_limit
+    from kzoo.data.records import records_for_limit
     from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
 

@@ -287,7 +287,7 @@ def run_target_ranges(run: dict):
         return None
     if run.get("target_ranges") is not None:
         return run["target_ranges"]
-    from kzoo.data.pipeline import target_ranges
+    from kzoo.data.records import target_ranges
     from kzoo.data.shards import load_manifest
     from kzoo.experiments import label_output
 

@@ -225,7 +225,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
     Raises a ValueError for an argument the builder does not take (naming those it takes) or one that the
     dataset fixes, before anything is built or written.
     """
-    from kzoo.data.pipeline import model_shape
+    from kzoo.data.records import model_shape
     from kzoo.losses import predicts_sigma
     from kzoo.registry import check_arguments
 
@@ -235,7 +235,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
              "normalization": input_normalization(exp, manifest)}
     labels = label_output(exp.targets)
     if labels is not None and exp.evaluation == "classification":  # one output per class of the class label
-        from kzoo.data.pipeline import class_count
+        from kzoo.data.records import class_count
 
         fixed["outputs"] = class_count(manifest, labels[1][0])
     elif labels is not None and exp.loss != "model":  # a Gaussian NLL head predicts a mean and a log standard
@@ -354,7 +354,7 @@ def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int
         return int(train_size)
     info = manifest["splits"]["train"]
     if fold is not None:
-        from kzoo.data.pipeline import fold_records, record_sizes
+        from kzoo.data.records import fold_records, record_sizes
 
         keep = fold_records(info, int(manifest["block"]), int(fold[0]), int(fold[1]), False)
         return int(sum(n for n, k in zip(record_sizes(info, int(manifest["block"])), keep) if k))
@@ -501,13 +501,11 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
     """
-    import keras
-
     from kzoo.data.shards import load_manifest
     from kzoo.experiments import get_experiment
 
     exp = get_experiment(experiment)
-    backend = keras.backend.backend()
+    backend = use_backend()  # this process's backend, without importing Keras: a run that is up to date needs none
     settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                             patience=patience, precision=precision, strategy=strategy, backend=backend, seed=seed)
     data_dir, out = Path(data_dir).resolve(), Path(out)
@@ -519,9 +517,16 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     created = not out.exists()
     try:
         with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
+            done = up_to_date(out, run, overwrite)
+            if done is not None:
+                return done
+            import keras
+
+            from kzoo import runs
+
+            model_arguments(exp, manifest, **run["settings"]["model_args"])  # a name the builder lacks: refused here
+            run["versions"], run["device"] = runs.versions(), runs.device_name()
             stage = open_staging(out, run, overwrite)
-            if stage["up_to_date"] is not None:
-                return stage["up_to_date"]
             keras.utils.set_random_seed(seed)
             old_policy = keras.mixed_precision.global_policy().name
             keras.mixed_precision.set_global_policy(precision)
@@ -584,11 +589,11 @@ def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision,
 def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: dict, model_args, backend: str,
                  worker, fold, train_size) -> dict:
     """What run.json records: the run's identity (the experiment's declaration, the dataset, the seed, the
-    settings) and where it was made; every argument checked before anything is written."""
+    settings), from the declaration and the manifest alone (no Keras); ``versions`` and ``device`` are filled in
+    when training starts. Every setting is checked before anything is written."""
     from kzoo import runs
 
     model_args = {**exp.model_args, **(model_args or {})}
-    model_arguments(exp, manifest, **model_args)  # an argument the builder lacks is refused before out is touched
     run = {
         "experiment": exp.to_dict(),
         "data_dir": str(data_dir),
@@ -597,8 +602,8 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
         "dataset_sha256": runs.manifest_sha256(manifest),
         "seed": seed,
         "settings": {**settings, "normalization": input_normalization(exp, manifest), "model_args": model_args},
-        "versions": runs.versions(),
-        "device": runs.device_name(),
+        "versions": None,
+        "device": None,
     }
     run["settings"] = {k: run["settings"][k] for k in ("epochs", "batch_size", "learning_rate", "patience",
                                                         "precision", "normalization", "model_args")}  # their order
@@ -611,35 +616,42 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
     if fold is not None:  # only then in settings, as train_size
         if train_size is not None:
             raise ValueError("give train_size or fold, not both")
-        from kzoo.data.pipeline import fold_records
+        from kzoo.data.records import fold_records
 
         fold_records(manifest["splits"]["train"], int(manifest["block"]), int(fold[0]), int(fold[1]), True)
         run["settings"]["fold"] = [int(fold[0]), int(fold[1])]
     if train_size is not None:  # only then in settings: runs made before the option keep their identity
-        from kzoo.data.pipeline import records_for_limit
+        from kzoo.data.records import records_for_limit
 
         records_for_limit(manifest["splits"]["train"], int(manifest["block"]), int(train_size),
                           f"train_size {train_size} ({data_dir})")
         run["settings"]["train_size"] = int(train_size)
     if label_output(exp.targets):  # the label ranges that scale_targets used: predictions on other datasets
-        from kzoo.data.pipeline import target_ranges  # (kzoo evaluate --data) are scaled back with them
+        from kzoo.data.records import target_ranges  # (kzoo evaluate --data) are scaled back with them
 
         run["target_ranges"] = target_ranges(manifest, label_output(exp.targets)[1]).tolist()
     return run
 
 
-def open_staging(out: Path, run: dict, overwrite: bool) -> dict:
-    """Open ``out``'s staging area for ``run`` (see kzoo.runs): ``up_to_date`` (the finished run's result, when
-    ``out`` holds this very run and ``overwrite`` is not given, else None), ``staging``, ``resuming``, ``state``
-    (the checkpoint resumed from), ``initial_epoch``, ``replacing`` (``out`` held another finished run)."""
+def up_to_date(out: Path, run: dict, overwrite: bool) -> dict | None:
+    """The result of the finished run in ``out`` when it is this very run and ``overwrite`` is not given (nothing
+    to train; decided from run.json, without Keras), else None."""
     from kzoo import runs
 
     done = runs.finished_run(out, run)
-    if done is not None and not overwrite:
-        n = done.get("epochs_run")
-        return {"up_to_date": {**json.loads((out / "metrics.json").read_text()), "training": {
-            "status": "up_to_date", "epochs_run": n, "resumed_at": None,
-            "message": f"up to date: {out} holds this run (finished, {n} epochs); nothing trained"}}}
+    if done is None or overwrite:
+        return None
+    n = done.get("epochs_run")
+    return {**json.loads((out / "metrics.json").read_text()), "training": {
+        "status": "up_to_date", "epochs_run": n, "resumed_at": None,
+        "message": f"up to date: {out} holds this run (finished, {n} epochs); nothing trained"}}
+
+
+def open_staging(out: Path, run: dict, overwrite: bool) -> dict:
+    """Open ``out``'s staging area for ``run`` (see kzoo.runs): ``staging``, ``resuming``, ``state`` (the
+    checkpoint resumed from), ``initial_epoch``, ``replacing`` (``out`` held another finished run)."""
+    from kzoo import runs
+
     replacing = (out / "run.json").exists()
     staging, resuming = runs.open_run(out, run, overwrite=overwrite)
     state, why = runs.resume_state(staging) if resuming else (None, "")
@@ -651,7 +663,7 @@ def open_staging(out: Path, run: dict, overwrite: bool) -> dict:
         shutil.rmtree(staging / "logs", ignore_errors=True)
         shutil.rmtree(staging / runs.BACKUP, ignore_errors=True)
     write_json(staging / "run.json", run)
-    return {"up_to_date": None, "staging": staging, "resuming": resuming, "state": state,
+    return {"staging": staging, "resuming": resuming, "state": state,
             "initial_epoch": state["epoch"] if state else 0, "replacing": replacing}
 
 

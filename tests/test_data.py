@@ -178,7 +178,7 @@ def test_augmentations_keep_shape_and_rotate_like_rot90():
 
 
 def test_model_shapes_for_spectra_maps_and_multichannel_maps():
-    from kzoo.data.pipeline import model_shape
+    from kzoo.data.records import model_shape
 
     assert model_shape([500]) == (500, 1)
     assert model_shape([64, 64]) == (64, 64, 1)

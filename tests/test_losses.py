@@ -59,7 +59,8 @@ def test_gaussian_nll_by_hand_and_its_minimum():
 def test_uncertainty_experiment_is_calibrated_on_val_and_reports_coverage(tiny_data, tmp_path):
     import json
 
-    from kzoo.data.pipeline import dataset, target_ranges
+    from kzoo.data.pipeline import dataset
+    from kzoo.data.records import target_ranges
     from kzoo.data.shards import load_manifest
     from kzoo.metrics import coverage
     from kzoo.export import load_model

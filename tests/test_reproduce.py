@@ -172,7 +172,7 @@ def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(
 
     from kzoo.cli import main
     from kzoo.data import load_arrays, load_manifest
-    from kzoo.data.pipeline import fold_records, record_sizes
+    from kzoo.data.records import fold_records, record_sizes
 
     work, res = tmp_path / "work", tmp_path / "res"
     args = ["reproduce", "gc-dm", "--out", str(work), "--n", "160", "--epochs", "1", "--workers", "1",

@@ -29,7 +29,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     classical reference method there, as ``kzoo train --no-reference``)."""
     import numpy as np
 
-    from kzoo.data.pipeline import records_for_limit, target_ranges
+    from kzoo.data.records import records_for_limit, target_ranges
     from kzoo.data.shards import available_memory, load_manifest
     from kzoo.experiments import get_experiment, pipeline_args
     from kzoo.losses import predicts_sigma

@@ -30,7 +30,8 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     and ``bias_generated`` = mean(measured - requested), measured by a trained regressor
     (``evaluation_args["regressor"]``, "run:<experiment>", in physical units), and ``rmse_real`` = the same
     regressor's error on the real images (what a perfect generator would score)."""
-    from kzoo.data.pipeline import dataset, unscale_targets
+    from kzoo.data.pipeline import dataset
+    from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.export import load_model
 
