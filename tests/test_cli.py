@@ -75,7 +75,7 @@ def test_every_option_of_every_command_has_a_sentence_and_shows_its_default(make
     for p in _parsers(make()):
         formatter = p.formatter_class(p.prog)
         for a in p._actions:
-            if isinstance(a, argparse._HelpAction):
+            if isinstance(a, (argparse._HelpAction, argparse._VersionAction)):  # print and exit: no default
                 continue
             name = f"{p.prog} {'/'.join(a.option_strings) or a.dest}"
             if not (a.help or "").strip():
