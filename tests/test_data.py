@@ -256,3 +256,12 @@ def test_shard_ranges_made_apart_merge_into_the_same_bytes(tmp_path, tiny_data):
         merge_shards(tmp_path / "bad", [tmp_path / "0-2", tmp_path / "2-5"])
     assert main(["simulate", str(recipe), "--out", str(tmp_path / "x"), "--shard-range", "3:9"]) == 2
     assert main(["data", "merge", str(tmp_path / "all2"), str(tmp_path)]) == 2  # not a part folder
+
+
+def test_simulate_draws_no_progress_bar_for_work_not_done(tmp_path, capsys):
+    from kzoo.data import write_shards
+
+    write_shards(tiny_recipe(), tmp_path / "d", progress=True)
+    assert "simulate: 100%" in capsys.readouterr().err
+    write_shards(tiny_recipe(), tmp_path / "d", progress=True)  # up to date: nothing simulated, no bar
+    assert "simulate" not in capsys.readouterr().err

@@ -613,8 +613,8 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool, p
         else:
             todo.append(job)
 
-    bar = _progress(sum(j["count"] for j in jobs), progress)
-    bar.update(sum(p["count"] for p in parts.values()))
+    # the bar counts the images simulated now (a shard already complete is not work done here): none, no bar
+    bar = _progress(sum(j["count"] for j in todo), progress and bool(todo))
     if workers == 1 or len(todo) <= 1:
         for job in todo:
             parts[job["index"]] = _write_shard({**job, "queue": _BarQueue(bar)})
