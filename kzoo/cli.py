@@ -278,11 +278,15 @@ def _cmd_reproduce(a):
     ensure_dir(a.results, "--results")
     kw = dict(seed=a.seed, workers=a.workers, precision=a.precision, epochs=a.epochs, n=a.n, results_dir=a.results,
               note=a.note)
+    from kzoo.errors import UnknownNameError
     from kzoo.experiments import declared
-    from kzoo.families import families
+    from kzoo.families import get_family
 
     if a.experiment not in declared():  # a family by one of its other names (its sky's: galactic_center)
-        a.experiment = next((f.name for f in families().values() if a.experiment in f.aliases), a.experiment)
+        try:
+            a.experiment = get_family(a.experiment).name
+        except UnknownNameError:
+            pass  # reproduce() names the closest experiments
     if a.experiment in suites():
         if a.train_sizes or a.members or a.folds:
             raise ValueError(f"--train-sizes, --members and --folds take one experiment, not the suite {a.experiment}")

@@ -413,6 +413,12 @@ def read_image(path, want=None) -> np.ndarray:
     return img
 
 
+def plain_file_name(name: str) -> bool:
+    """Whether ``name`` names a file inside a folder: not empty, '.' or '..', no separator, not absolute (what a
+    manifest may list; anything else could read or write outside its folder)."""
+    return name not in ("", ".", "..") and not any(c in name for c in "/\\\0") and not os.path.isabs(name)
+
+
 MAX_CONFIG_BYTES = 1 << 20  # a recipe, an experiment or a hyper-parameter file: 1 MiB at most
 
 

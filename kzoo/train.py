@@ -605,8 +605,6 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
         "versions": None,
         "device": None,
     }
-    run["settings"] = {k: run["settings"][k] for k in ("epochs", "batch_size", "learning_rate", "patience",
-                                                        "precision", "normalization", "model_args")}  # their order
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
     if worker is not None:

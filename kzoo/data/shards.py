@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.data.recipes import load_recipe, scale_splits
-from kzoo.io import atomic_path, dir_lock, excerpt, read_json, remove_stale_temps, sha256_file, write_json
+from kzoo.io import (atomic_path, dir_lock, excerpt, plain_file_name, read_json, remove_stale_temps, sha256_file,
+                     write_json)
 from kzoo.sims import get_sky
 
 FORMAT = "kzoo-shards/1"
@@ -519,8 +520,9 @@ def merge_shards(out: str | os.PathLike, parts: list) -> dict:
             if not path.exists() or path.stat().st_size != part["bytes"] or sha256_file(path) != part["sha256"]:
                 raise DataError(f"{path}: missing, or its size or sha256 differs from {d / 'partial.json'}; "
                                 f"make that part again")
-            if "records" in part and count_records(path) != part["records"]:  # records of blocks of images
-                raise DataError(f"{path}: holds {count_records(path)} records, {d / 'partial.json'} says "
+            held = count_records(path) if "records" in part else None  # records of blocks of images
+            if held is not None and held != part["records"]:
+                raise DataError(f"{path}: holds {held} records, {d / 'partial.json'} says "
                                 f"{part['records']}; make that part again")
             parts_by_index[part["index"]] = (path, part)
     if (out / "manifest.json").exists():
@@ -768,7 +770,7 @@ def _shard_file_problems(manifest: dict) -> list[str]:
     for split, s in manifest["splits"].items():
         for i, shard in enumerate(s["shards"]):
             f = shard["file"]
-            if f in ("", ".", "..") or any(c in f for c in "/\\\0") or os.path.isabs(f):
+            if not plain_file_name(f):
                 out.append(f"'splits.{split}.shards[{i}].file' {excerpt(f)} must be a file name inside the dataset "
                            f"folder (no '/', '\\' or '..')")
             elif f in seen:
@@ -837,11 +839,10 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool | str = True) -> dic
                 path = data_dir / shard["file"]
                 if not path.exists():
                     raise DataError(f"{path}: shard listed in {mpath} is missing; rerun `kzoo simulate` to remake it")
-                size = path.stat().st_size
-                if size != shard["bytes"]:
-                    raise DataError(f"{path}: {size} bytes, the manifest says {shard['bytes']} (truncated or "
+                stamp = _stamp(path)  # [size, mtime, inode, device]
+                if stamp[0] != shard["bytes"]:
+                    raise DataError(f"{path}: {stamp[0]} bytes, the manifest says {shard['bytes']} (truncated or "
                                     f"replaced); rerun `kzoo simulate` with the same arguments to remake it")
-                stamp = _stamp(path)
                 if known.get(shard["file"]) != [*stamp, shard["sha256"]]:
                     hashed += 1
                     if sha256_file(path) != shard["sha256"]:

@@ -22,7 +22,7 @@ import json
 import shutil
 from pathlib import Path
 
-from kzoo.io import atomic_path, excerpt, read_json, sha256_file, write_json, write_text
+from kzoo.io import atomic_path, excerpt, plain_file_name, read_json, sha256_file, write_json, write_text
 
 PRESET_DIR = Path(__file__).parent
 LICENSE = "MIT (the licence of kzoo; the weights are trained on kzoo's own simulations)"
@@ -63,8 +63,7 @@ def manifest(directory=None) -> dict:
                 problems.append(f"field {field!r} must be a {kind.__name__}, got {excerpt(e.get(field))}")
         if not problems:
             f = e["file"]
-            if (not f.endswith(".keras") or f != Path(f).name or f in (".keras", "..") or "\\" in f
-                    or Path(f).is_absolute()):
+            if not plain_file_name(f) or not f.endswith(".keras") or f == ".keras":
                 problems.append(f"field 'file' {excerpt(f)} must be a plain .keras file name inside {path.parent}")
             if not re.fullmatch(r"[0-9a-f]{64}", e["sha256"]):
                 problems.append(f"field 'sha256' {excerpt(e['sha256'])} must be 64 hexadecimal digits")
