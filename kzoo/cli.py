@@ -74,14 +74,16 @@ def _table(header, rows, width: int | None = None) -> str:
 
 
 def _cmd_info(a):
-    from kzoo.experiments import declared, get_experiment
+    from kzoo.experiments import declared
     from kzoo.presets import is_preset, preset_entry
     from kzoo.registry import spec
     from kzoo.seeds import seed_title
 
-    if a.name in declared():
-        d = get_experiment(a.name).to_dict()
-        d["seed_title"] = seed_title(d["seed"])
+    from kzoo.experiment_files import is_experiment_file, resolve
+
+    if a.name in declared() or is_experiment_file(a.name):
+        d = resolve(a.name).to_dict()
+        d["seed_title"] = seed_title(d["seed"]) if d["seed"] else ""
     elif is_preset(a.name):
         d = preset_entry(a.name)
     else:
@@ -89,19 +91,88 @@ def _cmd_info(a):
     print(json.dumps(d, indent=2, default=str))
 
 
-def _cmd_import_images(a):
+def _cmd_import(a):
     from kzoo.io import ensure_dir
     from kzoo.sims.image_folder import import_images
 
     ensure_dir(a.out, "--out")
-    m = import_images(a.list, a.out, classes=a.classes, label=a.label, npix=a.npix, grow_to=a.grow_to,
+    m = import_images(a.table, a.out, classes=a.classes, label=a.label, npix=a.npix, grow_to=a.grow_to,
                       val_fraction=a.val_fraction, test_fraction=a.test_fraction, split_seed=a.split_seed,
-                      noise=a.noise, seed=a.seed, shards=a.shards, workers=a.workers, progress=not a.no_progress)
+                      noise=a.noise, seed=a.seed, shards=a.shards, workers=a.workers, progress=not a.no_progress,
+                      targets=a.targets or (), mask_column=a.mask_column or "", cutout_image=a.cutout_from or "",
+                      hdu=a.hdu, resize=a.resize, rescale=a.rescale, fill=a.fill, nan_mask=a.nan_mask)
+    p = m["recipe"]["params"]
     counts = ", ".join(f"{k} {v['count']}" for k, v in m["splits"].items())
-    print(f"wrote {a.out}: {counts} images of {a.npix} x {a.npix}; label {a.label!r}: "
-          f"{', '.join(m['recipe']['params']['classes']) or 'none'}")
+    what = [f"label {p['label']!r}: {', '.join(p['classes'])}" if p["classes"] else "",
+            f"targets {', '.join(p['targets'])}" if p["targets"] else "",
+            f"mask {p['mask_column']!r}" if p["mask_column"] else ""]
+    scale = f"{p['pixel_scale']:g} arcsec/pixel" if p["pixel_scale"] else "pixel scale not known"
+    units = f"; units {p['bunit'] or 'not given (no BUNIT)'}, {scale}"
+    print(f"wrote {a.out}: {counts} images of {p['npix']} x {p['npix']}; {'; '.join(w for w in what if w) or 'no labels'}"
+          f"; pixels {'kept in their units' if p['rescale'] == 'none' else 'min-max scaled to [0, 1]'}{units}")
+    if m["missing"]["pixels"]:
+        print(f"note: {m['missing']['pixels']:,} missing pixel(s) (NaN, inf or outside a cutout's image) in "
+              f"{m['missing']['images']} image(s) set to {p['fill']:g}"
+              f"{' and marked 0 in the second channel' if p['nan_mask'] else '; --nan-mask marks them for the model'}")
     for split, n in m["repeated"].items():
         print(f"note: split {split} holds {n} row(s) naming an image listed before (the same image counted again)")
+
+
+def _import_arguments(s, photographs: bool):
+    """The options of kzoo import; ``photographs``: kzoo import-images's defaults (grey, resized to 256 x 256,
+    min-max scaled, as seed 002 loaded its photographs)."""
+    s.add_argument("table", help="a table read with astropy.table (.csv, .ecsv, a FITS table .fits, a VOTable .vot/"
+                                 ".xml), a row per image: location (the image file, relative to the table's folder, "
+                                 "or absolute; or ra, dec in degrees with --cutout-from), label (a class name; empty: "
+                                 "unlabelled, split apply), the --targets and --mask-column columns, and optionally "
+                                 "split (train, val, test, apply)")
+    s.add_argument("--out", required=True, help="the dataset directory (shards + manifest.json)")
+    s.add_argument("--targets", type=lambda v: [c.strip() for c in v.split(",") if c.strip()], metavar="COL,COL",
+                   help="regression: the table's columns of numbers to predict, stored as labels of the same names "
+                        "(every row needs a finite value)")
+    s.add_argument("--mask-column", metavar="COL",
+                   help="segmentation: the table's column naming a mask image per row (of the image's size), "
+                        "stored as the feature mask")
+    s.add_argument("--classes", type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
+                   help="classification: the class names of the label column in index order, comma-separated "
+                        "(default: the labels found, sorted; with --targets or --mask-column, only when given); "
+                        "barred,elliptical,spiral matches the morphology runs")
+    s.add_argument("--label", default="label", help="the class label's name in the dataset (morph_class to judge a "
+                                                   "morphology run on these images)")
+    s.add_argument("--cutout-from", metavar="IMAGE.fits",
+                   help="one large FITS image with a celestial WCS: each row's ra, dec (degrees) is cut out of it "
+                        "(astropy Cutout2D, --npix square; the part outside the image counts as missing pixels)")
+    s.add_argument("--hdu", type=int, default=-1, help="the FITS HDU to read, by index (-1: the first image HDU)")
+    s.add_argument("--npix", type=int, default=256 if photographs else None,
+                   help="the images' side" + (" they are resized to" if photographs else
+                                              " (default: the first image's; a cutout's side, needed with "
+                                              "--cutout-from)"))
+    s.add_argument("--resize", action=argparse.BooleanOptionalAction, default=photographs,
+                   help="resize images of another size to --npix (area averaging; the aspect ratio is not kept); "
+                        "without it such an image is refused by its line")
+    s.add_argument("--rescale", choices=["none", "minmax"], default="minmax" if photographs else "none",
+                   help="none: keep the pixel values in their physical units (the model's first layer normalises); "
+                        "minmax: scale each image to [0, 1] by its own extremes (seed 002's photographs)")
+    s.add_argument("--fill", type=float, default=0.0,
+                   help="the value missing pixels (NaN, inf, outside a cutout's image) are set to")
+    s.add_argument("--nan-mask", action="store_true",
+                   help="add a second image channel, 1 where a pixel was measured and 0 where it was filled")
+    s.add_argument("--grow-to", type=int, default=0, metavar="N",
+                   help="grow the train split to N images per class by augmented copies: a random rotation, a "
+                        "flip half the time, Gaussian noise (seed 002 grew ~65 photographs a class to ~560; "
+                        "classification with --rescale minmax only)")
+    s.add_argument("--noise", type=float, default=0.02, help="the augmentation's noise sigma, on images scaled to "
+                                                             "[0, 1]")
+    s.add_argument("--val-fraction", type=float, default=0.15, help="of the rows without a split (of each class), "
+                                                                     "to val")
+    s.add_argument("--test-fraction", type=float, default=0.15, help="of the rows without a split (of each class), "
+                                                                      "to test")
+    s.add_argument("--split-seed", type=int, default=0, help="random seed of the shuffle that assigns rows to splits")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the augmentation")
+    s.add_argument("--shards", type=int, default=4, help="number of shards")
+    s.add_argument("--workers", type=int, default=1, help="processes reading images in parallel")
+    s.add_argument("--no-progress", action="store_true", help="print no progress bar")
+    s.set_defaults(fn=_cmd_import)
 
 
 def _cmd_simulate(a):
@@ -213,7 +284,7 @@ def _cmd_train(a):
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
               cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
               allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference,
-              worker=worker)
+              worker=worker, init=a.init, freeze_epochs=a.freeze_epochs)
     _print_metrics(res)
     print(res["training"]["message"])
 
@@ -375,33 +446,13 @@ def parser() -> argparse.ArgumentParser:
                         "merge` then makes the dataset byte-identical to one made in one go")
     s.set_defaults(fn=_cmd_simulate)
 
-    s = command("import-images", "make shards of real images (JPEG, PNG, FITS, .npy) that a CSV list names, "
-                                 "for training, evaluation and scoring like simulated ones")
-    s.add_argument("list", help="a CSV file with the header location,label[,split]: the image file (relative to "
-                                "the list's folder, or absolute), its class name (empty: unlabelled, split apply) "
-                                "and optionally its split (train, val, test, apply)")
-    s.add_argument("--out", required=True, help="the dataset directory (shards + manifest.json)")
-    s.add_argument("--classes", type=lambda v: [c.strip() for c in v.split(",") if c.strip()],
-                   help="the class names in index order, comma-separated (default: the labels found, sorted); "
-                        "barred,elliptical,spiral matches the morphology runs")
-    s.add_argument("--label", default="label", help="the label's name in the dataset (morph_class to judge a "
-                                                   "morphology run on these images; default: label)")
-    s.add_argument("--npix", type=int, default=256, help="the side the images are resized to (default 256)")
-    s.add_argument("--grow-to", type=int, default=0, metavar="N",
-                   help="grow the train split to N images per class by augmented copies: a random rotation, a "
-                        "flip half the time, Gaussian noise (seed 002 grew ~65 photographs a class to ~560)")
-    s.add_argument("--noise", type=float, default=0.02, help="the augmentation's noise sigma, on images scaled to "
-                                                             "[0, 1] (default 0.02)")
-    s.add_argument("--val-fraction", type=float, default=0.15, help="of each class's rows without a split, "
-                                                                     "to val (default 0.15)")
-    s.add_argument("--test-fraction", type=float, default=0.15, help="of each class's rows without a split, "
-                                                                      "to test (default 0.15)")
-    s.add_argument("--split-seed", type=int, default=0, help="seed of the shuffle that assigns rows to splits")
-    s.add_argument("--seed", type=int, default=0, help="seed of the augmentation")
-    s.add_argument("--shards", type=int, default=4, help="number of shards (default 4)")
-    s.add_argument("--workers", type=int, default=1, help="processes reading images in parallel")
-    s.add_argument("--no-progress", action="store_true", help="print no progress bar")
-    s.set_defaults(fn=_cmd_import_images)
+    s = command("import", "make shards of your own images and catalogue (a table naming FITS, .npy, PNG or JPEG "
+                          "files, or sky positions in one large FITS image) for regression, segmentation or "
+                          "classification, trained, evaluated and exported like simulated ones")
+    _import_arguments(s, photographs=False)
+    s = command("import-images", "kzoo import with seed 002's loading of photographs as defaults: grey, resized to "
+                                 "256 x 256 and min-max scaled to [0, 1] (kzoo import keeps units and sizes)")
+    _import_arguments(s, photographs=True)
 
     s = command("data", "work on datasets: `kzoo data merge OUT PART [PART ...]` combines the folders of kzoo "
                         "simulate --shard-range into one dataset")
@@ -445,8 +496,10 @@ def parser() -> argparse.ArgumentParser:
 
     s = command("train", "train a declared experiment (resumes a killed run in the same --out; a finished one is "
                          "left as it is)")
-    s.add_argument("experiment", help="e.g. gc-dm (see `kzoo list --experiments`)")
-    s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate`")
+    s.add_argument("experiment", help="a declared experiment, e.g. gc-dm (see `kzoo list --experiments`), or your own "
+                                      "in a YAML file (my-experiment.yaml: the fields `kzoo info gc-dm` shows; name "
+                                      "and model required; without a recipe it trains on --data as it is)")
+    s.add_argument("--data", required=True, help="dataset directory from `kzoo simulate` or `kzoo import`")
     s.add_argument("--out", required=True, help="run directory")
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--batch-size", type=int, help="images per step (default: --hyperparameters' batch_size, "
@@ -481,6 +534,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--allow-other-recipe", action="store_true",
                    help="train on a dataset simulated with other parameters than the experiment's recipe "
                         "(e.g. a small test recipe); without it such a dataset is refused")
+    s.add_argument("--init", metavar="PRESET|RUN",
+                   help="fine-tune: start from the weights of a preset (kzoo list --presets), a finished run's "
+                        "directory or a .keras file; layers of the same name and shapes are copied, the others (a "
+                        "head for other targets) built anew and named; the source's input normalisation is kept; "
+                        "the weights' sha256 is part of the run, so another --init is another run")
+    s.add_argument("--freeze-epochs", type=int, default=0, metavar="K",
+                   help="with --init: train only the layers built anew for K epochs, then every layer (the best "
+                        "epoch and early stopping count from then)")
     s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_train)

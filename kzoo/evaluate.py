@@ -141,9 +141,10 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
         flux.append(y.numpy())
         prob.append(infer(model, x, np.float32))
     flux, prob = np.concatenate(flux), np.concatenate(prob)
-    metrics, curves = segmentation_metrics(flux, prob)
+    cut = float((exp.get("evaluation_args") or {}).get("cut", 0.02))  # a mask of 0 / 1 (kzoo import): 0.5
+    metrics, curves = segmentation_metrics(flux, prob, cut=cut)
     plots.roc_curves(curves, out_dir / "roc.png", title=f"{exp['name']}: {split} split, pooled pixels")
-    plots.mask_examples(first, flux[:4], prob[:4], out_dir / "masks.png", cut=0.02)
+    plots.mask_examples(first, flux[:4], prob[:4], out_dir / "masks.png", cut=cut)
     return metrics
 
 

@@ -49,6 +49,8 @@ class Experiment:
         goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
             results tables say whether a run met them.
         seed: the seed document and section.
+        units: what the input images must be in, ``{"bunit": ..., "pixel_scale": arcsec}`` (either may be left
+            out): a dataset that ``kzoo import`` recorded with other units is refused (empty: not checked).
     """
 
     name: str
@@ -79,6 +81,7 @@ class Experiment:
     goals: dict = dataclasses.field(default_factory=dict)
     seed: str = ""
     description: str = ""
+    units: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -152,7 +155,8 @@ def declared() -> dict[str, Experiment]:
 
 
 def get_experiment(name: str | Experiment) -> Experiment:
-    """The declared experiment ``name``; UnknownNameError suggests the closest names."""
+    """The declared experiment ``name``; UnknownNameError suggests the closest names (a user's experiment file:
+    ``kzoo.experiment_files.resolve``)."""
     if isinstance(name, Experiment):
         return name
     if name not in declared():

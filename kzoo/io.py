@@ -347,12 +347,59 @@ def check_declared_size(path, shape, want, source: str) -> None:
                          f"{MAX_IMAGE_BYTES / 2**30:.0f} GiB")
 
 
-def read_image(path, want=None) -> np.ndarray:
+def _fits_image_hdu(path, hdus, hdu=None):
+    """The image HDU of an open FITS file: ``hdu`` (an index or an EXTNAME) or the first with 2-D data or more."""
+    if hdu is not None:
+        try:
+            h = hdus[int(hdu) if str(hdu).lstrip("-").isdigit() else hdu]
+        except (KeyError, IndexError):
+            names = ", ".join(f"{i} ({h.name or type(h).__name__})" for i, h in enumerate(hdus))
+            raise InputError(f"{path}: no HDU {hdu!r}; it has {names}") from None
+        if not getattr(h, "is_image", False) or len(h.shape or ()) < 2:
+            raise InputError(f"{path}: HDU {hdu!r} ({type(h).__name__}) holds no 2-D image; pick another with --hdu")
+        return h
+    found = [h for h in hdus if getattr(h, "is_image", False) and len(h.shape or ()) >= 2]
+    if not found:
+        kinds = ", ".join(f"{h.name or i} ({type(h).__name__}, "
+                          f"{'table' if not getattr(h, 'is_image', False) else 'no data'})"
+                          for i, h in enumerate(hdus))
+        raise InputError(f"{path}: no image data in any HDU ({kinds}); kzoo needs a 2-D image HDU")
+    return found[0]
+
+
+def fits_units(path, hdu=None) -> tuple[str, float]:
+    """``(BUNIT, pixel scale in arcsec)`` of a FITS image HDU from its header ("" and 0.0 where it says nothing, or
+    for other formats); the pixel scale is the mean of the WCS's two axes (astropy.wcs.utils.proj_plane_pixel_scales,
+    celestial axes in degrees)."""
+    path = Path(path)
+    if not (path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz")):
+        return "", 0.0
+    import warnings
+
+    from astropy.io import fits
+
+    with warnings.catch_warnings(), fits.open(path, memmap=True) as hdus:
+        warnings.simplefilter("ignore")  # a header's odd WCS keywords: what it says is read, what it does not is 0
+        header = _fits_image_hdu(path, hdus, hdu).header
+        bunit = str(header.get("BUNIT", "")).strip()
+        try:
+            from astropy.wcs import WCS
+            from astropy.wcs.utils import proj_plane_pixel_scales
+
+            w = WCS(header).celestial
+            scale = float(np.mean(proj_plane_pixel_scales(w))) * 3600.0 if w.has_celestial else 0.0
+        except Exception:  # a header whose WCS astropy cannot read: no pixel scale known
+            scale = 0.0
+    return bunit, (round(scale, 6) if np.isfinite(scale) else 0.0)
+
+
+def read_image(path, want=None, hdu=None, finite: bool = True) -> np.ndarray:
     """A 2-D (H, W) or channels-last (H, W, C) float32 image from a FITS, .npy, PNG or JPEG file (PNG and
     JPEG through TensorFlow's decoders, their 0-255 values as they are).
 
     With ``want`` (the model's input shape, (H, W, C)), an image that does not fit is refused, for
-    .npy files from the header, before the data is read.
+    .npy files from the header, before the data is read. ``hdu``: a FITS file's HDU (index or EXTNAME; default
+    the first image HDU). ``finite``: refuse NaN or infinite pixels (False: return them, for the caller to fill).
     """
     path = Path(path)
     if not path.exists():
@@ -374,17 +421,12 @@ def read_image(path, want=None) -> np.ndarray:
         try:
             with warnings.catch_warnings(record=True) as caught, fits.open(path, memmap=False) as hdus:
                 warnings.simplefilter("always")  # astropy's warnings go into the one line below, not to stderr
-                # the image HDUs by their headers' shapes: no data is read before its size is checked
-                found = [h for h in hdus if getattr(h, "is_image", False) and len(h.shape or ()) >= 2]
-                if not found:
-                    kinds = ", ".join(f"{h.name or i} ({type(h).__name__}, "
-                                      f"{'table' if not getattr(h, 'is_image', False) else 'no data'})"
-                                      for i, h in enumerate(hdus))
-                    raise InputError(f"{path}: no image data in any HDU ({kinds}); kzoo needs a 2-D image HDU")
-                shape = tuple(int(d) for d in found[0].shape)
+                # the image HDU by its header's shape: no data is read before its size is checked
+                found = _fits_image_hdu(path, hdus, hdu)
+                shape = tuple(int(d) for d in found.shape)
                 check_declared_size(path, shape[1:] + shape[:1] if len(shape) == 3 else shape, want, "its header")
                 with np.errstate(over="raise", invalid="ignore"):
-                    img = np.asarray(found[0].data, dtype=np.float32)
+                    img = np.asarray(found.data, dtype=np.float32)
         except InputError:
             raise
         except FloatingPointError:
@@ -408,7 +450,7 @@ def read_image(path, want=None) -> np.ndarray:
     img = np.asarray(img, dtype=np.float32)
     check_shape(path, img.shape, want)
     bad = ~np.isfinite(img)
-    if bad.any():
+    if finite and bad.any():
         raise InputError(f"{path}: {int(bad.sum())} pixel(s) are NaN or inf; mask or fill them before predicting")
     return img
 

@@ -18,6 +18,9 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     ``out/<input stem>.<target>.npy`` (float32, (H, W) or (H, W, C); on the scale it was trained on, e.g.
     the per-image max-normalised flux) and returns those paths in ``outputs``.
 
+    A model trained on images of ``kzoo import`` gets each file made as the import made its training images
+    (its HDU, size, scaling, filled missing pixels; run.json's ``image_preparation``).
+
     ``resize``: make each image as ``kzoo import-images`` made its training images (grey, resized to the
     model's square input, min-max scaled to [0, 1]) instead of refusing one of another shape; for a model trained
     on imported photographs, or a Deep SVDD applied to a folder of them.
@@ -31,7 +34,7 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
 
     if is_preset(run_or_preset):
         e = preset_entry(run_or_preset)
-        exp, ranges = e["experiment_declaration"], e["target_ranges"]
+        exp, ranges, prep = e["experiment_declaration"], e["target_ranges"], e.get("image_preparation")
     else:
         run_dir = Path(run_or_preset)
         if not run_dir.exists():
@@ -45,7 +48,7 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         if not (run_dir / "run.json").exists():
             raise FileNotFoundError(f"{run_dir / 'run.json'}: not a kzoo run directory (made by `kzoo train`)")
         run = json.loads((run_dir / "run.json").read_text())
-        exp = run["experiment"]
+        exp, prep = run["experiment"], run.get("image_preparation")
         ranges = run_target_ranges(run)
     model = load(run_or_preset)
     # a subclassed model (DeepSVDD) has no symbolic input: it gives example inputs instead
@@ -54,7 +57,11 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     if resize and (len(want) != 3 or want[0] != want[1] or want[2] != 1):
         raise InputError(f"--resize makes grey square images; this model takes {want}")
     for p in paths:  # each .npy header is checked against the model input before its data is read
-        if resize:
+        if prep:  # a model trained on imported images: each file made as the import made them
+            from kzoo.sims.image_folder import prepare
+
+            img = prepare(p, prep)
+        elif resize:
             from kzoo.sims.image_folder import to_grey_square
 
             img = to_grey_square(read_image(p), want[0])

@@ -118,27 +118,46 @@ def list_models(pattern: str = "*") -> list[str]:
 def build(name: str, weights: str | None = None, **overrides):
     """Build the registered model ``name`` with the seed's defaults, changed by ``overrides``.
 
-    ``weights``: a preset (``kzoo.list_presets()``) of this model: the trained model of a ``kzoo
-    reproduce`` run, sha256-checked, as ``kzoo.load(weights)`` returns it. A preset fixes the
-    architecture it was trained with, so it takes no overrides.
+    ``weights``: a preset (``kzoo.list_presets()``) of this model, a run directory or a .keras file: the trained
+    model, sha256-checked for a preset, as ``kzoo.load(weights)`` returns it. With ``overrides`` (another head:
+    ``outputs=3``; another dropout) the model is built anew with the preset's arguments changed by them, and every
+    layer of the same name and weight shapes takes the trained weights (kzoo.transfer; the layers built anew are
+    said in one line on stderr and in ``model.kzoo_init``), ready to fine-tune.
 
     >>> model = build("gc_cnn", outputs=2, input_shape=(32, 32, 1))
     >>> trained = build("gc_cnn", weights="gc-dm")
+    >>> to_tune = build("gc_cnn", weights="gc-dm", outputs=3)
     """
     if weights is not None:
         # The one arrow up from the registry: a preset is a trained model of a registered builder, and kzoo.presets
         # never imports the registry (it would make a circle).
-        from kzoo.presets import load, preset_entry
+        from kzoo.presets import load
+        from kzoo.transfer import init_source
 
-        entry = preset_entry(weights)
-        if spec(entry["model"]).name != spec(name).name:
-            raise ValueError(f"build({name!r}, weights={weights!r}): preset {weights!r} holds a "
-                             f"{entry['model']}, not a {spec(name).name}; use build({entry['model']!r}, "
-                             f"weights={weights!r})")
-        if overrides:
-            raise TypeError(f"build({name!r}, weights={weights!r}): a preset fixes the architecture it was trained "
-                            f"with; drop {sorted(overrides)} or build without weights")
-        return load(weights)
+        source = init_source(str(weights))
+        if source["model"] is not None and spec(source["model"]).name != spec(name).name:
+            raise ValueError(f"build({name!r}, weights={weights!r}): {weights!r} holds a {source['model']}, not a "
+                             f"{spec(name).name}; use build({source['model']!r}, weights={weights!r})")
+        if not overrides:
+            return load(weights)
+        from kzoo.transfer import copy_weights, describe, load_source
+
+        trained = load_source(source)
+        declared = (source["experiment"] or {}).get("model_args", {})
+        fixed = {"input_shape": tuple(trained.input_shape[1:]) if not isinstance(trained.input_shape, dict) else None,
+                 "normalization": source["normalization"]}
+        if "outputs" in spec(name).arguments() and not isinstance(trained.output_shape, (list, dict)):
+            fixed["outputs"] = int(trained.output_shape[-1])
+        args = {k: v for k, v in {**fixed, **declared}.items() if k in spec(name).arguments() and v is not None}
+        args.update(overrides)
+        check_arguments(name, args)
+        model = spec(name).builder(**args)
+        report = copy_weights(model, trained)
+        import sys
+
+        print(f"kzoo: {describe(report, str(weights))}", file=sys.stderr)
+        model.kzoo_init = {**report, "from": source["from"], "sha256": source["sha256"]}
+        return model
     check_arguments(name, overrides)
     return spec(name).builder(**overrides)
 

@@ -218,9 +218,12 @@ def read_hyperparameters(path) -> tuple[dict, dict]:
             {k: v for k, v in values.items() if k not in FIT_SETTINGS})
 
 
-def model_arguments(exp, manifest, **model_args) -> dict:
+def model_arguments(exp, manifest, normalization=None, **model_args) -> dict:
     """The keyword arguments ``build_for`` gives ``kzoo.build``: the input shape, normalisation and output
     count that the dataset and the experiment fix, then the experiment's ``model_args`` and ``model_args``.
+
+    ``normalization``: the input normalisation instead of the experiment's on this dataset (a fine-tuned run
+    keeps the one its initial weights were trained with).
 
     Raises a ValueError for an argument the builder does not take (naming those it takes) or one that the
     dataset fixes, before anything is built or written.
@@ -232,7 +235,7 @@ def model_arguments(exp, manifest, **model_args) -> dict:
     chosen = {**exp.model_args, **model_args}
     check_arguments(exp.model, chosen)
     fixed = {"input_shape": model_shape(manifest["schema"][image_input_name(exp)]["shape"]),
-             "normalization": input_normalization(exp, manifest)}
+             "normalization": normalization or input_normalization(exp, manifest)}
     labels = label_output(exp.targets)
     if labels is not None and exp.evaluation == "classification":  # one output per class of the class label
         from kzoo.data.records import class_count
@@ -248,11 +251,11 @@ def model_arguments(exp, manifest, **model_args) -> dict:
     return {**fixed, **chosen}
 
 
-def build_for(exp, manifest, **model_args):
+def build_for(exp, manifest, normalization=None, **model_args):
     """The experiment's zoo model, shaped for the dataset of ``manifest`` (used by fit and the tuners)."""
     from kzoo.registry import build
 
-    return build(exp.model, **model_arguments(exp, manifest, **model_args))
+    return build(exp.model, **model_arguments(exp, manifest, normalization, **model_args))
 
 
 def _batchnorm_layers(model) -> list:
@@ -472,7 +475,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
-        classical: bool = True, train_size: int | None = None, fold=None, worker=None) -> dict:
+        classical: bool = True, train_size: int | None = None, fold=None, worker=None, init: str | None = None,
+        freeze_epochs: int = 0) -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
@@ -497,23 +501,31 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     :func:`join_workers` (Keras's DataParallel on JAX): each trains on its slice of every global batch of
     ``batch_size`` (whole batches only), the gradients averaged over all; after training each process
     recalibrates, saves and evaluates a copy of the (equal) weights on its own; n is recorded in settings.
+    ``init``: fine-tune: start from the weights of a preset, a finished run's directory or a .keras file
+    (:mod:`kzoo.transfer`: layers of the same name and shapes copied, the others, such as a head for other
+    targets, built anew and named in run.json's ``init_report``); the source's input normalisation is kept; its
+    sha256 is part of the run's identity. ``freeze_epochs``: with ``init``, train only the layers built anew for
+    that many epochs, then all of them (one optimizer over all weights throughout, so a resumed run ends as an
+    uninterrupted one).
     Returns the evaluation result written to ``out/metrics.json``, plus ``training``: what this call did
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
     """
     from kzoo.data.shards import load_manifest
-    from kzoo.experiments import get_experiment
+    from kzoo.experiment_files import resolve
 
-    exp = get_experiment(experiment)
+    exp = resolve(experiment)
     backend = use_backend()  # this process's backend, without importing Keras: a run that is up to date needs none
     settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
                             patience=patience, precision=precision, strategy=strategy, backend=backend, seed=seed)
     data_dir, out = Path(data_dir).resolve(), Path(out)
     manifest = load_manifest(data_dir, verify=verify)
-    if not allow_other_recipe:
+    if not allow_other_recipe and exp.recipe:
         check_recipe(exp, manifest, data_dir)
+    check_units(exp, manifest, data_dir)
+    source = fine_tuning(init, freeze_epochs, exp, manifest, data_dir)
     run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
-                       worker=worker, fold=fold, train_size=train_size)
+                       worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs)
     created = not out.exists()
     try:
         with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
@@ -538,12 +550,17 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                                                             initial_epoch=stage["initial_epoch"])
                     with scope():
                         model = compiled_model(exp, manifest, run, steps)
+                        if source is not None:
+                            start_from(model, source, run, exp)
                 except Exception:  # refused before training (a value the builder rejects): a new run leaves no trace
                     if stage["state"] is None and not stage["resuming"]:
                         shutil.rmtree(stage["staging"], ignore_errors=True)
                     raise
                 seconds = train_loop(exp, model, train_ds, val_ds, steps, run, stage, out, callbacks=callbacks,
-                                     verbose=verbose, has_val="val" in manifest["splits"] or fold is not None)
+                                     verbose=verbose, has_val="val" in manifest["splits"] or fold is not None,
+                                     restream=lambda start: training_data(
+                                         exp, data_dir, manifest, run, cache=cache, fold=fold, train_size=train_size,
+                                         worker=worker, initial_epoch=start)[0])
                 if worker is not None:  # the rest on this process alone: a local copy of the (equal) weights
                     weights = model.get_weights()
                     keras.distribution.set_distribution(None)
@@ -561,6 +578,58 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         if created and out.is_dir() and not any(out.iterdir()):  # a folder this call made and left empty
             out.rmdir()
         raise
+
+
+def check_units(exp, manifest: dict, data_dir) -> None:
+    """Refuse (DataError) a dataset whose images' units (BUNIT, pixel scale in arcsec; ``kzoo import`` records them)
+    differ from those the experiment declares in ``units``."""
+    if not exp.units:
+        return
+    from kzoo.data.shards import DataError
+
+    have = manifest.get("params", {})
+    differ = []
+    if "bunit" in exp.units and str(have.get("bunit", "")) != str(exp.units["bunit"]):
+        differ.append(f"BUNIT {have.get('bunit') or 'not given'!r} (the experiment expects {exp.units['bunit']!r})")
+    want = exp.units.get("pixel_scale")
+    got = float(have.get("pixel_scale") or 0.0)
+    if want and (not got or abs(got - float(want)) > 0.01 * float(want)):
+        differ.append(f"pixel scale {f'{got:g} arcsec' if got else 'not known'} (the experiment expects {want:g})")
+    if differ:
+        raise DataError(f"{Path(data_dir) / 'manifest.json'}: images of other units than {exp.name} declares: "
+                        f"{'; '.join(differ)}; convert them, or change the experiment's units if they are right")
+
+
+def fine_tuning(init, freeze_epochs, exp, manifest, data_dir) -> dict | None:
+    """The source of a fine-tuned run's initial weights (:func:`kzoo.transfer.init_source`), every argument checked
+    before anything is written; None without ``init``."""
+    if isinstance(freeze_epochs, bool) or not isinstance(freeze_epochs, int) or freeze_epochs < 0:
+        raise ValueError(f"--freeze-epochs must be an integer >= 0, got {freeze_epochs!r}")
+    if init is None:
+        if freeze_epochs:
+            raise ValueError("--freeze-epochs freezes the layers copied by --init; give --init too")
+        return None
+    from kzoo.transfer import init_source
+
+    source = init_source(str(init))
+    theirs = (source["experiment"] or {}).get("units") or {}
+    if theirs and exp.units != theirs:  # a preset trained on images of known units, fine-tuned on others
+        from kzoo.experiments import Experiment
+
+        check_units(Experiment(name=f"the model of --init {init}", recipe="", model=exp.model, units=theirs),
+                    manifest, data_dir)
+    return source
+
+
+def start_from(model, source: dict, run: dict, exp) -> None:
+    """Copy the source's weights into the new ``model`` (see kzoo.transfer), say what was copied in one line and
+    record it in ``run["init_report"]``; with ``freeze_epochs`` mark the copied layers."""
+    from kzoo import runs
+    from kzoo.transfer import copy_weights, describe, load_source
+
+    report = copy_weights(model, load_source(source))
+    run["init_report"] = {**report, "line": describe(report, source["from"])}
+    runs.warn(run["init_report"]["line"])
 
 
 def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision, strategy, backend, seed=0) -> dict:
@@ -587,7 +656,7 @@ def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision,
 
 
 def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: dict, model_args, backend: str,
-                 worker, fold, train_size) -> dict:
+                 worker, fold, train_size, init: dict | None = None, freeze_epochs: int = 0) -> dict:
     """What run.json records: the run's identity (the experiment's declaration, the dataset, the seed, the
     settings), from the declaration and the manifest alone (no Keras); ``versions`` and ``device`` are filled in
     when training starts. Every setting is checked before anything is written."""
@@ -607,6 +676,16 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
+    if manifest["sky"] == "image_folder":  # a user's images: how each was made from its file, for kzoo predict
+        from kzoo.sims.image_folder import preparation
+
+        run["image_preparation"] = preparation(manifest["params"])
+    if init is not None:  # only then in settings, as backend: the weights it starts from are part of what it is
+        run["settings"]["init"] = {"from": init["from"], "kind": init["kind"], "sha256": init["sha256"]}
+        if freeze_epochs:
+            run["settings"]["freeze_epochs"] = int(freeze_epochs)
+        if init["normalization"] is not None:
+            run["settings"]["normalization"] = init["normalization"]
     if worker is not None:
         if not 0 <= int(worker[0]) < int(worker[1]):
             raise ValueError(f"worker must be (i, n) with 0 <= i < n, got {worker!r}")
@@ -694,17 +773,18 @@ def compiled_model(exp, manifest: dict, run: dict, steps: int):
     import keras
 
     s = run["settings"]
-    model = build_for(exp, manifest, **s["model_args"])
+    model = build_for(exp, manifest, s["normalization"], **s["model_args"])
     lr = learning_rate_schedule(exp, s["learning_rate"], s["epochs"] * steps)
     model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
     return model
 
 
 def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict, out: Path, *, callbacks,
-               verbose, has_val: bool) -> float:
+               verbose, has_val: bool, restream=None) -> float:
     """Train from the staged state to the run's last epoch with kzoo's callbacks (the history, a checkpoint per
     epoch, TensorBoard, the NaN guard, the model's own); seconds spent. A run whose loss goes NaN is removed and
-    refused with TrainingError."""
+    refused with TrainingError. ``restream(start)``: the training stream from epoch ``start`` on (a fine-tuned run
+    with ``freeze_epochs`` fits twice, and each fit reads its stream from its beginning)."""
     import keras
 
     from kzoo import runs
@@ -728,9 +808,30 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
         *(callbacks or []),
     ]
     t0 = time.time()
+    freeze = min(int(run["settings"].get("freeze_epochs", 0)), epochs)
     if initial_epoch < epochs and not (state and state.get("stopped")):
-        model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
+        if freeze:  # the best epoch and patience count from the first epoch that trains every layer
+            model.selectable_from_epoch = max(int(getattr(model, "selectable_from_epoch", 0)), freeze)
+        if initial_epoch < freeze:  # only the layers built anew train; one optimizer over all weights throughout
+            model.optimizer.build(model.trainable_variables)
+            from kzoo.transfer import weighted_layers
+
+            copied = set(run["init_report"]["copied"])
+            frozen = [layer for path, layer in weighted_layers(model).items() if path in copied]
+            for layer in frozen:
+                layer.trainable = False
+            model.compile(optimizer=model.optimizer, **compile_args(exp))
+            model.fit(train_ds, validation_data=val_ds, epochs=freeze, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
+            for layer in frozen:
+                layer.trainable = True
+            model.compile(optimizer=model.optimizer, **compile_args(exp))
+            initial_epoch = freeze
+            if initial_epoch < epochs:
+                train_ds = restream(initial_epoch)
+        if initial_epoch < epochs and not model.stop_training:
+            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
     else:  # killed after the last epoch's checkpoint: nothing left to train
         cbs[2].set_model(model)
         cbs[2].on_train_begin()

@@ -67,7 +67,7 @@ def test_a_list_of_png_jpeg_fits_and_npy_files_becomes_shards_split_by_class_and
 @pytest.mark.parametrize("problem,needle", [
     ("missing", "line 3: "),
     ("garbage", "line 2: "),
-    ("column", "line 1: unknown column(s) 'path'"),
+    ("column", "missing column(s) 'location'; the table has path, label"),
     ("suffix", "line 2: photos/notes.txt: not an image file name"),
     ("label", "line 2: label 'lenticular' is not one of the classes"),
 ])

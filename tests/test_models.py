@@ -136,3 +136,19 @@ def test_every_model_builds_and_runs_in_mixed_precision(name):
         assert all(np.isfinite(np.asarray(keras.ops.cast(t, "float32"))).all() for t in keras.tree.flatten(y))
     finally:
         keras.mixed_precision.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize("name", kzoo.list_models())
+def test_every_model_names_its_weighted_layers_the_same_in_every_build(name):
+    """Fine-tuning (kzoo.transfer, ``--init``) copies weights by layer name: a builder must name the layers that
+    hold weights, not leave them to keras' per-process counters (conv2d_7 in one process, conv2d_12 in another)."""
+    from kzoo.transfer import weighted_layers
+
+    def names():
+        model = kzoo.build(name, **SMALL.get(name, {}))
+        found = weighted_layers(model)
+        in_layers = {id(w) for layer in model._flatten_layers(include_self=False, recursive=False) for w in layer.weights}
+        assert in_layers <= {id(w) for layer in found.values() for w in layer.weights}  # every layer weight has a path
+        return [(path, [tuple(w.shape) for w in layer.weights]) for path, layer in found.items()]
+
+    assert names() == names()

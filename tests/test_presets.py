@@ -68,11 +68,9 @@ def test_a_preset_with_scaled_targets_predicts_physical_units(tmp_path, capsys):
     assert out["targets"] == ["A_dm", "n_ps_gc+n_ps_disk"] and n_ps > 10  # a count, not a number in [0, 1]
 
 
-def test_build_with_weights_refuses_another_model_and_overrides():
+def test_build_with_weights_refuses_another_model():
     with pytest.raises(ValueError, match="holds a gc_cnn, not a gc_unet"):
         kzoo.build("gc_unet", weights="gc-dm")
-    with pytest.raises(TypeError, match="fixes the architecture"):
-        kzoo.build("gc_cnn", weights="gc-dm", outputs=2)
     with pytest.raises(PresetError, match="did you mean 'gc-dm'"):
         kzoo.build("gc_cnn", weights="gc-dn")
 

@@ -31,11 +31,12 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
 
     from kzoo.data.records import records_for_limit, target_ranges
     from kzoo.data.shards import available_memory, load_manifest
-    from kzoo.experiments import get_experiment, pipeline_args
+    from kzoo.experiment_files import resolve
+    from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma
     from kzoo.train import check_recipe, input_normalization
 
-    exp = get_experiment(experiment)
+    exp = resolve(experiment)
     if exp.evaluation != "regression" or not isinstance(exp.inputs, str) or isinstance(exp.targets, (str, dict)) \
             or predicts_sigma(exp.loss):
         raise ValueError(f"kzoo automl takes a regression experiment of one image input and label targets; "

@@ -47,11 +47,11 @@ class ExperimentHyperModel(kt.HyperModel):
 
     def __init__(self, experiment, data_dir, *, seed: int = 0, cache: bool = True, **fixed_model_args):
         from kzoo.data.shards import load_manifest
-        from kzoo.experiments import get_experiment
+        from kzoo.experiment_files import resolve
         from kzoo.registry import spec
         from kzoo.train import model_arguments
 
-        self.exp = get_experiment(experiment)
+        self.exp = resolve(experiment)
         super().__init__(name=self.exp.name)
         self.data_dir = data_dir
         self.manifest = load_manifest(data_dir)
@@ -95,13 +95,14 @@ class ExperimentHyperModel(kt.HyperModel):
 def get_hypermodel(name: str, data_dir, **fixed_model_args) -> ExperimentHyperModel:
     """A keras_tuner.HyperModel for an experiment, or for a zoo model (its first declared experiment), on the
     dataset ``data_dir``: ``tuners.get_hypermodel("gc_unet", "data/seg")``."""
-    from kzoo.experiments import declared, get_experiment
+    from kzoo.experiment_files import is_experiment_file, resolve
+    from kzoo.experiments import declared
     from kzoo.registry import spec
 
-    if name not in declared():
+    if name not in declared() and not is_experiment_file(name):
         model = spec(name).name  # an unknown name: the registry's error, with the closest names
         found = [e for e, exp in sorted(declared().items()) if exp.model == model]
         if not found:
             raise ValueError(f"no experiment declares the model {model}; give an experiment (kzoo list --experiments)")
         name = found[0]
-    return ExperimentHyperModel(get_experiment(name), data_dir, **fixed_model_args)
+    return ExperimentHyperModel(resolve(name), data_dir, **fixed_model_args)

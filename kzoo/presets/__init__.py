@@ -236,6 +236,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
         "scale_targets": exp.get("scale_targets", False),
         "target_scale": exp.get("target_scale", [0.0, 1.0]),
         "target_ranges": run_target_ranges(run),
+        "image_preparation": run.get("image_preparation"),
         "loss": exp["loss"],
         "sky": sky,
         "recipe": exp["recipe"],
