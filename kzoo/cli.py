@@ -387,10 +387,13 @@ def _cmd_reproduce(a):
     if a.train_sizes:
         from kzoo.reproduce import learning_curve
 
-        r = learning_curve(a.experiment, a.out, a.train_sizes, data=a.data, **kw)
-        print(f"wrote {a.results}/{r['experiment']['name']}-learning-curve.md, .json and .png "
-              f"({len(r['points'])} training-set sizes)")
+        r = learning_curve(a.experiment, a.out, a.train_sizes, data=a.data, init=a.init,
+                           freeze_epochs=a.freeze_epochs, **kw)
+        print(f"wrote {a.results}/{r['experiment']['name']}-{'finetune' if a.init else 'learning-curve'}.md, .json "
+              f"and .png ({len(r['points'])} training-set sizes)")
         return
+    if a.init or a.freeze_epochs:
+        raise ValueError("--init and --freeze-epochs make a fine-tuning curve: give --train-sizes too")
     r = reproduce(a.experiment, a.out, data=a.data, **kw)
     print(f"wrote {a.results}/{r['experiment']['name']}.md and .json")
 
@@ -600,6 +603,13 @@ def parser() -> argparse.ArgumentParser:
                    help="one experiment only: a learning curve instead: train on the first N images of the training "
                         "split for each N (multiples of the recipe's block; validation and test unchanged) and "
                         "write RESULTS/<experiment>-learning-curve.md, .json and .png")
+    s.add_argument("--init", metavar="PRESET|RUN",
+                   help="with --train-sizes: a fine-tuning curve instead: for each N a run from scratch and one "
+                        "fine-tuned from this preset or run (kzoo train --init), the same epochs; writes "
+                        "RESULTS/<experiment>-finetune.md, .json and .png with both curves")
+    s.add_argument("--freeze-epochs", type=int, default=0, metavar="K",
+                   help="with --init: train only the layers built anew for K epochs first (kzoo train "
+                        "--freeze-epochs)")
     s.add_argument("--members", type=int, metavar="K",
                    help="one regression experiment only: a deep ensemble instead: K runs on one dataset with training "
                         "seeds SEED .. SEED+K-1 (the first is OUT/run, as without --members), their test predictions "

@@ -178,14 +178,18 @@ def denoising_examples(noisy, denoised, clean, path, title: str = ""):
 
 def learning_curve(sizes, values: dict, path, metric: str, title: str = "", reference: dict | None = None):
     """Test ``metric`` against the number of training images (log-log), one panel per target; the seed's
-    number (``reference[target]``) as a dashed line where it has one."""
+    number (``reference[target]``) as a dashed line where it has one. ``values[target]`` is a list, or
+    ``{curve label: list}`` for several curves in one panel (from scratch and fine-tuned)."""
     plt = pyplot()
     names = list(values)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
-        ax.plot(sizes, values[name], "o-", label="kzoo")
+        curves = values[name] if isinstance(values[name], dict) else {"kzoo": values[name]}
+        for label, ys in curves.items():
+            ax.plot(sizes, ys, "o-", label=label)
         if reference and reference.get(name) is not None:
             ax.axhline(reference[name], color="k", ls="--", lw=1, label="seed")
+        if len(curves) > 1 or reference and reference.get(name) is not None:
             ax.legend(fontsize=8)
         ax.set_xscale("log")
         ax.set_yscale("log")

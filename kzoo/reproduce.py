@@ -172,51 +172,98 @@ def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note
 
 def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, precision: str = "float32",
                    epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
-                   note: str = "") -> dict:
+                   note: str = "", init: str | None = None, freeze_epochs: int = 0) -> dict:
     """Train ``experiment`` on the first N images of its training split for each N in ``sizes`` (validation
     and test splits unchanged; ``out/run-n<N>``, finished runs reused) and write
     ``results/<experiment>-learning-curve.{md,json,png}``: the test metric per target against N, beside the
-    seed's number, so that a gap to the seed reads as data or method."""
+    seed's number, so that a gap to the seed reads as data or method.
+
+    ``init`` (a preset, a run directory): a fine-tuning curve instead: for each N a run from scratch and one
+    fine-tuned from ``init`` (``out/run-n<N>-init``, ``freeze_epochs`` as ``kzoo train``), the same epochs and
+    data; writes ``results/<experiment>-finetune.{md,json,png}`` with both curves."""
     from kzoo import plots
     from kzoo.data.records import records_for_limit
     from kzoo.data.shards import write_shards
-    from kzoo.experiments import get_experiment
+    from kzoo.experiment_files import resolve
 
-    exp = get_experiment(experiment)
+    exp = resolve(experiment)  # a declared experiment, or one of a YAML file (a fine-tuning study)
     out, results_dir = Path(out), Path(results_dir)
     sizes = sorted({int(v) for v in sizes})
     data = Path(data) if data is not None else out / "data"
+    source = None
+    if init is not None:
+        from kzoo.transfer import init_source
+
+        source = init_source(str(init))  # refused before anything is simulated or trained
     manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
     for size in sizes:  # every size checked before anything trains
         records_for_limit(manifest["splits"]["train"], int(manifest["block"]), size,
                           f"--train-sizes {size} ({data})")
-    done = fit_runs(exp, data, out, [(str(k), f"run-n{k}", {"seed": seed, "train_size": k}) for k in sizes],
-                    precision=precision, epochs=epochs)
-    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}} for k, r in zip(sizes, done)]
+    runs = [(str(k), f"run-n{k}", {"seed": seed, "train_size": k}) for k in sizes]
+    if source is not None:
+        runs += [(f"{k}-init", f"run-n{k}-init", {"seed": seed, "train_size": k, "init": str(init),
+                                                   "freeze_epochs": freeze_epochs}) for k in sizes]
+    done = fit_runs(exp, data, out, runs, precision=precision, epochs=epochs)
+    arms = {"scratch": done[:len(sizes)], **({"fine_tuned": done[len(sizes):]} if source else {})}
+    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}}
+              for k, r in zip(sizes, arms["scratch"])]
+    if source:
+        for p, r in zip(points, arms["fine_tuned"]):
+            p["fine_tuned"] = {f: r[f] for f in ("metrics", "epochs_run", "seconds")}
     d = exp.to_dict()
     metric = headline_metric(d, points[-1]["metrics"])
     names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
     seed_ref = d.get("reference", {}).get(metric, {})
-    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
-        f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} --seed {seed} "
-        f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
-        "metric": metric, "points": points}
-    stem = f"{exp.name}-learning-curve"
+    command = (f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} --seed {seed} "
+               f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")
+               + (f" --init {init}" if source else "") + (f" --freeze-epochs {freeze_epochs}" if freeze_epochs else ""))
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=command),
+              "metric": metric, "points": points}
+    if source:
+        record["init"] = {k: source[k] for k in ("from", "kind", "sha256", "model")}
+        record["init"]["experiment"] = (source["experiment"] or {}).get("name")
+        record["freeze_epochs"] = freeze_epochs
+    stem = f"{exp.name}-{'finetune' if source else 'learning-curve'}"
     write_json(results_dir / f"{stem}.json", record)
-    plots.learning_curve(sizes, {t: [p["metrics"][t][metric] for p in points] for t in names},
-                         results_dir / f"{stem}.png", metric, title=f"{exp.name}: test {metric}", reference=seed_ref)
-    lines = [f"# {exp.name}: learning curve", "",
+    if source:
+        where = f"fine-tuned from {source['from']}"
+        curves = {t: {"from scratch": [p["metrics"][t][metric] for p in points],
+                      where: [p["fine_tuned"]["metrics"][t][metric] for p in points]} for t in names}
+    else:
+        curves = {t: [p["metrics"][t][metric] for p in points] for t in names}
+    plots.learning_curve(sizes, curves, results_dir / f"{stem}.png", metric, title=f"{exp.name}: test {metric}",
+                         reference=seed_ref)
+    lines = [f"# {exp.name}: {'fine-tuning curve' if source else 'learning curve'}", "",
              f"Test-split {metric} of `{exp.model}` trained on the first N images of the training split (shard "
              f"order; validation {record['splits'].get('val', 0)} and test {record['splits'].get('test', 0)} images "
-             f"the same for every N), dataset recipe `{exp.recipe}`, seed {seed}, precision {precision}.", "",
-             "| training images | " + " | ".join(names) + " | epochs | train + evaluate s |",
-             "|---|" + "---|" * (len(names) + 2)]
-    for p in points:
-        lines.append(f"| {p['train_size']} | " + " | ".join(f"{p['metrics'][t][metric]:.4g}" for t in names)
-                     + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
-    if seed_ref:
-        lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
-    lines += [*provenance(record), f"![learning curve]({stem}.png)\n"]
+             f"the same for every N), dataset recipe `{exp.recipe}`, seed {seed}, precision {precision}."]
+    if source:
+        e = source["experiment"] or {}
+        lines[-1] += (f" Each N twice, for the same epochs: from scratch, and fine-tuned from {source['kind']} "
+                      f"`{source['from']}` (`{source['model'] or '?'}`"
+                      + (f" of `{e.get('name')}`, trained on recipe `{e.get('recipe')}`" if e else "")
+                      + f", weights sha256 `{source['sha256'][:16]}...`; its input normalisation kept"
+                      + (f"; only the layers built anew trained for the first {freeze_epochs} epochs" if freeze_epochs
+                         else "") + ").")
+        lines += ["", "| training images | " + " | ".join(f"{t} from scratch | {t} fine-tuned" for t in names)
+                  + " | epochs (scratch, fine-tuned) | train + evaluate s (scratch, fine-tuned) |",
+                  "|---|" + "---|" * (2 * len(names) + 2)]
+        for p in points:
+            f = p["fine_tuned"]
+            lines.append(f"| {p['train_size']} | " + " | ".join(
+                f"{p['metrics'][t][metric]:.4g} | {f['metrics'][t][metric]:.4g}" for t in names)
+                + f" | {p['epochs_run']}, {f['epochs_run']} | {p['seconds'] or ''}, {f['seconds'] or ''} |")
+        if seed_ref:
+            lines.append("| seed | " + " | ".join(f"{seed_ref.get(t, '')} | " for t in names) + " | |")
+    else:
+        lines += ["", "| training images | " + " | ".join(names) + " | epochs | train + evaluate s |",
+                  "|---|" + "---|" * (len(names) + 2)]
+        for p in points:
+            lines.append(f"| {p['train_size']} | " + " | ".join(f"{p['metrics'][t][metric]:.4g}" for t in names)
+                         + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
+        if seed_ref:
+            lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
+    lines += [*provenance(record), f"![{'fine-tuning' if source else 'learning'} curve]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 

@@ -137,6 +137,16 @@ def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_p
     assert main(args[:-1] + ["30,64"]) == 2  # not a whole record: refused before anything trains
     assert "--train-sizes 30" in capsys.readouterr().err and not (work / "run-n30").exists()
     assert main(["reproduce", "gc", "--out", str(work), "--train-sizes", "32"]) == 2
+    # a fine-tuning curve: the same sizes from scratch (reused) and fine-tuned from a run, both on one page
+    assert main(args + ["--init", str(work / "run-n64"), "--freeze-epochs", "1"]) == 0
+    record = json.loads((res / "gc-dm-finetune.json").read_text())
+    assert record["init"]["kind"] == "run" and record["freeze_epochs"] == 1
+    assert [p["fine_tuned"]["epochs_run"] for p in record["points"]] == [1, 1]
+    run = json.loads((work / "run-n32-init" / "run.json").read_text())
+    assert run["settings"]["init"]["sha256"] == record["init"]["sha256"] and run["settings"]["train_size"] == 32
+    md = (res / "gc-dm-finetune.md").read_text()
+    assert "| training images | A_dm from scratch | A_dm fine-tuned |" in md and "fine-tuned from run" in md
+    assert (work / "run-n32" / "model.keras").stat().st_mtime_ns == before  # the scratch runs reused
 
 
 def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tmp_path, capsys, monkeypatch):
