@@ -123,3 +123,12 @@ def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_pat
     with pytest.raises(PresetError, match="metrics.json differs"):
         add_preset(tmp_path / "res" / "forged.json", directory=d, name="forged")
     assert list_presets(directory=d) == ["tiny"]
+    # a large model's weights stored as float16: about half the file, loaded as float32, judged again
+    h = add_preset(tmp_path / "res" / "gc-dm.json", directory=d, name="half", half=True)
+    assert h["stored_as"] == "float16" and 0.45 < h["bytes"] / e["bytes"] < 0.6
+    got = h["stored_test_metrics"]["A_dm"]["mae_scaled"]
+    assert got == pytest.approx(e["test_metrics"]["A_dm"]["mae_scaled"], rel=0.02) and got != e["test_metrics"]["A_dm"]["mae_scaled"]
+    from kzoo import load
+
+    assert load("half", directory=d).weights[0].dtype == "float32"
+    assert "weights stored as float16" in (d / "cards" / "half.md").read_text()

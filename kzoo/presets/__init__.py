@@ -177,13 +177,48 @@ def _record_matches_run(record: dict, run: dict, metrics: dict, where: Path):
         raise PresetError(f"{where}: not the run that the reproduce record reports: {'; '.join(problems)}")
 
 
-def add_preset(record_path, run_dir=None, name: str | None = None, directory=None) -> dict:
+def store_half(path) -> None:
+    """Rewrite the float32 weights of a ``.keras`` file as float16, in place (temporary name and rename): half the
+    size; keras loads them into the float32 variables of the model's config as they are, so the model computes in
+    float32 with weights rounded to float16's 11 significant bits."""
+    import io
+    import zipfile
+
+    import h5py
+    import numpy as np
+
+    path = Path(path)
+    with zipfile.ZipFile(path) as z:
+        items = [(info, z.read(info.filename)) for info in z.infolist()]
+    weights = dict((i.filename, b) for i, b in items)["model.weights.h5"]
+    out = io.BytesIO()
+
+    def copy(src, dst):
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        for k, v in src.items():
+            if isinstance(v, h5py.Group):
+                copy(v, dst.create_group(k))
+            else:
+                a = v[()]
+                dst.create_dataset(k, data=a.astype(np.float16) if getattr(a, "dtype", None) == np.float32 else a)
+
+    with h5py.File(io.BytesIO(weights), "r") as f, h5py.File(out, "w") as g:
+        copy(f, g)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w") as z:
+        for info, data in items:
+            z.writestr(info, out.getvalue() if info.filename == "model.weights.h5" else data)
+
+
+def add_preset(record_path, run_dir=None, name: str | None = None, directory=None, half: bool = False) -> dict:
     """Make (or remake) a preset from a ``kzoo reproduce`` record and its run; returns the manifest entry.
 
     ``record_path``: ``results/<experiment>.json`` written by ``kzoo reproduce``. ``run_dir``: the run
     it reports (default: the ``run`` folder beside the record's ``--out``, read from its command).
     The run must be the one the record reports (same declaration, recipe, epochs and metrics). Writes
-    ``<name>.keras`` (no optimizer state), ``cards/<name>.md`` and its plots, and the manifest entry.
+    ``<name>.keras`` (no optimizer state), ``cards/<name>.md`` and its plots, and the manifest entry. ``half``: store
+    the weights as float16 (:func:`store_half`, half the size, for a large model) and evaluate the stored model on
+    the run's test split again: its metrics go beside the run's in the entry (``stored_test_metrics``) and card.
     """
     from kzoo.export import load_model
     from kzoo.runs import run_target_ranges
@@ -210,6 +245,15 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
     file = f"{name}.keras"
     with atomic_path(directory / file) as tmp:
         model.save(tmp)
+    stored = None
+    if half:
+        import tempfile
+
+        from kzoo.evaluate import evaluate
+
+        store_half(directory / file)
+        with tempfile.TemporaryDirectory() as where:  # the shipped weights judged as the run was, on its test split
+            stored = evaluate(run_dir, model=load_model(directory / file), out=where, classical=False)["metrics"]
     figures = directory / "cards" / name
     if figures.exists():
         shutil.rmtree(figures)
@@ -249,6 +293,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
         "epochs_run": record["epochs_run"],
         "device": record["machine"]["device"],
         "test_metrics": record["metrics"],
+        **({"stored_as": "float16", "stored_test_metrics": stored} if half else {}),
         "seed_reference": record["reference"],
         "goals": exp.get("goals", {}),
         "command": record["command"],
@@ -292,7 +337,9 @@ def model_card(name: str, e: dict, record: dict) -> str:
         "```", "",
         "## What it is", "",
         f"- Model `{e['model']}`, {e['parameters']:,} parameters, file `{e['file']}` ({e['bytes'] / 1e6:.1f} MB, "
-        f"sha256 `{e['sha256'][:16]}...`, checked before loading).",
+        f"sha256 `{e['sha256'][:16]}...`, checked before loading)"
+        + (", weights stored as float16 to halve the file (loaded into float32; the test metrics of the stored "
+           "weights are below the run's)." if e.get("stored_as") == "float16" else "."),
         f"- Seed: {seed_title(e['seed_document'])} (`{e['seed_document']}`).",
         f"- Inputs: `{e['inputs']}`, shape {tuple(e['input_shape']) if e['input_shape'] else 'named inputs'}, raw "
         f"values; the first layer applies the input normalisation: {norm_text}.",
@@ -306,6 +353,10 @@ def model_card(name: str, e: dict, record: dict) -> str:
         "## Test metrics beside the seed's", "",
         *metric_table(record), "",
         "The numbers are those of `results/" + e["experiment"] + ".md`, from the same run.", "",
+        *(["The stored float16 weights, judged again on the same test split:", "",
+           *(f"- {t}: " + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
+             for t, m in (e.get("stored_test_metrics") or {}).items() if isinstance(m, dict)), ""]
+          if e.get("stored_as") == "float16" else []),
         "## Known limits", "",
         limits_of(e["sky"]), "",
         "## Licence", "", e["license"] + ".", "",
@@ -328,8 +379,11 @@ def main(argv=None) -> int:
     s.add_argument("--run", help="the run directory it reports (default: the run folder under the record's --out)")
     s.add_argument("--name", help="preset name (default: the experiment's name)")
     s.add_argument("--dir", help="presets folder (default: kzoo/presets in the source tree)")
+    s.add_argument("--half", action="store_true",
+                   help="store the weights as float16 (half the file; for a model over ~5 MB) and judge the stored "
+                        "weights on the run's test split again")
     a = p.parse_args(argv)
-    e = add_preset(a.record, a.run, a.name, a.dir)
+    e = add_preset(a.record, a.run, a.name, a.dir, half=a.half)
     print(f"preset {a.name or e['experiment']}: {e['file']} ({e['bytes'] / 1e6:.1f} MB, sha256 {e['sha256'][:12]})")
     return 0
 
