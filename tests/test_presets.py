@@ -132,3 +132,87 @@ def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_pat
 
     assert load("half", directory=d).weights[0].dtype == "float32"
     assert "weights stored as float16" in (d / "cards" / "half.md").read_text()
+
+
+def _serve(folder, cut_after=None):
+    """An HTTP server on 127.0.0.1 serving ``folder`` in a thread (``cut_after``: bytes sent before the
+    connection drops, the full length announced); returns (server, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def copyfile(self, source, outputfile):
+            data = source.read()
+            outputfile.write(data if cut_after is None else data[:cut_after])
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+def test_a_preset_downloads_once_into_the_cache_is_checked_and_loads_offline(tmp_path, monkeypatch, capsys):
+    from kzoo.presets import cache_dir, pack
+
+    monkeypatch.setenv("KZOO_HOME", str(tmp_path / "home"))
+    site = tmp_path / "site"
+    site.mkdir()
+    sha = pack("gc-dae-gaussian", site / "gc-dae-gaussian.tar.gz")
+    assert pack("gc-dae-gaussian", tmp_path / "again.tar.gz") == sha  # the same preset, the same bytes
+    good = site / "gc-dae-gaussian.tar.gz"
+    (site / "bad.tar.gz").write_bytes(good.read_bytes()[:-200] + bytes(200))
+    server, base = _serve(site)
+    try:
+        with pytest.raises(PresetError, match="a corrupted or replaced archive; nothing was kept"):
+            kzoo.load(f"{base}/bad.tar.gz#sha256={sha}")
+        with pytest.raises(PresetError, match="give the archive's sha256"):
+            kzoo.load(f"{base}/gc-dae-gaussian.tar.gz")
+        assert not any((cache_dir() / "presets").iterdir())  # nothing half-written, no temporary left
+        url = f"{base}/gc-dae-gaussian.tar.gz#sha256={sha}"
+        model = kzoo.load(url)
+    finally:
+        server.shutdown()
+    assert sorted(p.name for p in (cache_dir() / "presets").iterdir()) == [sha]
+    again = kzoo.load(url)  # the server is gone: from the cache
+    assert [w.shape for w in again.weights] == [w.shape for w in model.weights]
+    assert main(["predict", url, "--json", str(_npy(tmp_path))]) == 0  # every command takes the URL
+    assert "outputs" in json.loads(capsys.readouterr().out)
+
+
+def _npy(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "map.npy", np.random.default_rng(0).poisson(3, (64, 64)).astype("float32"))
+    return tmp_path / "map.npy"
+
+
+def test_an_interrupted_download_leaves_nothing_and_a_folder_of_ones_own_loads(tmp_path, monkeypatch):
+    import shutil
+
+    from kzoo.presets import PRESET_DIR, cache_dir, pack
+
+    monkeypatch.setenv("KZOO_HOME", str(tmp_path / "home"))
+    site = tmp_path / "site"
+    site.mkdir()
+    sha = pack("gc-dae-gaussian", site / "p.tar.gz")
+    server, base = _serve(site, cut_after=100_000)
+    try:
+        with pytest.raises(PresetError, match="nothing was kept"):
+            kzoo.load(f"{base}/p.tar.gz#sha256={sha}")
+    finally:
+        server.shutdown()
+    assert not (cache_dir() / "presets").exists() or not any((cache_dir() / "presets").iterdir())
+    # a preset folder of one's own, as python -m kzoo.presets add --dir makes it
+    mine = tmp_path / "my-preset"
+    mine.mkdir()
+    e = manifest()["gc-dae-gaussian"]
+    shutil.copy(PRESET_DIR / e["file"], mine / e["file"])
+    (mine / "manifest.json").write_text(json.dumps({"gc-dae-gaussian": e}))
+    assert kzoo.load(str(mine)).count_params() == e["parameters"]
+    assert kzoo.load(str(mine / "gc-dae-gaussian")).count_params() == e["parameters"]
+    (mine / e["file"]).write_bytes((mine / e["file"]).read_bytes()[:-10] + bytes(10))
+    with pytest.raises(PresetError, match="sha256 differs"):
+        kzoo.load(str(mine))

@@ -17,8 +17,9 @@ from a ``kzoo reproduce`` record (``results/<experiment>.json``) and the run it 
 from __future__ import annotations
 
 import fnmatch
-import re
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -74,13 +75,177 @@ def manifest(directory=None) -> dict:
     return found
 
 
+MAX_ARCHIVE_BYTES = 1 << 31  # a preset archive downloaded: 2 GiB at most
+
+
+def cache_dir() -> Path:
+    """Where downloaded presets are kept: ``KZOO_HOME`` (default: ``$XDG_CACHE_HOME/kzoo``, else ``~/.cache/kzoo``)."""
+    home = os.environ.get("KZOO_HOME")
+    if home:
+        return Path(home)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kzoo"
+
+
+def _is_url(ref) -> bool:
+    return isinstance(ref, str) and ref.startswith(("http://", "https://"))
+
+
+def locate(ref) -> tuple[str, Path | None] | None:
+    """``(preset name, its folder (None: kzoo's own))`` of a preset reference, or None when ``ref`` is none:
+
+    - a name of kzoo's presets (``kzoo list --presets``);
+    - a preset folder of one's own (``python -m kzoo.presets add ... --dir FOLDER``): ``FOLDER`` when it holds one
+      preset, ``FOLDER/NAME`` for one of several;
+    - the URL of a preset archive (``python -m kzoo.presets pack``) with its sha256, ``URL#sha256=<64 hex digits>``:
+      downloaded once into :func:`cache_dir`, checked, and read from there afterwards (offline too).
+    """
+    if not isinstance(ref, (str, os.PathLike)):
+        return None
+    if _is_url(ref):
+        folder = fetch(ref)
+        return _only(folder, ref), folder
+    ref = str(ref)
+    if ref in manifest():
+        return ref, None
+    path = Path(ref)
+    if (path / "manifest.json").is_file() and any(path.glob("*.keras")) and not (path / "run.json").exists():
+        return _only(path, ref), path
+    if (path.parent / "manifest.json").is_file() and path.name in manifest(path.parent):
+        return path.name, path.parent
+    return None
+
+
+def _only(folder: Path, ref) -> str:
+    names = list(manifest(folder))
+    if len(names) != 1:
+        raise PresetError(f"{ref}: a preset folder of {len(names)} presets ({', '.join(names) or 'none'}); name one "
+                          f"as {folder}/NAME")
+    return names[0]
+
+
+def fetch(url: str) -> Path:
+    """The folder of the preset archive at ``url`` (``URL#sha256=HEX``): from the cache when it is there, else
+    downloaded (a progress bar), its sha256 checked before anything is unpacked, unpacked (plain files only) and
+    moved into the cache in one rename; a download that fails or does not match leaves nothing behind."""
+    import hashlib
+    import http.client
+    import tarfile
+    import tempfile
+    import urllib.error
+    import urllib.request
+
+    where, _, fragment = url.partition("#")
+    m = re.fullmatch(r"sha256=([0-9a-f]{64})", fragment)
+    if m is None:
+        raise PresetError(f"{excerpt(url)}: give the archive's sha256 after the URL, URL#sha256=<64 hex digits> (python "
+                          f"-m kzoo.presets pack prints it); kzoo loads no weights it cannot check")
+    sha = m.group(1)
+    dest = cache_dir() / "presets" / sha
+    if (dest / "manifest.json").is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix=f".{sha[:12]}-") as tmp:
+        archive, digest, size = Path(tmp) / "preset.tar.gz", hashlib.sha256(), 0
+        try:
+            with urllib.request.urlopen(where, timeout=60) as r, open(archive, "wb") as f:
+                total = int(r.headers.get("Content-Length") or 0) or None
+                from tqdm import tqdm
+
+                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {Path(where).name}",
+                          disable=None, leave=False) as bar:
+                    while chunk := r.read(1 << 20):
+                        size += len(chunk)
+                        if size > MAX_ARCHIVE_BYTES:
+                            raise PresetError(f"{where}: over {MAX_ARCHIVE_BYTES >> 30} GiB; not a preset archive")
+                        digest.update(chunk)
+                        f.write(chunk)
+                        bar.update(len(chunk))
+                if total is not None and size != total:
+                    raise PresetError(f"{where}: the download stopped after {size:,} of {total:,} bytes; nothing was "
+                                      f"kept, try again")
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+            if isinstance(e, PresetError):
+                raise
+            reason = getattr(e, "reason", None) or e
+            raise PresetError(f"{where}: cannot download the preset ({' '.join(str(reason).split())}); nothing was "
+                              f"kept, and no copy is in the cache {dest.parent}") from None
+        if digest.hexdigest() != sha:
+            raise PresetError(f"{where}: sha256 {digest.hexdigest()[:16]}... of the download, not {sha[:16]}... as "
+                              f"given: a corrupted or replaced archive; nothing was kept")
+        unpacked = Path(tmp) / "preset"
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                for member in tar.getmembers():
+                    parts = Path(member.name).parts
+                    if not (member.isfile() or member.isdir()) or member.name.startswith("/") or ".." in parts:
+                        raise PresetError(f"{where}: archive member {excerpt(member.name)} is not a plain file inside "
+                                          f"it; refused")
+                tar.extractall(unpacked, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise PresetError(f"{where}: not a preset archive ({e})") from None
+        names = list(manifest(unpacked))  # every entry checked
+        for name in names:
+            preset_file(name, unpacked)  # and every file against its sha256
+        try:
+            os.replace(unpacked, dest)
+        except OSError:  # another process put it there first
+            if not (dest / "manifest.json").is_file():
+                raise
+    return dest
+
+
+def pack(name: str, out, directory=None) -> str:
+    """Write the preset ``name`` (its file, card and plots, and a manifest of it alone) as a .tar.gz archive to
+    ``out``, byte-identical for the same preset; returns its sha256 (give it with the URL: ``URL#sha256=...``)."""
+    import gzip
+    import io
+    import tarfile
+
+    located = locate(name) if directory is None else (name, Path(directory))
+    if located is None:
+        raise preset_error(name, directory)
+    name, folder = located
+    folder = Path(folder or PRESET_DIR)
+    e = preset_entry(name, folder)
+    preset_file(name, folder)
+    files = [(folder / e["file"], e["file"]), (folder / e["card"], e["card"])]
+    figures = folder / "cards" / name
+    files += [(f, f"cards/{name}/{f.name}") for f in sorted(figures.glob("*")) if f.is_file()]
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        def add(arcname, data):
+            info = tarfile.TarInfo(arcname)
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+        add("manifest.json", (json.dumps({name: e}, indent=1, sort_keys=True) + "\n").encode())
+        for path, arcname in files:
+            if path.is_file():
+                add(arcname, path.read_bytes())
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f, gzip.GzipFile(fileobj=f, mode="wb", mtime=0, filename="") as gz:
+            gz.write(raw.getvalue())
+    return sha256_file(out)
+
+
 def list_presets(pattern: str = "*", directory=None) -> list[str]:
     """Sorted preset names matching a shell-style wildcard."""
     return sorted(n for n in manifest(directory) if fnmatch.fnmatchcase(n, pattern))
 
 
+def _resolve(name, directory):
+    """``(name, directory)`` for a reference :func:`locate` knows (a folder, a URL), else as given."""
+    if directory is None:
+        found = locate(name)
+        if found is not None:
+            return found
+    return name, directory
+
+
 def preset_entry(name: str, directory=None) -> dict:
-    """The manifest entry of a preset; PresetError names the closest presets."""
+    """The manifest entry of a preset (a name, a preset folder or a URL, see :func:`locate`); PresetError names the
+    closest presets."""
+    name, directory = _resolve(name, directory)
     entries = manifest(directory)
     if name not in entries:
         from kzoo.errors import closest
@@ -92,6 +257,7 @@ def preset_entry(name: str, directory=None) -> dict:
 
 def preset_file(name: str, directory=None) -> Path:
     """The preset's ``.keras`` file after checking its size and sha256 against the manifest."""
+    name, directory = _resolve(name, directory)
     e = preset_entry(name, directory)
     path = Path(directory or PRESET_DIR) / e["file"]
     if not path.exists():
@@ -103,14 +269,18 @@ def preset_file(name: str, directory=None) -> Path:
 
 
 def is_preset(name, directory=None) -> bool:
-    return isinstance(name, str) and name in manifest(directory)
+    """Whether ``name`` is a preset: one of ``directory``'s, or (without one) kzoo's, a preset folder or a URL."""
+    if directory is not None:
+        return isinstance(name, str) and name in manifest(directory)
+    return locate(name) is not None
 
 
 def load(path_or_preset, directory=None):
     """A keras.Model ready to predict on raw inputs (the input normalisation is its first layer).
 
-    ``path_or_preset``: a preset name (sha256-checked), a run directory made by ``kzoo train`` or
-    ``kzoo reproduce``, or a ``.keras`` file; loaded with ``safe_mode=True``. Targets that the
+    ``path_or_preset``: a preset (sha256-checked): a name of kzoo's, a preset folder of one's own or the URL of a
+    preset archive with its sha256 (see :func:`locate`); a run directory made by ``kzoo train`` or
+    ``kzoo reproduce``; or a ``.keras`` file. Loaded with ``safe_mode=True``. Targets that the
     experiment scaled (``scale_targets``) come out scaled as in training: ``kzoo.predict.predict`` returns
     physical units (the preset's card gives the ranges).
     """
@@ -379,10 +549,18 @@ def main(argv=None) -> int:
     s.add_argument("--run", help="the run directory it reports (default: the run folder under the record's --out)")
     s.add_argument("--name", help="preset name (default: the experiment's name)")
     s.add_argument("--dir", help="presets folder (default: kzoo/presets in the source tree)")
+    k = sub.add_parser("pack", help="write a preset as a .tar.gz archive to publish (kzoo.load('URL#sha256=...'))",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    k.add_argument("name", help="a preset: a name of kzoo's or a preset folder of one's own")
+    k.add_argument("--out", required=True, help="the archive to write (NAME.tar.gz)")
     s.add_argument("--half", action="store_true",
                    help="store the weights as float16 (half the file; for a model over ~5 MB) and judge the stored "
                         "weights on the run's test split again")
     a = p.parse_args(argv)
+    if a.command == "pack":
+        sha = pack(a.name, a.out)
+        print(f"wrote {a.out}: load it from where you publish it as kzoo.load('<URL>#sha256={sha}')")
+        return 0
     e = add_preset(a.record, a.run, a.name, a.dir, half=a.half)
     print(f"preset {a.name or e['experiment']}: {e['file']} ({e['bytes'] / 1e6:.1f} MB, sha256 {e['sha256'][:12]})")
     return 0
