@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kzoo import plots
+import kzoo.plots as plots
 from kzoo.export import infer
 from kzoo.io import read_json, write_json
 from kzoo.data.records import class_count

@@ -8,4 +8,9 @@ FAMILY = Family(
            "augmentation, the p4 group-equivariant CNN, saliency"),
     seed="001_08a5d74de1e70061.txt, groups D and G",
     skies={"clusters": "sky"},
+    preset_limits=("Trained on kzoo's mock Chandra-like X-ray images of clusters drawn from the physical model stated in "
+                   "kzoo/families/clusters/sky.py (the seeds' IllustrisTNG mocks are not public), not on Chandra data: "
+                   "real clusters bring substructure, point sources, backgrounds and exposure maps the model has never "
+                   "seen. Inputs must have the recipe's size and counts units; outside the training mass range it "
+                   "extrapolates without warning."),
 )

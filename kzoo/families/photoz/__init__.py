@@ -9,4 +9,8 @@ FAMILY = Family(
     seed="001_08a5d74de1e70061.txt, group C",
     skies={"photometry": "sky"},
     aliases=("photometry",),
+    preset_limits=("Trained on kzoo's simulated LSST-like photometry (templates through the LSST bandpasses, the "
+                   "recipe's magnitude and redshift ranges), not on survey data: real galaxies bring other spectral "
+                   "types, photometric errors and selections; outside the training magnitudes and redshifts it "
+                   "extrapolates without warning."),
 )

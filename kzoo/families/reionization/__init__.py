@@ -9,4 +9,7 @@ FAMILY = Family(
     seed="004_8f2d4ba38ebb956d.txt",
     skies={"reionization": "sky"},
     aliases=("reion",),
+    preset_limits=("Trained on kzoo's 21cmFAST brightness-temperature maps at the recipe's resolution, without "
+                   "instrument noise or foregrounds, not on observed 21-cm data; the redshift and escape-fraction "
+                   "classes are those of the training grid only."),
 )

@@ -7,4 +7,6 @@ FAMILY = Family(
     title="Cherenkov rings of seed 001, group F: counting, measuring, PCA + SVM and a conditional VAE",
     seed="001_08a5d74de1e70061.txt, group F",
     skies={"rings": "sky"},
+    preset_limits=("Trained on kzoo's images of simulated Cherenkov rings after seed 001 group F's toy generator, not on "
+                   "detector data; inputs must be images of the recipe's size and scale."),
 )
