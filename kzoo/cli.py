@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -419,6 +420,9 @@ def parser() -> argparse.ArgumentParser:
                formatter_class=HelpFormatter)
     p.add_argument("--version", action="version", version=f"kzoo {version_line()}",
                    help="print kzoo's version and the commit it runs from, and exit")
+    p.add_argument("-q", action="store_true", help="say only warnings and errors (kzoo's messages through logging; "
+                                                  "progress bars stay)")
+    p.add_argument("-v", action="store_true", help="say debugging messages too")
     p.add_argument("--debug", action="store_true",
                    help="show the traceback of an error instead of one line (or set KZOO_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND",
@@ -641,7 +645,44 @@ def main(argv=None) -> int:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parser().parse_args(argv)
-    return run_reporting(f"kzoo {args.command}", lambda: args.fn(args), args.debug)
+    restore = log_to_stderr(logging.WARNING if args.q else logging.DEBUG if args.v else logging.INFO)
+    try:
+        return run_reporting(f"kzoo {args.command}", lambda: args.fn(args), args.debug)
+    finally:
+        restore()
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing ``kzoo: message`` to whatever sys.stderr is when a message comes (not the one it was made
+    with)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("kzoo: %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def log_to_stderr(level: int):
+    """Show kzoo's library messages (the ``kzoo`` logger) as ``kzoo: message`` lines on standard error from
+    ``level`` on (the CLI's -q: warnings only; -v: debug too); progress bars are not messages and stay. Returns a
+    function that undoes it (a command's messages are shown while it runs)."""
+    logger = logging.getLogger("kzoo")
+    handler, before = _Stderr(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore():
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    return restore
 
 
 def console() -> int:

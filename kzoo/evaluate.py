@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import time
 from pathlib import Path
 
@@ -14,6 +14,8 @@ from kzoo.export import infer
 from kzoo.io import read_json, write_json
 from kzoo.data.records import class_count
 from kzoo.metrics import regression_metrics, coverage, binned_errors, roc_auc, segmentation_metrics, denoising_metrics, classification_metrics
+
+log = logging.getLogger("kzoo")  # kzoo's messages (the CLI shows them as "kzoo: ...")
 
 
 def _regression(model, run, data_dir, split, manifest, out_dir):
@@ -426,12 +428,12 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
         except ValueError:  # a damaged cache is computed again
             cached = None
         if cached and cached.get("dataset_sha256") == sha and cached.get("method") == method:
-            print(f"kzoo: classical reference {method} on the {split} split: reusing {folder / fname} "
-                  f"(computed in {cached['seconds']} s)", file=sys.stderr, flush=True)
+            log.info(f"classical reference {method} on the {split} split: reusing {folder / fname} (computed in "
+                     f"{cached['seconds']} s)")
             return {**cached, "cache": str(folder / fname)}
     count = manifest["splits"][split]["count"]
-    print(f"kzoo: classical reference {method} on the {split} split of {data_dir} ({count} images): "
-          f"computing it once for this dataset (--no-reference skips it)", file=sys.stderr, flush=True)
+    log.info(f"classical reference {method} on the {split} split of {data_dir} ({count} images): computing it once "
+             f"for this dataset (--no-reference skips it)")
     t0 = time.time()
     y_true, y_pred, names, info = references()[0][method](manifest, data_dir, split,
                                                   list(estimated_targets(method, manifest["recipe"]["sky"])),
@@ -446,8 +448,8 @@ def classical_predictions(method: str, manifest: dict, data_dir, split: str, fal
         except OSError as e:  # a read-only dataset: keep it in the run instead
             if folder == where[-1]:
                 raise
-            print(f"kzoo: cannot cache the classical reference in {folder} ({e.strerror or e}); "
-                  f"caching it in {where[-1]}", file=sys.stderr, flush=True)
+            log.info(f"cannot cache the classical reference in {folder} ({e.strerror or e}); caching it in "
+                     f"{where[-1]}")
             continue
         return {**result, "cache": str(folder / fname)}
 

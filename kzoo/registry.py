@@ -153,9 +153,9 @@ def build(name: str, weights: str | None = None, **overrides):
         check_arguments(name, args)
         model = spec(name).builder(**args)
         report = copy_weights(model, trained)
-        import sys
+        import logging
 
-        print(f"kzoo: {describe(report, str(weights))}", file=sys.stderr)
+        logging.getLogger("kzoo").log(logging.WARNING if report["new"] else logging.INFO, describe(report, str(weights)))
         model.kzoo_init = {**report, "from": source["from"], "sha256": source["sha256"]}
         return model
     check_arguments(name, overrides)

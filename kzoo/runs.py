@@ -22,12 +22,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import logging
 import math
 import os
 import platform
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from kzoo.io import read_json, sha256_file, write_json
@@ -276,7 +276,8 @@ def checkpoint(staging, monitor: str, patience: int, state: dict | None):
 
 
 def warn(message: str) -> None:
-    print(f"kzoo: {message}", file=sys.stderr)
+    """A warning of kzoo's (the ``kzoo`` logger; the CLI shows it as ``kzoo: message``)."""
+    logging.getLogger("kzoo").warning(message)
 
 
 def run_target_ranges(run: dict):
@@ -343,17 +344,24 @@ def device_name() -> str:
 
 
 def git_commit() -> str:
-    """The source checkout's short commit (+uncommitted when it has local changes outside results/), or 'unknown'."""
+    """The source checkout's short commit (+uncommitted when it has local changes outside results/); outside a git
+    checkout (kzoo installed from a wheel), the commit the package was built from (kzoo/_build.json, written by the
+    build backend); else 'unknown'."""
+    root = Path(__file__).resolve().parent.parent
     try:
-        root = Path(__file__).resolve().parent.parent
-        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                ":(exclude)results"],  # the tables being written are not the source
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return out.stdout.strip() + ("+uncommitted" if dirty else "") if out.returncode == 0 else "unknown"
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10)
+        top, _, commit = out.stdout.strip().partition("\n")
+        # the checkout kzoo runs from, not one a virtual environment with kzoo installed happens to lie in
+        if out.returncode == 0 and Path(top).resolve() == root:
+            dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                    ":(exclude)results"],  # the tables being written are not the source
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            return commit + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        pass
+    built = read_json(Path(__file__).resolve().parent / "_build.json", default=None)
+    return f"{built['commit']} (built)" if isinstance(built, dict) and built.get("commit") else "unknown"
 
 
 def cpu_info() -> dict:

@@ -20,6 +20,7 @@ Timings are tiny (16 x 16 maps, a 4-4-8-8 CNN); the random points come from a se
 import errno
 import hashlib
 import json
+import logging
 import os
 import random
 import re
@@ -465,8 +466,14 @@ def test_a_huge_simulation_is_refused_and_a_large_one_announced(tmp_path, monkey
     import kzoo.data.shards as shards
 
     monkeypatch.setattr(shards, "LARGE_BYTES", 1000)
-    write_shards(tiny_recipe(), tmp_path / "big", progress=False)
-    assert re.fullmatch(rf"{re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
+    from kzoo.cli import log_to_stderr
+
+    restore = log_to_stderr(logging.INFO)  # as the CLI shows kzoo's messages
+    try:
+        write_shards(tiny_recipe(), tmp_path / "big", progress=False)
+    finally:
+        restore()
+    assert re.fullmatch(rf"kzoo: {re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
                         r"\d+ seconds at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
                         capsys.readouterr().err)
 

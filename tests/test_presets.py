@@ -178,7 +178,7 @@ def test_a_preset_downloads_once_into_the_cache_is_checked_and_loads_offline(tmp
     assert sorted(p.name for p in (cache_dir() / "presets").iterdir()) == [sha]
     again = kzoo.load(url)  # the server is gone: from the cache
     assert [w.shape for w in again.weights] == [w.shape for w in model.weights]
-    assert main(["predict", url, "--json", str(_npy(tmp_path))]) == 0  # every command takes the URL
+    assert main(["predict", url, "--json", "--out", str(tmp_path), str(_npy(tmp_path))]) == 0  # any command takes it
     assert "outputs" in json.loads(capsys.readouterr().out)
 
 

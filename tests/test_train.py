@@ -310,7 +310,7 @@ def test_known_source_template_fit_recovers_amplitudes_from_a_noiseless_map():
         assert fit[k][0] == pytest.approx(truth[k], rel=1e-3), k
 
 
-def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_data, tmp_path, monkeypatch, capsys):
+def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_data, tmp_path, monkeypatch, caplog):
     import shutil
 
     from kzoo import evaluate as ev
@@ -322,11 +322,12 @@ def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_dat
     shutil.rmtree(d / ev.REFERENCE_CACHE, ignore_errors=True)
     real, calls = reference.REFERENCES["poisson_template_fit"], []
     monkeypatch.setitem(reference.REFERENCES, "poisson_template_fit", lambda *a, **k: calls.append(k) or real(*a, **k))
-    capsys.readouterr()
+    caplog.set_level("INFO", logger="kzoo")
     first = evaluate(out, d, out=tmp_path / "a")["classical_reference"]
     cache = d / ev.REFERENCE_CACHE / "poisson_template_fit_test.json"
     assert len(calls) == 1 and calls[0]["progress"] and first["cache"] == str(cache) and cache.exists()
-    assert "computing it once for this dataset" in capsys.readouterr().err
+    assert "computing it once for this dataset" in caplog.text
+    caplog.clear()
 
     def refit(*a, **k):
         raise AssertionError("the classical reference was computed again")
@@ -334,7 +335,7 @@ def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_dat
     monkeypatch.setitem(reference.REFERENCES, "poisson_template_fit", refit)
     second = evaluate(out, d, out=tmp_path / "b")["classical_reference"]  # another output folder, the same dataset
     assert second["metrics"] == first["metrics"] and (tmp_path / "b" / "classical_predicted_vs_true.png").exists()
-    assert f"reusing {cache}" in capsys.readouterr().err
+    assert f"reusing {cache}" in caplog.text
     cache.write_text(json.dumps({**json.loads(cache.read_text()), "dataset_sha256": "0" * 64}))
     with pytest.raises(AssertionError, match="computed again"):  # a cache of another dataset is not used
         evaluate(out, d, out=tmp_path / "c")
@@ -353,4 +354,4 @@ def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_dat
     third = evaluate(out, d, out=tmp_path / "e")["classical_reference"]
     assert third["cache"] == str(tmp_path / "e" / ev.REFERENCE_CACHE / "poisson_template_fit_test.json")
     assert third["metrics"] == first["metrics"] and not cache.exists()
-    assert "cannot cache the classical reference" in capsys.readouterr().err
+    assert "cannot cache the classical reference" in caplog.text

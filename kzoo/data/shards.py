@@ -19,6 +19,7 @@ import concurrent.futures as cf
 import contextlib
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -375,9 +376,9 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
     rate = k / max(t[2] - t[1], 1e-9)
     seconds = (t[1] - t[0]) + images / rate / parallel
     if need > LARGE_BYTES or seconds > LARGE_SECONDS:
-        print(f"{out}: {images:,} images to simulate, {_size(need)}, about {duration(seconds)} at "
-              f"{parallel} worker(s) ({rate:,.0f} images/s per worker on a {k}-image probe)", file=sys.stderr,
-              flush=True)
+        logging.getLogger("kzoo").info(f"{out}: {images:,} images to simulate, {_size(need)}, about "
+                                       f"{duration(seconds)} at {parallel} worker(s) ({rate:,.0f} images/s per "
+                                       f"worker on a {k}-image probe)")
 
 
 def duration(seconds: float) -> str:

@@ -92,14 +92,17 @@ def test_a_run_is_judged_on_its_suite_and_on_the_other(tmp_path, monkeypatch):
     assert manifest["params"]["suite"] == "simba" and manifest["schema"]["maps"]["shape"] == [64, 64, 2]
 
 
-def test_splits_are_kept_in_whole_parameter_sets(tmp_path, monkeypatch, capsys):
+def test_splits_are_kept_in_whole_parameter_sets(tmp_path, monkeypatch, caplog):
+    import logging
+
     from kzoo.data import write_shards
 
     import kzoo.data.shards as shards
 
     monkeypatch.setattr(shards, "LARGE_BYTES", 1000)  # a large job is timed on a probe of whole parameter sets
-    m = write_shards("cosmo_tng", tmp_path / "d", n=170, workers=1, progress=False)  # rounded to whole sets
-    assert "images/s per worker on a 30-image probe" in capsys.readouterr().err
+    with caplog.at_level(logging.INFO, logger="kzoo"):
+        m = write_shards("cosmo_tng", tmp_path / "d", n=170, workers=1, progress=False)  # rounded to whole sets
+    assert "images/s per worker on a 30-image probe" in caplog.text
     assert all(v["count"] % 15 == 0 for v in m["splits"].values())
     with pytest.raises(ValueError, match=r"split 'train' of 20 images: cosmo_maps draws images in groups of 15"):
         write_shards({"sky": "cosmo_maps", "splits": {"train": 20, "test": 15}, "block": 15, "features": ["maps"],

@@ -148,7 +148,7 @@ def test_simulate_from_the_command_line(tmp_path, capsys):
     assert set(m["schema"]) == {"image", "noiseless", "psf", "labels"} and m["schema"]["image"]["shape"] == [64, 64]
 
 
-def test_the_sky_sets_when_a_job_is_timed(tmp_path, monkeypatch, capsys):
+def test_the_sky_sets_when_a_job_is_timed(tmp_path, monkeypatch, caplog):
     # GalSim is slow: kzoo.data.shards times jobs above sersic.PROBE_PIXELS (not its own, 32x larger) and
     # prints the estimate of a long one (here every job is long; the fixed galaxy makes the probe instant).
     import kzoo.data.shards as shards
@@ -156,5 +156,6 @@ def test_the_sky_sets_when_a_job_is_timed(tmp_path, monkeypatch, capsys):
     assert sersic.PROBE_PIXELS < shards.PROBE_PIXELS
     monkeypatch.setattr(sersic, "PROBE_PIXELS", 0)
     monkeypatch.setattr(shards, "LARGE_SECONDS", 0.0)
-    write_shards("sersic_fixed_snr30", tmp_path / "d", n=4, progress=False)
-    assert "4 images to simulate" in capsys.readouterr().err
+    with caplog.at_level("INFO", logger="kzoo"):
+        write_shards("sersic_fixed_snr30", tmp_path / "d", n=4, progress=False)
+    assert "4 images to simulate" in caplog.text
