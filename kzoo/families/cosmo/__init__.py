@@ -9,4 +9,9 @@ FAMILY = Family(
     seed="001_08a5d74de1e70061.txt, groups E and H",
     skies={"cosmo_maps": "sky"},
     aliases=("cosmology", "cosmo_maps"),
+    preset_limits=("Trained on kzoo's two-field maps (a log-normal mass field from colossus's linear P(k) and a "
+                   "toy feedback pressure field; kzoo/families/cosmo/sky.py), not on CAMELS maps nor on observations: "
+                   "a network trained on one suite's feedback model is biased on another's (the cosmo page measures "
+                   "it). Inputs must be 64 x 64 maps of the two fields in the recipe's units; outside the training "
+                   "parameter ranges it extrapolates without warning."),
 )
