@@ -14,7 +14,6 @@ from kzoo.cli_options import (BACKEND_HELP, NO_REFERENCE_HELP, PRECISION_HELP, H
 
 def _cmd_list(a):
     from kzoo.experiments import list_experiments
-    from kzoo.registry import list_models, spec
 
     if a.experiments:
         from kzoo.experiments import get_experiment
@@ -46,12 +45,14 @@ def _cmd_list(a):
                          f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
         print(_table(("preset", "family", "model", "parameters", "MB", "test metric (seed's)"), rows))
         return
-    from kzoo.registry import parameter_count
+    import fnmatch
 
-    rows = [(name, ", ".join(s.aliases) or "-", s.task,
-             f"{s.parameters if s.parameters is not None else parameter_count(name):,}",
-             "x".join(str(d) for d in s.input_shape), str(s.outputs))
-            for name, s in ((name, spec(name)) for name in list_models(a.pattern))]
+    from kzoo.registry import index, parameter_count
+
+    rows = [(name, ", ".join(s["aliases"]) or "-", s["task"],
+             f"{s['parameters'] if s['parameters'] is not None else parameter_count(name):,}",
+             "x".join(str(d) for d in s["input_shape"]), str(s["outputs"]))
+            for name, s in sorted(index().items()) if fnmatch.fnmatchcase(name, a.pattern)]
     print(_table(("model", "aliases", "task", "parameters", "input", "outputs"), rows))
 
 
@@ -85,7 +86,7 @@ def _table(header, rows, width: int | None = None) -> str:
 def _cmd_info(a):
     from kzoo.experiments import declared
     from kzoo.presets import is_preset, preset_entry
-    from kzoo.registry import spec
+    from kzoo.registry import index_entry
     from kzoo.seeds import seed_title
 
     from kzoo.experiment_files import is_experiment_file, resolve
@@ -96,7 +97,7 @@ def _cmd_info(a):
     elif is_preset(a.name):
         d = preset_entry(a.name)
     else:
-        d = spec(a.name).to_dict()
+        d = index_entry(a.name)  # without importing Keras
     print(json.dumps(d, indent=2, default=str))
 
 
@@ -326,7 +327,9 @@ def _cmd_evaluate(a):
 def _cmd_export(a):
     from kzoo.export import export
 
-    print(f"wrote {export(a.run, a.format, out=a.out)}")
+    what = {"keras": "a .keras file", "savedmodel": "a TensorFlow SavedModel", "onnx": "an ONNX file"}[a.format]
+    print(f"wrote {export(a.run, a.format, out=a.out)}: {what} (--format {a.format}"
+          f"{', the default; --format keras or onnx for the others' if a.format == 'savedmodel' else ''})")
 
 
 def _cmd_predict(a):
@@ -576,7 +579,9 @@ def parser() -> argparse.ArgumentParser:
     s = command("export", "export a run's model: keras, savedmodel or onnx")
     s.add_argument("run", help="a run directory made by kzoo train")
     s.add_argument("--format", default="savedmodel", choices=["keras", "savedmodel", "onnx"],
-                   help="keras: a .keras file; savedmodel and onnx load without kzoo")
+                   help="keras: a .keras file (loads with kzoo installed); savedmodel (the default): a TensorFlow "
+                        "SavedModel folder, for TF Serving and TensorFlow without kzoo; onnx: an .onnx file for "
+                        "onnxruntime (the onnx extra)")
     s.add_argument("--out", help="destination (default: RUN/export/...)")
     s.set_defaults(fn=_cmd_export)
 

@@ -32,6 +32,9 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     """
     from kzoo.presets import is_preset, load, preset_entry, preset_error
 
+    for p in paths:  # a missing image is said at once, before Keras and the model are loaded
+        if not Path(p).exists():
+            raise FileNotFoundError(f"{p}: no such file")
     if is_preset(run_or_preset):
         e = preset_entry(run_or_preset)
         exp, ranges, prep = e["experiment_declaration"], e["target_ranges"], e.get("image_preparation")

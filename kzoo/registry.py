@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import inspect
+import json
+from pathlib import Path
 from typing import Any, Callable
 
 from kzoo.errors import closest
@@ -172,6 +174,39 @@ def check_arguments(name: str, overrides) -> None:
                                    f"{', '.join(sorted(allowed))}")
 
 
+INDEX = Path(__file__).with_name("model_index.json")
+
+
+def _jsonable(d: dict) -> dict:
+    return json.loads(json.dumps(d, default=str))
+
+
+def live_index() -> dict[str, dict]:
+    """``{model: spec as JSON}`` of every registered model (the families' model modules imported: Keras too)."""
+    return {name: _jsonable(spec(name).to_dict()) for name in list_models()}
+
+
+def index() -> dict[str, dict]:
+    """``{model: spec as JSON}`` without importing Keras: kzoo's own models from ``kzoo/model_index.json`` (written
+    by ``python -m kzoo.registry``; tests/test_models.py checks it against the registry), or the live registry when
+    families are installed from other packages (the index does not know their models)."""
+    from kzoo.families import other_packages
+
+    if other_packages() or not INDEX.is_file():
+        return live_index()
+    return json.loads(INDEX.read_text())
+
+
+def index_entry(name: str) -> dict:
+    """A model's spec as JSON from :func:`index`, by name or alias; UnknownNameError names the closest."""
+    found = index()
+    aliases = {a: n for n, d in found.items() for a in d.get("aliases", [])}
+    key = aliases.get(name, name)
+    if key not in found:
+        raise closest(name, list(found) + list(aliases), "model")
+    return found[key]
+
+
 def parameter_count(name: str) -> int:
     """Weights of the model ``name`` built with the seed's defaults (``kzoo list`` shows them)."""
     import keras
@@ -183,3 +218,12 @@ def parameter_count(name: str) -> int:
     del model
     keras.backend.clear_session()
     return count
+
+
+if __name__ == "__main__":  # python -m kzoo.registry: write kzoo/model_index.json from the registry
+    from kzoo import registry  # the module the families register into (this one runs as __main__)
+    from kzoo.io import write_text
+
+    found = registry.live_index()
+    write_text(registry.INDEX, json.dumps(found, indent=1, sort_keys=True) + "\n")
+    print(f"wrote {registry.INDEX} ({len(found)} models)")

@@ -199,3 +199,16 @@ def test_kzoo_version_says_the_version_and_the_commit(capsys):
     head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                           cwd=Path(__file__).parent).stdout.strip()
     assert e.value.code == 0 and out.startswith(f"kzoo {__version__} (commit ") and (not head or head in out), out
+
+
+def test_list_info_and_a_missing_image_answer_without_importing_tensorflow(tmp_path):
+    """kzoo list, kzoo info MODEL and kzoo predict with a missing file answer at once: no Keras, no TensorFlow."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from kzoo.cli import main; rc = [main(a) for a in ({})]; "
+            "print([m for m in ('tensorflow', 'keras') if m in sys.modules], rc)")
+    for args in ([["list"], ["info", "gc_cnn"], ["info", "unet"], ["list", "--presets"]],
+                 [["predict", "gc-dm", str(tmp_path / "nope.fits")]]):
+        out = subprocess.run([sys.executable, "-c", code.format(args)], capture_output=True, text=True, cwd=tmp_path)
+        assert out.stdout.strip().splitlines()[-1] == f"[] {[0] * len(args) if len(args) > 1 else [2]}", out

@@ -152,3 +152,11 @@ def test_every_model_names_its_weighted_layers_the_same_in_every_build(name):
         return [(path, [tuple(w.shape) for w in layer.weights]) for path, layer in found.items()]
 
     assert names() == names()
+
+
+def test_the_model_index_that_kzoo_list_reads_is_the_registry():
+    """kzoo list and kzoo info MODEL read kzoo/model_index.json so as not to import Keras; it must say what the
+    registry says (after changing a model: python -m kzoo.registry)."""
+    from kzoo.registry import INDEX, live_index
+
+    assert json.loads(INDEX.read_text()) == live_index(), "kzoo/model_index.json is stale: run python -m kzoo.registry"

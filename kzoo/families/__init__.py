@@ -84,6 +84,12 @@ def _packages() -> list[str]:
     return found
 
 
+def other_packages() -> list[str]:
+    """The family packages installed from other packages (the entry-point group), without importing them."""
+    own = {f"{__name__}.{m.name}" for m in pkgutil.iter_modules(__path__) if m.ispkg}
+    return [p for p in _packages() if p not in own]
+
+
 def families() -> dict[str, Family]:
     """Every family, ``{name: Family}``, in the order found (kzoo's own by name, then installed ones)."""
     if not _FAMILIES:
