@@ -221,7 +221,7 @@ def parameter_count(name: str) -> int:
 
 
 if __name__ == "__main__":  # python -m kzoo.registry: write kzoo/model_index.json from the registry
-    from kzoo import registry  # the module the families register into (this one runs as __main__)
+    import kzoo.registry as registry  # the module the families register into (this one runs as __main__)
     from kzoo.io import write_text
 
     found = registry.live_index()
