@@ -73,8 +73,12 @@ def machine_line(m: dict) -> str:
 
 
 def write_outputs(out_json, out_md, result: dict, markdown: str):
-    """Write the JSON and markdown atomically (kzoo.io), print the markdown."""
+    """Write the JSON and markdown atomically (kzoo.io), print the markdown. The JSON records the commit and the
+    command that made it (every record names them)."""
     from kzoo.io import write_json, write_text
+    from kzoo.runs import git_commit
+
+    result = {"commit": git_commit(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]), **result}
 
     write_json(out_json, result)
     write_text(out_md, markdown)

@@ -292,7 +292,7 @@ def _cmd_train(a):
               batch_size=a.batch_size if a.batch_size is not None else settings.get("batch_size"),
               learning_rate=a.lr if a.lr is not None else settings.get("learning_rate"),
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
-              cache=not a.no_cache, verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
+              cache=False if a.no_cache else "auto", verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
               allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference,
               worker=worker, init=a.init, freeze_epochs=a.freeze_epochs)
     _print_metrics(res)
@@ -542,8 +542,10 @@ def parser() -> argparse.ArgumentParser:
                         "only); multiworker (data parallel over the processes named by TF_CONFIG, one per machine "
                         "or per device, each started with the same command; jax backend: Keras's DataParallel; "
                         "worker 0 writes --out, worker i --out.worker<i>; --batch-size is the global batch)")
-    s.add_argument("--no-cache", action="store_true", help="stream from disk every epoch instead of caching "
-                                                           "the parsed dataset in memory")
+    s.add_argument("--no-cache", action="store_true",
+                   help="stream the training split from its shards every epoch; by default its records are kept in "
+                        "memory after the first epoch when they take at most half of what this process may use "
+                        "(a cluster job's memory cgroup included), and streamed otherwise (one line says which)")
     s.add_argument("--overwrite", action="store_true",
                    help="train a new run in --out even if it holds this run finished, or a run of another "
                         "experiment, dataset, seed or setting (that run stays until the new one is complete); "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import logging
 import math
 import os
 import shutil
@@ -472,7 +473,7 @@ def learning_rate_schedule(exp, learning_rate: float, steps: int):
 
 def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int | None = None,
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
-        precision: str = "float32", strategy=None, cache: bool = True, verify: bool = True,
+        precision: str = "float32", strategy=None, cache: bool | str = "auto", verify: bool = True,
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
         classical: bool = True, train_size: int | None = None, fold=None, worker=None, init: str | None = None,
@@ -501,6 +502,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     :func:`join_workers` (Keras's DataParallel on JAX): each trains on its slice of every global batch of
     ``batch_size`` (whole batches only), the gradients averaged over all; after training each process
     recalibrates, saves and evaluates a copy of the (equal) weights on its own; n is recorded in settings.
+    ``cache``: keep the training split's records in memory after the first epoch; "auto" when they take at most half
+    of the memory this process may use, cgroup limits included (a cluster job's), else stream them from the shards
+    every epoch, in the same order (:func:`kzoo.data.shards.cache_fits`; one line says which).
     ``init``: fine-tune: start from the weights of a preset, a finished run's directory or a .keras file
     (:mod:`kzoo.transfer`: layers of the same name and shapes copied, the others, such as a head for other
     targets, built anew and named in run.json's ``init_report``); the source's input normalisation is kept; its
@@ -539,6 +543,11 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             model_arguments(exp, manifest, **run["settings"]["model_args"])  # a name the builder lacks: refused here
             run["versions"], run["device"] = runs.versions(), runs.device_name()
             stage = open_staging(out, run, overwrite)
+            from kzoo.data.shards import cache_fits
+
+            cache, said = cache_fits(manifest, "train", train_count(manifest, train_size, fold)
+                                     / manifest["splits"]["train"]["count"], cache)
+            logging.getLogger("kzoo").info(said)
             keras.utils.set_random_seed(seed)
             old_policy = keras.mixed_precision.global_policy().name
             keras.mixed_precision.set_global_policy(precision)

@@ -7,6 +7,8 @@ settings; every other key is a builder argument.
 
 from __future__ import annotations
 
+import logging
+
 import json
 
 import keras_tuner as kt
@@ -45,7 +47,7 @@ def decoded(space: dict, values: dict) -> dict:
 class ExperimentHyperModel(kt.HyperModel):
     """Build and fit the experiment's model with hyper-parameters drawn from its spec's search space."""
 
-    def __init__(self, experiment, data_dir, *, seed: int = 0, cache: bool = True, **fixed_model_args):
+    def __init__(self, experiment, data_dir, *, seed: int = 0, cache: bool | str = "auto", **fixed_model_args):
         from kzoo.data.shards import load_manifest
         from kzoo.experiment_files import resolve
         from kzoo.registry import spec
@@ -84,9 +86,13 @@ class ExperimentHyperModel(kt.HyperModel):
         from kzoo.data.pipeline import dataset
         from kzoo.experiments import pipeline_args
 
+        from kzoo.data.shards import cache_fits
+
         settings, _ = self.values(hp)
+        cache, said = cache_fits(self.manifest, "train", cache=self.cache)
+        logging.getLogger("kzoo").info(said)
         common = dict(**pipeline_args(self.exp), batch_size=settings.get("batch_size", self.exp.batch_size),
-                      seed=self.seed, manifest=self.manifest, verify=False, cache=self.cache)
+                      seed=self.seed, manifest=self.manifest, verify=False, cache=cache)
         train = dataset(self.data_dir, "train", shuffle=True, augment=self.exp.augment, **common)
         val = dataset(self.data_dir, "val", shuffle=False, **common)
         return model.fit(train, validation_data=val, **kwargs)

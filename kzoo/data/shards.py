@@ -322,16 +322,73 @@ def _size(b: float) -> str:
         b /= 1024
 
 
+def _cgroup_room() -> tuple[int, int] | None:
+    """``(limit, usage)`` in bytes of the tightest memory cgroup this process is in (cgroup v2 ``memory.max`` /
+    ``memory.current``, v1 ``memory.limit_in_bytes`` / ``memory.usage_in_bytes``, each ancestor included, as a
+    SLURM job or a container sees it); None without one."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    found = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            base, files = Path("/sys/fs/cgroup"), ("memory.max", "memory.current")
+            if (base / "unified").is_dir() and not (base / "memory.max").exists():
+                base = base / "unified"
+        elif "memory" in controllers.split(","):  # v1
+            base, files = Path("/sys/fs/cgroup/memory"), ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        else:
+            continue
+        where = base / path.lstrip("/")
+        while True:
+            try:
+                limit = (where / files[0]).read_text().strip()
+                if limit != "max" and int(limit) < 1 << 60:  # v1 says "no limit" with a huge number
+                    found.append((int(limit), int((where / files[1]).read_text().strip())))
+            except (OSError, ValueError):
+                pass
+            if where == base:
+                break
+            where = where.parent
+    return min(found, key=lambda lu: lu[0] - lu[1]) if found else None
+
+
+def cache_fits(manifest: dict, split: str = "train", fraction: float = 1.0, cache="auto") -> tuple[bool, str]:
+    """Whether to keep a split's records in memory (``cache`` "auto": when they take at most half of what this
+    process may still use, :func:`available_memory`, cgroup limits included), and one line that says which and why.
+    ``fraction``: of the split read (a learning curve's first images). True or False are kept as given."""
+    need = int(sum(s["bytes"] for s in manifest["splits"][split]["shards"]) * fraction)
+    if cache is not True and cache is not False and cache != "auto":
+        raise ValueError(f"cache must be True, False or 'auto', got {cache!r}")
+    if cache != "auto":
+        return bool(cache), (f"{'caching' if cache else 'streaming'} the {split} split ({_size(need)}), as asked")
+    room = available_memory()
+    if room is None or need <= room // 2:
+        return True, (f"caching the {split} split in memory ({_size(need)}"
+                      + (f" of {_size(room)} this process may use)" if room is not None else ")"))
+    cgroup = _cgroup_room()
+    limit = f" (memory cgroup limit {_size(cgroup[0])})" if cgroup and cgroup[0] - cgroup[1] == room else ""
+    return False, (f"streaming the {split} split from its shards every epoch: {_size(need)} would not fit comfortably "
+                   f"in the {_size(room)} this process may use{limit}; the order of the batches is the same")
+
+
 def available_memory() -> int | None:
-    """MemAvailable of /proc/meminfo (Linux); None where it cannot be read (nothing is checked then)."""
+    """Memory this process may still use: the machine's MemAvailable (/proc/meminfo), or less where a memory
+    cgroup (a cluster job's or a container's limit) leaves less; None where neither can be read."""
+    machine = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    machine = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    room = _cgroup_room()
+    capped = None if room is None else max(room[0] - room[1], 0)
+    return min(v for v in (machine, capped) if v is not None) if machine is not None or capped is not None else None
 
 
 def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: str):
