@@ -9,7 +9,7 @@ import os
 import sys
 
 from kzoo.cli_options import (BACKEND_HELP, NO_REFERENCE_HELP, PRECISION_HELP, HelpFormatter, Parser,
-                               model_args, run_reporting)
+                               log_to_stderr, model_args, run_reporting)
 
 
 def _cmd_list(a):
@@ -657,39 +657,6 @@ def main(argv=None) -> int:
         return run_reporting(f"kzoo {args.command}", lambda: args.fn(args), args.debug)
     finally:
         restore()
-
-
-class _Stderr(logging.StreamHandler):
-    """A handler writing ``kzoo: message`` to whatever sys.stderr is when a message comes (not the one it was made
-    with)."""
-
-    def __init__(self):
-        super().__init__()
-        self.setFormatter(logging.Formatter("kzoo: %(message)s"))
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value):
-        pass
-
-
-def log_to_stderr(level: int):
-    """Show kzoo's library messages (the ``kzoo`` logger) as ``kzoo: message`` lines on standard error from
-    ``level`` on (the CLI's -q: warnings only; -v: debug too); progress bars are not messages and stay. Returns a
-    function that undoes it (a command's messages are shown while it runs)."""
-    logger = logging.getLogger("kzoo")
-    handler, before = _Stderr(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(level)
-
-    def restore():
-        logger.removeHandler(handler)
-        logger.setLevel(before)
-
-    return restore
 
 
 def console() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
+import logging
 import os
 import re
 import sys
@@ -157,3 +158,36 @@ def console(main) -> int:
     """A command line's entry point: native log lines filtered (:func:`filter_native_logs`), then ``main()``."""
     filter_native_logs()
     return main()
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing ``kzoo: message`` to whatever sys.stderr is when a message comes (not the one it was made
+    with)."""
+
+    def __init__(self):
+        super().__init__()
+        self.setFormatter(logging.Formatter("kzoo: %(message)s"))
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def log_to_stderr(level: int):
+    """Show kzoo's library messages (the ``kzoo`` logger) as ``kzoo: message`` lines on standard error from
+    ``level`` on (the CLI's -q: warnings only; -v: debug too); progress bars are not messages and stay. Returns a
+    function that undoes it (a command's messages are shown while it runs)."""
+    logger = logging.getLogger("kzoo")
+    handler, before = _Stderr(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+    def restore():
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    return restore

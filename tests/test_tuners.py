@@ -181,3 +181,93 @@ def test_a_real_one_trial_autokeras_search_ends_as_a_kzoo_run(tiny_data, tmp_pat
     capsys.readouterr()
     assert main(["automl", "gc-ps-unet", "--data", str(tiny_data), "--out", str(tmp_path / "x")]) == 2
     assert "regression experiment of one image input" in capsys.readouterr().err
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_listening(port, proc, seconds=120):
+    import time
+
+    from tuners.search import port_free
+
+    end = time.monotonic() + seconds
+    while port_free("127.0.0.1", port):
+        assert proc.poll() is None and time.monotonic() < end, proc.communicate()[1][-2000:]
+        time.sleep(0.2)
+
+
+def test_a_worker_without_a_chief_says_for_whom_it_waits_and_gives_up(tiny_data, tmp_path):
+    port = _free_port()
+    r = subprocess.run(_tune(tmp_path / "s", tiny_data, "--worker", f"127.0.0.1:{port}", "--id", "tuner0",
+                             "--wait-chief", 2), env=ENV, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert f"kzoo: worker tuner0: waiting for the chief at 127.0.0.1:{port} (up to 2 s, --wait-chief)" in lines
+    assert lines[-1] == (f"kzoo tune: error: worker tuner0: no chief answered at 127.0.0.1:{port} within 2 s; start it "
+                         f"with --chief 127.0.0.1:{port} and the same --out, or wait longer with --wait-chief")
+
+
+def test_a_second_chief_on_a_port_or_a_folder_in_use_is_refused(tiny_data, tmp_path):
+    port = _free_port()
+    first = subprocess.Popen(_tune(tmp_path / "s", tiny_data, "--max-trials", 1, "--epochs", 1, "--chief",
+                                   f"127.0.0.1:{port}"), env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    try:
+        _wait_listening(port, first)
+        r = subprocess.run(_tune(tmp_path / "other", tiny_data, "--chief", f"127.0.0.1:{port}"), env=ENV,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.strip().splitlines()[-1] == (
+            f"kzoo tune: error: --chief 127.0.0.1:{port}: the port is in use (another chief, or another program); "
+            "choose another port, or stop what listens there"), r.stderr
+        r = subprocess.run(_tune(tmp_path / "s", tiny_data, "--chief", f"127.0.0.1:{_free_port()}"), env=ENV,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and "the chief of this search" in r.stderr.strip().splitlines()[-1], r.stderr
+    finally:
+        first.kill()
+        first.communicate()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="SIGKILL")
+def test_a_chief_killed_mid_search_and_started_again_finishes_the_search_with_its_worker(tiny_data, tmp_path):
+    """The worker waits for its lost chief and carries on with the restarted one; the restarted chief, which never saw
+    the start of the trial in training (keras-tuner's display then raised inside the oracle's lock and the chief hung
+    for ever), ends by itself once the trials are done and writes its pages."""
+    import signal
+    import time
+
+    port = _free_port()
+    out = tmp_path / "s"
+    chief_cmd = _tune(out, tiny_data, "--max-trials", 3, "--epochs", 3, "--chief", f"127.0.0.1:{port}")
+    chief = subprocess.Popen(chief_cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(_tune(out, tiny_data, "--max-trials", 3, "--epochs", 3, "--worker", f"127.0.0.1:{port}",
+                                    "--id", "tuner0", "--wait-chief", 120), env=ENV, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    again = None
+    try:
+        end = time.monotonic() + 300
+        while not list((out / "runs").glob("*/.staging/backup/state.json")):  # a trial is training
+            assert worker.poll() is None and chief.poll() is None and time.monotonic() < end
+            time.sleep(0.1)
+        chief.send_signal(signal.SIGKILL)
+        chief.communicate()
+        time.sleep(3)
+        again = subprocess.Popen(chief_cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        _, werr = worker.communicate(timeout=600)
+        assert worker.returncode == 0, werr[-3000:]
+        _, cerr = again.communicate(timeout=180)  # the restarted chief ends by itself
+        assert again.returncode == 0, cerr[-3000:]
+    finally:
+        for proc in (chief, worker, again):
+            if proc is not None:
+                proc.kill()
+    # the worker's call in flight waited for the chief (or failed and was made again once it answered)
+    assert "no chief answered" not in werr and "did not come back" not in werr, werr[-3000:]
+    table = json.loads((out / "trials.json").read_text())["trials"]
+    assert sorted(t["trial"] for t in table) == ["0", "1", "2"] and all(t["status"] == "COMPLETED" for t in table)
+    assert (out / "trials.md").exists() and (out / "best" / "model.keras").exists()

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
 
-from kzoo.cli_options import PRECISION_HELP, HelpFormatter, Parser, model_args, run_reporting
+from kzoo.cli_options import PRECISION_HELP, HelpFormatter, Parser, log_to_stderr, model_args, run_reporting
 
 TUNERS = {"random": "RandomSearchOracle", "bayesian": "BayesianOptimizationOracle", "hyperband": "HyperbandOracle",
           "grid": "GridSearchOracle"}
@@ -108,10 +109,71 @@ def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20,
                              fit_kwargs={"epochs": int(epochs), "patience": None if patience is None else int(patience), "seed": seed,
                                          "precision": precision, "allow_other_recipe": allow_other_recipe,
                                          "evaluate_split": "val", "classical": False, "verbose": verbose})
+    if "KERASTUNER_ORACLE_IP" in os.environ and os.environ.get("KERASTUNER_TUNER_ID") == "chief":
+        steady_display(t.oracle)
+        waiting = {tuner_id: trial.trial_id for tuner_id, trial in t.oracle.ongoing_trials.items()}
+        if waiting:  # a chief started again: its workers' trials stay theirs (keras-tuner gives a worker its own back)
+            logging.getLogger("kzoo").info(
+                "the chief resumes the search in its folder; trial(s) in training when it stopped: "
+                + ", ".join(f"{trial} by {tuner}" for tuner, trial in waiting.items())
+                + " (a worker that waits carries on; one started again with the same --id continues its trial)")
     t.search()
     if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief":
         report(t, hm, out)
     return t
+
+
+def steady_display(oracle) -> None:
+    """keras-tuner's chief prints each trial's end with times it noted at the trial's start; a chief started again
+    never saw the start of the trials its workers were running, and its display then raises inside the oracle's
+    lock, which is never released: the chief hangs for ever (keras-tuner 1.4.8). Note those times now, and let a
+    display that fails say nothing rather than stop the search."""
+    import datetime
+
+    d = oracle._display
+    now = datetime.datetime.now()
+    d.search_start = d.search_start or now
+    for number, trial_id in enumerate(sorted(oracle.trials), start=1):
+        d.trial_start.setdefault(trial_id, now)
+        d.trial_number.setdefault(trial_id, number)
+    for name in ("on_trial_begin", "on_trial_end"):
+        shown = getattr(d, name)
+
+        def quietly(trial, shown=shown, name=name):
+            try:
+                shown(trial)
+            except Exception as e:  # the display only: the search goes on
+                logging.getLogger("kzoo").debug(f"keras-tuner's display ({name}) failed: {e!r}")
+
+        setattr(d, name, quietly)
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether nothing listens on ``host:port`` (a bind without SO_REUSEPORT: gRPC would share the port with another
+    chief instead of failing)."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the closed connections of a killed chief do not count
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def chief_answers(where: str, seconds: float) -> bool:
+    """Whether the chief at ``where`` (HOST:PORT) accepts a connection within ``seconds``."""
+    import grpc
+
+    channel = grpc.insecure_channel(where)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=max(seconds, 0.1))
+        return True
+    except grpc.FutureTimeoutError:
+        return False
+    finally:
+        channel.close()
 
 
 def _cell(v) -> str:
@@ -199,6 +261,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         "HOST:PORT run the trials; the chief writes the reports when the search ends")
     p.add_argument("--worker", metavar="HOST:PORT", help="run trials for the chief at HOST:PORT (give --id)")
     p.add_argument("--id", default="", help="this worker's name, e.g. tuner0 (with --worker; unique per worker)")
+    p.add_argument("--wait-chief", type=float, default=600, metavar="SECONDS",
+                   help="a worker waits this long for its chief to answer, at the start and whenever it stops "
+                        "answering (a chief started again is resumed from --out), then gives up with exit 2")
     return p
 
 
@@ -229,11 +294,60 @@ def distribution_env(chief: str | None, worker: str | None, tuner_id: str) -> di
 
 
 def run_args(a) -> None:
-    """Run the search that the parsed options ``a`` describe (``kzoo tune`` and ``python -m tuners.search``)."""
-    os.environ.update(distribution_env(a.chief, a.worker, a.id))
-    search(a.experiment, a.data, a.out, tuner=a.tuner, trials=a.trials, epochs=a.epochs, seed=a.seed,
-           patience=a.patience, precision=a.precision, allow_other_recipe=a.allow_other_recipe,
-           **model_args(a.model_arg))
+    """Run the search that the parsed options ``a`` describe (``kzoo tune`` and ``python -m tuners.search``).
+
+    A worker says for whom it waits and gives up (exit 2, one line) when no chief answers within ``--wait-chief``
+    seconds; when its chief stops answering mid-search it waits for it as long again and carries on with the chief
+    started again (its trial's run continues from its checkpoint), or gives up with one line. A chief refuses a port
+    already in use and a search folder another chief (or single-machine search) holds."""
+    env = distribution_env(a.chief, a.worker, a.id)
+    if a.wait_chief <= 0:
+        raise ValueError(f"--wait-chief must be > 0 seconds, got {a.wait_chief:g}")
+    os.environ.update(env)
+
+    def run():
+        search(a.experiment, a.data, a.out, tuner=a.tuner, trials=a.trials, epochs=a.epochs, seed=a.seed,
+               patience=a.patience, precision=a.precision, allow_other_recipe=a.allow_other_recipe,
+               **model_args(a.model_arg))
+
+    if a.worker:
+        import grpc
+
+        from keras_tuner.src.distribute import oracle_client
+
+        oracle_client.TIMEOUT = a.wait_chief  # each call to the chief waits this long for it, then fails
+        log = logging.getLogger("kzoo")
+        log.info(f"worker {a.id}: waiting for the chief at {a.worker} (up to {a.wait_chief:g} s, --wait-chief)")
+        if not chief_answers(a.worker, a.wait_chief):
+            raise ValueError(f"worker {a.id}: no chief answered at {a.worker} within {a.wait_chief:g} s; start it "
+                             f"with --chief {a.worker} and the same --out, or wait longer with --wait-chief")
+        while True:
+            try:
+                run()
+                break
+            except grpc.RpcError as e:
+                code = e.code().name if hasattr(e, "code") else type(e).__name__
+                log.warning(f"worker {a.id}: the chief at {a.worker} stopped answering ({code}); waiting up to "
+                            f"{a.wait_chief:g} s for it to be started again")
+                if not chief_answers(a.worker, a.wait_chief):
+                    raise ValueError(f"worker {a.id}: the chief at {a.worker} stopped answering ({code}) and did not "
+                                     f"come back within {a.wait_chief:g} s; the trial's run is kept in {a.out}/runs: "
+                                     f"start the chief again, then this worker with --id {a.id}, and it carries "
+                                     f"on") from None
+                log.info(f"worker {a.id}: the chief at {a.worker} answers again; carrying on")
+    else:
+        from kzoo.io import LockError, dir_lock
+
+        if a.chief:
+            host, _, port = a.chief.rpartition(":")
+            if not port_free(host, int(port)):
+                raise ValueError(f"--chief {a.chief}: the port is in use (another chief, or another program); "
+                                 f"choose another port, or stop what listens there")
+        try:
+            with dir_lock(a.out, "the chief of this search" if a.chief else "a search"):
+                run()
+        except LockError as e:
+            raise ValueError(f"--out {a.out}: {e}") from None
     if a.worker:
         print(f"worker {a.id}: the chief at {a.worker} has no more trials")
     else:
@@ -245,7 +359,11 @@ def main(argv=None) -> int:
     """Run the search; any error prints one line ``python -m tuners.search: error: ...`` and returns 2."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     a = parser().parse_args(argv)
-    return run_reporting("python -m tuners.search", lambda: run_args(a), a.debug)
+    restore = log_to_stderr(logging.INFO)
+    try:
+        return run_reporting("python -m tuners.search", lambda: run_args(a), a.debug)
+    finally:
+        restore()
 
 
 if __name__ == "__main__":
