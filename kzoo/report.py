@@ -68,6 +68,15 @@ def metric_table(r: dict) -> list[str]:
     return lines
 
 
+def _validation_line(v: dict | None) -> list[str]:
+    """The best epoch's training and validation values: the measurement of seeds that quote a training or validation
+    "loss" (the test metrics above are on held-out images the model never chose its epoch on)."""
+    if not v:
+        return []
+    shown = ", ".join(f"{k} {x:.4g}" for k, x in v.items() if k != "epoch" and isinstance(x, float))
+    return [f"Validation, the epoch of the lowest val_loss ({v['epoch']}): {shown}.", ""]
+
+
 def markdown(r: dict) -> str:
     """The results table of a reproduction record."""
     exp = r["experiment"]
@@ -103,7 +112,7 @@ def markdown(r: dict) -> str:
               f"Settings: batch {s['batch_size']}, {r.get('optimizer', 'Adam')} lr {s['learning_rate']}, up to {s['epochs']} epochs "
               f"(early stopping, patience {s['patience']}), {r['epochs_run']} run; precision {s['precision']}; "
               f"input normalisation {s['normalization']['mode'] if isinstance(s['normalization'], dict) else s['normalization']}.",
-              "", *_recalibration_line(r.get("batchnorm_recalibration")),
+              "", *_validation_line(r.get("validation")), *_recalibration_line(r.get("batchnorm_recalibration")),
               f"Time: simulate {r['seconds']['simulate']} s, train + evaluate {r['seconds']['train_and_evaluate']} s "
               f"on {r['machine']['device']}, {r['machine']['cpu']}.",
               f"Versions: {r['versions']}. Trained at commit {r['train_commit']}, reported at commit {r['commit']}.", "",

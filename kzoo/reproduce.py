@@ -85,6 +85,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         **({"also_on": elsewhere} if elsewhere else {}),
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
+        "validation": best_epoch(run_dir / "history.csv"),
         "batchnorm_recalibration": run.get("batchnorm_recalibration"),
         "settings": run["settings"],
         "optimizer": compiled_optimizer(run_dir / "model.keras"),
@@ -394,6 +395,21 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *provenance(record)[1:]]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
+
+
+def best_epoch(history_csv) -> dict | None:
+    """The training history's epoch of the lowest validation loss, with every logged value of it (``loss``,
+    ``val_loss``, ``val_mae``, ...): what the seeds that quote a training or validation loss measured, for the rows
+    that set it beside theirs; None without a validation loss."""
+    from kzoo.runs import read_history
+
+    h = read_history(history_csv) if Path(history_csv).exists() else {}
+    losses = h.get("val_loss") or []
+    if not losses:
+        return None
+    i = min(range(len(losses)), key=lambda k: losses[k])
+    return {"epoch": int(h["epoch"][i]) + 1 if "epoch" in h else i + 1,
+            **{k: float(v[i]) for k, v in h.items() if k != "epoch" and i < len(v)}}
 
 
 def run_dependencies(exp) -> list[str]:
