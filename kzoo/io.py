@@ -9,6 +9,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import socket
 import time
@@ -443,8 +444,9 @@ def read_image(path, want=None, hdu=None, finite: bool = True) -> np.ndarray:
 
         try:
             img = tf.io.decode_image(path.read_bytes(), channels=0, expand_animations=False).numpy()
-        except tf.errors.OpError as e:
-            raise InputError(f"{path}: not a readable {path.suffix[1:].upper()} image ({e.message})") from None
+        except tf.errors.OpError as e:  # TensorFlow's words without its op's name and device
+            said = re.sub(r"\{\{[^}]*\}\}\s*|\s*\[Op:\w+\]", "", e.message).strip()
+            raise InputError(f"{path}: not a readable {path.suffix[1:].upper()} image ({said})") from None
     else:
         raise InputError(f"{path}: unknown image format {path.suffix!r}; give a .fits, .npy, .png or .jpg file")
     img = np.asarray(img, dtype=np.float32)

@@ -411,3 +411,18 @@ def test_a_bit_flipped_in_place_with_its_time_kept_is_stopped_by_the_record_crc(
             pass
     with pytest.raises(DataError, match="sha256 differs"):
         load_manifest(d, verify="full")
+
+
+def test_a_corrupt_jpeg_is_one_line_without_tensorflows_log(tmp_path):
+    """A JPEG cut in half: TensorFlow's decoder logs in C++ and names its op; kzoo says one line, the file first."""
+    import numpy as np
+    import tensorflow as tf
+
+    data = tf.io.encode_jpeg(np.random.default_rng(0).integers(0, 255, (64, 64, 1), dtype=np.uint8)).numpy()
+    (tmp_path / "half.jpg").write_bytes(data[:len(data) // 2])
+    p = subprocess.run([sys.executable, "-m", "kzoo.cli", "predict", "gc-dm", str(tmp_path / "half.jpg")],
+                       capture_output=True, text=True, timeout=300)
+    lines = [line for line in p.stderr.splitlines() if line.strip()]
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert lines[0].startswith(f"kzoo predict: error: {tmp_path / 'half.jpg'}: not a readable JPG image (")
+    assert "function_node" not in lines[0] and "[Op:" not in lines[0]
