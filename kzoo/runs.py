@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import sys
 import logging
 import math
 import os
@@ -362,6 +363,17 @@ def git_commit() -> str:
         pass
     built = read_json(Path(__file__).resolve().parent / "_build.json", default=None)
     return f"{built['commit']} (built)" if isinstance(built, dict) and built.get("commit") else "unknown"
+
+
+def provenance_fields(command: str | None = None) -> dict:
+    """What every record names about where it came from: the commit, the command (default: this process's), the
+    machine."""
+    import os
+    import platform
+
+    return {"commit": git_commit(),
+            "command": command or " ".join([Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]]),
+            "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "platform": platform.platform()}}
 
 
 def cpu_info() -> dict:

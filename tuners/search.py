@@ -196,7 +196,10 @@ def report(t, hm, out: Path) -> None:
                      "hyperparameters": decoded(hm.space, {k: v for k, v in trial.hyperparameters.values.items()
                                                            if not k.startswith("tuner/")}),
                      "epochs_run": info.get("epochs_run"), "seconds": info.get("seconds_this_session")})
-    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows})
+    from kzoo.runs import provenance_fields
+
+    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows,
+                                     **provenance_fields()})
     names = sorted({k for r in rows for k in r["hyperparameters"]})
     lines = [f"# Search of {hm.exp.name} ({hm.exp.model})", "",
              "| trial | status | val_loss | " + " | ".join(names) + " | epochs | seconds |",

@@ -21,11 +21,14 @@ def gc_fisher_section(out: Path, results_dir: Path, records=()) -> str:
     params = load_recipe("galactic_center")["params"]
     cache = out / "fisher.json"
     f = read_json(cache, default=None) or read_json(results_dir / "gc-fisher.json", default=None)  # or recorded
-    if f is None or f.get("params") != params:
+    if f is None or f.get("params") != params or "commit" not in f:  # a record names its commit, command, machine
+        from kzoo.runs import provenance_fields
+
         t0 = time.time()
         f = galactic_center_fisher(n_images=100, n_cov=32768, seed=0, progress=True, **params)
         f["seconds"] = round(time.time() - t0, 1)
         f["params"] = params
+        f.update(provenance_fields())
         write_json(cache, f)
     write_json(results_dir / "gc-fisher.json", f)
     lines = ["## Physical floor: Fisher / Cramer-Rao errors on the amplitudes (recipe `galactic_center`)", "",

@@ -180,7 +180,9 @@ def sersic_crb_section(out: Path, results_dir: Path, records=()) -> str:
                      if cv["params"][p]["n"][b] else "" for p in names]
             lines.append(f"| {e[b]:g}-{e[b + 1]:g} | {cv['params'][names[0]]['n'][b]} | " + " | ".join(cells) + " |")
         lines.append("")
-    write_json(results_dir / "sersic-crb.json", {"fixed_galaxy": fixed, "snr_bins": curves})
+    from kzoo.runs import provenance_fields
+
+    write_json(results_dir / "sersic-crb.json", {"fixed_galaxy": fixed, "snr_bins": curves, **provenance_fields()})
     crb_curves(curves, fixed, results_dir / "sersic-crb.png", names, seed_crb60=SERSIC_SEED_CRB60)
     lines += ["![Cramer-Rao bound and network errors by SNR](sersic-crb.png)", ""]
     return "\n".join(lines)
