@@ -212,3 +212,17 @@ def test_list_info_and_a_missing_image_answer_without_importing_tensorflow(tmp_p
                  [["predict", "gc-dm", str(tmp_path / "nope.fits")]]):
         out = subprocess.run([sys.executable, "-c", code.format(args)], capture_output=True, text=True, cwd=tmp_path)
         assert out.stdout.strip().splitlines()[-1] == f"[] {[0] * len(args) if len(args) > 1 else [2]}", out
+
+
+def test_progress_is_plain_lines_when_standard_error_is_not_a_terminal(tmp_path):
+    """A log file or a cluster job's output gets lines, not carriage returns and ANSI codes."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    recipe = Path(__file__).parent.parent / "data" / "gc_tiny.yaml"
+    p = subprocess.run([sys.executable, "-m", "kzoo.cli", "simulate", str(recipe), "--out", str(tmp_path / "d")],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "\r" not in p.stderr and "\x1b[" not in p.stderr
+    assert any(line.startswith("simulate: 100%") for line in p.stderr.splitlines()), p.stderr

@@ -746,9 +746,9 @@ class _BarQueue:
 
 
 def _progress(total, enabled):
-    from tqdm.auto import tqdm
+    from kzoo.progress import bar
 
-    return tqdm(total=total, unit="img", desc="simulate", disable=not enabled)
+    return bar(total=total, unit="img", desc="simulate", disable=not enabled)
 
 
 def _manifest(recipe, rsha, parts) -> dict:

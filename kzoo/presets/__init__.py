@@ -149,10 +149,10 @@ def fetch(url: str) -> Path:
         try:
             with urllib.request.urlopen(where, timeout=60) as r, open(archive, "wb") as f:
                 total = int(r.headers.get("Content-Length") or 0) or None
-                from tqdm import tqdm
+                from kzoo.progress import bar as progress
 
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"download {Path(where).name}",
-                          disable=None, leave=False) as bar:
+                with progress(total=total, unit="B", unit_scale=True, desc=f"download {Path(where).name}",
+                              leave=False) as bar:
                     while chunk := r.read(1 << 20):
                         size += len(chunk)
                         if size > MAX_ARCHIVE_BYTES:

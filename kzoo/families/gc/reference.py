@@ -24,7 +24,7 @@ def poisson_template_fit(counts: np.ndarray, templates: dict[str, np.ndarray], p
         name -> (n,) fitted amplitudes.
     """
     from threadpoolctl import threadpool_limits
-    from tqdm.auto import tqdm
+    from kzoo.progress import bar as progress_bar
 
     if not x0 > 0:
         raise ValueError(f"poisson_template_fit: x0 must be > 0 (the start, a fraction of each image's counts), got {x0}")
@@ -49,7 +49,7 @@ def poisson_template_fit(counts: np.ndarray, templates: dict[str, np.ndarray], p
     out = np.zeros((len(c), len(names)))
     # One BLAS thread: the products are thin (K columns); more threads gain nothing alone and cost 3-4x
     # beside a training job (measured on 2 cores).
-    with tqdm(total=len(c), disable=not progress, desc="template fit", unit="img") as bar, \
+    with progress_bar(total=len(c), disable=not progress, desc="template fit", unit="img") as bar, \
             threadpool_limits(1, user_api="blas"):
         for start in range(0, len(c), FIT_BLOCK):
             sl = slice(start, start + FIT_BLOCK)
@@ -256,7 +256,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
     beside the seed's numbers, ``kzoo.metrics.regression_metrics``); ``relative_error`` = mae / mean(A).
     """
     from scipy.linalg import cholesky, solve_triangular
-    from tqdm.auto import tqdm
+    from kzoo.progress import bar as progress_bar
 
     from kzoo.families.gc import sky as gc
 
@@ -268,7 +268,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
     sums = {k: np.zeros(P) for k in ("gas", "ps")}
     prods = {k: np.zeros((P, P)) for k in ("gas", "ps")}
     done = 0
-    with tqdm(total=n_cov, disable=not progress, desc="field covariance", unit="img") as bar:
+    with progress_bar(total=n_cov, disable=not progress, desc="field covariance", unit="img") as bar:
         for i, start in enumerate(range(0, n_cov, chunk)):
             m = min(chunk, n_cov - start)
             comp = gc.simulate(np.random.default_rng([seed, 0, i]), m, components=True, **params)["components"]
@@ -296,7 +296,7 @@ def galactic_center_fisher(n_images: int = 200, n_cov: int = 16384, seed: int = 
         W = solve_triangular(cholesky(C, lower=True, overwrite_a=True), T_mean.T, lower=True)  # L^-1 T^T
         return np.sqrt(np.diag(np.linalg.inv(hartlap * (W.T @ W))))
 
-    for i in tqdm(range(n_images), disable=not progress, desc="fisher", unit="img"):
+    for i in progress_bar(range(n_images), disable=not progress, desc="fisher", unit="img"):
         sigma["known_maps"][i] = poisson_cramer_rao(comp[i, :4], amps[i], comp[i, 4])
         sigma["gaussian_unknown_gas"][i] = gaussian_sigma(
             np.diag(amps[i] @ T_mean + comp[i, 4]) + amps[i, 1] ** 2 * cov["gas"])

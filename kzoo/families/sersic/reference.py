@@ -103,7 +103,7 @@ def sersic_crb_for(labels, names=None, progress: bool = False, poisson: bool = T
     ``labels``: a mapping name -> (n,) array, or an (n, k) array whose columns are ``names`` (default
     ``kzoo.families.sersic.sky.LABELS``); it needs flux, n, re, g1, g2, psf_fwhm and sigma. ~0.1-1 s per image.
     """
-    from tqdm.auto import tqdm
+    from kzoo.progress import bar
 
     if not hasattr(labels, "keys"):
         if names is None:
@@ -112,7 +112,7 @@ def sersic_crb_for(labels, names=None, progress: bool = False, poisson: bool = T
         labels = {k: arr[:, j] for j, k in enumerate(names)}
     cols = {k: np.asarray(labels[k], np.float64) for k in (*SERSIC_PARAMS, "psf_fwhm", "sigma")}
     out = np.zeros((len(cols["flux"]), len(SERSIC_PARAMS)))
-    for i in tqdm(range(len(out)), disable=not progress, desc="sersic CRB", unit="img"):
+    for i in bar(range(len(out)), disable=not progress, desc="sersic CRB", unit="img"):
         out[i] = sersic_fisher([cols[k][i] for k in SERSIC_PARAMS], cols["psf_fwhm"][i], cols["sigma"][i],
                                npix=npix, poisson=poisson, pixel_scale=pixel_scale, psf_beta=psf_beta)["crb"]
     return out
@@ -202,7 +202,7 @@ def sersic_lbfgs_reference(manifest: dict, data_dir, split: str, targets, progre
     Returns (y_true, y_pred, names, description) for the targets among flux, n, re, g1, g2; the
     description states how many images were fitted and the time per image.
     """
-    from tqdm.auto import tqdm
+    from kzoo.progress import bar
 
     from kzoo.data.pipeline import dataset
 
@@ -221,7 +221,7 @@ def sersic_lbfgs_reference(manifest: dict, data_dir, split: str, targets, progre
     x, y = np.concatenate(xs)[:max_images, ..., 0], np.concatenate(ys)[:max_images].astype(np.float64)
     fits = [sersic_lbfgs_fit(x[i], y[i, 6], y[i, 5], pixel_scale=params.get("pixel_scale"),
                              psf_beta=params.get("psf_beta"), maxiter=maxiter)
-            for i in tqdm(range(len(x)), disable=not progress, desc="sersic L-BFGS-B", unit="img")]
+            for i in bar(range(len(x)), disable=not progress, desc="sersic L-BFGS-B", unit="img")]
     y_pred = np.stack([f["params"] for f in fits])
     seconds = np.array([f["seconds"] for f in fits])
     cols = [SERSIC_PARAMS.index(t) for t in names]
