@@ -190,7 +190,7 @@ def learning_curve(sizes, values: dict, path, metric: str, title: str = "", refe
         if reference and reference.get(name) is not None:
             ax.axhline(reference[name], color="k", ls="--", lw=1, label="seed")
         if len(curves) > 1 or reference and reference.get(name) is not None:
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("training images")

@@ -227,7 +227,7 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     stem = f"{exp.name}-{'finetune' if source else 'learning-curve'}"
     write_json(results_dir / f"{stem}.json", record)
     if source:
-        where = f"fine-tuned from {source['from']}"
+        where = f"fine-tuned from {(source['experiment'] or {}).get('name') or Path(source['from']).name}"
         curves = {t: {"from scratch": [p["metrics"][t][metric] for p in points],
                       where: [p["fine_tuned"]["metrics"][t][metric] for p in points]} for t in names}
     else:
