@@ -539,7 +539,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
     s.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
                    help="default (one device); mirrored (tf.distribute over every local GPU; tensorflow backend "
-                        "only); multiworker (data parallel over the processes named by TF_CONFIG, one per machine "
+                        "only); multiworker (data parallel over the processes named by TF_CONFIG, or those of a "
+                        "SLURM srun / Open MPI mpirun job without it, one per machine "
                         "or per device, each started with the same command; jax backend: Keras's DataParallel; "
                         "worker 0 writes --out, worker i --out.worker<i>; --batch-size is the global batch)")
     s.add_argument("--no-cache", action="store_true",

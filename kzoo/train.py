@@ -135,6 +135,19 @@ def _trim_history(path, epochs: int):
             f.truncate(keep)
 
 
+def launcher_processes() -> tuple[int, int] | None:
+    """``(this process's index, the number of processes)`` of a job started by SLURM's srun or Open MPI's mpirun with
+    more than one task, from their variables; None otherwise."""
+    for size, rank in (("SLURM_NTASKS", "SLURM_PROCID"), ("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK")):
+        try:
+            n, i = int(os.environ[size]), int(os.environ[rank])
+        except (KeyError, ValueError):
+            continue
+        if n > 1 and 0 <= i < n:
+            return i, n
+    return None
+
+
 def join_workers(backend: str) -> tuple[int, int]:
     """Join the processes of a data-parallel run across processes or machines, named as TensorFlow names
     them: TF_CONFIG = {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}.
@@ -144,7 +157,23 @@ def join_workers(backend: str) -> tuple[int, int]:
     with ``worker``); the gradients are averaged, so the weights stay equal. The first worker's address is
     the coordinator. On CPUs the collectives go through gloo. TensorFlow's MultiWorkerMirroredStrategy is
     not used: Keras 3 on TensorFlow 2.21 fails under it (a PerReplica batch reaches ``_maybe_symbolic_build``).
+    Without TF_CONFIG, under SLURM (``srun``: SLURM_NTASKS, SLURM_PROCID) or Open MPI (``mpirun``:
+    OMPI_COMM_WORLD_SIZE, OMPI_COMM_WORLD_RANK), ``jax.distributed.initialize()`` finds the coordinator, the number
+    of processes and this one's index by itself; TF_CONFIG stays the explicit way.
     Returns (this process's index, the number of processes)."""
+    launched = launcher_processes()
+    if not os.environ.get("TF_CONFIG") and launched is not None:
+        if backend != "jax":
+            raise ValueError(f"--strategy multiworker runs on the jax backend (Keras's multi-process DataParallel), "
+                             f"not {backend!r}: add --backend jax")
+        import jax
+
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")
+        import keras
+
+        keras.distribution.initialize()  # JAX reads the cluster from SLURM's or Open MPI's variables
+        keras.distribution.set_distribution(keras.distribution.DataParallel(auto_shard_dataset=False))
+        return launched
     try:
         cfg = json.loads(os.environ.get("TF_CONFIG") or "")
         workers, index = cfg["cluster"]["worker"], cfg["task"]["index"]
@@ -153,7 +182,8 @@ def join_workers(backend: str) -> tuple[int, int]:
             raise ValueError
     except (ValueError, KeyError, TypeError):
         raise ValueError(f"TF_CONFIG must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
-                         f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers); got "
+                         f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers), or "
+                         f"the job started by srun (SLURM) or mpirun (Open MPI) with several tasks; got TF_CONFIG "
                          f"{os.environ.get('TF_CONFIG')!r}") from None
     if backend != "jax":
         raise ValueError(f"--strategy multiworker runs on the jax backend (Keras's multi-process DataParallel), not "

@@ -179,3 +179,32 @@ def test_two_workers_train_one_model_data_parallel(tiny_data, tmp_path, capsys, 
                  "--out", str(tmp_path / "x")]) == 2
     assert "runs on the jax backend" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_under_slurm_or_open_mpi_the_processes_join_without_tf_config(monkeypatch):
+    """srun / mpirun set who is who; jax.distributed.initialize() reads the rest itself (called with no arguments)."""
+    import keras
+
+    from kzoo.train import join_workers, launcher_processes
+
+    for var in ("TF_CONFIG", "SLURM_NTASKS", "SLURM_PROCID", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"):
+        monkeypatch.delenv(var, raising=False)
+    assert launcher_processes() is None
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_PROCID", "0")
+    assert launcher_processes() is None  # one task: nothing to join
+    monkeypatch.setenv("SLURM_NTASKS", "4")
+    monkeypatch.setenv("SLURM_PROCID", "2")
+    assert launcher_processes() == (2, 4)
+    calls = []
+    monkeypatch.setattr(keras.distribution, "initialize", lambda *a, **k: calls.append((a, k)))
+    monkeypatch.setattr(keras.distribution, "DataParallel", lambda **k: f"DataParallel({k})")  # JAX's, in a real job
+    monkeypatch.setattr(keras.distribution, "set_distribution", lambda d: calls.append(d))
+    with pytest.raises(ValueError, match="runs on the jax backend"):
+        join_workers("tensorflow")
+    assert join_workers("jax") == (2, 4) and calls == [((), {}), "DataParallel({'auto_shard_dataset': False})"]
+    for var in ("SLURM_NTASKS", "SLURM_PROCID"):
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("OMPI_COMM_WORLD_SIZE", "2")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "1")
+    assert launcher_processes() == (1, 2)
