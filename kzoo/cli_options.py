@@ -160,17 +160,21 @@ def console(main) -> int:
     return main()
 
 
-class _Stderr(logging.StreamHandler):
-    """A handler writing ``kzoo: message`` to whatever sys.stderr is when a message comes (not the one it was made
-    with)."""
+class _Console(logging.StreamHandler):
+    """A handler writing ``kzoo: message`` to whatever sys.stdout (information) or sys.stderr (warnings and errors)
+    is when a message comes: standard error keeps to what went wrong, so that a refusal is one line there."""
 
     def __init__(self):
         super().__init__()
         self.setFormatter(logging.Formatter("kzoo: %(message)s"))
 
+    def emit(self, record):
+        self._stream = sys.stderr if record.levelno >= logging.WARNING else sys.stdout
+        super().emit(record)
+
     @property
     def stream(self):
-        return sys.stderr
+        return getattr(self, "_stream", sys.stderr)
 
     @stream.setter
     def stream(self, value):
@@ -178,11 +182,11 @@ class _Stderr(logging.StreamHandler):
 
 
 def log_to_stderr(level: int):
-    """Show kzoo's library messages (the ``kzoo`` logger) as ``kzoo: message`` lines on standard error from
-    ``level`` on (the CLI's -q: warnings only; -v: debug too); progress bars are not messages and stay. Returns a
-    function that undoes it (a command's messages are shown while it runs)."""
+    """Show kzoo's library messages (the ``kzoo`` logger) as ``kzoo: message`` lines from ``level`` on (the CLI's -q:
+    warnings only; -v: debug too): information on standard output, warnings on standard error; progress bars are
+    not messages and stay. Returns a function that undoes it (a command's messages are shown while it runs)."""
     logger = logging.getLogger("kzoo")
-    handler, before = _Stderr(), logger.level
+    handler, before = _Console(), logger.level
     logger.addHandler(handler)
     logger.setLevel(level)
 

@@ -32,6 +32,8 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     """
     from kzoo.presets import is_preset, load, preset_entry, preset_error
 
+    if not is_preset(run_or_preset) and not Path(run_or_preset).exists():
+        raise preset_error(str(run_or_preset))
     for p in paths:  # a missing image is said at once, before Keras and the model are loaded
         if not Path(p).exists():
             raise FileNotFoundError(f"{p}: no such file")

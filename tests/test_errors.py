@@ -309,7 +309,7 @@ def test_unexpected_errors_are_one_line_unless_debug(capsys, monkeypatch):
     def broken(name):
         raise TypeError("an unforeseen\nproblem")
 
-    monkeypatch.setattr(kzoo.registry, "spec", broken)
+    monkeypatch.setattr(kzoo.registry, "index_entry", broken)  # what kzoo info MODEL reads
     fails(capsys, ["info", "gc_cnn"], "kzoo info: error: TypeError: an unforeseen; problem", "rerun with --debug")
     with pytest.raises(TypeError):
         main(["--debug", "info", "gc_cnn"])

@@ -475,7 +475,7 @@ def test_a_huge_simulation_is_refused_and_a_large_one_announced(tmp_path, monkey
         restore()
     assert re.fullmatch(rf"kzoo: {re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
                         r"\d+ seconds at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
-                        capsys.readouterr().err)
+                        capsys.readouterr().out)  # information goes to standard output
 
 
 def test_memory_bounds_the_chunk_and_refuses_what_cannot_fit(tmp_path, monkeypatch):

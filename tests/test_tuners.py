@@ -207,9 +207,10 @@ def test_a_worker_without_a_chief_says_for_whom_it_waits_and_gives_up(tiny_data,
     r = subprocess.run(_tune(tmp_path / "s", tiny_data, "--worker", f"127.0.0.1:{port}", "--id", "tuner0",
                              "--wait-chief", 2), env=ENV, capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, r.stderr
+    assert f"kzoo: worker tuner0: waiting for the chief at 127.0.0.1:{port} (up to 2 s, --wait-chief)" in \
+        r.stdout.splitlines()  # information on standard output, the refusal alone on standard error
     lines = r.stderr.strip().splitlines()
-    assert f"kzoo: worker tuner0: waiting for the chief at 127.0.0.1:{port} (up to 2 s, --wait-chief)" in lines
-    assert lines[-1] == (f"kzoo tune: error: worker tuner0: no chief answered at 127.0.0.1:{port} within 2 s; start it "
+    assert len(lines) == 1 and lines[-1] == (f"kzoo tune: error: worker tuner0: no chief answered at 127.0.0.1:{port} within 2 s; start it "
                          f"with --chief 127.0.0.1:{port} and the same --out, or wait longer with --wait-chief")
 
 
