@@ -203,6 +203,9 @@ def test_cross_validation_trains_each_fold_on_the_others_and_reports_the_spread(
         assert len(y) == out_of_fold and len(y) + len(held) == info["count"]
         assert not set(y[:, 0].tolist()) & set(held[:, 0].tolist())
     assert "**mean +- std**" in (res / "gc-dm-cv.md").read_text()
+    # each held-out fold at its best epoch: what a seed that validated on its training simulations measured
+    val = [r["validation"]["val_mae"] for r in record["runs"]]
+    assert all(v > 0 for v in val) and f"val_mae {val[0]:.4g}, {val[1]:.4g}" in (res / "gc-dm-cv.md").read_text()
     capsys.readouterr()
     assert main(args[:-2] + ["--folds", "2", "--members", "2"]) == 2
 
