@@ -181,6 +181,8 @@ def learning_curve(sizes, values: dict, path, metric: str, title: str = "", refe
     number (``reference[target]``) as a dashed line where it has one. ``values[target]`` is a list, or
     ``{curve label: list}`` for several curves in one panel (from scratch and fine-tuned)."""
     plt = pyplot()
+    from matplotlib.ticker import NullLocator
+
     names = list(values)
     fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 3.2), squeeze=False)
     for ax, name in zip(axes[0], names):
@@ -193,6 +195,8 @@ def learning_curve(sizes, values: dict, path, metric: str, title: str = "", refe
             ax.legend(fontsize=7)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xticks(list(sizes), [f"{int(n):,}" for n in sizes])  # the sizes trained, not 2 x 10^2, 3 x 10^2, ...
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlabel("training images")
         ax.set_ylabel(f"test {metric}")
         ax.set_title(name)
