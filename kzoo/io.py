@@ -368,12 +368,18 @@ def _fits_image_hdu(path, hdus, hdu=None):
     return found[0]
 
 
+def is_fits(path) -> bool:
+    """Whether ``path`` names a FITS file (.fits, .fit, .fts, .fits.gz)."""
+    name = Path(path).name.lower()
+    return name.endswith((".fits", ".fit", ".fts", ".fits.gz"))
+
+
 def fits_units(path, hdu=None) -> tuple[str, float]:
     """``(BUNIT, pixel scale in arcsec)`` of a FITS image HDU from its header ("" and 0.0 where it says nothing, or
     for other formats); the pixel scale is the mean of the WCS's two axes (astropy.wcs.utils.proj_plane_pixel_scales,
     celestial axes in degrees)."""
     path = Path(path)
-    if not (path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz")):
+    if not is_fits(path):
         return "", 0.0
     import warnings
 
@@ -413,7 +419,7 @@ def read_image(path, want=None, hdu=None, finite: bool = True) -> np.ndarray:
             img = np.load(path, allow_pickle=False)
         except (ValueError, EOFError) as e:
             raise InputError(f"{path}: not a numpy .npy array ({e})") from None
-    elif path.suffix.lower() in (".fits", ".fit", ".fts") or path.name.lower().endswith(".fits.gz"):
+    elif is_fits(path):
         import warnings
 
         from astropy.io import fits

@@ -142,7 +142,7 @@ def build(name: str, weights: str | None = None, **overrides):
                              f"{spec(name).name}; use build({source['model']!r}, weights={weights!r})")
         if not overrides:
             return load(weights)
-        from kzoo.transfer import copy_weights, describe, load_source
+        from kzoo.transfer import load_source, start_from
 
         trained = load_source(source)
         declared = (source["experiment"] or {}).get("model_args", {})
@@ -154,11 +154,7 @@ def build(name: str, weights: str | None = None, **overrides):
         args.update(overrides)
         check_arguments(name, args)
         model = spec(name).builder(**args)
-        report = copy_weights(model, trained)
-        import logging
-
-        logging.getLogger("kzoo").log(logging.WARNING if report["new"] else logging.INFO, describe(report, str(weights)))
-        model.kzoo_init = {**report, "from": source["from"], "sha256": source["sha256"]}
+        model.kzoo_init = {**start_from(model, source), "from": source["from"], "sha256": source["sha256"]}
         return model
     check_arguments(name, overrides)
     return spec(name).builder(**overrides)

@@ -162,29 +162,23 @@ def join_workers(backend: str) -> tuple[int, int]:
     of processes and this one's index by itself; TF_CONFIG stays the explicit way.
     Returns (this process's index, the number of processes)."""
     launched = launcher_processes()
-    if not os.environ.get("TF_CONFIG") and launched is not None:
-        if backend != "jax":
-            raise ValueError(f"--strategy multiworker runs on the jax backend (Keras's multi-process DataParallel), "
-                             f"not {backend!r}: add --backend jax")
-        import jax
-
-        jax.config.update("jax_cpu_collectives_implementation", "gloo")
-        import keras
-
-        keras.distribution.initialize()  # JAX reads the cluster from SLURM's or Open MPI's variables
-        keras.distribution.set_distribution(keras.distribution.DataParallel(auto_shard_dataset=False))
-        return launched
-    try:
-        cfg = json.loads(os.environ.get("TF_CONFIG") or "")
-        workers, index = cfg["cluster"]["worker"], cfg["task"]["index"]
-        if cfg["task"].get("type", "worker") != "worker" or not isinstance(index, int) or not 0 <= index < len(workers) \
-                or not workers or not all(isinstance(w, str) and ":" in w for w in workers):
-            raise ValueError
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"TF_CONFIG must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
-                         f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers), or "
-                         f"the job started by srun (SLURM) or mpirun (Open MPI) with several tasks; got TF_CONFIG "
-                         f"{os.environ.get('TF_CONFIG')!r}") from None
+    if os.environ.get("TF_CONFIG") or launched is None:
+        try:
+            cfg = json.loads(os.environ.get("TF_CONFIG") or "")
+            workers, index = cfg["cluster"]["worker"], cfg["task"]["index"]
+            if cfg["task"].get("type", "worker") != "worker" or not isinstance(index, int) \
+                    or not 0 <= index < len(workers) or not workers \
+                    or not all(isinstance(w, str) and ":" in w for w in workers):
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"TF_CONFIG must be JSON like {{\"cluster\": {{\"worker\": [\"host:port\", \"host:port\"]}}, "
+                             f"\"task\": {{\"type\": \"worker\", \"index\": 0}}}} (index < the number of workers), or "
+                             f"the job started by srun (SLURM) or mpirun (Open MPI) with several tasks; got TF_CONFIG "
+                             f"{os.environ.get('TF_CONFIG')!r}") from None
+        cluster = {"job_addresses": ",".join(workers), "num_processes": len(workers), "process_id": index}
+        launched = index, len(workers)
+    else:
+        cluster = {}  # JAX reads the cluster from SLURM's or Open MPI's variables
     if backend != "jax":
         raise ValueError(f"--strategy multiworker runs on the jax backend (Keras's multi-process DataParallel), not "
                          f"{backend!r}: add --backend jax")
@@ -194,9 +188,9 @@ def join_workers(backend: str) -> tuple[int, int]:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
     import keras
 
-    keras.distribution.initialize(job_addresses=",".join(workers), num_processes=len(workers), process_id=index)
+    keras.distribution.initialize(**cluster)
     keras.distribution.set_distribution(keras.distribution.DataParallel(auto_shard_dataset=False))  # fit_datasets slices
-    return index, len(workers)
+    return launched
 
 
 def input_normalization(exp, manifest) -> dict:
@@ -589,8 +583,10 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
                                                             initial_epoch=stage["initial_epoch"])
                     with scope():
                         model = compiled_model(exp, manifest, run, steps)
-                        if source is not None:
-                            start_from(model, source, run, exp)
+                        if source is not None:  # what was copied and built anew goes into run.json
+                            from kzoo.transfer import start_from
+
+                            run["init_report"] = start_from(model, source)
                 except Exception:  # refused before training (a value the builder rejects): a new run leaves no trace
                     if stage["state"] is None and not stage["resuming"]:
                         shutil.rmtree(stage["staging"], ignore_errors=True)
@@ -658,17 +654,6 @@ def fine_tuning(init, freeze_epochs, exp, manifest, data_dir) -> dict | None:
         check_units(Experiment(name=f"the model of --init {init}", recipe="", model=exp.model, units=theirs),
                     manifest, data_dir)
     return source
-
-
-def start_from(model, source: dict, run: dict, exp) -> None:
-    """Copy the source's weights into the new ``model`` (see kzoo.transfer), say what was copied in one line and
-    record it in ``run["init_report"]``; with ``freeze_epochs`` mark the copied layers."""
-    from kzoo import runs
-    from kzoo.transfer import copy_weights, describe, load_source
-
-    report = copy_weights(model, load_source(source))
-    run["init_report"] = {**report, "line": describe(report, source["from"])}
-    runs.warn(run["init_report"]["line"])
 
 
 def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision, strategy, backend, seed=0) -> dict:

@@ -25,13 +25,17 @@ def init_source(source: str) -> dict:
     Returns ``{"from", "kind" (preset, run, file), "path", "sha256", "model" (the zoo model, where known),
     "normalization" (the source's input normalisation, where known), "experiment" (its declaration, where known)}``.
     """
-    from kzoo.presets import is_preset, preset_entry, preset_file
+    from kzoo.presets import locate, preset_entry
 
-    if is_preset(source):
-        e = preset_entry(source)
-        path = preset_file(source)  # sha256-checked
-        return {"from": source, "kind": "preset", "path": str(path), "sha256": e["sha256"], "model": e["model"],
-                "normalization": e["normalization"], "experiment": e.get("experiment_declaration")}
+    found = locate(source)
+    if found is not None:  # the file is checked against the entry's sha256 when it is loaded (load_source)
+        name, folder = found
+        e = preset_entry(name, folder)
+        from kzoo.presets import PRESET_DIR
+
+        return {"from": source, "kind": "preset", "path": str(Path(folder or PRESET_DIR) / e["file"]),
+                "sha256": e["sha256"], "model": e["model"], "normalization": e["normalization"],
+                "experiment": e.get("experiment_declaration")}
     path = Path(source)
     if path.is_dir():
         from kzoo.runs import recover
@@ -59,7 +63,7 @@ def weighted_layers(model) -> dict:
     found = {}
 
     def walk(layer, prefix):
-        children = [c for c in layer._flatten_layers(include_self=False, recursive=False)]
+        children = list(layer._flatten_layers(include_self=False, recursive=False))
         own = [w for w in layer.weights if not any(w is cw for c in children for cw in c.weights)]
         if own or (layer.weights and not children):
             found[prefix.rstrip("/")] = layer
@@ -104,6 +108,17 @@ def describe(report: dict, source: str) -> str:
     new = "; ".join(f"{n} ({report['why'][n]})" for n in report["new"])
     return (f"initial weights from {source}: {len(report['copied'])} layer(s) copied"
             + (f", built anew: {new}" if new else ", all of them"))
+
+
+def start_from(model, source: dict) -> dict:
+    """Copy ``source``'s weights (:func:`init_source`) into the new ``model`` and say in one line what was copied and
+    what built anew (a warning when some layers were built anew); returns the report with that ``line``."""
+    import logging
+
+    report = copy_weights(model, load_source(source))
+    report["line"] = describe(report, source["from"])
+    logging.getLogger("kzoo").log(logging.WARNING if report["new"] else logging.INFO, report["line"])
+    return report
 
 
 def load_source(init: dict):

@@ -163,9 +163,9 @@ def fetch(url: str) -> Path:
                 if total is not None and size != total:
                     raise PresetError(f"{where}: the download stopped after {size:,} of {total:,} bytes; nothing was "
                                       f"kept, try again")
+        except PresetError:
+            raise
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
-            if isinstance(e, PresetError):
-                raise
             reason = getattr(e, "reason", None) or e
             raise PresetError(f"{where}: cannot download the preset ({' '.join(str(reason).split())}); nothing was "
                               f"kept, and no copy is in the cache {dest.parent}") from None

@@ -39,13 +39,13 @@ resized, min-max scaled), so the datasets it made still read as they were; ``kzo
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from kzoo.io import sha256_file
 from kzoo.sims.params import Param, ParamError, check_params
 
 FEATURES = ("image", "mask")  # mask: with mask_column only (kzoo import writes the recipe's features to match)
@@ -137,6 +137,11 @@ def validate_params(params: dict) -> dict:
     return p
 
 
+def _hdu(p):
+    """The FITS HDU to read: an index, or None for the first image HDU."""
+    return None if p["hdu"] < 0 else p["hdu"]
+
+
 def _classification(p) -> bool:
     return not p["targets"] and not p["mask_column"] or bool(p["classes"])
 
@@ -191,14 +196,6 @@ def to_grey_square(img: np.ndarray, npix: int, rescale: str = "minmax", resize: 
         lo, hi = float(grey.min()), float(grey.max())
         grey = (grey - lo) / (hi - lo) if hi > lo else np.zeros_like(grey)
     return grey.astype(np.float32)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 22), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _table_format(where: Path) -> str:
@@ -257,7 +254,7 @@ def read_list(path: str, sha256: str = "", classes: tuple = (), targets: tuple =
     where = Path(path)
     if not where.is_file():
         raise ListError(f"{where}: no such table (a CSV, ECSV, FITS or VOTable file with a location column)")
-    if sha256 and _sha256(where) != sha256:
+    if sha256 and sha256_file(where) != sha256:
         raise ListError(f"{where}: changed since it was imported (its sha256 differs); import it again")
     table, places = _read_table(where)
     header = list(table.colnames)
@@ -349,36 +346,45 @@ def read_list(path: str, sha256: str = "", classes: tuple = (), targets: tuple =
     return tuple(rows)
 
 
-def _cutout(p, ra: float, dec: float) -> np.ndarray:
-    """The npix x npix cutout of ``cutout_image`` around (ra, dec), NaN outside the image."""
+@functools.lru_cache(maxsize=2)
+def _field(path: str, hdu, sha256: str = ""):
+    """``(pixels, celestial WCS)`` of the large FITS image the rows' positions are cut out of: opened (memory-mapped)
+    and checked against the sha256 it was imported with once per process, not once per row."""
     import warnings
 
-    from astropy.coordinates import SkyCoord
     from astropy.io import fits
-    from astropy.nddata import Cutout2D, NoOverlapError
     from astropy.wcs import WCS
 
     from kzoo.io import _fits_image_hdu
 
-    path = p["cutout_image"]
-    with warnings.catch_warnings(), fits.open(path, memmap=True) as hdus:
+    if sha256 and sha256_file(path) != sha256:
+        raise ListError(f"{path}: changed since it was imported (its sha256 differs); import it again")
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        h = _fits_image_hdu(path, hdus, None if p["hdu"] < 0 else p["hdu"])
-        wcs = WCS(h.header).celestial
-        try:
-            cut = Cutout2D(h.data, SkyCoord(ra, dec, unit="deg"), (p["npix"], p["npix"]), wcs=wcs, mode="partial",
-                           fill_value=np.nan)
-        except (NoOverlapError, ValueError):  # far away, or on the other side of the projection (NaN pixels)
-            raise ValueError(f"ra {ra}, dec {dec} is outside {path}") from None
-        return np.asarray(cut.data, np.float32)
+        hdus = fits.open(path, memmap=True)  # kept open with the cache: the pixels are read where cut
+        h = _fits_image_hdu(path, hdus, hdu)
+        return h.data, WCS(h.header).celestial
 
 
-def _pixels(p, row: Row, check_units: bool = False) -> tuple[np.ndarray, int]:
+def _cutout(p, ra: float, dec: float) -> np.ndarray:
+    """The npix x npix cutout of ``cutout_image`` around (ra, dec), NaN outside the image."""
+    from astropy.coordinates import SkyCoord
+    from astropy.nddata import Cutout2D, NoOverlapError
+
+    data, wcs = _field(p["cutout_image"], _hdu(p), p["cutout_sha256"])
+    try:
+        cut = Cutout2D(data, SkyCoord(ra, dec, unit="deg"), (p["npix"], p["npix"]), wcs=wcs, mode="partial",
+                       fill_value=np.nan)
+    except (NoOverlapError, ValueError):  # far away, or on the other side of the projection (NaN pixels)
+        raise ValueError(f"ra {ra}, dec {dec} is outside {p['cutout_image']}") from None
+    return np.asarray(cut.data, np.float32)
+
+
+def _pixels(p, row: Row) -> tuple[np.ndarray, int]:
     """The row's image as stored (npix, npix[, 2]) and how many of its pixels were missing (filled)."""
     from kzoo.io import read_image
 
-    hdu = None if p["hdu"] < 0 else p["hdu"]
-    img = _cutout(p, *row.source) if p["cutout_image"] else read_image(row.source, hdu=hdu, finite=False)
+    img = _cutout(p, *row.source) if p["cutout_image"] else read_image(row.source, hdu=_hdu(p), finite=False)
     img = np.asarray(img, np.float32)
     if img.ndim == 3:
         valid = np.isfinite(img).all(axis=-1)
@@ -436,37 +442,33 @@ def _mask(p, row: Row) -> np.ndarray:
     return m.astype(np.float32)
 
 
-def check_files(path: str, rows: tuple, p: dict | None = None) -> dict:
+def check_files(path: str, rows: tuple, p: dict) -> dict:
     """Read every row's image (and mask) once, as it will be stored; ListError names the line of the first that is
     missing, unreadable, of another size, or of other units than the first FITS image. Returns ``shapes`` (counts
     of the files' shapes), ``missing`` (pixels filled, and in how many images), ``bunit`` and ``pixel_scale``."""
-    from kzoo.io import InputError, fits_units, read_image
+    from kzoo.io import InputError, fits_units, is_fits
 
     shapes, missing, images, units = {}, 0, 0, None
     for r in rows:
         try:
-            if p is None:  # the shapes only (the old list check)
-                img = read_image(r.source)
-            else:
-                if not p["cutout_image"] and str(r.source).lower().endswith((".fits", ".fit", ".fts", ".fits.gz")):
-                    u = fits_units(r.source, None if p["hdu"] < 0 else p["hdu"])
-                    if units is None:
-                        units = (u, r.where)
-                    elif u[0] != units[0][0] or abs(u[1] - units[0][1]) > 0.01 * max(u[1], units[0][1]):
-                        said = [f"BUNIT {b!r}, {f'{s:g} arcsec/pixel' if s else 'no pixel scale'}"
-                                for b, s in (u, units[0])]
-                        raise InputError(f"{said[0]}, but {units[1]} has {said[1]}; import images of one unit and "
-                                         f"pixel scale together")
-                img, n = _pixels(p, r)
-                missing, images = missing + n, images + bool(n)
-                if r.mask is not None:
-                    _mask(p, r)
+            if not p["cutout_image"] and is_fits(r.source):
+                u = fits_units(r.source, _hdu(p))
+                if units is None:
+                    units = (u, r.where)
+                elif u[0] != units[0][0] or abs(u[1] - units[0][1]) > 0.01 * max(u[1], units[0][1]):
+                    said = [f"BUNIT {b!r}, {f'{s:g} arcsec/pixel' if s else 'no pixel scale'}" for b, s in (u, units[0])]
+                    raise InputError(f"{said[0]}, but {units[1]} has {said[1]}; import images of one unit and pixel "
+                                     f"scale together")
+            img, n = _pixels(p, r)
+            missing, images = missing + n, images + bool(n)
+            if r.mask is not None:
+                _mask(p, r)
         except (InputError, FileNotFoundError, OSError, ValueError) as e:
             raise ListError(f"{path} {r.where}: {e}") from None
         key = "x".join(map(str, np.shape(img)))
         shapes[key] = shapes.get(key, 0) + 1
-    if p is not None and p["cutout_image"]:
-        units = (fits_units(p["cutout_image"], None if p["hdu"] < 0 else p["hdu"]), "")
+    if p["cutout_image"]:
+        units = (fits_units(p["cutout_image"], _hdu(p)), "")
     bunit, scale = units[0] if units else ("", 0.0)
     return {"shapes": shapes, "missing": {"pixels": missing, "images": images}, "bunit": bunit,
             "pixel_scale": scale}
@@ -510,8 +512,6 @@ def simulate(rng: np.random.Generator, n: int, split: str = "train", start: int 
     """Images ``start`` .. ``start + n - 1`` of ``split`` (rows of the table; augmented copies draw their rotation,
     flip and noise from ``rng``)."""
     p = validate_params(params)
-    if p["cutout_image"] and p["cutout_sha256"] and _sha256(Path(p["cutout_image"])) != p["cutout_sha256"]:
-        raise ListError(f"{p['cutout_image']}: changed since it was imported (its sha256 differs); import it again")
     rows = _rows(p)
     items = plan_splits(p).get(split, [])[start:start + n]
     if len(items) != n:
@@ -572,7 +572,7 @@ def import_images(list_path, out, classes=None, label: str = "label", npix: int 
     cut = Path(cutout_image).resolve() if cutout_image else None
     if cut is not None and not cut.is_file():
         raise ListError(f"{cut}: no such FITS image to cut the rows' positions out of")
-    sha = _sha256(where)  # read once: a table edited between two imports in one session is read again
+    sha = sha256_file(where)  # read once: a table edited between two imports in one session is read again
     targets, classify = tuple(targets or ()), bool(classes) or not targets and not mask_column
     found = read_list(str(where), sha, (), targets, mask_column, cut is not None, classify)
     classes = list(classes) if classes else sorted({r.label for r in found if r.label is not None}) if classify else []
@@ -587,7 +587,7 @@ def import_images(list_path, out, classes=None, label: str = "label", npix: int 
             raise ListError(f"{where} {found[0].where}: {e}") from None
         npix = int(first.shape[0])
     params = {"list": str(where), "list_sha256": sha, "label": label, "classes": classes, "targets": list(targets),
-              "mask_column": mask_column, "cutout_image": str(cut or ""), "cutout_sha256": _sha256(cut) if cut else "",
+              "mask_column": mask_column, "cutout_image": str(cut or ""), "cutout_sha256": sha256_file(cut) if cut else "",
               "hdu": int(hdu), "npix": int(npix), "resize": bool(resize), "rescale": rescale, "fill": float(fill),
               "nan_mask": bool(nan_mask), "val_fraction": float(val_fraction), "test_fraction": float(test_fraction),
               "split_seed": int(split_seed), "grow_to": int(grow_to), "noise": float(noise)}
