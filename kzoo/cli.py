@@ -292,7 +292,8 @@ def _cmd_train(a):
               batch_size=a.batch_size if a.batch_size is not None else settings.get("batch_size"),
               learning_rate=a.lr if a.lr is not None else settings.get("learning_rate"),
               patience=a.patience, seed=a.seed, precision=a.precision, strategy=strategy,
-              cache=False if a.no_cache else "auto", verbose=2 if a.quiet else "auto", overwrite=a.overwrite,
+              cache=False if a.no_cache else "auto",
+              verbose=2 if a.quiet or not sys.stdout.isatty() else "auto", overwrite=a.overwrite,  # a log gets lines
               allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference,
               worker=worker, init=a.init, freeze_epochs=a.freeze_epochs)
     _print_metrics(res)
@@ -563,7 +564,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--freeze-epochs", type=int, default=0, metavar="K",
                    help="with --init: train only the layers built anew for K epochs, then every layer (the best "
                         "epoch and early stopping count from then)")
-    s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    s.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar (always so when "
+                                                        "the output is not a terminal)")
     s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_train)
 
