@@ -1,4 +1,5 @@
-"""The ``kzoo`` command line: list, info, simulate, verify, train, evaluate, export."""
+"""The ``kzoo`` command line: list, info, simulate, import, verify, train, evaluate, export, predict, reproduce, tune,
+automl, explore."""
 
 from __future__ import annotations
 
@@ -245,6 +246,12 @@ def _cmd_automl(a):
                  classical=not a.no_reference)
     _print_metrics(res)
     print(f"best AutoKeras model: {a.out}/run (trials in {a.out}/trials.md)")
+
+
+def _cmd_explore(a):
+    import kzoo.explore as explore
+
+    explore.serve(a.start, a.host, a.port, browser=not a.no_browser)
 
 
 def _cmd_verify(a):
@@ -508,6 +515,19 @@ def parser() -> argparse.ArgumentParser:
                    help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
     s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)
     s.set_defaults(fn=_cmd_automl)
+
+    s = command("explore", "open a local web page with a control per simulator parameter and the random seed, the "
+                           "image they draw, its labels and, where a preset was trained on that sky, the preset's "
+                           "prediction beside the true values")
+    s.add_argument("start", nargs="?", default="galactic_center", metavar="RECIPE|SKY",
+                   help="the recipe (or a sky, at its first recipe) the page starts at; every recipe can be chosen "
+                        "on the page (default: galactic_center)")
+    s.add_argument("--host", default="127.0.0.1",
+                   help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
+                        "network, with no password)")
+    s.add_argument("--port", type=int, default=8765, help="the port to listen on (default 8765; 0 picks a free one)")
+    s.add_argument("--no-browser", action="store_true", help="do not open the page in the default web browser")
+    s.set_defaults(fn=_cmd_explore)
 
     s = command("verify", "check a dataset's shards against its manifest")
     s.add_argument("data", help="dataset directory from `kzoo simulate`; every shard's size and sha256 is checked")

@@ -101,6 +101,14 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         zl = zone_labels(score, zones["thresholds"])
         return {"targets": ["anomaly_score", "zone_label"], "zones": zones,
                 "predictions": {str(p): [float(v), float(z)] for p, v, z in zip(paths, score, zl)}}
+    names, y = interpret(exp, ranges, y)
+    return {"targets": names, "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}
+
+
+def interpret(exp: dict, ranges, y: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """A regression or classification model's outputs ``y`` (one row per image) in the experiment's physical units:
+    the target names and their values, then ``sigma_<target>`` for a Gaussian-NLL head (a classifier's row is its
+    class probabilities, under the target's name)."""
     names, sigma = list(exp["targets"]), None
     from kzoo.losses import predicts_sigma
 
@@ -115,4 +123,4 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         sigma = None if sigma is None else s
     if sigma is not None:
         y, names = np.concatenate([y, sigma], axis=1), names + [f"sigma_{t}" for t in names]
-    return {"targets": names, "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}
+    return names, y

@@ -85,6 +85,7 @@ from kzoo.sims.params import Param, check_params
 
 LABELS = ("A_dm", "A_pi0", "A_ic", "A_bubbles", "n_ps_gc", "n_ps_disk")
 FEATURES = ("counts", "expected", "ps_flux")
+COMPONENTS = ("dm", "pi0", "ic", "bubbles", "point sources")  # simulate(..., components=True): the expected counts of each
 
 DEFAULTS = dict(
     npix=64,

@@ -1,0 +1,201 @@
+"""Build kzoo's documentation site: ``python docs/build.py [--out site]``, then open ``site/html/index.html``.
+
+The site's source is assembled in ``OUT/src`` and built there, so the checkout is never written to: the pages
+of this folder; one page per family generated from its declaration, its sky's docstring, its models and
+experiments, with its results page (``results/<family>.md``, written by ``kzoo reproduce`` from the records)
+included; copies of ``results/``, ``benchmarks/results/`` and the presets' model cards for their links and plots;
+and the notebooks as tutorials, rendered with the outputs saved in them (``python docs/build.py
+--execute-notebooks`` runs them at the tiny size and saves their outputs in ``notebooks/`` first). Sphinx builds
+the HTML with warnings as errors (``-W``), which includes every internal link that does not resolve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+COPIED = {"results": ROOT / "results", "benchmarks/results": ROOT / "benchmarks" / "results",
+          "presets/cards": ROOT / "kzoo" / "presets" / "cards"}
+LINK = re.compile(r"\[([^\]\n]*)\]\(([^)#\s]+)(?:#[^)\s]*)?\)")  # a markdown link: its text and target
+
+
+def _fix_links(text: str, page: Path, original: Path) -> str:
+    """A link to a file of the repository that is not part of the site (source code, a test) becomes its path in code.
+
+    ``page`` is where the page sits in the site's source, ``original`` where it sits in the repository; a link that
+    resolves in neither is left as it is, for Sphinx to report."""
+
+    def fix(m):
+        text_, target = m.group(1), m.group(2)
+        if re.match(r"[a-z]+:", target) or (page.parent / target).exists():
+            return m.group(0)
+        there = (original.parent / target).resolve()
+        if there.exists() and there.is_relative_to(ROOT):
+            return f"{text_} (`{there.relative_to(ROOT)}`)"
+        return m.group(0)
+
+    return LINK.sub(fix, text)
+
+
+def _copy_tree(src_dir: Path, dest: Path) -> None:
+    for path in sorted(src_dir.rglob("*")):
+        if path.is_file() and path.suffix in {".md", ".png", ".json", ".csv", ".svg"}:
+            out = dest / path.relative_to(src_dir)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if path.suffix == ".md":  # a page of the site reached by links, not by the table of contents
+                out.write_text("---\norphan: true\n---\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
+            else:
+                shutil.copyfile(path, out)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def family_page(name: str) -> str:
+    """The page of one family, from its declaration, its sky modules, the registry and its experiments."""
+    import kzoo.experiments as experiments
+    import kzoo.families as families
+    import kzoo.seeds as seeds
+    import kzoo.registry as registry
+
+    fam = families.get_family(name)
+    registry._ensure_loaded()
+    index = registry.index()
+    models = sorted(m for m in registry.list_models()
+                    if getattr(registry.spec(m).builder, "__module__", "").startswith(fam.package + "."))
+    exps = [experiments.get_experiment(e) for e in experiments.list_experiments(family=name)]
+    out = [f"# {fam.title[0].upper()}{fam.title[1:]}", "",
+           f"Family `{name}`, in `kzoo/families/{name}/`. Source notebooks: {seeds.seed_title(fam.seed)}"
+           f" (`{fam.seed}` in the seeds' folder).", ""]
+    if fam.aliases:
+        out += [f"It also answers to {', '.join(f'`{a}`' for a in fam.aliases)}.", ""]
+    out += ["## The sky", ""]
+    for sky, module in fam.skies.items():
+        out += [f"### `{sky}`", "", "```{eval-rst}", f".. automodule:: {fam.package}.{module}", "   :no-index:",
+                "```", ""]
+    if models:
+        out += ["## The models", "", _table(
+            ["model", "task", "input", "parameters", "what it is"],
+            [[f"`{m}`", index[m]["task"], " x ".join(map(str, index[m]["input_shape"])),
+              f"{index[m]['parameters']:,}" if index[m].get("parameters") else "-", index[m]["description"]]
+             for m in models]), ""]
+    if exps:
+        out += ["## The experiments", "", "`kzoo info EXPERIMENT` shows a whole declaration.", "", _table(
+            ["experiment", "recipe", "model", "targets", "what it asks"],
+            [[f"`{e.name}`", f"`{e.recipe}`", f"`{e.model}`", ", ".join(map(str, e.targets)) if not
+              isinstance(e.targets, dict) else ", ".join(e.targets), e.description or "-"] for e in exps]), ""]
+    if fam.preset_limits:
+        out += ["## What a preset of this family cannot know", "", fam.preset_limits, ""]
+    results = ROOT / "results" / f"{name}.md"
+    out += ["## Results", ""]
+    if results.exists():
+        out += [f"The suite page `results/{name}.md`, written by `kzoo reproduce {name}` from the recorded runs "
+                f"([on its own](../results/{name}.md)):", "", "```{include} ../results/" + f"{name}.md",
+                ":heading-offset: 2", ":relative-images:", ":relative-docs: ../", "```", ""]
+    else:
+        out += [f"No suite page yet: `kzoo reproduce {name}` writes one.", ""]
+    return "\n".join(out)
+
+
+def assemble(src: Path) -> None:
+    """The site's source in ``src``: this folder's pages, the generated family pages, the copies, the notebooks."""
+    import kzoo.families as families
+
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(DOCS, src, ignore=shutil.ignore_patterns("build.py", "__pycache__"))
+    for name, path in COPIED.items():
+        _copy_tree(path, src / name)
+    shutil.copyfile(ROOT / "ARCHITECTURE.md", src / "architecture.md")
+    fams = sorted(families.families())
+    (src / "families").mkdir()
+    for name in fams:
+        (src / "families" / f"{name}.md").write_text(family_page(name), encoding="utf-8")
+    (src / "families" / "index.md").write_text(
+        "# The families\n\nOne page per family: its source notebooks, its sky, its models and experiments, and "
+        "its results from the recorded runs.\n\n```{toctree}\n:maxdepth: 1\n\n" + "\n".join(fams) + "\n```\n",
+        encoding="utf-8")
+    for page in src.rglob("*.md"):
+        rel = page.relative_to(src).as_posix()
+        copied = [name for name in COPIED if rel.startswith(name + "/")]
+        original = COPIED[copied[0]] / rel[len(copied[0]) + 1:] if copied else DOCS / rel
+        page.write_text(_fix_links(page.read_text(encoding="utf-8"), page, original), encoding="utf-8")
+    (src / "tutorials").mkdir()
+    books = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for nb in books:
+        shutil.copyfile(nb, src / "tutorials" / nb.name)
+    (src / "tutorials" / "index.md").write_text(
+        "# Tutorials\n\nThe notebooks of `notebooks/`, shown with the outputs saved in them (made at the tiny size "
+        "they run at by default; `KZOO_TINY=0` runs the source notebooks' sizes). Run them yourself with "
+        "`pip install -e \".[notebooks]\" && jupyter lab notebooks/`.\n\n```{toctree}\n:maxdepth: 1\n\n"
+        + "\n".join(nb.stem for nb in books) + "\n```\n", encoding="utf-8")
+
+
+def execute_notebooks(names: list[str] | None = None) -> None:
+    """Run every notebook (or those named) at the tiny size and save it with its outputs, in ``notebooks/``."""
+    import nbclient
+    import nbformat
+
+    env = {"KZOO_TINY": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
+    os.environ.update(env)
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        if names and path.stem not in names:
+            continue
+        t0 = time.time()
+        nb = nbformat.read(path, as_version=4)
+        work = Path(os.environ.get("KZOO_WORK", "/tmp/kzoo-notebooks"))
+        os.environ["KZOO_WORK"] = str(work)
+        nbclient.NotebookClient(nb, timeout=1200, kernel_name="python3",
+                                resources={"metadata": {"path": str(work)}}).execute()
+        for cell in nb.cells:  # what TensorFlow and absl print on stderr is not the tutorial's output
+            if cell.cell_type == "code":
+                cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream"
+                                                                and o.get("name") == "stderr")]
+                cell.metadata.pop("execution", None)
+        nbformat.write(nb, path)
+        print(f"{path.name}: ran in {time.time() - t0:.0f} s", flush=True)
+
+
+def build(out: Path, quiet: bool = True) -> Path:
+    """Assemble and build the site in ``out``; returns the folder of the HTML. Warnings are errors."""
+    from sphinx.cmd.build import build_main
+
+    out = Path(out)
+    src = out / "src"
+    assemble(src)
+    html = out / "html"
+    args = ["-W", "--keep-going", "-b", "html", "-d", str(out / "doctrees"), str(src), str(html)]
+    if build_main((["-q"] if quiet else []) + args) != 0:
+        raise SystemExit(f"the documentation did not build cleanly (warnings are errors); see above")
+    return html
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python docs/build.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", default="site", help="the folder to build in (default: site); the HTML is in OUT/html")
+    p.add_argument("--verbose", action="store_true", help="show Sphinx's progress, not only its warnings")
+    p.add_argument("--execute-notebooks", nargs="*", metavar="NAME",
+                   help="first run the notebooks (all, or those named) at the tiny size and save their outputs")
+    a = p.parse_args(argv)
+    if a.execute_notebooks is not None:
+        execute_notebooks(a.execute_notebooks)
+    t0 = time.time()
+    html = build(Path(a.out), quiet=not a.verbose)
+    print(f"built {html / 'index.html'} in {time.time() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
