@@ -63,6 +63,19 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def _inline(text: str, prefix: str) -> str:
+    """A results page shown inside another page: its headings two levels down, its relative links and images
+    prefixed to point where they pointed."""
+    out, fence = [], False
+    for line in text.split("\n"):
+        if line.startswith("```"):
+            fence = not fence
+        if not fence and line.startswith("#"):
+            line = "##" + line
+        out.append(line)
+    return re.sub(r"(\]\()(?![a-z]+:|#|/)", lambda m: m.group(1) + prefix, "\n".join(out))
+
+
 def family_page(name: str) -> str:
     """The page of one family, from its declaration, its sky modules, the registry and its experiments."""
     import kzoo.experiments as experiments
@@ -102,8 +115,7 @@ def family_page(name: str) -> str:
     out += ["## Results", ""]
     if results.exists():
         out += [f"The suite page `results/{name}.md`, written by `kzoo reproduce {name}` from the recorded runs "
-                f"([on its own](../results/{name}.md)):", "", "```{include} ../results/" + f"{name}.md",
-                ":heading-offset: 2", ":relative-images:", ":relative-docs: ../", "```", ""]
+                f"([on its own](../results/{name}.md)):", "", _inline(results.read_text(encoding="utf-8"), "../results/")]
     else:
         out += [f"No suite page yet: `kzoo reproduce {name}` writes one.", ""]
     return "\n".join(out)
@@ -143,10 +155,88 @@ def assemble(src: Path) -> None:
         + "\n".join(nb.stem for nb in books) + "\n```\n", encoding="utf-8")
 
 
+# The README's table of families: one headline number per family, read from its record in results/ (written by
+# `kzoo reproduce`), beside the source notebooks' number where the record holds it. (family, record, what,
+# path to kzoo's number, path to the source notebooks' number or None, format)
+HEADLINES = [
+    ("gc", "gc-dm", "dark-matter amplitude, `mae_scaled`", ("metrics", "A_dm", "mae_scaled"),
+     ("reference", "mae_scaled", "A_dm"), "{:.4f}"),
+    ("clusters", "clusters-mass-aug", "log M500, MSE (dex^2)", ("metrics", "log_m500", "mse"), None, "{:.4f}"),
+    ("cosmo", "cosmo-2p", "Omega_m, relative error", ("metrics", "omega_m", "relative_error"), None, "{:.3f}"),
+    ("photoz", "photoz-mlp", "redshift, NMAD", ("metrics", "z", "nmad"), None, "{:.4f}"),
+    ("rings", "rings-count", "1-4 rings counted, accuracy", ("metrics", "ring_class", "accuracy"), None, "{:.3f}"),
+    ("spectra", "spectra-wgan-gp", "Frechet distance (real vs real: {floor})", ("metrics", "frechet", "generated"),
+     None, "{:.4f}"),
+    ("svdd", "svdd-elliptical-oneclass-bin2", "ellipticals as normal, AUROC",
+     ("also_on", "morphology", "all", "auroc"), None, "{:.3f}"),
+    ("sersic", "sersic-v1", "Sersic index n, RMSE", ("metrics", "n", "rmse"), ("reference", "rmse", "n"), "{:.3f}"),
+    ("reionization", "reion-z", "redshift class (17), accuracy", ("metrics", "z_class", "accuracy"), None, "{:.3f}"),
+]
+README_BLOCKS = {  # the README's generated parts: (first marker, last marker) -> the function that writes what is between
+    ("<!-- the families table: written by `python docs/build.py --readme` from results/*.json -->",
+     "<!-- end of the families table -->"): "readme_table",
+    ("<!-- the quickstart: written by `python docs/build.py --readme` from benchmarks/results/quickstart.json -->",
+     "<!-- end of the quickstart -->"): "readme_quickstart",
+}
+
+
+def _get(record: dict, path):
+    for key in path:
+        record = record[key]
+    return record
+
+
+def readme_table() -> str:
+    """The README's table of the families, every number read from a record in ``results/``."""
+    import kzoo.families as families
+
+    fams = families.families()
+    rows = []
+    for fam, exp, what, path, seed_path, fmt in HEADLINES:
+        record = json.loads((ROOT / "results" / f"{exp}.json").read_text())
+        if "{floor}" in what:
+            what = what.format(floor=fmt.format(record["metrics"]["frechet"]["real_vs_real"]))
+        seed = "-"
+        if seed_path:
+            seed = f"{_get(record, seed_path):g}"
+        machine = record.get("machine", {}).get("cpu", "?")
+        title = re.split(r" of seed \d+|:", fams[fam].title)[0]
+        rows.append([f"`{fam}` ({fams[fam].seed.split('_')[0]})", title, what,
+                     f"[{fmt.format(_get(record, path))}](results/{exp}.md)", seed,
+                     f"`{exp}`, {record['commit']}, {machine}"])
+    return _table(["family", "what it is", "headline", "kzoo", "source notebooks", "record (commit, CPU)"], rows)
+
+
+def readme_quickstart() -> str:
+    """What the README's quickstart ended with when it was last timed (``benchmarks/quickstart.py``)."""
+    r = json.loads((ROOT / "benchmarks" / "results" / "quickstart.json").read_text())
+    simulate, train = r["steps"]
+    return (f"Timed by `benchmarks/quickstart.py` at commit {r['commit']} on a {r['machine']['cores']}-core "
+            f"{r['machine']['cpu']} ([record](benchmarks/results/quickstart.md); the install not counted): "
+            f"`kzoo simulate` {simulate['seconds']:.0f} s, `kzoo train` {train['seconds']:.0f} s. The training "
+            "ended with:\n\n```\n" + "\n".join(train["last_lines"]) + "\n```")
+
+
+def update_readme(check: bool = False) -> bool:
+    """Write the generated parts into README.md between their markers (or, with ``check``, say whether they are up
+    to date)."""
+    path = ROOT / "README.md"
+    text = new = path.read_text(encoding="utf-8")
+    for (begin, end), fn in README_BLOCKS.items():
+        head, rest = new.split(begin)
+        _, tail = rest.split(end)
+        new = f"{head}{begin}\n{globals()[fn]()}\n{end}{tail}"
+    if check:
+        return new == text
+    path.write_text(new, encoding="utf-8")
+    return True
+
+
 def execute_notebooks(names: list[str] | None = None) -> None:
     """Run every notebook (or those named) at the tiny size and save it with its outputs, in ``notebooks/``."""
     import nbclient
     import nbformat
+    import nbformat.validator
 
     env = {"KZOO_TINY": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONWARNINGS": "ignore"}
     os.environ.update(env)
@@ -164,6 +254,7 @@ def execute_notebooks(names: list[str] | None = None) -> None:
                 cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream"
                                                                 and o.get("name") == "stderr")]
                 cell.metadata.pop("execution", None)
+        nb = nbformat.from_dict(nbformat.validator.normalize(nb)[1])  # every cell with its id
         nbformat.write(nb, path)
         print(f"{path.name}: ran in {time.time() - t0:.0f} s", flush=True)
 
@@ -188,7 +279,12 @@ def main(argv=None) -> int:
     p.add_argument("--verbose", action="store_true", help="show Sphinx's progress, not only its warnings")
     p.add_argument("--execute-notebooks", nargs="*", metavar="NAME",
                    help="first run the notebooks (all, or those named) at the tiny size and save their outputs")
+    p.add_argument("--readme", action="store_true",
+                   help="only rewrite the README's table of families from the records in results/, and exit")
     a = p.parse_args(argv)
+    if a.readme:
+        update_readme()
+        return 0
     if a.execute_notebooks is not None:
         execute_notebooks(a.execute_notebooks)
     t0 = time.time()

@@ -31,6 +31,7 @@ autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "undoc-members": False}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
+napoleon_use_ivar = True       # dataclass fields: listed once under "Attributes", not again as members
 # Pages copied from results/ skip heading levels (their tables and plots come first); that is not an error.
 suppress_warnings = ["myst.header"]
 
@@ -44,3 +45,21 @@ html_theme_options = {
     "footer_end": ["sphinx-version"],
 }
 html_last_updated_fmt = ""
+
+
+import re
+
+_LITERAL = re.compile(r"(``.*?``)")
+_BARS = re.compile(r"(?<![\\|`])\|(?=\S)([^|\n`]*?\S)\|(?!`)")
+
+
+def _plain_bars(app, what, name, obj, options, lines):
+    """Docstrings write absolute values as ``|g|`` and ``|pred - true|``, which reStructuredText reads as
+    substitutions: escape the bars outside literals so that they stay bars."""
+    for i, line in enumerate(lines):
+        parts = _LITERAL.split(line)
+        lines[i] = "".join(p if p.startswith("``") else _BARS.sub(r"\\|\1\\|", p) for p in parts)
+
+
+def setup(app):
+    app.connect("autodoc-process-docstring", _plain_bars)

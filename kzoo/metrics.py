@@ -101,6 +101,7 @@ def segmentation_metrics(flux: np.ndarray, prob: np.ndarray, cut: float = 0.02) 
       sources are ``prob > cut``.
     * B, the seed's target "selected": the N pixels predicted above the cut against the N brightest
       true pixels (N per image).
+
     Returns (metrics, curves) where curves holds pooled (truth, score) pairs for ROC plots.
     """
     flux = flux.reshape(len(flux), -1)
