@@ -44,7 +44,7 @@ def _cmd_list(a):
             family = sky_family(e["sky"])
             rows.append((name, family.name if family else "-", e["model"], f"{e['parameters']:,}",
                          f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
-        print(_table(("preset", "family", "model", "parameters", "MB", "test metric (seed's)"), rows))
+        print(_table(("preset", "family", "model", "parameters", "MB", "test metric (source notebooks')"), rows))
         return
     import fnmatch
 
@@ -131,7 +131,7 @@ def _cmd_import(a):
 
 def _import_arguments(s, photographs: bool):
     """The options of kzoo import; ``photographs``: kzoo import-images's defaults (grey, resized to 256 x 256,
-    min-max scaled, as seed 002 loaded its photographs)."""
+    min-max scaled, as source notebooks 002 loaded their photographs)."""
     s.add_argument("table", help="a table read with astropy.table (.csv, .ecsv, a FITS table .fits, a VOTable .vot/"
                                  ".xml), a row per image: location (the image file, relative to the table's folder, "
                                  "or absolute; or ra, dec in degrees with --cutout-from), label (a class name; empty: "
@@ -163,14 +163,14 @@ def _import_arguments(s, photographs: bool):
                         "without it such an image is refused by its line")
     s.add_argument("--rescale", choices=["none", "minmax"], default="minmax" if photographs else "none",
                    help="none: keep the pixel values in their physical units (the model's first layer normalises); "
-                        "minmax: scale each image to [0, 1] by its own extremes (seed 002's photographs)")
+                        "minmax: scale each image to [0, 1] by its own extremes (source notebooks 002's photographs)")
     s.add_argument("--fill", type=float, default=0.0,
                    help="the value missing pixels (NaN, inf, outside a cutout's image) are set to")
     s.add_argument("--nan-mask", action="store_true",
                    help="add a second image channel, 1 where a pixel was measured and 0 where it was filled")
     s.add_argument("--grow-to", type=int, default=0, metavar="N",
                    help="grow the train split to N images per class by augmented copies: a random rotation, a "
-                        "flip half the time, Gaussian noise (seed 002 grew ~65 photographs a class to ~560; "
+                        "flip half the time, Gaussian noise (source notebooks 002 grew ~65 photographs a class to ~560; "
                         "classification with --rescale minmax only)")
     s.add_argument("--noise", type=float, default=0.02, help="the augmentation's noise sigma, on images scaled to "
                                                              "[0, 1]")
@@ -259,7 +259,7 @@ def _cmd_verify(a):
 
     m = load_manifest(a.data, verify="full")
     n = sum(len(v["shards"]) for v in m["splits"].values())
-    print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, seed {m['seed']})")
+    print(f"{a.data}: {n} shards match manifest.json ({m['sky']}, random seed {m['seed']})")
 
 
 def sizes_list(text: str) -> list[int]:
@@ -319,7 +319,7 @@ def _print_metrics(res):
         for key, vals in ref.items():
             if isinstance(vals, dict) and target in vals and key in m:
                 extra = f", {res['classical_reference']['method']}: {classical[key]:.4f}" if key in classical else ""
-                print(f"  {target}: {key} {m[key]:.4f}  (seed: {vals[target]}{extra})")
+                print(f"  {target}: {key} {m[key]:.4f}  (source notebooks: {vals[target]}{extra})")
 
 
 def _cmd_evaluate(a):
@@ -448,11 +448,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--experiments", action="store_true", help="list declared experiments instead of models")
     s.add_argument("--presets", action="store_true",
                    help="list pretrained presets (kzoo.load(name), kzoo predict NAME ...) with their test metrics "
-                        "beside the seed's")
+                        "beside the source notebooks'")
     s.set_defaults(fn=_cmd_list)
 
     s = command("info", "the spec of a model, the declaration of an experiment or a preset's manifest entry, as "
-                        "JSON (with the seed document's title)")
+                        "JSON (with the title of the source notebooks)")
     s.add_argument("name", help="a model (e.g. gc_cnn), an experiment (e.g. gc-dm) or a preset; see `kzoo list`")
     s.set_defaults(fn=_cmd_info)
 
@@ -468,7 +468,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--shard-range", type=shard_range, metavar="A:B",
                    help="make only shards A .. B-1 of the dataset (one task of a cluster job array, e.g. "
                         "$((SLURM_ARRAY_TASK_ID * 4)):$((SLURM_ARRAY_TASK_ID * 4 + 4))), each range in a folder of "
-                        "its own with partial.json; a shard depends only on the seed and its index, so `kzoo data "
+                        "its own with partial.json; a shard depends only on the random seed and its index, so `kzoo data "
                         "merge` then makes the dataset byte-identical to one made in one go")
     s.set_defaults(fn=_cmd_simulate)
 
@@ -476,13 +476,13 @@ def parser() -> argparse.ArgumentParser:
                           "files, or sky positions in one large FITS image) for regression, segmentation or "
                           "classification, trained, evaluated and exported like simulated ones")
     _import_arguments(s, photographs=False)
-    s = command("import-images", "kzoo import with seed 002's loading of photographs as defaults: grey, resized to "
+    s = command("import-images", "kzoo import with source notebooks 002's loading of photographs as defaults: grey, resized to "
                                  "256 x 256 and min-max scaled to [0, 1] (kzoo import keeps units and sizes)")
     _import_arguments(s, photographs=True)
 
     s = command("data", "work on datasets: `kzoo data merge OUT PART [PART ...]` combines the folders of kzoo "
                         "simulate --shard-range into one dataset")
-    s.add_argument("action", choices=["merge"], help="merge: check the parts (one recipe, seed and size; no "
+    s.add_argument("action", choices=["merge"], help="merge: check the parts (one recipe, random seed and size; no "
                                                      "overlap, no gap, every sha256) and write OUT")
     s.add_argument("out", help="the new dataset directory (not one holding a dataset)")
     s.add_argument("parts", nargs="+", help="folders written by kzoo simulate --shard-range")
@@ -570,7 +570,7 @@ def parser() -> argparse.ArgumentParser:
                         "(a cluster job's memory cgroup included), and streamed otherwise (one line says which)")
     s.add_argument("--overwrite", action="store_true",
                    help="train a new run in --out even if it holds this run finished, or a run of another "
-                        "experiment, dataset, seed or setting (that run stays until the new one is complete); "
+                        "experiment, dataset, random seed or setting (that run stays until the new one is complete); "
                         "without it such a --out is refused, this run finished is left as it is, and a killed "
                         "run of the same command is continued")
     s.add_argument("--allow-other-recipe", action="store_true",
@@ -623,15 +623,15 @@ def parser() -> argparse.ArgumentParser:
                                               "it, as <image stem>.<target>.npy")
     s.set_defaults(fn=_cmd_predict)
 
-    s = command("reproduce", "simulate, train and evaluate an experiment at the seed's sizes; write "
-                             "results/<experiment>.md beside the seed's numbers")
+    s = command("reproduce", "simulate, train and evaluate an experiment at the source notebooks' sizes; write "
+                             "results/<experiment>.md beside their numbers")
     from kzoo.families import families  # light: each family's declaration only
 
     s.add_argument("experiment", help="an experiment, or a suite: a family's experiments, all of them ("
                    + ", ".join(families()) + ")")
     s.add_argument("--out", required=True, help="work directory (data/ and run/ go there; a suite: one per experiment)")
     s.add_argument("--data", help="the dataset directory (default: OUT/data; a suite shares OUT/data/<recipe> per "
-                                  "recipe); an existing dataset of the same recipe, seed and size is reused")
+                                  "recipe); an existing dataset of the same recipe, random seed and size is reused")
     s.add_argument("--seed", type=int, default=1, help="dataset seed; the same seed gives the same bytes")
     s.add_argument("--workers", type=int, default=2, help="simulation worker processes")
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
@@ -654,8 +654,8 @@ def parser() -> argparse.ArgumentParser:
                         "--freeze-epochs)")
     s.add_argument("--members", type=int, metavar="K",
                    help="one regression experiment only: a deep ensemble instead: K runs on one dataset with training "
-                        "seeds SEED .. SEED+K-1 (the first is OUT/run, as without --members), their test predictions "
-                        "averaged; writes RESULTS/<experiment>-ensemble.md, .json and .png")
+                        "random seeds SEED .. SEED+K-1 (the first is OUT/run, as without --members), their test "
+                        "predictions averaged; writes RESULTS/<experiment>-ensemble.md, .json and .png")
     s.add_argument("--folds", type=int, metavar="K",
                    help="one experiment only: K-fold cross-validation instead: K runs, each trained on the training "
                         "split less one fold of its records and validated on that fold, all judged on the test split; "

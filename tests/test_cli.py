@@ -43,7 +43,7 @@ def test_simulate_train_evaluate_export_from_the_command_line(tmp_path, capsys):
                  "--batch-size", "16", "--quiet", "--allow-other-recipe"]) == 0
     out = capsys.readouterr().out
     assert "relative_error" in out and "mae_scaled" in out
-    assert "A_dm: mae_scaled " in out and "(seed: 0.0807, poisson_template_fit:" in out
+    assert "A_dm: mae_scaled " in out and "(source notebooks: 0.0807, poisson_template_fit:" in out
     assert main(["evaluate", str(run)]) == 0
     assert main(["export", str(run), "--format", "savedmodel"]) == 0
     assert (run / "export" / "savedmodel" / "saved_model.pb").exists()

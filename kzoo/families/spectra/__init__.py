@@ -7,4 +7,7 @@ FAMILY = Family(
     title="Galaxy spectra of seed 001, groups A and B: a conditional WGAN (ResNet + CBAM), rest and observed frame",
     seed="001_08a5d74de1e70061.txt, groups A and B",
     skies={"spectra": "sky"},
+    preset_limits=("A generator trained on kzoo's simulated rest-frame spectra (templates with noise, the source "
+                   "notebooks' parameter ranges), not on survey spectra; it draws spectra for given parameters and "
+                   "noise and measures nothing; conditions outside the training ranges are extrapolation."),
 )

@@ -9,4 +9,9 @@ FAMILY = Family(
     seed="002_71e814634fb5d959.txt",
     skies={"morphology": "sky"},
     aliases=("morphology",),
+    preset_limits=("Trained on kzoo's simulated grey 256 x 256 galaxies of one class (Sersic ellipticals, exponential "
+                   "disks with logarithmic arms, bars), not on survey images; its score is a distance from the centre "
+                   "of that class's features, with no threshold until it is judged on labelled images (kzoo evaluate "
+                   "on a dataset of all classes sets the zones); photographs go through kzoo import-images' grey, "
+                   "resized, min-max scaled preparation first."),
 )
