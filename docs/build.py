@@ -89,7 +89,9 @@ def family_page(name: str) -> str:
     models = sorted(m for m in registry.list_models()
                     if getattr(registry.spec(m).builder, "__module__", "").startswith(fam.package + "."))
     exps = [experiments.get_experiment(e) for e in experiments.list_experiments(family=name)]
-    out = [f"# {fam.title[0].upper()}{fam.title[1:]}", "",
+    short = re.split(r" of seed \d+|:", fam.title)[0]
+    out = [f"# {name}: {short[0].lower() + short[1:] if short[:4] == 'The ' else short}", "",
+           f"{fam.title[0].upper()}{fam.title[1:]}.", "",
            f"Family `{name}`, in `kzoo/families/{name}/`. Source notebooks: {seeds.seed_title(fam.seed)}"
            f" (`{fam.seed}` in the seeds' folder).", ""]
     if fam.aliases:
