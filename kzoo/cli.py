@@ -519,9 +519,9 @@ def parser() -> argparse.ArgumentParser:
     s = command("explore", "open a local web page with a control per simulator parameter and the random seed, the "
                            "image they draw, its labels and, where a preset was trained on that sky, the preset's "
                            "prediction beside the true values")
-    s.add_argument("start", nargs="?", default="galactic_center", metavar="RECIPE|SKY",
-                   help="the recipe (or a sky, at its first recipe) the page starts at; every recipe can be chosen "
-                        "on the page (default: galactic_center)")
+    s.add_argument("start", nargs="?", metavar="RECIPE|SKY",
+                   help="the recipe (or a sky, at the recipe its preset was trained on) the page starts at; every "
+                        "recipe can be chosen on the page (default: the first sky in alphabetical order)")
     s.add_argument("--host", default="127.0.0.1",
                    help="the address to listen on (default 127.0.0.1: this machine only; 0.0.0.0 opens it to the "
                         "network, with no password)")

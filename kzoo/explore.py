@@ -372,7 +372,7 @@ async function draw(){
 class _Handler(http.server.BaseHTTPRequestHandler):
     server_version = "kzoo-explore"
     lock = threading.Lock()
-    start = "galactic_center"
+    start = ""
 
     def log_message(self, fmt, *args):  # requests go to the debug log, not the terminal
         log.debug("explore: " + fmt, *args)
@@ -422,10 +422,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._json(400, {"error": str(e)})
 
 
-def start_server(start: str = "galactic_center", host: str = "127.0.0.1", port: int = 8765):
-    """A running explorer server (in a thread); ``server.shutdown()`` stops it. ``port=0`` picks a free port."""
+def start_server(start: str | None = None, host: str = "127.0.0.1", port: int = 8765):
+    """A running explorer server (in a thread) starting at recipe or sky ``start`` (default: the first sky in
+    alphabetical order); ``server.shutdown()`` stops it. ``port=0`` picks a free port."""
     import kzoo.data.recipes as recipes
 
+    if start is None:
+        start = sorted(recipes_by_sky())[0]
     if start not in recipes.list_recipes():  # a sky's name starts at its first recipe
         by_sky = recipes_by_sky()
         if start not in by_sky:
@@ -443,7 +446,7 @@ def start_server(start: str = "galactic_center", host: str = "127.0.0.1", port: 
     return server
 
 
-def serve(start: str = "galactic_center", host: str = "127.0.0.1", port: int = 8765, browser: bool = True) -> None:
+def serve(start: str | None = None, host: str = "127.0.0.1", port: int = 8765, browser: bool = True) -> None:
     """Serve the explorer until Ctrl-C, opening it in the default browser unless ``browser`` is False."""
     server = start_server(start, host, port)
     url = f"http://{host}:{server.server_address[1]}/"
