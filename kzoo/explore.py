@@ -145,8 +145,17 @@ def _truth(labels: dict, target: str):
     return sum(labels[p] for p in parts) if all(p in labels for p in parts) else None
 
 
-def predict(preset: str, sim: dict, labels: dict) -> dict:
-    """The preset's reading of one simulated image: rows of target, prediction (sigma), truth; or its output image."""
+def _saliency(model, x, target: str) -> list[dict]:
+    """Where the preset looks for its first output: the input gradient and Grad-CAM (kzoo.evaluate.saliency_maps)."""
+    import kzoo.evaluate as evaluate
+
+    grad, cam, layer = evaluate.saliency_maps(model, x, output=0)
+    return _panels(f"|d {target} / d image|", grad[0]) + _panels(f"Grad-CAM of {target} ({layer})", cam[0])
+
+
+def predict(preset: str, sim: dict, labels: dict, saliency: bool = False) -> dict:
+    """The preset's reading of one simulated image: rows of target, prediction (sigma), truth; or its output image.
+    With ``saliency``, also where it looks (for a model of image input and a value output)."""
     import kzoo.predict as kpredict
     from kzoo.export import infer
 
@@ -163,8 +172,13 @@ def predict(preset: str, sim: dict, labels: dict) -> dict:
                         f"set the parameters of its recipe {entry['recipe']!r} to see its prediction"}
     y = np.asarray(infer(model, x), dtype=np.float64)
     out = {"preset": preset, "experiment": entry["experiment"], "recipe": entry["recipe"]}
+    if saliency and not isinstance(exp["targets"], str):
+        if x.ndim == 4 and hasattr(model, "layers"):
+            out["images"] = _saliency(model, x, exp["targets"][0])
+        else:
+            out["note"] = f"no saliency map: {preset} does not take an image"
     if isinstance(exp["targets"], str):  # an image out: a U-net's map, a denoised image
-        out["images"] = _panels(f"{preset}: {exp['targets']}", np.squeeze(y[0]))
+        out["images"] = out.get("images", []) + _panels(f"{preset}: {exp['targets']}", np.squeeze(y[0]))
         return out
     if exp.get("evaluation") == "classification":
         target = exp["targets"][0]
@@ -213,8 +227,10 @@ def _draw(r: dict, seed: int):
     return sim, images, labels
 
 
-def render(recipe: str, changed: dict | None = None, seed: int = 0, preset: str | None = None) -> dict:
-    """Simulate one image of ``recipe`` with the parameters in ``changed`` set, at random seed ``seed``.
+def render(recipe: str, changed: dict | None = None, seed: int = 0, preset: str | None = None,
+           saliency: bool = False) -> dict:
+    """Simulate one image of ``recipe`` with the parameters in ``changed`` set, at random seed ``seed``; with a
+    ``preset``, its prediction (and, with ``saliency``, where it looks).
 
     Returns ``{"images": [{"name", "png"}], "labels": {name: value}, "prediction": {...} or None, "seconds"}``;
     raises ExploreError with the recipes' own message for bad values.
@@ -238,7 +254,7 @@ def render(recipe: str, changed: dict | None = None, seed: int = 0, preset: str 
         while len(_DRAWN) > 8:
             _DRAWN.pop(next(iter(_DRAWN)))
     sim, images, labels = _DRAWN[key]
-    pred = predict(preset, sim, labels) if preset else None
+    pred = predict(preset, sim, labels, saliency=bool(saliency)) if preset else None
     return {"recipe": recipe, "sky": r["sky"], "images": images, "labels": labels, "prediction": pred,
             "seconds": round(time.time() - t0, 2)}
 
@@ -264,6 +280,7 @@ table{border-collapse:collapse;margin-top:8px}td,th{border:1px solid #ccc;paddin
 <div class="hint" id="recipe-description"></div>
 <label>random seed <input type="number" id="seed" value="0" min="0" step="1"></label>
 <label>preset <select id="preset"></select></label>
+<label><input type="checkbox" id="saliency"> saliency map of the preset</label>
 <div id="params"></div>
 </div>
 <div id="main"><div id="status">loading...</div><div id="error"></div>
@@ -333,7 +350,8 @@ function table(rows, cols){
 function fmt(v){ return v === undefined || v === null ? '-' : (typeof v === 'number' ? Number(v.toPrecision(4)) : v); }
 async function draw(){
   if (busy){ again = true; return; } busy = true; $('status').textContent = 'simulating...';
-  const body = {recipe: form.recipe, params: changed, seed: Number($('seed').value), preset: $('preset').value || null};
+  const body = {recipe: form.recipe, params: changed, seed: Number($('seed').value), preset: $('preset').value || null,
+                saliency: $('saliency').checked};
   try {
     const r = await fetch('/api/render', {method: 'POST', headers: {'Content-Type': 'application/json'},
                                           body: JSON.stringify(body)});
@@ -349,7 +367,7 @@ async function draw(){
       const p = out.prediction; let h = '';
       if (p && p.rows){ h = '<h3>' + p.preset + ' (experiment ' + p.experiment + ')</h3>' +
         table(p.rows, Object.keys(p.rows[0])); }
-      else if (p && p.note){ h = '<p>' + p.note + '</p>'; }
+      if (p && p.note){ h += '<p>' + p.note + '</p>'; }
       $('prediction').innerHTML = h;
       document.body.dataset.renders = renders;
     }
@@ -362,7 +380,7 @@ async function draw(){
     g.label = sky; names.forEach(n => { const o = document.createElement('option'); o.textContent = n;
     g.appendChild(o); }); rs.appendChild(g); });
   rs.value = skies.start; rs.onchange = () => load(rs.value);
-  $('seed').onchange = schedule; $('preset').onchange = schedule;
+  $('seed').onchange = schedule; $('preset').onchange = schedule; $('saliency').onchange = schedule;
   load(skies.start);
 })();
 </script></body></html>
@@ -416,7 +434,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 raise ExploreError("a render request is a JSON object")
             with self.lock:
                 out = render(str(req.get("recipe", "")), req.get("params") or {}, req.get("seed", 0),
-                             req.get("preset") or None)
+                             req.get("preset") or None, req.get("saliency", False))
             self._json(200, out)
         except Exception as e:  # noqa: BLE001 - bad values (the recipes' words), an unknown preset, a simulator's error
             self._json(400, {"error": str(e)})

@@ -139,3 +139,12 @@ def test_the_page_in_a_headless_browser_redraws_when_a_parameter_moves(tmp_path)
         browser.quit()
         server.shutdown()
         server.server_close()
+
+
+def test_the_saliency_map_of_a_preset_shows_where_it_looks():
+    out = explore.render("rings", {}, seed=5, preset="rings-regress", saliency=True)
+    names = [i["name"] for i in out["prediction"]["images"]]
+    assert names[0] == "|d cx / d image|" and names[1].startswith("Grad-CAM of cx")
+    assert "rows" in out["prediction"]  # the prediction is still there
+    note = explore.render("photometry", {}, seed=5, preset="photoz-mlp", saliency=True)["prediction"]["note"]
+    assert "does not take an image" in note
