@@ -14,7 +14,9 @@ class UnknownNameError(KeyError):
 
 def closest(name: str, names, kind: str) -> UnknownNameError:
     """An UnknownNameError for ``name`` that suggests the closest of ``names``."""
+    from kzoo.io import excerpt
+
     names = sorted(names)
-    near = difflib.get_close_matches(name, names, n=3, cutoff=0.4)
+    near = difflib.get_close_matches(str(name)[:200], names, n=3, cutoff=0.4)  # a name of megabytes: its start
     hint = f"did you mean {', '.join(repr(n) for n in near)}?" if near else f"registered: {', '.join(names)}"
-    return UnknownNameError(f"unknown {kind} {name!r}; {hint}")
+    return UnknownNameError(f"unknown {kind} {excerpt(name)}; {hint}")

@@ -498,9 +498,13 @@ def read_config(path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES):
     if size > max_bytes:
         raise ValueError(f"{path}: {size:,} bytes; a kzoo {what} is at most {max_bytes:,} bytes")
     text = path.read_text()
-    if path.suffix == ".json":
-        return json.loads(text)
     try:
+        if path.suffix == ".json":
+            return json.loads(text)
         return yaml.load(text, Loader=NoAliases)  # noqa: S506 (a SafeLoader that also refuses aliases)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON: {e}") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
+    except RecursionError:  # [[[[...]]]] ten thousand deep
+        raise ValueError(f"{path}: nested too deeply to read; a kzoo {what} is a flat mapping") from None

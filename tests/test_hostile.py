@@ -121,7 +121,7 @@ def test_a_time_estimate_is_rounded_up_in_words():
     from kzoo.data.shards import duration
 
     assert [duration(s) for s in (0.2, 89.0, 186.0, 3000.0, 4681.0, 5400.0, 36000.0)] == [
-        "1 seconds", "89 seconds", "4 minutes", "50 minutes", "79 minutes", "1.5 hours", "10.0 hours"]
+        "1 second", "89 seconds", "4 minutes", "50 minutes", "79 minutes", "1.5 hours", "10.0 hours"]
 
 
 def test_an_export_removes_what_killed_exports_left(tiny_data, tmp_path):
@@ -215,6 +215,9 @@ def test_a_truncated_fits_and_one_beyond_float32_are_refused_in_one_line_saying_
     with pytest.raises(InputError, match=r"huge.fits: values beyond float32's range"):
         read_image(tmp_path / "huge.fits")
     assert read_image(tmp_path / "ok.fits").shape == (64, 64)
+    for name, why in [("cut.fits", "not a readable FITS file"), ("huge.fits", "values beyond float32's range")]:
+        status, lines = kzoo_capped("predict", "gc-dm", name, cwd=tmp_path)  # the whole command: one line
+        assert status == 2 and len(lines) == 1 and lines[0].startswith(f"kzoo predict: error: {name}: {why}"), lines
 
 
 def test_the_command_lines_drop_tensorflows_native_log_lines_and_pass_the_rest_at_once():
@@ -426,3 +429,34 @@ def test_a_corrupt_jpeg_is_one_line_without_tensorflows_log(tmp_path):
     assert p.returncode == 2 and len(lines) == 1, p.stderr
     assert lines[0].startswith(f"kzoo predict: error: {tmp_path / 'half.jpg'}: not a readable JPG image (")
     assert "function_node" not in lines[0] and "[Op:" not in lines[0]
+
+
+def test_every_settings_file_refuses_aliases_size_and_depth_and_quotes_values_short(tmp_path):
+    """Experiment files and JSON settings go through the same reader as recipes; manifests and unknown names quote
+    what was given as an excerpt (issue 50, round-three review)."""
+    from kzoo.data.shards import DataError, load_manifest
+    from kzoo.experiment_files import experiment_file
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text("a: &a [x, x]\nb: &b [*a, *a]\nname: e\nmodel: gc_cnn\n")
+    with pytest.raises(ValueError, match="bomb.yaml: line 2: YAML aliases"):
+        experiment_file(bomb)
+    big = tmp_path / "big.yaml"
+    big.write_text("name: e\n" + "#" * (2 << 20))
+    with pytest.raises(ValueError, match=r"big.yaml: [\d,]+ bytes; a kzoo"):
+        experiment_file(big)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="deep.json: nested too deeply"):
+        experiment_file(deep)
+    long_model = tmp_path / "long.yaml"
+    long_model.write_text("name: e\nmodel: " + "m" * 200_000 + "\n")
+    with pytest.raises((KeyError, ValueError)) as e:
+        experiment_file(long_model)
+    assert len(str(e.value)) < 2000 and "characters" in str(e.value)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.json").write_text('{"format": "' + "f" * 200_000 + '"}')
+    with pytest.raises(DataError) as e:
+        load_manifest(data)
+    assert len(str(e.value)) < 600 and "(200,002 characters)" in str(e.value)

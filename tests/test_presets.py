@@ -218,3 +218,12 @@ def test_an_interrupted_download_leaves_nothing_and_a_folder_of_ones_own_loads(t
     (mine / e["file"]).write_bytes((mine / e["file"]).read_bytes()[:-10] + bytes(10))
     with pytest.raises(PresetError, match="sha256 differs"):
         kzoo.load(str(mine))
+
+
+def test_a_run_inside_a_datasets_folder_is_a_run_not_a_preset(tmp_path):
+    from kzoo.presets import is_preset, locate
+
+    (tmp_path / "data" / "run").mkdir(parents=True)
+    (tmp_path / "data" / "manifest.json").write_text('{"format": "kzoo-shards/1", "splits": {}}')
+    (tmp_path / "data" / "run" / "run.json").write_text("{}")
+    assert locate(tmp_path / "data" / "run") is None and not is_preset(str(tmp_path / "data" / "run"))

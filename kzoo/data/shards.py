@@ -441,7 +441,7 @@ def _check_job(recipe: dict, plan: list[dict], out: Path, workers: int, where: s
 def duration(seconds: float) -> str:
     """A time estimate in words, rounded up: "about 4 minutes", "about 1.3 hours", never "0.0 hours"."""
     if seconds < 90:
-        return f"{math.ceil(seconds)} seconds"
+        return f"{math.ceil(seconds)} second{'' if math.ceil(seconds) == 1 else 's'}"
     if seconds < 5400:
         return f"{math.ceil(seconds / 60)} minutes"
     return f"{math.ceil(seconds / 360) / 10:,.1f} hours"
@@ -815,11 +815,11 @@ def _schema_problems(value, schema, where: str = "") -> list[str]:
     if isinstance(schema, (list, tuple)):
         if not isinstance(value, list) or (isinstance(schema, tuple) and len(value) != len(schema)):
             need = f"an array of {len(schema)}" if isinstance(schema, tuple) else "an array"
-            return [f"{field} must be {need}, got {value!r}"]
+            return [f"{field} must be {need}, got {excerpt(value)}"]
         items = schema if isinstance(schema, tuple) else schema * len(value)
         return [p for i, (v, s) in enumerate(zip(value, items)) for p in _schema_problems(v, s, f"{where}[{i}]")]
     ok = isinstance(value, (int, float) if schema is float else schema) and (schema is bool or not isinstance(value, bool))
-    return [] if ok else [f"{field} must be {_JSON_TYPES[schema]}, got {value!r}"]
+    return [] if ok else [f"{field} must be {_JSON_TYPES[schema]}, got {excerpt(value)}"]
 
 
 def _shard_file_problems(manifest: dict) -> list[str]:
@@ -876,7 +876,7 @@ def load_manifest(data_dir: str | os.PathLike, verify: bool | str = True) -> dic
     except RecursionError:
         raise DataError(f"{mpath}: not a manifest: its JSON is nested too deeply to read") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        what = (f"format {manifest.get('format')!r}" if isinstance(manifest, dict)
+        what = (f"format {excerpt(manifest.get('format'))}" if isinstance(manifest, dict)
                 else f"{_JSON_TYPES.get(type(manifest), type(manifest).__name__)} instead of an object")
         raise DataError(f"{mpath}: not a {FORMAT} manifest ({what}); remake the dataset with `kzoo simulate`")
     problems = _schema_problems(manifest, MANIFEST_SCHEMA)

@@ -110,7 +110,9 @@ def locate(ref) -> tuple[str, Path | None] | None:
     path = Path(ref)
     if (path / "manifest.json").is_file() and any(path.glob("*.keras")) and not (path / "run.json").exists():
         return _only(path, ref), path
-    if (path.parent / "manifest.json").is_file() and path.name in manifest(path.parent):
+    # FOLDER/NAME names a preset of a folder of several, never a file or folder that exists (a run inside a
+    # dataset's folder, whose manifest.json is the dataset's)
+    if not path.exists() and (path.parent / "manifest.json").is_file() and path.name in manifest(path.parent):
         return path.name, path.parent
     return None
 
