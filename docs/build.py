@@ -213,8 +213,10 @@ def readme_quickstart() -> str:
     """What the README's quickstart ended with when it was last timed (``benchmarks/quickstart.py``)."""
     r = json.loads((ROOT / "benchmarks" / "results" / "quickstart.json").read_text())
     simulate, train = r["steps"]
-    return (f"Timed by `benchmarks/quickstart.py` at commit {r['commit']} on a {r['machine']['cores']}-core "
-            f"{r['machine']['cpu']} ([record](benchmarks/results/quickstart.md); the install not counted): "
+    m = r["machine"]
+    return (f"Timed by `benchmarks/quickstart.py` at commit {r['commit']} on a {m['usable_cpus']}-core "
+            f"{m['cpu_model']} on {m['date'][:10]}, load average {m['load_average_at_start'][0]:.1f} at the start "
+            f"([record](benchmarks/results/quickstart.md); the install not counted): "
             f"`kzoo simulate` {simulate['seconds']:.0f} s, `kzoo train` {train['seconds']:.0f} s. The training "
             "ended with:\n\n```\n" + "\n".join(train["last_lines"]) + "\n```")
 
