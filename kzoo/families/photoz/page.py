@@ -20,7 +20,8 @@ def photoz_section(out: Path, results_dir: Path, records=()) -> str:
             rows.append((f"[{e['name']}]({e['name']}.md): MLP on `{e['inputs']}`", m, r["epochs_run"]))
         cl = r.get("classical_reference") or {}
         if "nmad" in cl.get("metrics", {}).get("z", {}):
-            rows.append((f"{cl['method']} on `mags_colours` (beside {e['name']})", cl["metrics"]["z"], ""))
+            on = "the six magnitudes" if cl["method"] == "template_fit" else "`mags_colours`"
+            rows.append((f"{cl['method']} on {on} (beside {e['name']})", cl["metrics"]["z"], ""))
     if not rows:
         return ""
     lines = ["## Which model, which features: photo-z quality on the test split (seed 001 C's question)", "",
