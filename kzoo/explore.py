@@ -172,13 +172,18 @@ def predict(preset: str, sim: dict, labels: dict, saliency: bool = False) -> dic
                         f"set the parameters of its recipe {entry['recipe']!r} to see its prediction"}
     y = np.asarray(infer(model, x), dtype=np.float64)
     out = {"preset": preset, "experiment": entry["experiment"], "recipe": entry["recipe"]}
-    if saliency and not isinstance(exp["targets"], str):
+    if saliency and not isinstance(exp["targets"], str) and exp.get("evaluation") != "anomaly":
         if x.ndim == 4 and hasattr(model, "layers"):
             out["images"] = _saliency(model, x, exp["targets"][0])
         else:
             out["note"] = f"no saliency map: {preset} does not take an image"
     if isinstance(exp["targets"], str):  # an image out: a U-net's map, a denoised image
         out["images"] = out.get("images", []) + _panels(f"{preset}: {exp['targets']}", np.squeeze(y[0]))
+        return out
+    if exp.get("evaluation") == "anomaly":  # a one-class model (Deep SVDD): its score, no truth to set beside it
+        out["rows"] = [{"target": "anomaly score", "prediction": float(np.ravel(y[0])[0])}]
+        out["note"] = (f"higher: less like the class {preset} was trained on as normal; the drawn labels say which "
+                       "class this image is")
         return out
     if exp.get("evaluation") == "classification":
         target = exp["targets"][0]

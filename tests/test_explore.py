@@ -148,3 +148,16 @@ def test_the_saliency_map_of_a_preset_shows_where_it_looks():
     assert "rows" in out["prediction"]  # the prediction is still there
     note = explore.render("photometry", {}, seed=5, preset="photoz-mlp", saliency=True)["prediction"]["note"]
     assert "does not take an image" in note
+
+
+def test_a_one_class_preset_shows_its_anomaly_score(monkeypatch):
+    import keras
+
+    inp = keras.Input((16, 16, 1))
+    model = keras.Model(inp, keras.layers.Dense(1)(keras.layers.GlobalAveragePooling2D()(inp)))
+    entry = {"inputs": "image", "input_shape": [16, 16, 1], "experiment": "svdd-x-oneclass", "recipe": "morphology"}
+    monkeypatch.setattr(explore, "_preset", lambda name: (entry, {"targets": ["morph_class"],
+                                                                  "evaluation": "anomaly"}, model))
+    out = explore.predict("svdd-x", {"image": np.ones((1, 16, 16), np.float32)}, {"morph_class": 1.0}, saliency=True)
+    assert [r["target"] for r in out["rows"]] == ["anomaly score"] and "less like the class" in out["note"]
+    assert np.isfinite(out["rows"][0]["prediction"]) and "images" not in out
