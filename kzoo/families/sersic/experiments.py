@@ -69,32 +69,33 @@ add(dataclasses.replace(
 ))
 
 
-add(Experiment(
-    name="sersic-v1-ae",
-    recipe="sersic_v1",
-    model="sersic_autoencoder",
-    inputs={"image": "image", "psf": "psf", "conditions": ("sigma", "psf_fwhm")},
-    targets={"params": PARAMETERS, "noiseless": "noiseless"},
-    scale_targets=True,  # the latent is the parameters min-max scaled to [0, 1] (a sigmoid)
-    target_transform={"noiseless": "global_minmax"},  # the seed's image target: one min and max over the data
-    normalization="none",  # the model batch-normalises the channels it computes
-    loss={"params": "binary_crossentropy", "noiseless": "binary_crossentropy"},
-    loss_weights={"params": 5.0, "noiseless": 1.0},
-    metrics=(),
-    batch_size=256,
-    learning_rate=1e-3,
-    epochs=50,
-    patience=10,
-    evaluation="regression",
-    evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
-    reference={},
-    seed="003_1092a4b99fd26c02.txt (the parameter-latent autoencoder)",
-    description="The seed's autoencoder on dataset v1: noisy image, PSF image and [sigma, PSF FWHM] in; a 5-unit "
-                "sigmoid latent that is the galaxy's parameters (min-max scaled to [0, 1]) and the reconstructed "
-                "noiseless image (scaled by the training split's pixel min and max) out; binary cross-entropy on "
-                "both, weighted 5 : 1. The seed reports no accuracy for it. Its learning rate: constant (the seed "
-                "decayed it after 5 epochs).",
-))
+for _v in ("v1", "v2", "v3"):  # the seed ran it on v1; on v2 (sigma 200-400) and v3 (and PSF 0.5-1.0") it is kzoo's
+    add(Experiment(
+        name=f"sersic-{_v}-ae",
+        recipe=f"sersic_{_v}",
+        model="sersic_autoencoder",
+        inputs={"image": "image", "psf": "psf", "conditions": ("sigma", "psf_fwhm")},
+        targets={"params": PARAMETERS, "noiseless": "noiseless"},
+        scale_targets=True,  # the latent is the parameters min-max scaled to [0, 1] (a sigmoid)
+        target_transform={"noiseless": "global_minmax"},  # the seed's image target: one min and max over the data
+        normalization="none",  # the model batch-normalises the channels it computes
+        loss={"params": "binary_crossentropy", "noiseless": "binary_crossentropy"},
+        loss_weights={"params": 5.0, "noiseless": 1.0},
+        metrics=(),
+        batch_size=256,
+        learning_rate=1e-3,
+        epochs=50,
+        patience=10,
+        evaluation="regression",
+        evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
+        reference={},
+        seed="003_1092a4b99fd26c02.txt (the parameter-latent autoencoder)",
+        description=f"The seed's autoencoder on dataset {_v}: noisy image, PSF image and [sigma, PSF FWHM] in; a "
+                    "5-unit sigmoid latent that is the galaxy's parameters (min-max scaled to [0, 1]) and the reconstructed "
+                    "noiseless image (scaled by the training split's pixel min and max) out; binary cross-entropy on "
+                    "both, weighted 5 : 1. The seed reports no accuracy for it. Its learning rate: constant (the seed "
+                    "decayed it after 5 epochs).",
+    ))
 
 
 # The seed's denoising pipeline (after Madireddy et al. 2019): a denoiser trained noisy -> noiseless, then the
