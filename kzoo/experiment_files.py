@@ -68,6 +68,11 @@ def experiment_file(path) -> Experiment:
                 check_arguments(d["model"], d["model_args"])
         except (KeyError, ValueError, TypeError) as e:
             problems.append(str(e).strip("'\""))
+    if isinstance(d.get("optimizer"), str):
+        from kzoo.experiments import OPTIMIZERS
+
+        if d["optimizer"] not in OPTIMIZERS:
+            problems.append(f"optimizer {excerpt(d['optimizer'])}: one of {', '.join(sorted(OPTIMIZERS))}")
     if isinstance(d.get("evaluation"), str):
         from kzoo.evaluate import evaluators
 

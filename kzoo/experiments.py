@@ -12,6 +12,9 @@ import dataclasses
 import fnmatch
 
 
+OPTIMIZERS = {"adam": "Adam", "sgd": "SGD"}  # Experiment.optimizer -> the keras.optimizers class
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
     """A declared experiment.
@@ -35,6 +38,8 @@ class Experiment:
         batch_size, learning_rate, epochs, patience: fit settings (the seed's where it gives them).
         lr_schedule: "" (a constant learning rate) or "cosine" (cosine decay from ``learning_rate`` to 0
             over ``epochs``).
+        optimizer: "adam" (the default) or "sgd" (plain stochastic gradient descent, as Keras's SGD at its
+            defaults: no momentum), for the source notebooks that compared them.
         augment: tf.data augmentations (see ``kzoo.data.augment``).
         target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
             the pipeline to image targets / inputs.
@@ -70,6 +75,7 @@ class Experiment:
     epochs: int = 60
     patience: int = 10
     lr_schedule: str = ""
+    optimizer: str = "adam"
     augment: tuple = ()
     target_transform: str = ""
     input_transform: str = ""

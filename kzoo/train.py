@@ -495,6 +495,17 @@ def learning_rate_schedule(exp, learning_rate: float, steps: int):
     return learning_rate
 
 
+def make_optimizer(exp, learning_rate):
+    """The experiment's optimizer (``Experiment.optimizer``) at ``learning_rate`` (a number or a schedule)."""
+    import keras
+
+    from kzoo.experiments import OPTIMIZERS
+
+    if exp.optimizer not in OPTIMIZERS:
+        raise ValueError(f"{exp.name}: optimizer must be one of {sorted(OPTIMIZERS)}, got {exp.optimizer!r}")
+    return getattr(keras.optimizers, OPTIMIZERS[exp.optimizer])(learning_rate)
+
+
 def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int | None = None,
         learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
         precision: str = "float32", strategy=None, cache: bool | str = "auto", verify: bool = True,
@@ -799,7 +810,7 @@ def compiled_model(exp, manifest: dict, run: dict, steps: int):
     s = run["settings"]
     model = build_for(exp, manifest, s["normalization"], **s["model_args"])
     lr = learning_rate_schedule(exp, s["learning_rate"], s["epochs"] * steps)
-    model.compile(optimizer=keras.optimizers.Adam(lr), **compile_args(exp))
+    model.compile(optimizer=make_optimizer(exp, lr), **compile_args(exp))
     return model
 
 

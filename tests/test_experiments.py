@@ -42,6 +42,9 @@ def test_every_declared_experiment_is_complete(name):
             assert (goal[0] in ("<=", ">=") and len(goal) == 2 and isinstance(goal[1], float)) or (
                 goal[0] == "within" and len(goal) == 3 and all(isinstance(b, float) for b in goal[1:])), (metric, target)
     assert exp.seed and exp.description
+    from kzoo.experiments import OPTIMIZERS
+
+    assert exp.optimizer in OPTIMIZERS
 
 
 def test_the_galactic_centre_suite_and_its_goals():

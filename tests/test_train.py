@@ -355,3 +355,19 @@ def test_the_classical_reference_is_computed_once_per_dataset(tiny_run, tiny_dat
     assert third["cache"] == str(tmp_path / "e" / ev.REFERENCE_CACHE / "poisson_template_fit_test.json")
     assert third["metrics"] == first["metrics"] and not cache.exists()
     assert "cannot cache the classical reference" in caplog.text
+
+
+def test_an_experiment_trains_with_the_optimizer_it_declares(tiny_data, tmp_path):
+    import dataclasses
+
+    from kzoo.experiments import get_experiment
+    from kzoo.reproduce import compiled_optimizer
+
+    exp = dataclasses.replace(get_experiment("gc-dm"), name="gc-dm-sgd", optimizer="sgd", learning_rate=1e-2)
+    fit(exp, tiny_data, tmp_path / "run", epochs=1, batch_size=16, model_args={"filters": (4, 4, 8, 8),
+        "dense": (16,)}, verbose=0, allow_other_recipe=True)
+    assert compiled_optimizer(tmp_path / "run" / "model.keras") == "SGD"
+    with pytest.raises(ValueError, match=r"optimizer must be one of \['adam', 'sgd'\], got 'rmsprop'"):
+        fit(dataclasses.replace(exp, optimizer="rmsprop"), tiny_data, tmp_path / "run2", epochs=1, verbose=0,
+            allow_other_recipe=True, model_args={"filters": (4, 4, 8, 8), "dense": (16,)})
+    assert not (tmp_path / "run2").exists()  # refused before anything was written

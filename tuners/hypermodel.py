@@ -70,13 +70,11 @@ class ExperimentHyperModel(kt.HyperModel):
         return settings, {**{k: v for k, v in drawn.items() if k not in FIT_SETTINGS}, **self.fixed}
 
     def build(self, hp):
-        import keras
-
-        from kzoo.train import build_for, compile_args
+        from kzoo.train import build_for, compile_args, make_optimizer
 
         settings, args = self.values(hp)
         model = build_for(self.exp, self.manifest, **args)
-        model.compile(optimizer=keras.optimizers.Adam(settings.get("learning_rate", self.exp.learning_rate)),
+        model.compile(optimizer=make_optimizer(self.exp, settings.get("learning_rate", self.exp.learning_rate)),
                       **compile_args(self.exp))
         return model
 

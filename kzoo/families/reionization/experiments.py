@@ -49,7 +49,15 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
          None, "power_spectrum_logreg", "the seed's CNN on the frozen encoder's code at redshift 7.5; seed: ~0.2, "
                                         "near chance"),
         ("reion-fesc-z7p5", "reion_classifier", {}, "reionization_z7p5", "fesc_class", None, None,
-         "power_spectrum_logreg", "the same CNN on the maps themselves at redshift 7.5")):
+         "power_spectrum_logreg", "the same CNN on the maps themselves at redshift 7.5"),
+        ("reion-fesc-z7p5-mlp", "reion_mlp", {"crop": 64}, "reionization_z7p5", "fesc_class", None, None,
+         "power_spectrum_logreg", "the seed's first try at the escape fraction: a plain classifier on the whole "
+                                  "maps (flattened, one hidden layer of 350) at redshift 7.5, with Adam at Keras's "
+                                  "default rate (the seed: \"within a couple percentiles of random guessing\", "
+                                  "\"went nowhere\")"),
+        ("reion-fesc-z7p5-mlp-sgd", "reion_mlp", {"crop": 64}, "reionization_z7p5", "fesc_class", None, None,
+         "power_spectrum_logreg", "the same classifier with SGD at Keras's default rate (the seed's other optimizer: "
+                                  "\"classic case of over-fitting\")")):
     _what_class = "redshift (17 classes, 5.0-13.0)" if _target == "z_class" else "escape fraction (12 classes)"
     add(Experiment(
         name=_name,
@@ -62,7 +70,8 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         loss="sparse_categorical_crossentropy",
         metrics=("accuracy",),
         batch_size=32,
-        learning_rate=3e-4 if _name.endswith("-wide") else 1e-3,
+        learning_rate=3e-4 if _name.endswith("-wide") else 1e-2 if _name.endswith("-sgd") else 1e-3,
+        optimizer="sgd" if _name.endswith("-sgd") else "adam",  # the seed compared them on the escape fraction
         epochs=60 if _model == "reion_mlp" or _name.endswith("-wide") else 40,  # the seed's MLP trained 250
         patience=8 if _model == "reion_mlp" else 10 if _name.endswith("-wide") else 6,
         evaluation="classification",
