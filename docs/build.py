@@ -89,7 +89,7 @@ def family_page(name: str) -> str:
     models = sorted(m for m in registry.list_models()
                     if getattr(registry.spec(m).builder, "__module__", "").startswith(fam.package + "."))
     exps = [experiments.get_experiment(e) for e in experiments.list_experiments(family=name)]
-    short = re.split(r" of seed \d+|:", fam.title)[0]
+    short = re.split(r" of source notebooks \d+|:", fam.title)[0]
     out = [f"# {name}: {short[0].lower() + short[1:] if short[:4] == 'The ' else short}", "",
            f"{fam.title[0].upper()}{fam.title[1:]}.", "",
            f"Family `{name}`, in `kzoo/families/{name}/`. Source notebooks: {seeds.seed_title(fam.seed)}"
@@ -202,7 +202,7 @@ def readme_table() -> str:
         if seed_path:
             seed = f"{_get(record, seed_path):g}"
         machine = record.get("machine", {}).get("cpu", "?")
-        title = re.split(r" of seed \d+|:", fams[fam].title)[0]
+        title = re.split(r" of source notebooks \d+|:", fams[fam].title)[0]
         rows.append([f"`{fam}` ({fams[fam].seed.split('_')[0]})", title, what,
                      f"[{fmt.format(_get(record, path))}](results/{exp}.md)", seed,
                      f"`{exp}`, {record['commit']}, {machine}"])

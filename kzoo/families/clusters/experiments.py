@@ -1,4 +1,4 @@
-"""The galaxy-cluster experiments of seed 001 (groups D and G, after Ntampaka et al. 2019): log10 M500 from
+"""The galaxy-cluster experiments of source notebooks 001 (groups D and G, after Ntampaka et al. 2019): log10 M500 from
 mock X-ray images, and whether the answer depends on the image's orientation (the rotation test)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Networks of seed 001, groups D and G: galaxy-cluster masses from X-ray images (after Ntampaka et al. 2019).
+"""Networks of source notebooks 001, groups D and G: galaxy-cluster masses from X-ray images (after Ntampaka et al. 2019).
 
 ``cluster_cnn`` is the Ntampaka et al. network the groups started from, ``cluster_cnn_deep`` group D's
 improved one, and ``cluster_p4cnn`` what group G wanted from e2cnn: a group-equivariant CNN over the four

@@ -1,4 +1,4 @@
-"""The cosmology experiments of seed 001 (groups E and H): Omega_m, sigma_8 and four feedback amplitudes from
+"""The cosmology experiments of source notebooks 001 (groups E and H): Omega_m, sigma_8 and four feedback amplitudes from
 two-field maps, trained on one simulation suite and tested on both (the seeds' TNG -> SIMBA question)."""
 
 from __future__ import annotations

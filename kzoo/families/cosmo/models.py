@@ -1,4 +1,4 @@
-"""Networks of seed 001, groups E and H: cosmological and feedback parameters from two-field maps (CAMELS-like).
+"""Networks of source notebooks 001, groups E and H: cosmological and feedback parameters from two-field maps (CAMELS-like).
 
 ``cosmo_cnn`` is the groups' simple CNN, ``cosmo_resnet18`` the ResNet-18 group E tried (stages can be
 dropped, as they did), ``camels_o3`` the public CAMELS benchmark network that predicts a mean and a standard
@@ -36,7 +36,7 @@ SEARCH = {
     description="Three blocks of a 3x3 ReLU convolution (16-32-64), a layer normalisation over the whole feature map "
                 "(height, width and channels, with a scale and offset per element, as PyTorch's LayerNorm([C, H, W]) "
                 "of the seed) and 2x2 max-pooling; flatten, dense 1024 (ReLU, optional dropout), a linear output per "
-                "parameter: 4,450,194 parameters for 2 outputs, the seed's count.",
+                "parameter: 4,450,194 parameters for 2 outputs, the source notebooks' count.",
 )
 def cosmo_cnn(input_shape=(64, 64, 2), outputs=2, filters=(16, 32, 64), dense=1024, dropout=0.0, normalization=None,
               name="cosmo_cnn"):

@@ -1,4 +1,4 @@
-"""The Galactic-centre experiments of seed 000 (000_5837b5ed42dd2f8c.txt): dark-matter amplitude and
+"""The Galactic-centre experiments of source notebooks 000 (000_5837b5ed42dd2f8c.txt): dark-matter amplitude and
 point-source counts regressed by CNNs, point-source segmentation by the U-net, denoising autoencoders."""
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ add(Experiment(
     goals={"mae_scaled": {"A_dm": ("<=", 0.08)}},
     seed="000_5837b5ed42dd2f8c.txt, Part a (single-output CNN) and Appendix 1",
     description="Dark-matter amplitude A_dm of simulated Galactic-centre gamma-ray counts maps, "
-                "regressed by the seed's single-output CNN (seed: 0.0807, its \"mean relative error\", read as the MAE "
+                "regressed by the source notebooks' single-output CNN (source notebooks: 0.0807, its \"mean relative error\", read as the MAE "
                 "of A_dm scaled to [0, 1]).",
 ))
 
@@ -48,9 +48,9 @@ for _soft in (False, True):
         reference={"auc_mean": {"A": 0.92, "B": 0.97}, "accuracy_mean": {"A": 0.80, "B": 0.94}},
         goals={"auc_mean": {"A": (">=", 0.92), "B": (">=", 0.97)}},
         seed="000_5837b5ed42dd2f8c.txt, Part b and Appendix 2 (U-net)",
-        description="Point-source pixels of Galactic-centre counts maps segmented by the seed's U-net, "
+        description="Point-source pixels of Galactic-centre counts maps segmented by the source notebooks' U-net, "
                     "target the per-image max-normalised point-source flux, loss BCE + count penalty"
-                    + (" (soft, differentiable count)" if _soft else " (the seed's hard count)") + ".",
+                    + (" (soft, differentiable count)" if _soft else " (the source notebooks' hard count)") + ".",
     ))
 
 
@@ -61,10 +61,10 @@ add(dataclasses.replace(
     seed="000_5837b5ed42dd2f8c.txt, Part b (Target 2: SELECTED) and Appendix 2 (U-net, approach B)",
     reference={"auc_mean": {"B": 0.97}, "accuracy_mean": {"B": 0.94}},
     goals={"auc_mean": {"B": (">=", 0.97)}, "accuracy_mean": {"B": (">=", 0.94)}},
-    description="Point-source pixels of Galactic-centre counts maps segmented by the seed's U-net trained on its "
+    description="Point-source pixels of Galactic-centre counts maps segmented by the source notebooks' U-net trained on its "
                 "\"selected\" target: the per-image max-normalised point-source flux on the N brightest pixels "
-                "(N = the pixels above the seed's cut 0.02), loss BCE + count penalty (the seed's hard count); "
-                "judged by the seed's evaluation B (and A) on the full flux map.",
+                "(N = the pixels above the source notebooks' cut 0.02), loss BCE + count penalty (the source notebooks' hard count); "
+                "judged by the source notebooks' evaluation B (and A) on the full flux map.",
 ))
 
 
@@ -91,7 +91,7 @@ for _kind, _mse in (("gaussian", 0.0011), ("poisson", 0.0012), ("masked", 0.0010
         goals={"mse": {"denoised": ("<=", _mse)}} if _mse is not None else {},
         seed="000_5837b5ed42dd2f8c.txt, Part c and Appendix 3 (denoising autoencoder)",
         description=f"Denoising of randomly rotated, per-image max-normalised Galactic-centre maps with "
-                    f"{_kind.replace('_', ' ')} noise at the seed's amount, by the seed's autoencoder"
+                    f"{_kind.replace('_', ' ')} noise at the source notebooks' amount, by the source notebooks' autoencoder"
                     + (f" (seed: test MSE {_mse})." if _mse is not None else " (a mix of all four; not in the seed)."),
     ))
 
@@ -117,8 +117,8 @@ for _name, _targets, _ref, _goals in (
         reference={"mae_scaled": _ref},
         goals={"mae_scaled": _goals} if _goals else {},
         seed="000_5837b5ed42dd2f8c.txt, Part a (multiple-output CNN) and Appendix 1",
-        description=f"{' and '.join(_targets)} of Galactic-centre counts maps from the seed's multi-output CNN, "
-                    f"targets min-max scaled to [0, 1] for training; reported as the MAE on that scale (the seed's "
+        description=f"{' and '.join(_targets)} of Galactic-centre counts maps from the source notebooks' multi-output CNN, "
+                    f"targets min-max scaled to [0, 1] for training; reported as the MAE on that scale (the source notebooks' "
                     f"numbers) and in physical units.",
     ))
 
@@ -138,8 +138,8 @@ add(dataclasses.replace(
 ))
 
 
-# Ablations on the seed's sky: the gas log field smoothed over 3.75 deg instead of the seed's 0.25 deg (what "0.25"
-# would mean in map units), its standard deviation kept at the seed's 0.13 (recipe galactic_center_smooth_gas):
+# Ablations on the source notebooks' sky: the gas log field smoothed over 3.75 deg instead of the source notebooks' 0.25 deg (what "0.25"
+# would mean in map units), its standard deviation kept at the source notebooks' 0.13 (recipe galactic_center_smooth_gas):
 # how much the gas's correlation length matters to the networks.
 for _base, _recipe in (("gc-dm", "galactic_center_smooth_gas"), ("gc-dae-gaussian", "galactic_center_rotated_smooth_gas")):
     add(dataclasses.replace(

@@ -1,4 +1,4 @@
-"""Networks of seed 000 ("Applying ML on simulations of the Milky Way", 2023)."""
+"""Networks of source notebooks 000 ("Applying ML on simulations of the Milky Way", 2023)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from kzoo.blocks import image_input
 from kzoo.registry import register
 
 SEED_000 = "000_5837b5ed42dd2f8c.txt: Part a, Appendix 1 (single-output CNN)"
-# How the seed's regression numbers are read (the seed never gives their formula).
+# How the source notebooks' regression numbers are read (the source notebooks never gives their formula).
 METRIC_DEFINITION = "metric_definition"
-SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error' without a formula; its text judges "
+SEED_TABLE_METRIC = ("the source notebooks' table calls these numbers 'mean relative error' without a formula; its text judges "
                      "the MAE of targets normalised to [0, 1], which kzoo computes as mae_scaled = mean|pred - true| "
                      "/ (high - low); the literal mean(|pred - true| / true) diverges for A_dm near 0")
 
@@ -33,7 +33,7 @@ SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error'
         "dense": {"type": "choice", "values": [[512, 128], [256, 64], [128, 32]]},
         "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1},
     },
-    description="The seed's single-output CNN: three blocks of two 3x3 ReLU convolutions "
+    description="The source notebooks' single-output CNN: three blocks of two 3x3 ReLU convolutions "
                 "(32-64, 128-128, 64-32 filters) each followed by 2x2 max-pooling (64 -> 8 px), "
                 "flatten, dense 512-128, linear output. 1,447,393 parameters at 64 x 64 x 1.",
     aliases=("cnn_dm",),
@@ -41,11 +41,11 @@ SEED_TABLE_METRIC = ("the seed's table calls these numbers 'mean relative error'
 def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32), convs_per_block=2,
            kernel_size=3, dense=(512, 128), dropout=0.0, activation="relu", output_activation=None,
            normalization=None, name="gc_cnn"):
-    """Single-output (or ``outputs``-output) regression CNN of seed 000.
+    """Single-output (or ``outputs``-output) regression CNN of source notebooks 000.
 
     Examples:
         >>> import kzoo
-        >>> model = kzoo.build("gc_cnn")                       # the seed's network
+        >>> model = kzoo.build("gc_cnn")                       # the source notebooks' network
         >>> small = kzoo.build("gc_cnn", filters=(8, 8, 16, 16), dense=(32,), input_shape=(32, 32, 1))
     """
     if len(filters) % convs_per_block:
@@ -81,14 +81,14 @@ def gc_cnn(input_shape=(64, 64, 1), outputs=1, filters=(32, 64, 128, 128, 64, 32
         "batch_size": {"type": "choice", "values": [32, 64, 128]},
         "dense": {"type": "choice", "values": [[128, 16], [256, 32], [64, 16]]},
     },
-    description="The seed's deeper, narrower multi-output CNN: 3x3 convolutions 16-32 | 64-128-128 | 32 and "
+    description="The source notebooks' deeper, narrower multi-output CNN: 3x3 convolutions 16-32 | 64-128-128 | 32 and "
                 "5x5 convolutions 32-32, a 2x2 max-pool after each group (64 -> 4 px), dense 128-16-N; "
-                "400,658 parameters with 2 outputs, as the seed's table shows.",
+                "400,658 parameters with 2 outputs, as the source notebooks' table shows.",
 )
 def gc_cnn_multi(input_shape=(64, 64, 1), outputs=2, blocks=((16, 32), (64, 128, 128), (32,), (32, 32)),
                  kernel_sizes=(3, 3, 3, 5), dense=(128, 16), activation="relu", output_activation=None,
                  normalization=None, name="gc_cnn_multi"):
-    """Multi-output regression CNN of seed 000 (targets min-max scaled to [0, 1] by the experiments)."""
+    """Multi-output regression CNN of source notebooks 000 (targets min-max scaled to [0, 1] by the experiments)."""
     if len(blocks) != len(kernel_sizes):
         raise ValueError(f"gc_cnn_multi: blocks ({len(blocks)}) and kernel_sizes ({len(kernel_sizes)}) differ in length")
     inputs, x = image_input(input_shape, normalization)
@@ -120,7 +120,7 @@ def gc_cnn_multi(input_shape=(64, 64, 1), outputs=2, blocks=((16, 32), (64, 128,
         "dropout": {"type": "float", "min": 0.0, "max": 0.4, "step": 0.1},
         "base_filters": {"type": "choice", "values": [4, 8, 16]},
     },
-    description="The seed's U-net: four encoder blocks (conv-dropout-conv-BN-LeakyReLU, 2x2 max-pool; "
+    description="The source notebooks' U-net: four encoder blocks (conv-dropout-conv-BN-LeakyReLU, 2x2 max-pool; "
                 "8-16-32-64 filters), a bridge of 128, four decoder blocks (3x3 Conv2DTranspose stride 2, "
                 "skip concatenation, BN, LeakyReLU) and a 1x1 sigmoid convolution. Inputs per-image max "
                 "normalised.",
@@ -128,7 +128,7 @@ def gc_cnn_multi(input_shape=(64, 64, 1), outputs=2, blocks=((16, 32), (64, 128,
 )
 def gc_unet(input_shape=(64, 64, 1), base_filters=8, depth=4, dropout=0.1, negative_slope=0.01,
             normalization="per_image_max", name="gc_unet"):
-    """Point-source segmentation U-net of seed 000; ``base_filters * 2**i`` filters at depth ``i``.
+    """Point-source segmentation U-net of source notebooks 000; ``base_filters * 2**i`` filters at depth ``i``.
 
     Examples:
         >>> import kzoo
@@ -182,13 +182,13 @@ def gc_unet(input_shape=(64, 64, 1), base_filters=8, depth=4, dropout=0.1, negat
         "batch_size": {"type": "choice", "values": [32, 64, 128]},
         "latent": {"type": "int", "min": 2, "max": 10},
     },
-    description="The seed's denoising autoencoder: six 3x3 convolutions (8-16-16-32 with stride 2, then "
+    description="The source notebooks' denoising autoencoder: six 3x3 convolutions (8-16-16-32 with stride 2, then "
                 "64-64 with stride 1; BN and LeakyReLU) to 4x4x64, dense to a small latent, and the "
                 "mirror-image decoder of transposed convolutions; linear output.",
 )
 def gc_dae(input_shape=(64, 64, 1), latent=6, filters=(8, 16, 16, 32, 64, 64), strides=(2, 2, 2, 2, 1, 1),
            hidden=128, negative_slope=0.01, normalization=None, name="gc_dae"):
-    """Denoising autoencoder of seed 000 (inputs and targets per-image max normalised in the pipeline)."""
+    """Denoising autoencoder of source notebooks 000 (inputs and targets per-image max normalised in the pipeline)."""
     if len(filters) != len(strides):
         raise ValueError(f"gc_dae: filters ({len(filters)}) and strides ({len(strides)}) must have the same length")
     inputs, x = image_input(input_shape, normalization)

@@ -4,7 +4,7 @@ from kzoo.families import Family
 
 FAMILY = Family(
     name="photoz",
-    title=("Photometric redshifts of seed 001, group C: the seed's MLP on LSST magnitudes and colours beside a "
+    title=("Photometric redshifts of source notebooks 001, group C: the source notebooks' MLP on LSST magnitudes and colours beside a "
            "random forest and gradient-boosted trees"),
     seed="001_08a5d74de1e70061.txt, group C",
     skies={"photometry": "sky"},

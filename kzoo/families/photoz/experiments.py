@@ -1,4 +1,4 @@
-"""Photometric redshifts of seed 001, group C: the seed's MLP on magnitudes, on colours and on both (its
+"""Photometric redshifts of source notebooks 001, group C: the source notebooks' MLP on magnitudes, on colours and on both (its
 feature-engineering lesson), beside a random forest, gradient-boosted trees and a chi-square template fit (the
 seed's central comparison) on the same split."""
 
@@ -21,7 +21,7 @@ for _name, _inputs, _ref, _what in (
         targets=("z",),
         scale_targets=True,
         normalization="none",  # the model standardises each feature itself (batch normalisation first)
-        loss="mae",  # the seed's L1 loss
+        loss="mae",  # the source notebooks' L1 loss
         metrics=("mse",),
         batch_size=256,
         learning_rate=1e-3,
@@ -33,7 +33,7 @@ for _name, _inputs, _ref, _what in (
         goals=GOALS if _inputs == "mags_colours" else {},
         reference={},
         seed=SEED_001C,
-        description=f"Photometric redshift of LSST-like galaxies (i < 25.3, z < 3) from {_what}: the seed's MLP "
+        description=f"Photometric redshift of LSST-like galaxies (i < 25.3, z < 3) from {_what}: the source notebooks' MLP "
                     "(256-256-256, L1 loss). NMAD and outlier fraction of dz = (z_pred - z) / (1 + z), R^2 beside "
-                    "the seed's table (its random forest: R^2 0.71 on 3D-HST).",
+                    "the source notebooks' table (its random forest: R^2 0.71 on 3D-HST).",
     ))

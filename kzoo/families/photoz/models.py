@@ -1,4 +1,4 @@
-"""Photometric redshifts (seed 001, group C): the seed's MLP regressor on magnitudes, colours, or both."""
+"""Photometric redshifts (seed 001, group C): the source notebooks' MLP regressor on magnitudes, colours, or both."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ SEED_001C = "001_08a5d74de1e70061.txt, Predicting Galaxy redshifts with ML (grou
     loss="mae",
     metrics=("mse",),
     seed=SEED_001C,
-    reference={"r2": 0.7124, "source": "the seed's MLP regressor: hidden layers (256, 256, 256), L1 loss, on the HST "
+    reference={"r2": 0.7124, "source": "the source notebooks' MLP regressor: hidden layers (256, 256, 256), L1 loss, on the HST "
                                        "photometry of 3D-HST; its best model, a random forest, reached R^2 0.7124 "
                                        "(MAE 0.2238) in its PyCaret table"},
     search_space={
@@ -27,7 +27,7 @@ SEED_001C = "001_08a5d74de1e70061.txt, Predicting Galaxy redshifts with ML (grou
         "hidden": {"type": "choice", "values": [[256, 256, 256], [512, 512], [128, 128, 128, 128]]},
         "dropout": {"type": "float", "min": 0.0, "max": 0.3, "step": 0.1},
     },
-    description="The seed's MLP: the catalogue's numbers (magnitudes, colours or both) standardised per feature by a "
+    description="The source notebooks' MLP: the catalogue's numbers (magnitudes, colours or both) standardised per feature by a "
                 "batch normalisation, three dense ReLU layers of 256 and a linear output; trained with the L1 loss.",
 )
 def photoz_mlp(input_shape=(21, 1), outputs=1, hidden=(256, 256, 256), dropout=0.0, normalization=None,

@@ -4,7 +4,7 @@ from kzoo.families import Family
 
 FAMILY = Family(
     name="reionization",
-    title=("21-cm maps of reionization of seed 004 (21cmFAST): redshift and escape fraction, the seed's "
+    title=("21-cm maps of reionization of source notebooks 004 (21cmFAST): redshift and escape fraction, the source notebooks' "
            "autoencoder, PCA + SVM"),
     seed="004_8f2d4ba38ebb956d.txt",
     skies={"reionization": "sky"},

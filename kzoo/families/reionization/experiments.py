@@ -1,5 +1,5 @@
-"""The 21-cm experiments of seed 004: the redshift and the escape fraction of 21cmFAST brightness maps, by a
-one-hidden-layer network on 50 x 50 crops (the seed's first attempt), by the seed's CNN on the maps and on the
+"""The 21-cm experiments of source notebooks 004: the redshift and the escape fraction of 21cmFAST brightness maps, by a
+one-hidden-layer network on 50 x 50 crops (the source notebooks' first attempt), by the source notebooks' CNN on the maps and on the
 code of its 4,385-parameter autoencoder, beside PCA + SVM and a power-spectrum classifier."""
 
 from __future__ import annotations
@@ -16,47 +16,47 @@ add(Experiment(
     model="reion_autoencoder",
     inputs="map",
     targets="map",
-    normalization="none",  # the maps are delta T_b / 70 mK, as the seed fed them
+    normalization="none",  # the maps are delta T_b / 70 mK, as the source notebooks fed them
     loss="mse",
     metrics=("mae",),
     batch_size=32,
     learning_rate=1e-3,
-    epochs=40,  # the seed trained ~50 epochs in bites of 5
+    epochs=40,  # the source notebooks trained ~50 epochs in bites of 5
     patience=5,
     evaluation="reconstruction",
     reference={},
     seed=SEED_004,
-    description="The seed's convolutional autoencoder (4,385 parameters) compresses each 64 x 64 map 8-fold to "
+    description="The source notebooks' convolutional autoencoder (4,385 parameters) compresses each 64 x 64 map 8-fold to "
                 "8 x 8 x 8 and reconstructs it; its reconstruction error on the test split (other initial "
-                "conditions), beside PCA keeping as many numbers. The seed reported an error of ~0.1 "
+                "conditions), beside PCA keeping as many numbers. The source notebooks reported an error of ~0.1 "
                 "(\"euclidean distance\", undefined) and used the encoder for its classifiers.",
 ))
 
 for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         ("reion-z-fesc007-mlp", "reion_mlp", {}, "reionization_fesc007", "z_class", 0.48, None, "pca_svm",
-         "the seed's first network (50 x 50 crops, one hidden layer of 350) at escape fraction 0.07; seed: 0.48"),
+         "the source notebooks' first network (50 x 50 crops, one hidden layer of 350) at escape fraction 0.07; source notebooks: 0.48"),
         ("reion-z-fesc007-encoded", "reion_classifier", {"encoder": AE}, "reionization_fesc007", "z_class", None,
-         None, "pca_svm", "the seed's CNN on the frozen encoder's code at escape fraction 0.07"),
+         None, "pca_svm", "the source notebooks' CNN on the frozen encoder's code at escape fraction 0.07"),
         ("reion-z-encoded", "reion_classifier", {"encoder": AE}, "reionization", "z_class", 0.83, 0.95, "pca_svm",
-         "the seed's CNN on the frozen encoder's code, every escape fraction; seed: ~0.83"),
+         "the source notebooks' CNN on the frozen encoder's code, every escape fraction; source notebooks: ~0.83"),
         ("reion-z", "reion_classifier", {}, "reionization", "z_class", None, 0.95, "pca_svm",
          "the same CNN on the maps themselves, every escape fraction"),
         ("reion-z-wide", "reion_classifier", {"filters": (32, 32, 32)}, "reionization", "z_class", None, 0.95,
-         "pca_svm", "a wider CNN than the seed's (three 3x3 convolutions of 32, each pooled) on the maps, every escape "
+         "pca_svm", "a wider CNN than the source notebooks' (three 3x3 convolutions of 32, each pooled) on the maps, every escape "
                     "fraction, at a third of the learning rate: how close to the blank-map ceiling does more capacity "
                     "get? (beyond the seed)"),
         ("reion-fesc-z7p5-encoded", "reion_classifier", {"encoder": AE}, "reionization_z7p5", "fesc_class", 0.2,
-         None, "power_spectrum_logreg", "the seed's CNN on the frozen encoder's code at redshift 7.5; seed: ~0.2, "
+         None, "power_spectrum_logreg", "the source notebooks' CNN on the frozen encoder's code at redshift 7.5; source notebooks: ~0.2, "
                                         "near chance"),
         ("reion-fesc-z7p5", "reion_classifier", {}, "reionization_z7p5", "fesc_class", None, None,
          "power_spectrum_logreg", "the same CNN on the maps themselves at redshift 7.5"),
         ("reion-fesc-z7p5-mlp", "reion_mlp", {"crop": 64}, "reionization_z7p5", "fesc_class", None, None,
-         "power_spectrum_logreg", "the seed's first try at the escape fraction: a plain classifier on the whole "
+         "power_spectrum_logreg", "the source notebooks' first try at the escape fraction: a plain classifier on the whole "
                                   "maps (flattened, one hidden layer of 350) at redshift 7.5, with Adam at Keras's "
                                   "default rate (the seed: \"within a couple percentiles of random guessing\", "
                                   "\"went nowhere\")"),
         ("reion-fesc-z7p5-mlp-sgd", "reion_mlp", {"crop": 64}, "reionization_z7p5", "fesc_class", None, None,
-         "power_spectrum_logreg", "the same classifier with SGD at Keras's default rate (the seed's other optimizer: "
+         "power_spectrum_logreg", "the same classifier with SGD at Keras's default rate (the source notebooks' other optimizer: "
                                   "\"classic case of over-fitting\")")):
     _what_class = "redshift (17 classes, 5.0-13.0)" if _target == "z_class" else "escape fraction (12 classes)"
     add(Experiment(
@@ -71,8 +71,8 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         metrics=("accuracy",),
         batch_size=32,
         learning_rate=3e-4 if _name.endswith("-wide") else 1e-2 if _name.endswith("-sgd") else 1e-3,
-        optimizer="sgd" if _name.endswith("-sgd") else "adam",  # the seed compared them on the escape fraction
-        epochs=60 if _model == "reion_mlp" or _name.endswith("-wide") else 40,  # the seed's MLP trained 250
+        optimizer="sgd" if _name.endswith("-sgd") else "adam",  # the source notebooks compared them on the escape fraction
+        epochs=60 if _model == "reion_mlp" or _name.endswith("-wide") else 40,  # the source notebooks' MLP trained 250
         patience=8 if _model == "reion_mlp" else 10 if _name.endswith("-wide") else 6,
         evaluation="classification",
         # each class's mean map value and power spectrum on the test split (power_spectra.png)
@@ -84,8 +84,8 @@ for _name, _model, _args, _recipe, _target, _ref, _goal, _method, _what in (
         seed=SEED_004,
         description=f"The {_what_class} of 21cmFAST brightness maps (64 x 64, 1.5 Mpc cells; the test split is "
                     f"other initial conditions than training): {_what}. Accuracy and confusion matrix on the test "
-                    "split (the seed quoted validation accuracy), beside "
-                    + ("PCA (50 components) + linear SVM, the seed's first classical try."
+                    "split (the source notebooks quoted validation accuracy), beside "
+                    + ("PCA (50 components) + linear SVM, the source notebooks' first classical try."
                        if _method == "pca_svm" else
                        "a logistic regression on the map's mean and power spectrum: is the information there?"),
     ))

@@ -1,9 +1,9 @@
-"""Networks of seed 004: 21-cm brightness maps of the epoch of reionization.
+"""Networks of source notebooks 004: 21-cm brightness maps of the epoch of reionization.
 
-``reion_autoencoder`` is the seed's 4,385-parameter convolutional autoencoder (200 x 200 -> 25 x 25 x 8 and
+``reion_autoencoder`` is the source notebooks' 4,385-parameter convolutional autoencoder (200 x 200 -> 25 x 25 x 8 and
 back); ``reion_classifier`` is its classifier (Conv16-pool-Conv8-pool-Dense), on the maps themselves or on the
-frozen encoder of a trained autoencoder (``encoder=RUN``: the seed's "CNN on the encoded images");
-``reion_mlp`` is the seed's first attempt, one hidden layer of 350 on 50 x 50 crops.
+frozen encoder of a trained autoencoder (``encoder=RUN``: the source notebooks' "CNN on the encoded images");
+``reion_mlp`` is the source notebooks' first attempt, one hidden layer of 350 on 50 x 50 crops.
 """
 
 from __future__ import annotations
@@ -25,15 +25,15 @@ CODE = "code"  # the autoencoder's bottleneck layer
     parameters=4385,  # at the defaults (kzoo list; checked by tests/test_models.py)
     task="reconstruction",
     input_shape=(200, 200, 1),
-    outputs="the reconstructed map, sigmoid (maps scaled to about [0, 1], the seed's delta T_b / 70 mK)",
+    outputs="the reconstructed map, sigmoid (maps scaled to about [0, 1], the source notebooks' delta T_b / 70 mK)",
     loss="mse",
     metrics=("mae",),
     seed=SEED_004,
-    reference={"parameters": 4385, "source": "the seed's printed summary: Conv16-pool-Conv8-pool-Conv8-pool to "
+    reference={"parameters": 4385, "source": "the source notebooks' printed summary: Conv16-pool-Conv8-pool-Conv8-pool to "
                                              "25 x 25 x 8, Conv8-up-Conv8-up-Conv16-up-Conv1; 6,528 slices of "
                                              "200 x 200; reconstruction error ~0.1 (Euclidean)"},
     search_space=SEARCH,
-    description="The seed's autoencoder: three 3x3 ReLU convolutions (16-8-8, 'same') each followed by 2x2 "
+    description="The source notebooks' autoencoder: three 3x3 ReLU convolutions (16-8-8, 'same') each followed by 2x2 "
                 "max-pooling down to the code (H/8 x W/8 x 8; 25 x 25 x 8 at 200 x 200), then 3x3 convolutions "
                 "8-8-16 each followed by 2x upsampling and a 3x3 sigmoid convolution to one channel. 4,385 "
                 "parameters at any image size. The layer named 'code' is the encoding.",
@@ -87,10 +87,10 @@ def trained_encoder(encoder, input_shape, normalization=None):
     metrics=("accuracy",),
     seed=SEED_004,
     reference={"accuracy_redshift_encoded": 0.83, "accuracy_escape_fraction": 0.2,
-               "source": "the seed's CNN on the encoded 25 x 25 x 8 maps: redshift (17 classes) ~0.83 validation "
+               "source": "the source notebooks' CNN on the encoded 25 x 25 x 8 maps: redshift (17 classes) ~0.83 validation "
                          "accuracy, escape fraction (12 classes) near chance"},
     search_space={**SEARCH, "filters": {"type": "choice", "values": [[16, 8], [32, 16], [32, 32]]}},
-    description="The seed's classifier: 3x3 ReLU convolutions 16 and 8 ('same'), each followed by 2x2 "
+    description="The source notebooks' classifier: 3x3 ReLU convolutions 16 and 8 ('same'), each followed by 2x2 "
                 "max-pooling, flatten and a softmax over the classes; on the maps, or on the code of a trained "
                 "reion_autoencoder (encoder=RUN_DIR, frozen, its own normalisation inside).",
 )
@@ -127,11 +127,11 @@ def reion_classifier(input_shape=(200, 200, 1), outputs=17, filters=(16, 8), enc
     loss="sparse_categorical_crossentropy",
     metrics=("accuracy",),
     seed=SEED_004,
-    reference={"accuracy_redshift": 0.48, "source": "the seed's first network: 50 x 50 images flattened (2,500), "
+    reference={"accuracy_redshift": 0.48, "source": "the source notebooks' first network: 50 x 50 images flattened (2,500), "
                                                     "one hidden layer of 350, 17 redshift classes at escape "
                                                     "fraction 0.07; 0.48 validation accuracy after 250 epochs"},
     search_space={**SEARCH, "hidden": {"type": "choice", "values": [128, 350, 1024]}},
-    description="The seed's first attempt: the central crop x crop pixels (50 x 50) flattened, one dense ReLU "
+    description="The source notebooks' first attempt: the central crop x crop pixels (50 x 50) flattened, one dense ReLU "
                 "layer of 350 and a softmax over the classes.",
 )
 def reion_mlp(input_shape=(200, 200, 1), outputs=17, crop=50, hidden=350, normalization=None, name="reion_mlp"):

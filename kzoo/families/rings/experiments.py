@@ -1,4 +1,4 @@
-"""The Cherenkov-ring experiments of seed 001, group F: count the rings in an image (and how the accuracy
+"""The Cherenkov-ring experiments of source notebooks 001, group F: count the rings in an image (and how the accuracy
 falls as more rings may overlap, beside a PCA + SVM), and measure one ring with a CNN and with dense layers."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ for _k, _recipe in ((2, "rings_count_k2"), (3, "rings_count_k3"), (4, "rings_cou
         metrics=("accuracy",),
         batch_size=64,
         learning_rate=1e-3,
-        epochs=20,  # the seed trained 5; early stopping decides here
+        epochs=20,  # the source notebooks trained 5; early stopping decides here
         patience=4,
         evaluation="classification",
         evaluation_args={"class_offset": 1, "class_label": "rings"},
@@ -28,14 +28,14 @@ for _k, _recipe in ((2, "rings_count_k2"), (3, "rings_count_k3"), (4, "rings_cou
         reference={},
         seed=SEED_F,
         description=f"How many Cherenkov rings (1 to {_k}, combined by the pixel-wise maximum) a 28 x 28 image holds: "
-                    "accuracy and confusion matrix on the test split, beside the seed's PCA (50 components) + "
-                    "linear SVM on the same split. The seed asked how the accuracy changes with the maximum number "
+                    "accuracy and confusion matrix on the test split, beside the source notebooks' PCA (50 components) + "
+                    "linear SVM on the same split. The source notebooks asked how the accuracy changes with the maximum number "
                     "of rings (rings-count-k2, -k3, rings-count (4), -k6) and reported no number.",
     ))
 
 for _name, _model, _recipe, _what in (
         ("rings-regress", "rings_regressor", "rings", "the author's CNN (Conv32-pool-Conv64-pool-Conv64, Dense 64-32-5)"),
-        ("rings-regress-mlp", "rings_mlp", "rings", "four dense layers (the seed's fully connected network)"),
+        ("rings-regress-mlp", "rings_mlp", "rings", "four dense layers (the source notebooks' fully connected network)"),
         ("rings-regress-noisy", "rings_regressor", "rings_noisy",
          "the author's CNN on rings with photon and dark noise (recipe rings_noisy, beyond the seed)")):
     add(Experiment(
@@ -50,7 +50,7 @@ for _name, _model, _recipe, _what in (
         metrics=("mae",),
         batch_size=64,
         learning_rate=1e-3,
-        epochs=40,  # the seed trained 8; early stopping decides here
+        epochs=40,  # the source notebooks trained 8; early stopping decides here
         patience=5,
         evaluation="regression",
         evaluation_args={"ring_overlays": 8},
@@ -58,7 +58,7 @@ for _name, _model, _recipe, _what in (
         seed=SEED_F,
         description=f"The five parameters of one Cherenkov ring (centre and radius as fractions of the 28-pixel "
                     f"image, dot thickness and radial deformation in pixels): {_what}. RMSE per parameter on the test "
-                    "split; true (red) and predicted (cyan) rings drawn over test images, as the seed showed. The "
+                    "split; true (red) and predicted (cyan) rings drawn over test images, as the source notebooks showed. The "
                     "seed reported examples, not an error.",
     ))
 
@@ -73,7 +73,7 @@ add(Experiment(
     metrics=(),
     batch_size=64,
     learning_rate=1e-3,
-    epochs=60,  # the seed trained ~150
+    epochs=60,  # the source notebooks trained ~150
     patience=8,
     evaluation="generation",
     evaluation_args={"regressor": "run:rings-regress"},  # judged by the trained ring regressor

@@ -1,8 +1,8 @@
-"""Networks of seed 001, group F: Cherenkov rings in 28 x 28 detector images.
+"""Networks of source notebooks 001, group F: Cherenkov rings in 28 x 28 detector images.
 
-``rings_classifier`` counts the rings (three convolutions and two dense layers, the seed's "NRings
+``rings_classifier`` counts the rings (three convolutions and two dense layers, the source notebooks' "NRings
 classifier"), ``rings_regressor`` measures one ring (the author's Conv32-pool-Conv64-pool-Conv64, Dense
-64-32-5) and ``rings_mlp`` does the same with four dense layers (the seed's "fully connected network").
+64-32-5) and ``rings_mlp`` does the same with four dense layers (the source notebooks' "fully connected network").
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ SEARCH = {
     loss="sparse_categorical_crossentropy",
     metrics=("accuracy",),
     seed=SEED_001_F,
-    reference={"source": "the seed's NRings classifier: 3 convolution layers + 2 fully connected layers, 7,000 "
+    reference={"source": "the source notebooks' NRings classifier: 3 convolution layers + 2 fully connected layers, 7,000 "
                          "training and 3,000 test images of 28 x 28, 5 epochs"},
     search_space={**SEARCH, "filters": {"type": "choice", "values": [[16, 32, 64], [32, 64, 64], [32, 64, 128]]}},
     description="Three 3x3 ReLU convolutions (32-64-64, 'same'), each but the last followed by 2x2 max-pooling, "
@@ -93,7 +93,7 @@ def rings_regressor(input_shape=(28, 28, 1), outputs=5, filters=(32, 64, 64), de
     loss="mse",
     metrics=("mae",),
     seed=SEED_001_F,
-    reference={"source": "the seed's fully connected ring regressor: 4 fully connected layers, 8 epochs"},
+    reference={"source": "the source notebooks' fully connected ring regressor: 4 fully connected layers, 8 epochs"},
     search_space={**SEARCH, "dense": {"type": "choice", "values": [[512, 256, 64], [256, 128, 32], [1024, 256, 64]]}},
     description="Flatten, three dense ReLU layers (512-256-64) and a linear output: the fourth dense layer.",
 )
@@ -219,7 +219,7 @@ class ConditionalVAE(keras.Model):
     loss="model",
     metrics=(),
     seed=SEED_001_F,
-    reference={"source": "the seed's conditional VAE: 4,000 training and 1,000 validation images, ~150 epochs; "
+    reference={"source": "the source notebooks' conditional VAE: 4,000 training and 1,000 validation images, ~150 epochs; "
                          "images generated for requested (centre, radius, thickness, deformation)"},
     search_space={**SEARCH, "latent_dim": {"type": "choice", "values": [2, 4, 8, 16]},
                   "beta": {"type": "float", "min": 0.25, "max": 4.0, "sampling": "log"}},

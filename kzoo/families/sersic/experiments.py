@@ -1,4 +1,4 @@
-"""The Sersic-galaxy experiments of seed 003 (003_1092a4b99fd26c02.txt): five galaxy parameters (flux,
+"""The Sersic-galaxy experiments of source notebooks 003 (003_1092a4b99fd26c02.txt): five galaxy parameters (flux,
 Sersic index n, half-light radius re, shear g1, g2) measured from noisy 64 x 64 GalSim images by the
 seed's separable-convolution Xception, each held against the Cramer-Rao bound
 (``kzoo.families.sersic.reference.sersic_fisher``) and an L-BFGS-B fit of the GalSim model."""
@@ -12,7 +12,7 @@ from kzoo.experiments import EXPERIMENTS, Experiment, add
 PARAMETERS = ("flux", "n", "re", "g1", "g2")
 SNR_BINS = (10.0, 20.0, 30.0, 45.0, 60.0, 80.0, 100.0)
 
-# The seed's validation RMSE per parameter (flux, n, re, g1, g2), from its table; v3 it does not report.
+# The source notebooks' validation RMSE per parameter (flux, n, re, g1, g2), from its table; v3 it does not report.
 SEED_RMSE = {
     "sersic-v1-noiseless": (383.0, 0.029, 0.0022, 0.0041, 0.0036),
     "sersic-v1": (5913.0, 0.78, 0.046, 0.074, 0.074),
@@ -34,14 +34,14 @@ for _name, _recipe, _inputs, _what in (
         inputs=_inputs,
         targets=PARAMETERS,
         scale_targets=True,
-        target_scale=(-1.0, 1.0),  # the seed's min-max scaling of the labels
+        target_scale=(-1.0, 1.0),  # the source notebooks' min-max scaling of the labels
         normalization="global",
         loss="mse",
         metrics=("mae",),
         batch_size=32,
         learning_rate=1e-3,
         epochs=60,
-        patience=20,  # the seed's early stopping
+        patience=20,  # the source notebooks' early stopping
         evaluation="regression",
         evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
         # the L-BFGS-B baseline fits the noisy images: beside a network that sees the noiseless ones it would
@@ -50,7 +50,7 @@ for _name, _recipe, _inputs, _what in (
         reference={"rmse": dict(zip(PARAMETERS, _ref))} if _ref else {},
         seed="003_1092a4b99fd26c02.txt (the Xception on datasets v1, v2, v3)",
         description=f"Flux, Sersic index, half-light radius and shear (g1, g2) of GalSim Sersic galaxies from {_what}, "
-                    "by the seed's separable-convolution Xception (labels min-max scaled to [-1, 1], MSE); reported in "
+                    "by the source notebooks' separable-convolution Xception (labels min-max scaled to [-1, 1], MSE); reported in "
                     "physical units (flux in counts, re in arcsec).",
     ))
 
@@ -69,7 +69,7 @@ add(dataclasses.replace(
 ))
 
 
-for _v in ("v1", "v2", "v3"):  # the seed ran it on v1; on v2 (sigma 200-400) and v3 (and PSF 0.5-1.0") it is kzoo's
+for _v in ("v1", "v2", "v3"):  # the source notebooks ran it on v1; on v2 (sigma 200-400) and v3 (and PSF 0.5-1.0") it is kzoo's
     add(Experiment(
         name=f"sersic-{_v}-ae",
         recipe=f"sersic_{_v}",
@@ -77,7 +77,7 @@ for _v in ("v1", "v2", "v3"):  # the seed ran it on v1; on v2 (sigma 200-400) an
         inputs={"image": "image", "psf": "psf", "conditions": ("sigma", "psf_fwhm")},
         targets={"params": PARAMETERS, "noiseless": "noiseless"},
         scale_targets=True,  # the latent is the parameters min-max scaled to [0, 1] (a sigmoid)
-        target_transform={"noiseless": "global_minmax"},  # the seed's image target: one min and max over the data
+        target_transform={"noiseless": "global_minmax"},  # the source notebooks' image target: one min and max over the data
         normalization="none",  # the model batch-normalises the channels it computes
         loss={"params": "binary_crossentropy", "noiseless": "binary_crossentropy"},
         loss_weights={"params": 5.0, "noiseless": 1.0},
@@ -90,15 +90,15 @@ for _v in ("v1", "v2", "v3"):  # the seed ran it on v1; on v2 (sigma 200-400) an
         evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
         reference={},
         seed="003_1092a4b99fd26c02.txt (the parameter-latent autoencoder)",
-        description=f"The seed's autoencoder on dataset {_v}: noisy image, PSF image and [sigma, PSF FWHM] in; a "
+        description=f"The source notebooks' autoencoder on dataset {_v}: noisy image, PSF image and [sigma, PSF FWHM] in; a "
                     "5-unit sigmoid latent that is the galaxy's parameters (min-max scaled to [0, 1]) and the reconstructed "
                     "noiseless image (scaled by the training split's pixel min and max) out; binary cross-entropy on "
-                    "both, weighted 5 : 1. The seed reports no accuracy for it. Its learning rate: constant (the seed "
+                    "both, weighted 5 : 1. The source notebooks report no accuracy for it. Its learning rate: constant (the seed "
                     "decayed it after 5 epochs).",
     ))
 
 
-# The seed's denoising pipeline (after Madireddy et al. 2019): a denoiser trained noisy -> noiseless, then the
+# The source notebooks' denoising pipeline (after Madireddy et al. 2019): a denoiser trained noisy -> noiseless, then the
 # Xception on its output. "run:<experiment>" in model_args names the run that kzoo reproduce passes as the denoiser.
 add(Experiment(
     name="sersic-v1-denoise",
@@ -106,7 +106,7 @@ add(Experiment(
     model="gc_unet",
     inputs="image",
     targets="noiseless",
-    target_transform="global_minmax",  # the noiseless image scaled to [0, 1] as the seed's autoencoder target
+    target_transform="global_minmax",  # the noiseless image scaled to [0, 1] as the source notebooks' autoencoder target
     normalization="global",
     loss="mse",
     metrics=("mae",),
@@ -117,10 +117,10 @@ add(Experiment(
     evaluation="denoising",
     reference={},
     seed="003_1092a4b99fd26c02.txt (the denoising pipeline, stage 1); the U-net is the zoo's (seed 000's)",
-    description="Stage 1 of the seed's denoising pipeline: the zoo U-net (gc_unet, sigmoid output) maps the raw "
+    description="Stage 1 of the source notebooks' denoising pipeline: the zoo U-net (gc_unet, sigmoid output) maps the raw "
                 "noisy image of dataset v1 to its noiseless image scaled to [0, 1] by the training split's pixel "
                 "min and max, MSE; judged beside a 3x3 median and a 1-pixel Gaussian filter of the noisy image on "
-                "the same scale. The seed reports no number for it.",
+                "the same scale. The source notebooks report no number for it.",
 ))
 
 add(dataclasses.replace(
@@ -131,9 +131,9 @@ add(dataclasses.replace(
     normalization="none",  # the denoiser holds the input normalisation
     reference={},
     seed="003_1092a4b99fd26c02.txt (the denoising pipeline, stage 2: the Xception on the denoised image)",
-    description="Stage 2 of the seed's denoising pipeline on dataset v1: the frozen denoiser of the run of "
-                "sersic-v1-denoise, then the seed's Xception trained on its output to give flux, n, re, g1, g2 "
-                "(labels min-max scaled to [-1, 1], MSE), compared with the one-stage sersic-v1. The seed reports "
+    description="Stage 2 of the source notebooks' denoising pipeline on dataset v1: the frozen denoiser of the run of "
+                "sersic-v1-denoise, then the source notebooks' Xception trained on its output to give flux, n, re, g1, g2 "
+                "(labels min-max scaled to [-1, 1], MSE), compared with the one-stage sersic-v1. The source notebooks report "
                 "no number for it.",
 ))
 
@@ -145,6 +145,6 @@ add(dataclasses.replace(
     reference={},
     seed="003_1092a4b99fd26c02.txt (dataset v3; its advice that PSF and noise level be inputs where they vary)",
     description="sersic-v3 with the image's observing conditions [sigma, PSF FWHM] as a second input, joined to the "
-                "Xception's pooled features (xception_sersic(conditions=2)): what the seed advised and did not run "
+                "Xception's pooled features (xception_sersic(conditions=2)): what the source notebooks advised and did not run "
                 "for its Xception. Compared with sersic-v3, which sees the image alone.",
 ))

@@ -1,4 +1,4 @@
-"""Networks of seed 003 ("Measuring the Shape and Brightness of Galaxies with Neural Networks", CS109B 2020).
+"""Networks of source notebooks 003 ("Measuring the Shape and Brightness of Galaxies with Neural Networks", CS109B 2020).
 
 Both estimate the five Sersic-galaxy parameters [flux, n, re, g1, g2] from a 64 x 64 noisy image. The
 seed's text describes them in words; the layer arrangements below follow the course project's public
@@ -17,7 +17,7 @@ from kzoo.registry import register
 SEED_003 = "003_1092a4b99fd26c02.txt: Modeling: Architectures"
 
 PARAMETERS = ("flux", "n", "re", "g1", "g2")
-# The seed's autoencoder loss weights, encoder (parameters) 5 : decoder (reconstruction) 1.
+# The source notebooks' autoencoder loss weights, encoder (parameters) 5 : decoder (reconstruction) 1.
 AUTOENCODER_LOSS_WEIGHTS = {"params": 5.0, "noiseless": 1.0}
 
 
@@ -46,32 +46,32 @@ AUTOENCODER_LOSS_WEIGHTS = {"params": 5.0, "noiseless": 1.0}
         "sep_filters": {"type": "choice", "values": [16, 32, 64, 128]},
         "residual_blocks": {"type": "int", "min": 2, "max": 8},
     },
-    description="The seed's small Xception: a 5x5 stride-2 SELU convolution (16 filters), 8 residual blocks "
+    description="The source notebooks' small Xception: a 5x5 stride-2 SELU convolution (16 filters), 8 residual blocks "
                 "of two 3x3 SELU separable convolutions (64 filters; a 1x1 projection shortcut in the first, "
                 "identity after), an exit block of two separable convolutions (128) and a 3x3 stride-2 "
                 "max-pool beside a 1x1 stride-2 convolution shortcut, global average pooling, a linear "
-                "Dense head. 18 separable convolutions; 109,301 weights, the seed's 109,304 less its "
+                "Dense head. 18 separable convolutions; 109,301 weights, the source notebooks' 109,304 less its "
                 "Normalization layer's 3 (mean, variance, count), which kzoo keeps as constants.",
     aliases=("xception",),
 )
 def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_size=5, sep_filters=64,
                     residual_blocks=8, activation="selu", dropout=0.0, conditions=0, normalization=None,
                     name="xception_sersic"):
-    """Parameter-regression Xception of seed 003 (the grid search's best "tiny" model, c16-s64).
+    """Parameter-regression Xception of source notebooks 003 (the grid search's best "tiny" model, c16-s64).
 
-    Built as KerasTuner's Xception blocks that the seed used: every convolution has a bias, the shortcut
+    Built as KerasTuner's Xception blocks that the source notebooks used: every convolution has a bias, the shortcut
     convolutions are linear, the residual sums have no activation. The separable convolutions keep
-    Keras's glorot_uniform initialisers: the seed passed ``kernel_initializer="lecun_normal"`` to them,
+    Keras's glorot_uniform initialisers: the source notebooks passed ``kernel_initializer="lecun_normal"`` to them,
     which tf.keras 2.1 accepted and ignored (only the stem convolution got lecun_normal).
 
     Examples:
         >>> import kzoo
-        >>> model = kzoo.build("xception_sersic")                   # the seed's network (alias "xception")
+        >>> model = kzoo.build("xception_sersic")                   # the source notebooks' network (alias "xception")
         >>> nll = kzoo.build("xception_sersic", outputs=10)         # 5 means then 5 log sigmas
         >>> psf_aware = kzoo.build("xception_sersic", conditions=2)  # inputs {"image", "conditions"}
 
     ``conditions=k`` adds a second input "conditions" (B, k) of raw per-image observing conditions (e.g.
-    [sigma, psf_fwhm]), batch-normalised and joined to the pooled features before the head: the seed's
+    [sigma, psf_fwhm]), batch-normalised and joined to the pooled features before the head: the source notebooks'
     advice that the PSF and the noise level "should be used as inputs to the model" where they vary.
     """
     inputs, x = image_input(input_shape, normalization)
@@ -122,7 +122,7 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
         "early_stopping_patience": 10, "train_images": 180000, "val_images": 20000,
         "label_scaling": "min-max to [0, 1] per parameter, fitted on the training split",
         "target_scaling": "(noiseless - min) / (max - min), min and max over all training-split pixels "
-                          "(the seed's norm_image; that it scaled the targets is read from its shapes)",
+                          "(the source notebooks' norm_image; that it scaled the targets is read from its shapes)",
         "metrics": "none reported for the autoencoder",
     },
     search_space={
@@ -134,8 +134,8 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
     description="Inputs 'image' and 'psf' (B, H, W, 1) raw, 'conditions' (B, 2) = [sigma, psf_fwhm]; outputs "
                 "'params' = [flux, n, re, g1, g2] min-max scaled to [0, 1] on the training split and "
                 "'noiseless' = (noiseless - min) / (max - min) with min and max over all pixels of the training "
-                "split's noiseless images (the seed's scalings; see reference). "
-                "The seed's autoencoder whose 5-unit sigmoid latent is the parameters: seven channels "
+                "split's noiseless images (the source notebooks' scalings; see reference). "
+                "The source notebooks' autoencoder whose 5-unit sigmoid latent is the parameters: seven channels "
                 "(the image, four noise-weighted versions, the PSF and its square) and the statistics "
                 "[sigma, psf_fwhm, std, mean], each batch-normalised; six 3x3 stride-2 convolutions "
                 "(32-64-128-256-512-2048, LeakyReLU 0.3) to 1 x 1, the statistics concatenated, dense "
@@ -146,16 +146,16 @@ def xception_sersic(input_shape=(64, 64, 1), outputs=5, conv_filters=16, kernel_
 def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128, 256, 512, 2048),
                        dense=(2048, 1024), dropout=0.5, negative_slope=0.3, square_factor=1.41,
                        normalization=None, name="sersic_autoencoder"):
-    """The parameter autoencoder of seed 003: noisy image, PSF and conditions in; parameters and image out.
+    """The parameter autoencoder of source notebooks 003: noisy image, PSF and conditions in; parameters and image out.
 
-    Compile with the seed's losses and weights, e.g.
+    Compile with the source notebooks' losses and weights, e.g.
     ``model.compile("adam", loss={"params": "binary_crossentropy", "noiseless": "binary_crossentropy"},
-    loss_weights=AUTOENCODER_LOSS_WEIGHTS)``. Targets, scaled as the seed scaled them (both fit on the
+    loss_weights=AUTOENCODER_LOSS_WEIGHTS)``. Targets, scaled as the source notebooks scaled them (both fit on the
     training split): ``"params"`` each label min-max scaled to [0, 1]; ``"noiseless"`` the noiseless image
     as ``(img - lo) / (hi - lo)`` with ``lo``, ``hi`` the minimum and maximum over all pixels of all
     training noiseless images (one pair for the dataset, not per image); invert both to read the outputs
     in physical units. Inputs are raw: the noise-weighted channels are computed inside
-    (:class:`kzoo.families.sersic.layers.NoiseWeightedChannels`) and normalised by BatchNormalization, as the seed did,
+    (:class:`kzoo.families.sersic.layers.NoiseWeightedChannels`) and normalised by BatchNormalization, as the source notebooks did,
     so there is no ``normalization`` to choose.
 
     Examples:
@@ -166,7 +166,7 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
     """
     if normalization not in (None, "none") and normalization != {"mode": "none"}:
         raise ValueError(f"sersic_autoencoder: normalization must be 'none' (the model computes its noise-weighted "
-                         f"channels from raw counts and batch-normalises them, as the seed did), got {normalization!r}")
+                         f"channels from raw counts and batch-normalises them, as the source notebooks did), got {normalization!r}")
     if len(dense) != 2:
         raise ValueError(f"sersic_autoencoder: dense must be two widths (hidden, bottleneck), got {dense!r}")
     h, w, c = input_shape
@@ -194,11 +194,11 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
     x = keras.layers.Dense(dense[0], name="enc_dense1")(x)
     x = act("enc_dense1_act")(x)
     x = keras.layers.Dropout(dropout, name="enc_dropout1")(x)
-    x = keras.layers.Dense(dense[1], name="enc_dense2")(x)  # linear, as the seed's
+    x = keras.layers.Dense(dense[1], name="enc_dense2")(x)  # linear, as the source notebooks'
     x = keras.layers.Dropout(dropout, name="enc_dropout2")(x)
     params = keras.layers.Dense(outputs, activation="sigmoid", name="params", dtype="float32")(x)
 
-    x = keras.layers.Dense(dense[1], name="dec_dense1")(params)  # linear, as the seed's
+    x = keras.layers.Dense(dense[1], name="dec_dense1")(params)  # linear, as the source notebooks'
     x = keras.layers.Dropout(dropout, name="dec_dropout1")(x)
     x = keras.layers.Dense(code_shape[0] * code_shape[1] * code_shape[2], name="dec_dense2")(x)
     x = act("dec_dense2_act")(x)
@@ -222,19 +222,19 @@ def sersic_autoencoder(input_shape=(64, 64, 1), outputs=5, filters=(32, 64, 128,
     metrics=("mae",),
     seed="003_1092a4b99fd26c02.txt: Modeling Experiments, denoising pipeline (after Madireddy et al. 2019)",
     reference={"stages": "a denoising network (noisy -> noiseless), then the parameter estimator on its output",
-               "metrics": "none reported by the seed for the pipeline"},
+               "metrics": "none reported by the source notebooks for the pipeline"},
     search_space={
         "learning_rate": {"type": "float", "min": 1e-4, "max": 3e-3, "sampling": "log"},
         "batch_size": {"type": "choice", "values": [32, 64, 128]},
     },
     description="Denoise, then measure: a denoiser (by default a zoo U-net; or the trained model of a denoising "
-                "run, frozen) maps the raw noisy image to the noiseless one scaled to [0, 1], and the seed's "
+                "run, frozen) maps the raw noisy image to the noiseless one scaled to [0, 1], and the source notebooks' "
                 "Xception estimates [flux, n, re, g1, g2] from that. With denoiser=RUN only the estimator trains.",
 )
 def denoise_then_measure(input_shape=(64, 64, 1), outputs=5, denoiser=None, denoiser_args=None,
                          estimator="xception_sersic", estimator_args=None, normalization=None,
                          name="denoise_then_measure"):
-    """The seed's two-stage pipeline: a denoising network first, the parameter estimator on its output.
+    """The source notebooks' two-stage pipeline: a denoising network first, the parameter estimator on its output.
 
     ``denoiser``: a run directory, ``.keras`` file or preset of a denoiser trained noisy -> noiseless (e.g.
     the experiment ``sersic-v1-denoise``), loaded with safe_mode and frozen (its normalisation inside); or

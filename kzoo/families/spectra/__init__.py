@@ -4,7 +4,7 @@ from kzoo.families import Family
 
 FAMILY = Family(
     name="spectra",
-    title="Galaxy spectra of seed 001, groups A and B: a conditional WGAN (ResNet + CBAM), rest and observed frame",
+    title="Galaxy spectra of source notebooks 001, groups A and B: a conditional WGAN (ResNet + CBAM), rest and observed frame",
     seed="001_08a5d74de1e70061.txt, groups A and B",
     skies={"spectra": "sky"},
     preset_limits=("A generator trained on kzoo's simulated rest-frame spectra (templates with noise, the source "

@@ -1,5 +1,5 @@
-"""The spectrum GAN of seed 001, groups A and B: a conditional WGAN from (age, metallicity, stellar mass, redshift)
-to a 500-point spectrum, with the seed's weight clipping and with a gradient penalty, in the rest frame (the seed's
+"""The spectrum GAN of source notebooks 001, groups A and B: a conditional WGAN from (age, metallicity, stellar mass, redshift)
+to a 500-point spectrum, with the source notebooks' weight clipping and with a gradient penalty, in the rest frame (the source notebooks'
 preprocessing) and in the observed frame (where a generated spectrum's redshift can be measured)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ RANGES = [[0.1, 13.0], [0.002, 0.04], [8.5, 11.5], [0.02, 0.3]]  # recipe spectr
 
 for _name, _feature, _penalty, _lr, _goals, _what in (
         ("spectra-wgan", "spectrum", "clip", 5e-5, {},
-         "rest-frame spectra (the seed's preprocessing), weight clipping at 0.03 (the seed's \"clipper boundary\") "
-         "and RMSprop (the seed's) at 5e-5 (the WGAN paper's rate; the seed gives none)"),
+         "rest-frame spectra (the source notebooks' preprocessing), weight clipping at 0.03 (the source notebooks' \"clipper boundary\") "
+         "and RMSprop (the source notebooks') at 5e-5 (the WGAN paper's rate; the source notebooks give none)"),
         ("spectra-wgan-gp", "spectrum", "gp", 1e-4, {},
          "rest-frame spectra, gradient penalty 10 instead of clipping"),
         ("spectra-wgan-observed", "spectrum_obs", "gp", 1e-4, {"z_error_generated": {"cross_correlation": ("<=", 0.01)}},
@@ -25,7 +25,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
         name=_name,
         recipe="spectra",
         model="spectra_wgan",
-        # hidden 64: the seed's group B used 512 channels, 64 times the convolutions' cost (--model-arg hidden=512)
+        # hidden 64: the source notebooks' group B used 512 channels, 64 times the convolutions' cost (--model-arg hidden=512)
         model_args={"conditions": len(CONDITIONS), "condition_ranges": RANGES, "penalty": _penalty,
                     **({"clip_value": 0.03} if _penalty == "clip" else {})},
         inputs={"spectrum": _feature, "conditions": CONDITIONS},
@@ -35,7 +35,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
         metrics=(),
         batch_size=64,
         learning_rate=_lr,
-        # the seed's "EPOCH = 20" (its first run, batch 20 on its own catalogue; its second, 50 epochs of batch 50,
+        # the source notebooks' "EPOCH = 20" (its first run, batch 20 on its own catalogue; its second, 50 epochs of batch 50,
         # made as many updates): 20 epochs of 20,000 spectra at batch 64 are 6,250 generator steps, each after 5
         # critic steps: 1 h 19 min with clipping and 2 h 21 min with the gradient penalty on the 2-core Xeon with
         # AMX (TensorFlow, float32; ~4 h and 5 h 20 min (954 s an epoch) on the 2-core AMD EPYC); one H200
@@ -53,7 +53,7 @@ for _name, _feature, _penalty, _lr, _goals, _what in (
                     "floor.",
     ))
 
-# Group B's latent-space studies on the gradient-penalty GAN, on group B's own schedule: the seed compared the noises
+# Group B's latent-space studies on the gradient-penalty GAN, on group B's own schedule: the source notebooks compared the noises
 # "after Epochs = 5" (latent 16; hidden 512 there, 64 here) and saw "qualitatively not much difference"; here all
 # three are judged by the same numbers as A's, against a Gaussian-noise run of the same 5 epochs (1 h 10 min each on
 # the 2-core AMD EPYC, where 20 would take 5 h 20 min)

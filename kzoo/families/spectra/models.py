@@ -3,10 +3,10 @@
 ``spectra_wgan`` (``SpectraWGAN``, a Keras Model subclass with its own ``train_step``) holds a generator from
 (physical parameters [+ noise]) to a 500-point spectrum and a critic from (spectrum [+ parameters]) to a score,
 both built from 1-D residual blocks with CBAM attention (``kzoo.families.spectra.layers.ResBlock1D``, channel ratio 8, spatial kernel
-7, the seed's). Each training step does ``n_critic`` (5) critic updates on the Wasserstein loss
-E[D(fake)] - E[D(real)], kept 1-Lipschitz by weight clipping (the seed's, +-``clip_value``) or by a gradient
+7, the source notebooks'). Each training step does ``n_critic`` (5) critic updates on the Wasserstein loss
+E[D(fake)] - E[D(real)], kept 1-Lipschitz by weight clipping (the source notebooks', +-``clip_value``) or by a gradient
 penalty (WGAN-GP, Gulrajani et al. 2017: ``gp_weight`` E[(||grad D(x_hat)|| - 1)^2] at random interpolates), then
-one generator update on -E[D(fake)]. One optimizer (RMSprop, the seed's; it keeps no step count) updates both
+one generator update on -E[D(fake)]. One optimizer (RMSprop, the source notebooks'; it keeps no step count) updates both
 networks, so a checkpoint holds all of the training state and a resumed run continues exactly.
 
 Group B's questions are arguments: ``latent_dim`` (0: the physical parameters are the whole latent), ``noise``
@@ -337,7 +337,7 @@ class SpectraWGAN(keras.Model):
         return [self.wasserstein_tracker, self.critic_tracker, self.generator_tracker]
 
     def compile(self, optimizer="rmsprop", **kwargs):
-        """Compile with one RMSprop (the seed's) at the given optimizer's learning rate; the loss is the model's.
+        """Compile with one RMSprop (the source notebooks') at the given optimizer's learning rate; the loss is the model's.
         Training needs the TensorFlow, PyTorch or JAX backend (refused here on another, before fit); inference runs on
         any."""
         if keras.backend.backend() not in ("tensorflow", "torch", "jax"):
@@ -403,7 +403,7 @@ class SpectraWGAN(keras.Model):
     loss="model",
     metrics=(),
     seed=SEED_001A,
-    reference={"source": "the seed's conditional WGAN: a 1-D ResNet generator and critic with CBAM attention "
+    reference={"source": "the source notebooks' conditional WGAN: a 1-D ResNet generator and critic with CBAM attention "
                          "(channel ratio 8, spatial kernel 7), 5 critic steps per generator step, weight clipping, "
                          "RMSprop; spectra binned to 500 points, log then min-max"},
     search_space={"learning_rate": {"type": "float", "min": 1e-5, "max": 1e-3, "sampling": "log"},

@@ -1,4 +1,4 @@
-"""The Deep SVDD experiments of seed 002: one normal galaxy class at a time (barred, elliptical, spiral), an
+"""The Deep SVDD experiments of source notebooks 002: one normal galaxy class at a time (barred, elliptical, spiral), an
 autoencoder pre-training, then the one-class and the soft-boundary objective, judged on all three classes."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from kzoo.experiments import Experiment, add
 SEED_002 = "002_71e814634fb5d959.txt, Deep SVDD on galaxy images (Table 5)"
 SEED_ACCURACY = {"barred": 0.9497, "elliptical": 0.9966, "spiral": 0.9605}
 
-# the seed's network as it is, and the same network on 2 x 2-binned images (``-bin2``: model argument binning=2;
+# the source notebooks' network as it is, and the same network on 2 x 2-binned images (``-bin2``: model argument binning=2;
 # it still takes and reconstructs the 256 x 256 images): on kzoo's noisy 256 x 256 galaxies it learns far faster
 _VARIANTS = (("", {}, ""), ("-bin2", {"binning": 2}, " The variant -bin2: phi sees the image averaged over 2 x 2 "
                                                          "pixels (128 x 128), the output repeated 2 x 2."))
@@ -25,14 +25,14 @@ for (_sfx, _bin, _say), (_k, _cls) in itertools.product(_VARIANTS, enumerate(("b
         normalization="gcn_l1",
         loss="mse",
         metrics=("mae",),
-        batch_size=200,  # the seed's
+        batch_size=200,  # the source notebooks'
         learning_rate=1e-4,
-        epochs=100,  # the seed's ae_n_epochs
+        epochs=100,  # the source notebooks' ae_n_epochs
         patience=10,
         evaluation="reconstruction",
         reference={},
         seed=SEED_002,
-        description=f"Pre-training for the Deep SVDD of normal class {_cls}: the seed's autoencoder reconstructs "
+        description=f"Pre-training for the Deep SVDD of normal class {_cls}: the source notebooks' autoencoder reconstructs "
                     f"{_cls} galaxies (global contrast normalisation inside); its encoder initialises phi." + _say,
     ))
     for _objective, _short in (("one-class", "oneclass"), ("soft-boundary", "soft")):
@@ -46,9 +46,9 @@ for (_sfx, _bin, _say), (_k, _cls) in itertools.product(_VARIANTS, enumerate(("b
             normalization="gcn_l1",
             loss="model",
             metrics=(),
-            batch_size=200,  # the seed's
+            batch_size=200,  # the source notebooks'
             learning_rate=1e-4,
-            epochs=100,  # the seed's n_epochs
+            epochs=100,  # the source notebooks' n_epochs
             patience=10,
             evaluation="anomaly",
             # judged on every class (recipe morphology) and on the simulation-like set (morphology_simlike)
@@ -57,6 +57,6 @@ for (_sfx, _bin, _say), (_k, _cls) in itertools.product(_VARIANTS, enumerate(("b
             seed=SEED_002,
             description=f"Deep SVDD ({_objective}, nu 0.1) trained on {_cls} galaxies only, from the pre-trained "
                         f"encoder of svdd-{_cls}-ae{_sfx}: AUROC of {_cls} against the other two classes on the test "
-                        "split of recipe morphology, the seed's five zones, and how the simulation-like set falls "
-                        "into them. The seed's accuracy is on its training images (no held-out set)." + _say,
+                        "split of recipe morphology, the source notebooks' five zones, and how the simulation-like set falls "
+                        "into them. The source notebooks' accuracy is on its training images (no held-out set)." + _say,
         ))

@@ -1,6 +1,6 @@
-"""Networks of seed 002: Deep SVDD anomaly detection of galaxy morphologies (Ruff et al. 2018).
+"""Networks of source notebooks 002: Deep SVDD anomaly detection of galaxy morphologies (Ruff et al. 2018).
 
-``svdd_encoder`` is the seed's VGG-like network phi (six 5x5 convolution + 2x2 pooling blocks of 2-4-8-16-32-64
+``svdd_encoder`` is the source notebooks' VGG-like network phi (six 5x5 convolution + 2x2 pooling blocks of 2-4-8-16-32-64
 filters on 256 x 256 grey images, dense 256 and 64), ``svdd_autoencoder`` adds its mirrored decoder for the
 pre-training, and ``deep_svdd`` (``DeepSVDD``, a Keras Model subclass computing its own loss) maps an image to
 its anomaly score: the squared distance of phi(x) from the centre c (minus R^2 for the soft boundary).
@@ -10,8 +10,8 @@ network could map every image to c (a constant phi minimises the one-class loss 
 collapse" of Ruff et al., sec. 3.3), so phi would score everything as normal.
 
 ``binning=k`` (all three) averages k x k pixels after the normalisation, before phi's first convolution, and the
-autoencoder repeats its output k x k: the seed's network on images of 1/k the resolution that still takes (and
-reconstructs) the full-size images. On kzoo's 256 x 256 galaxies, whose pixels carry white noise, the seed's
+autoencoder repeats its output k x k: the source notebooks' network on images of 1/k the resolution that still takes (and
+reconstructs) the full-size images. On kzoo's 256 x 256 galaxies, whose pixels carry white noise, the source notebooks'
 network at full resolution learned slowly (elliptical normal: AUROC 0.80 after 30 + 30 epochs) where the same
 network on the 2 x 2-binned images reached 0.95 in 10 epochs (the README, Deep SVDD).
 """
@@ -27,7 +27,7 @@ SEED_002 = "002_71e814634fb5d959.txt: Deep SVDD on barred, elliptical and spiral
 FILTERS = (2, 4, 8, 16, 32, 64)
 DENSE = (256, 64)
 # PyTorch's BatchNorm momentum 0.1 (the reference code's) is Keras's 0.9: the moving statistics follow the
-# last ~10 batches. Keras's default 0.99 lags ~100 batches behind, and with the seed's batch 200 an epoch of a
+# last ~10 batches. Keras's default 0.99 lags ~100 batches behind, and with the source notebooks' batch 200 an epoch of a
 # few thousand images is ~15 batches: the scores at inference then came from stale statistics.
 BN_MOMENTUM = 0.9
 OBJECTIVES = ("one-class", "soft-boundary")
@@ -88,7 +88,7 @@ def encoder_layers(x, filters=FILTERS, dense=DENSE, weight_decay=0.5e-6, prefix=
     loss="mse",
     metrics=("mae",),
     seed=SEED_002,
-    reference={"source": "the seed's Table 3: the Deep SVDD network (Table 4) and a mirror of it: the 64-number "
+    reference={"source": "the source notebooks' Table 3: the Deep SVDD network (Table 4) and a mirror of it: the 64-number "
                          "code reshaped to 4 x 4 x 4, 5x5 deconvolutions 64-32-16-8-4-2 each followed by 2x "
                          "upscaling, a 5x5 deconvolution to one channel and a sigmoid; Adam lr 1e-4, weight decay "
                          "0.5e-6, 100 epochs, batch 200"},
@@ -246,7 +246,7 @@ class DeepSVDD(keras.Model):
     metrics=(),
     seed=SEED_002,
     reference={"accuracy": {"barred": 0.9497, "elliptical": 0.9966, "spiral": 0.9605},
-               "source": "the seed's Table 5 (test accuracy per normal class, one-class objective, nu 0.1, Adam lr "
+               "source": "the source notebooks' Table 5 (test accuracy per normal class, one-class objective, nu 0.1, Adam lr "
                          "1e-4, 100 + 100 epochs, batch 200, weight decay 0.5e-6; training and test images the "
                          "same)"},
     search_space={**SEARCH, "nu": {"type": "float", "min": 0.01, "max": 0.3, "sampling": "log"}},
