@@ -474,7 +474,7 @@ def test_a_huge_simulation_is_refused_and_a_large_one_announced(tmp_path, monkey
     finally:
         restore()
     assert re.fullmatch(rf"kzoo: {re.escape(str(tmp_path / 'big'))}: 124 images to simulate, 3\d\d\.\d KiB, about "
-                        r"\d+ seconds at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
+                        r"\d+ seconds? at 1 worker\(s\) \([\d,]+ images/s per worker on a 32-image probe\)\n",
                         capsys.readouterr().out)  # information goes to standard output
 
 
