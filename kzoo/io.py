@@ -502,6 +502,8 @@ def read_config(path, what: str = "file", max_bytes: int = MAX_CONFIG_BYTES):
         if path.suffix == ".json":
             return json.loads(text)
         return yaml.load(text, Loader=NoAliases)  # noqa: S506 (a SafeLoader that also refuses aliases)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not JSON ({e})") from None
     except yaml.YAMLError as e:
         raise ValueError(f"{path}: not valid YAML: {' '.join(str(e).split())}") from None
     except RecursionError:  # [[[[...]]]] ten thousand deep

@@ -228,9 +228,9 @@ def read_hyperparameters(path) -> tuple[dict, dict]:
     path = Path(path)
     try:
         values = read_config(path, "hyper-parameter file")
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not JSON ({e}); expected an object such as "
-                         f'{{"learning_rate": 0.001, "dense": [256, 64]}}') from None
+    except ValueError as e:  # not JSON, too large, nested too deeply: say what was expected
+        raise ValueError(f'{e}; expected an object such as {{"learning_rate": 0.001, "dense": [256, 64]}}') \
+            from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a JSON object of hyper-parameters such as "
                          f'{{"learning_rate": 0.001, "dense": [256, 64]}}, got a {type(values).__name__}')

@@ -449,6 +449,9 @@ def test_every_settings_file_refuses_aliases_size_and_depth_and_quotes_values_sh
     deep.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ValueError, match="deep.json: nested too deeply"):
         experiment_file(deep)
+    (tmp_path / "cut.json").write_text('{"name": ')
+    with pytest.raises(ValueError, match=r"cut.json: not JSON \(Expecting value"):
+        experiment_file(tmp_path / "cut.json")
     long_model = tmp_path / "long.yaml"
     long_model.write_text("name: e\nmodel: " + "m" * 200_000 + "\n")
     with pytest.raises((KeyError, ValueError)) as e:
