@@ -390,6 +390,20 @@ def test_a_verified_dataset_is_not_hashed_again_unless_a_shard_changes(tiny_data
         load_manifest(d)
 
 
+def test_a_dataset_just_written_is_not_hashed_again_at_its_first_use(tmp_path, monkeypatch):
+    """The writer hashed every shard as it wrote it: the first kzoo train does not hash them again (issue 51)."""
+    import kzoo.data.shards as shards
+    from kzoo.data import load_manifest, write_shards
+    from conftest import tiny_recipe
+
+    write_shards(tiny_recipe(), tmp_path / "d", progress=False)
+    hashed = []
+    real = shards.sha256_file
+    monkeypatch.setattr(shards, "sha256_file", lambda p, *a: hashed.append(Path(p).name) or real(p, *a))
+    load_manifest(tmp_path / "d")
+    assert hashed == []
+
+
 def test_a_bit_flipped_in_place_with_its_time_kept_is_stopped_by_the_record_crc(tiny_data, tmp_path):
     import os
     import shutil

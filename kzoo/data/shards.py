@@ -710,6 +710,7 @@ def _write_locked(recipe, rsha, plan, out: Path, workers: int, progress: bool, p
         rewrite = True
     if rewrite:  # a rerun that found everything in place writes nothing
         write_json(out / "manifest.json", manifest)
+    remember_verified(out, manifest)  # every shard was hashed here: the first run need not hash them again
     return {**manifest, "written": {"shards": [j["file"] for j in todo], "of": len(jobs),
                                     "reused": len(jobs) - len(todo), "manifest": rewrite}}
 
@@ -848,6 +849,21 @@ VERIFIED = "verified.json"  # DATA/.kzoo-parts/verified.json: each shard's stamp
 def _stamp(path: Path) -> list:
     st = path.stat()
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+
+def remember_verified(data_dir: Path, manifest: dict) -> None:
+    """Record each shard of ``manifest`` as verified at its present stamp (``DIR/.kzoo-parts/verified.json``), when
+    this process has just computed or checked every shard's sha256 (``write_shards``): the
+    first ``kzoo train`` on a new dataset then hashes nothing. Written only when it changes; a folder that cannot
+    be written is checked in full at each start instead."""
+    stamps = {sh["file"]: [*_stamp(Path(data_dir) / sh["file"]), sh["sha256"]]
+              for s in manifest["splits"].values() for sh in s["shards"]}
+    path = Path(data_dir) / PARTS / VERIFIED
+    try:
+        if read_json(path, default=None) != stamps:
+            write_json(path, stamps)
+    except (OSError, ValueError):
+        pass
 
 
 def load_manifest(data_dir: str | os.PathLike, verify: bool | str = True) -> dict:
