@@ -51,6 +51,9 @@ class Experiment:
         reference: the seed's reported numbers, keyed like the evaluator's metrics (the seed's regression
             table under ``mae_scaled``, the MAE of the [0, 1]-scaled targets: our reading of its undefined
             "mean relative error"; see ``kzoo.metrics.regression_metrics``).
+        reference_split: where the source notebooks measured ``reference``: "test" (held-out images, as kzoo's
+            metrics), or "validation" (their validation or training loss or accuracy): then the suite page also
+            shows kzoo's value of the same metric at its best epoch on the validation split beside theirs.
         goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
             results tables say whether a run met them.
         seed: the seed document and section.
@@ -84,6 +87,7 @@ class Experiment:
     evaluation_args: dict = dataclasses.field(default_factory=dict)
     reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
+    reference_split: str = "test"
     goals: dict = dataclasses.field(default_factory=dict)
     seed: str = ""
     description: str = ""

@@ -123,6 +123,15 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+def validation_value(r: dict, key: str):
+    """The record's value of metric ``key`` on the validation split at the best epoch (``r["validation"]``, from
+    history.csv): ``val_<key>``, or ``val_loss`` when ``key`` is the experiment's loss; None when not recorded."""
+    v = r.get("validation") or {}
+    loss = r["experiment"].get("loss")
+    value = v.get(f"val_{key}", v.get("val_loss") if key == loss else None)
+    return value if isinstance(value, float) else None
+
+
 def headline_rows(r: dict, floors=None) -> list[str]:
     """One summary-table row per metric that the seed reports or that has a goal (an experiment with
     neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric).
@@ -147,6 +156,9 @@ def headline_rows(r: dict, floors=None) -> list[str]:
             goal = exp.get("goals", {}).get(key, {}).get(target)
             if ref is not None or goal is not None:
                 rows.append(row(target, key, value, ref, goal))
+            val = validation_value(r, key)
+            if ref is not None and exp.get("reference_split") == "validation" and val is not None:
+                rows.append(row(target, f"{key}, validation (best epoch)", val, ref, None))
     if rows or not r["metrics"]:
         return rows
     for where, m in r.get("also_on", {}).items():  # a one-class run's worth is its AUROC on a labelled recipe

@@ -228,3 +228,17 @@ def test_the_spectra_section_names_each_gans_noise_and_its_spread():
     assert "| gp | gaussian x 16 | 0.500 (0.900) |" in rows[0] and "| 0.125 | 20 |" in rows[0]
     assert "| uniform x 16 |" in rows[1]
     assert "| none (the parameters alone) |" in rows[2] and rows[2].endswith("| 0.2000 (0.0030) |  | 20 |")
+
+
+def test_a_source_number_measured_on_validation_is_shown_beside_the_validation_value():
+    from kzoo.report import headline_rows
+
+    r = {"experiment": {"name": "x", "loss": "mse", "reference_split": "validation", "goals": {}},
+         "metrics": {"denoised": {"mse": 0.0015}}, "reference": {"mse": {"denoised": 0.0011}},
+         "validation": {"epoch": 12, "loss": 0.001, "val_loss": 0.0013}, "classical_reference": None,
+         "epochs_run": 20, "settings": {"precision": "float32"}, "seconds": {"train_and_evaluate": 1.0}}
+    rows = headline_rows(r)
+    assert len(rows) == 2 and "| mse | 0.0015 |" in rows[0] and "| mse, validation (best epoch) | 0.0013 |" in rows[1]
+    assert "0.0011" in rows[1]
+    r["experiment"]["reference_split"] = "test"
+    assert len(headline_rows(r)) == 1

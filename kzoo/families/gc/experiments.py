@@ -88,11 +88,13 @@ for _kind, _mse in (("gaussian", 0.0011), ("poisson", 0.0012), ("masked", 0.0010
         patience=10,
         evaluation="denoising",
         reference={"mse": {"denoised": _mse}} if _mse is not None else {},
+        reference_split="validation",  # the source notebooks' numbers are the loss of their plots, not a test MSE
         goals={"mse": {"denoised": ("<=", _mse)}} if _mse is not None else {},
         seed="000_5837b5ed42dd2f8c.txt, Part c and Appendix 3 (denoising autoencoder)",
         description=f"Denoising of randomly rotated, per-image max-normalised Galactic-centre maps with "
                     f"{_kind.replace('_', ' ')} noise at the source notebooks' amount, by the source notebooks' autoencoder"
-                    + (f" (seed: test MSE {_mse})." if _mse is not None else " (a mix of all four; not in the seed)."),
+                    + (f" (source notebooks: MSE {_mse}, the loss of their plots: training or validation, not a "
+                       "test MSE)." if _mse is not None else " (a mix of all four; not in the source notebooks)."),
     ))
 
 
