@@ -15,7 +15,11 @@ differences) with :func:`covariance_bound`.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+
+log = logging.getLogger("kzoo")
 
 
 def central_differences(model_fn, theta, steps):
@@ -76,11 +80,21 @@ def covariance_bound(fisher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def train_and_split_images(manifest: dict, data_dir, split: str, targets, feature: str | None = None):
     """A stored array (``feature``, default the first) and ``targets`` of the training split and of ``split``,
     each example flattened."""
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.pipeline import images_that_fit, load_arrays
 
     image = feature or next(k for k in manifest["schema"] if k != "labels")
+    limit = images_that_fit(manifest, "train", image)  # a training split too big for memory: its first images
+    if limit is not None:
+        if limit == 0:
+            from kzoo.data.shards import DataError
+
+            raise DataError(f"{data_dir}: not one record of the training split fits in memory for the classical "
+                            "reference; train with --no-reference")
+        log.warning(f"kzoo: the classical reference is fitted on the first {limit:,} of the "
+                    f"{manifest['splits']['train']['count']:,} training images: all of them would not fit in the "
+                    "memory this process may use")
     x_train, y_train = load_arrays(data_dir, "train", inputs=image, targets=list(targets), manifest=manifest,
-                                   verify=False)
+                                   verify=False, limit=limit)
     x, y = load_arrays(data_dir, split, inputs=image, targets=list(targets), manifest=manifest, verify=False)
     return x_train.reshape(len(x_train), -1), y_train, x.reshape(len(x), -1), y
 

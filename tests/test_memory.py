@@ -67,3 +67,28 @@ def test_the_memory_a_process_may_use_counts_its_cgroup_limit(tmp_path):
         assert 0 < int(out.strip()) <= 1 << 30
     finally:
         d.rmdir()
+
+
+def test_whole_split_arrays_are_refused_or_cut_to_what_fits_in_memory(tiny_data, monkeypatch, caplog):
+    """Arrays of a whole split (classical references, evaluators) are never read beyond half the memory this
+    process may use: load_arrays refuses in one line before reading, a reference fits on the first records that
+    fit and says so (issue 51)."""
+    import logging
+
+    import kzoo.data.shards as shards
+    from kzoo.data import DataError, load_manifest
+    from kzoo.data.pipeline import images_that_fit, load_arrays
+    from kzoo.reference import train_and_split_images
+
+    m = load_manifest(tiny_data)
+    assert images_that_fit(m, "train", "counts") is None  # this machine holds it
+    per_image = 2 * 4 * (16 * 16 + m["schema"]["labels"]["shape"][0])
+    monkeypatch.setattr(shards, "available_memory", lambda: 2 * per_image * 40)  # room for 40 maps
+    with pytest.raises(DataError, match="the train split's .* images of 'counts' would not fit as arrays"):
+        load_arrays(tiny_data, "train", inputs="counts", targets=["A_dm"], manifest=m, verify=False)
+    n = images_that_fit(m, "train", "counts")
+    assert 0 < n <= 40 and n % m["block"] == 0
+    with caplog.at_level(logging.WARNING, logger="kzoo"):
+        x_train, y_train, x, y = train_and_split_images(m, tiny_data, "val", ["A_dm"])  # the val split fits
+    assert f"fitted on the first {n:,} of the" in caplog.text and len(x_train) == n
+    assert len(x) == m["splits"]["val"]["count"]

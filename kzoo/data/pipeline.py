@@ -269,13 +269,40 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     return ds.with_options(opts).prefetch(tf.data.AUTOTUNE)
 
 
+def images_that_fit(manifest: dict, split: str, inputs: str, targets=None) -> int | None:
+    """How many of a split's first images (whole records) may be read into memory as arrays by :func:`load_arrays`
+    (at most half of what this process may use, cgroup limits included, counting the batches and their
+    concatenation); None when the whole split fits (or the memory cannot be read)."""
+    import kzoo.data.shards as shards
+
+    info, room = manifest["splits"][split], shards.available_memory()
+    if room is None or not isinstance(inputs, str) or inputs not in manifest["schema"]:
+        return None
+    arrays = [inputs, "labels"] + ([targets] if isinstance(targets, str) and targets in manifest["schema"] else [])
+    per_image = 2 * 4 * sum(int(np.prod(manifest["schema"][a]["shape"])) for a in arrays)  # batches + concatenation
+    n = (room // 2) // per_image
+    if n >= info["count"]:
+        return None
+    ends = [e for e in np.cumsum(record_sizes(info, int(manifest["block"]))).tolist() if e <= n]
+    return int(ends[-1]) if ends else 0
+
+
 def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",), **kwargs):
-    """The whole split as numpy arrays ``(x, y)`` (for small data, scikit-learn and plots)."""
+    """The whole split as numpy arrays ``(x, y)`` (for small data, scikit-learn and plots). Refused in one line
+    (DataError) before anything is read when the split would not fit in memory (:func:`images_that_fit`); give
+    ``limit`` (the first images) to read less."""
+    if kwargs.get("limit") is None and kwargs.get("fold") is None:
+        manifest = kwargs.get("manifest") or load_manifest(data_dir, verify=False)
+        if images_that_fit(manifest, split, inputs, targets) is not None:
+            import kzoo.data.shards as shards
+
+            count = manifest["splits"][split]["count"]
+            raise DataError(f"{data_dir}: the {split} split's {count:,} images of {inputs!r} would not fit as arrays "
+                            f"in the {shards._size(shards.available_memory())} this process may use; read fewer "
+                            f"(limit) or leave out what needs them whole (kzoo train --no-reference)")
     xs, ys = [], []
     kwargs = {"shuffle": False, "batch_size": 256, **kwargs}
     for x, y in dataset(data_dir, split, inputs=inputs, targets=targets, **kwargs):
         xs.append(x.numpy())
         ys.append(y.numpy())
     return np.concatenate(xs), np.concatenate(ys)
-
-
