@@ -52,8 +52,12 @@ class Experiment:
             table under ``mae_scaled``, the MAE of the [0, 1]-scaled targets: our reading of its undefined
             "mean relative error"; see ``kzoo.metrics.regression_metrics``).
         reference_split: where the source notebooks measured ``reference``: "test" (held-out images, as kzoo's
-            metrics), or "validation" (their validation or training loss or accuracy): then the suite page also
-            shows kzoo's value of the same metric at its best epoch on the validation split beside theirs.
+            metrics), "validation" (their validation loss or accuracy: the suite page then also shows kzoo's value
+            of the same metric at its best epoch on the validation split beside theirs) or "training" (on the images
+            they trained on; kzoo shows no counterpart).
+        comparison: whether kzoo's number is measured as the source notebooks measured theirs: "like for like", or
+            what differs (data, its size, epochs, metric, split), in a few words; "" not yet reviewed. Shown per
+            row on the suite pages.
         goals: this project's accuracy goals, keyed like ``reference``, each ``("<=" or ">=", value)``;
             results tables say whether a run met them.
         seed: the seed document and section.
@@ -88,6 +92,7 @@ class Experiment:
     reference_method: str = ""
     reference: dict = dataclasses.field(default_factory=dict)
     reference_split: str = "test"
+    comparison: str = ""
     goals: dict = dataclasses.field(default_factory=dict)
     seed: str = ""
     description: str = ""

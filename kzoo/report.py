@@ -123,6 +123,17 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
+def comparison(exp: dict) -> str:
+    """Whether an experiment's number is measured as the source notebooks measured theirs (``Experiment.comparison``,
+    how a result is reported: today's declaration, which a record made before the field existed lacks)."""
+    import kzoo.experiments as experiments
+
+    try:
+        return experiments.get_experiment(exp["name"]).comparison
+    except KeyError:  # an experiment of a user's file, or one no longer declared
+        return exp.get("comparison", "")
+
+
 def validation_value(r: dict, key: str):
     """The record's value of metric ``key`` on the validation split at the best epoch (``r["validation"]``, from
     history.csv): ``val_<key>``, or ``val_loss`` when ``key`` is the experiment's loss; None when not recorded."""
@@ -138,6 +149,7 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
     exp, cl = r["experiment"], r.get("classical_reference")
     floor = floors(r) if floors else {}
+    same = comparison(exp)
 
     def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
         if c is None and cl:
@@ -145,7 +157,7 @@ def headline_rows(r: dict, floors=None) -> list[str]:
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
                 f"{'' if c is None else num(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
-                f"{r['seconds'].get('train_and_evaluate')} |")
+                f"{r['seconds'].get('train_and_evaluate')} | {(same or 'not reviewed yet') if ref is not None else ''} |")
 
     rows = []
     for target, m in r["metrics"].items():

@@ -557,8 +557,8 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
              "physical limit of the sky where one is computed (below). Times are wall-clock seconds of training "
              "and evaluation on " + "; ".join(machines) + ", in the precision of each row.\n",
              "| experiment | target | metric | kzoo | classical | seed | floor | goal | epochs | precision | "
-             "train + evaluate s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "train + evaluate s | as the source notebooks measured? |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         parts += headline_rows(r, floors)
     parts.append("")

@@ -41,7 +41,7 @@ IDENTITY = ("experiment", "dataset_sha256", "seed", "settings")
 # Fields of an experiment's declaration that say how its run is reported, not what is trained: a run
 # made before one of them changed is still the same run.
 REPORT_ONLY = ("reference", "goals", "description", "seed", "evaluation", "evaluation_args", "reference_method",
-               "reference_split")
+               "reference_split", "comparison")
 
 
 class RunError(ValueError):

@@ -48,6 +48,9 @@ for _name, _recipe, _inputs, _what in (
         # compare two different tasks (on a noiseless image the fit is exact up to its tolerance)
         reference_method="" if _inputs == "noiseless" else "sersic_lbfgs",
         reference={"rmse": dict(zip(PARAMETERS, _ref))} if _ref else {},
+        reference_split="validation",
+        comparison="their validation RMSE, ours on the test split; their 180,000 training images against the "
+                   "recipe's 16,384; their epochs not stated" if _ref else "",
         seed="003_1092a4b99fd26c02.txt (the Xception on datasets v1, v2, v3)",
         description=f"Flux, Sersic index, half-light radius and shear (g1, g2) of GalSim Sersic galaxies from {_what}, "
                     "by the source notebooks' separable-convolution Xception (labels min-max scaled to [-1, 1], MSE); reported in "
