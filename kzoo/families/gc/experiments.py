@@ -48,6 +48,8 @@ for _soft in (False, True):
         patience=10,
         evaluation="segmentation",
         reference={"auc_mean": {"A": 0.92, "B": 0.97}, "accuracy_mean": {"A": 0.80, "B": 0.94}},
+        comparison="their evaluations A and B as their text defines them, per test image then averaged; their sky "
+                   "re-simulated, the recipe's 6,592 / 800 / 800 maps (their sizes for this part not compared)",
         goals={"auc_mean": {"A": (">=", 0.92), "B": (">=", 0.97)}},
         seed="000_5837b5ed42dd2f8c.txt, Part b and Appendix 2 (U-net)",
         description="Point-source pixels of Galactic-centre counts maps segmented by the source notebooks' U-net, "
