@@ -123,6 +123,17 @@ def family_page(name: str) -> str:
     return "\n".join(out)
 
 
+PRESETS_MARK = "<!-- the presets table: written by docs/build.py from kzoo/presets/manifest.json (kzoo list --presets) -->"
+
+
+def presets_table() -> str:
+    """The presets as `kzoo list --presets` shows them, each with a link to its model card."""
+    import kzoo.presets as presets
+
+    rows = [[f"`{r[0]}`", *r[1:], f"[card](../presets/cards/{r[0]}.md)"] for r in presets.summary()]
+    return _table([*presets.SUMMARY_COLUMNS, "card"], rows)
+
+
 def assemble(src: Path) -> None:
     """The site's source in ``src``: this folder's pages, the generated family pages, the copies, the notebooks."""
     import kzoo.families as families
@@ -146,6 +157,9 @@ def assemble(src: Path) -> None:
         copied = [name for name in COPIED if rel.startswith(name + "/")]
         original = COPIED[copied[0]] / rel[len(copied[0]) + 1:] if copied else DOCS / rel
         page.write_text(_fix_links(page.read_text(encoding="utf-8"), page, original), encoding="utf-8")
+    presets_page = src / "guide" / "presets.md"
+    presets_page.write_text(presets_page.read_text(encoding="utf-8").replace(PRESETS_MARK, presets_table()),
+                            encoding="utf-8")
     (src / "tutorials").mkdir()
     books = sorted((ROOT / "notebooks").glob("*.ipynb"))
     for nb in books:

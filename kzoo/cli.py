@@ -24,27 +24,9 @@ def _cmd_list(a):
         print(_table(("experiment", "model", "recipe", "description"), rows))
         return
     if a.presets:
-        from kzoo.families import sky_family
-        from kzoo.presets import list_presets, preset_entry
-        from kzoo.report import headline_metric
+        from kzoo.presets import SUMMARY_COLUMNS, summary
 
-        rows = []
-        for name in list_presets(a.pattern):
-            e = preset_entry(name)
-            shown = []
-            for key, per_target in e["seed_reference"].items():
-                for target, seed in per_target.items():
-                    value = e["test_metrics"].get(target, {}).get(key)
-                    if isinstance(value, float):
-                        shown.append(f"{target} {key} {value:.4g} ({seed})")
-            if not shown:  # the seed gives no number: the experiment's headline metric, without one
-                key = headline_metric(e.get("experiment_declaration") or {}, e["test_metrics"])
-                shown = [f"{t} {key} {m[key]:.4g}" for t, m in e["test_metrics"].items()
-                         if isinstance(m, dict) and isinstance(m.get(key), float)]
-            family = sky_family(e["sky"])
-            rows.append((name, family.name if family else "-", e["model"], f"{e['parameters']:,}",
-                         f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
-        print(_table(("preset", "family", "model", "parameters", "MB", "test metric (source notebooks')"), rows))
+        print(_table(SUMMARY_COLUMNS, summary(a.pattern)))
         return
     import fnmatch
 

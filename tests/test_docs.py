@@ -32,6 +32,9 @@ def test_the_site_builds_cleanly_and_renders_in_a_headless_browser(tmp_path):
     assert "gc_unet" in gc and "gc-dm" in gc and "Results" in gc  # models, experiments, the suite page
     assert "kzoo train" in (html / "cli.html").read_text()  # the parser's commands
     assert "write_shards" in (html / "api.html").read_text()  # the docstrings
+    presets_page = (html / "guide" / "presets.html").read_text()
+    assert all(f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{p}</span>" in presets_page
+               for p in ("gc-dm", "sersic-v1-nll", "cosmo-2p"))  # the table written from the presets' manifest
     assert len(list((html / "tutorials").glob("*.html"))) == 1 + len(list((ROOT / "notebooks").glob("*.ipynb")))
 
     sys.path.insert(0, str(Path(__file__).parent))

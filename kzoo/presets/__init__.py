@@ -230,6 +230,35 @@ def pack(name: str, out, directory=None) -> str:
     return sha256_file(out)
 
 
+SUMMARY_COLUMNS = ("preset", "family", "model", "parameters", "MB", "test metric (source notebooks')")
+
+
+def summary(pattern: str = "*", directory=None) -> list[tuple]:
+    """One row per preset (``SUMMARY_COLUMNS``): its family, model, weights, size and test metrics beside the source
+    notebooks' numbers (or its experiment's headline metric where they give none); ``kzoo list --presets`` and the
+    documentation's table."""
+    from kzoo.families import sky_family
+    from kzoo.report import headline_metric
+
+    rows = []
+    for name in list_presets(pattern, directory):
+        e = preset_entry(name, directory)
+        shown = []
+        for key, per_target in e["seed_reference"].items():
+            for target, seed in per_target.items():
+                value = e["test_metrics"].get(target, {}).get(key)
+                if isinstance(value, float):
+                    shown.append(f"{target} {key} {value:.4g} ({seed})")
+        if not shown:  # the source notebooks give no number: the experiment's headline metric, without one
+            key = headline_metric(e.get("experiment_declaration") or {}, e["test_metrics"])
+            shown = [f"{t} {key} {m[key]:.4g}" for t, m in e["test_metrics"].items()
+                     if isinstance(m, dict) and isinstance(m.get(key), float)]
+        family = sky_family(e["sky"])
+        rows.append((name, family.name if family else "-", e["model"], f"{e['parameters']:,}",
+                     f"{e['bytes'] / 1e6:.1f}", "; ".join(shown)))
+    return rows
+
+
 def list_presets(pattern: str = "*", directory=None) -> list[str]:
     """Sorted preset names matching a shell-style wildcard."""
     return sorted(n for n in manifest(directory) if fnmatch.fnmatchcase(n, pattern))
