@@ -123,6 +123,20 @@ def family_page(name: str) -> str:
     return "\n".join(out)
 
 
+ZOO_MARK = "<!-- the zoo table: written by docs/build.py from the model registry -->"
+
+
+def zoo_table() -> str:
+    """Every registered model: its aliases, task, input, weights at its defaults and what it is (kzoo/model_index.json,
+    which tests keep equal to the registry)."""
+    import kzoo.registry as registry
+
+    rows = [[f"`{name}`", ", ".join(f"`{a}`" for a in s["aliases"]) or "-", s["task"],
+             " x ".join(map(str, s["input_shape"])), f"{s['parameters']:,}" if s.get("parameters") else "-",
+             s["description"]] for name, s in sorted(registry.index().items())]
+    return _table(["model", "aliases", "task", "input", "parameters", "what it is"], rows)
+
+
 PRESETS_MARK = "<!-- the presets table: written by docs/build.py from kzoo/presets/manifest.json (kzoo list --presets) -->"
 
 
@@ -157,6 +171,8 @@ def assemble(src: Path) -> None:
         copied = [name for name in COPIED if rel.startswith(name + "/")]
         original = COPIED[copied[0]] / rel[len(copied[0]) + 1:] if copied else DOCS / rel
         page.write_text(_fix_links(page.read_text(encoding="utf-8"), page, original), encoding="utf-8")
+    zoo_page = src / "guide" / "zoo.md"
+    zoo_page.write_text(zoo_page.read_text(encoding="utf-8").replace(ZOO_MARK, zoo_table()), encoding="utf-8")
     presets_page = src / "guide" / "presets.md"
     presets_page.write_text(presets_page.read_text(encoding="utf-8").replace(PRESETS_MARK, presets_table()),
                             encoding="utf-8")

@@ -32,6 +32,10 @@ def test_the_site_builds_cleanly_and_renders_in_a_headless_browser(tmp_path):
     assert "gc_unet" in gc and "gc-dm" in gc and "Results" in gc  # models, experiments, the suite page
     assert "kzoo train" in (html / "cli.html").read_text()  # the parser's commands
     assert "write_shards" in (html / "api.html").read_text()  # the docstrings
+    import kzoo
+
+    zoo = (html / "guide" / "zoo.html").read_text()
+    assert all(f'<span class="pre">{m}</span>' in zoo for m in kzoo.list_models())  # every model, from the registry
     presets_page = (html / "guide" / "presets.html").read_text()
     assert all(f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{p}</span>" in presets_page
                for p in ("gc-dm", "sersic-v1-nll", "cosmo-2p"))  # the table written from the presets' manifest
