@@ -137,6 +137,24 @@ def zoo_table() -> str:
     return _table(["model", "aliases", "task", "input", "parameters", "what it is"], rows)
 
 
+EXPERIMENTS_MARK = "<!-- the experiments table: written by docs/build.py from the declarations -->"
+
+
+def experiments_table() -> str:
+    """Every declared experiment: family, recipe, model, targets, the source notebooks' numbers and how they compare."""
+    import kzoo.experiments as experiments
+
+    rows = []
+    for name in experiments.list_experiments():
+        e = experiments.get_experiment(name)
+        targets = e.targets if isinstance(e.targets, str) else ", ".join(e.targets)
+        ref = "; ".join(f"{k} {t} {v}" for k, per in e.reference.items() for t, v in per.items()) or "-"
+        rows.append([f"`{name}`", experiments.FAMILY_OF.get(name, "-"), f"`{e.recipe}`", f"`{e.model}`", targets, ref,
+                     e.comparison or ("-" if ref == "-" else "not reviewed yet")])
+    return _table(["experiment", "family", "recipe", "model", "targets", "source notebooks' number",
+                   "measured as they did?"], rows)
+
+
 PRESETS_MARK = "<!-- the presets table: written by docs/build.py from kzoo/presets/manifest.json (kzoo list --presets) -->"
 
 
@@ -171,6 +189,9 @@ def assemble(src: Path) -> None:
         copied = [name for name in COPIED if rel.startswith(name + "/")]
         original = COPIED[copied[0]] / rel[len(copied[0]) + 1:] if copied else DOCS / rel
         page.write_text(_fix_links(page.read_text(encoding="utf-8"), page, original), encoding="utf-8")
+    exp_page = src / "guide" / "experiments.md"
+    exp_page.write_text(exp_page.read_text(encoding="utf-8").replace(EXPERIMENTS_MARK, experiments_table()),
+                        encoding="utf-8")
     zoo_page = src / "guide" / "zoo.md"
     zoo_page.write_text(zoo_page.read_text(encoding="utf-8").replace(ZOO_MARK, zoo_table()), encoding="utf-8")
     presets_page = src / "guide" / "presets.md"

@@ -36,6 +36,10 @@ def test_the_site_builds_cleanly_and_renders_in_a_headless_browser(tmp_path):
 
     zoo = (html / "guide" / "zoo.html").read_text()
     assert all(f'<span class="pre">{m}</span>' in zoo for m in kzoo.list_models())  # every model, from the registry
+    from kzoo.experiments import list_experiments
+
+    exps = (html / "guide" / "experiments.html").read_text()
+    assert all(f'<span class="pre">{e}</span>' in exps for e in list_experiments())  # every declared experiment
     presets_page = (html / "guide" / "presets.html").read_text()
     assert all(f"<code class=\"docutils literal notranslate\"><span class=\"pre\">{p}</span>" in presets_page
                for p in ("gc-dm", "sersic-v1-nll", "cosmo-2p"))  # the table written from the presets' manifest
