@@ -473,7 +473,7 @@ def serve(start: str | None = None, host: str = "127.0.0.1", port: int = 8765, b
     """Serve the explorer until Ctrl-C, opening it in the default browser unless ``browser`` is False."""
     server = start_server(start, host, port)
     url = f"http://{host}:{server.server_address[1]}/"
-    log.info(f"kzoo explore: {url} (Ctrl-C stops it)")
+    log.info(f"the explorer is at {url} (Ctrl-C stops it)")
     if browser:
         webbrowser.open(url)
     try:
