@@ -63,6 +63,15 @@ def infer(model, x, dtype=np.float32):
     return keras.tree.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t), dtype), out)
 
 
+def model_input_shape(model):
+    """The shape of a model's one image input without the batch axis, or None for named inputs: from its symbolic
+    input, or for a subclassed zoo model (Deep SVDD, the conditional VAE, the WGAN) from its ``example_inputs``."""
+    if getattr(model, "inputs", None):
+        return tuple(model.input_shape[1:]) if len(model.inputs) == 1 and not isinstance(model.input, dict) else None
+    example = model.example_inputs()
+    return None if isinstance(example, dict) else tuple(example.shape[1:])
+
+
 def export(model_or_run, fmt: str = "savedmodel", out=None) -> Path:
     """Write the model of a run directory (or a keras.Model) in ``fmt`` ("keras", "savedmodel", "onnx").
 

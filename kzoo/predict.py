@@ -30,6 +30,7 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     whose shape or channel count does not match the model's input raises InputError naming the file
     and the shape needed.
     """
+    from kzoo.export import model_input_shape
     from kzoo.presets import is_preset, load, preset_entry, preset_error
 
     if not is_preset(run_or_preset) and not Path(run_or_preset).exists():
@@ -56,8 +57,9 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         exp, prep = run["experiment"], run.get("image_preparation")
         ranges = run_target_ranges(run)
     model = load(run_or_preset)
-    # a subclassed model (DeepSVDD) has no symbolic input: it gives example inputs instead
-    want = tuple(model.input_shape[1:]) if hasattr(model, "input_shape") else tuple(model.example_inputs().shape[1:])
+    want = model_input_shape(model)
+    if want is None:
+        raise InputError(f"{run_or_preset}: this model takes named inputs, not images; kzoo predict reads images")
     images = []
     if resize and (len(want) != 3 or want[0] != want[1] or want[2] != 1):
         raise InputError(f"--resize makes grey square images; this model takes {want}")
@@ -95,7 +97,8 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         from kzoo.io import read_json
 
         score = y.reshape(len(paths), -1)[:, 0]
-        zones = None if is_preset(run_or_preset) else read_json(Path(run_or_preset) / ZONES_FILE, default=None)
+        zones = (preset_entry(run_or_preset).get("zones") if is_preset(run_or_preset)
+                 else read_json(Path(run_or_preset) / ZONES_FILE, default=None))
         if zones is None:  # not judged on a labelled set yet: no zones to label with
             return {"targets": ["anomaly_score"], "predictions": {str(p): [float(v)] for p, v in zip(paths, score)}}
         zl = zone_labels(score, zones["thresholds"])

@@ -77,15 +77,10 @@ def _validation_line(v: dict | None) -> list[str]:
     return [f"Validation, the epoch of the lowest val_loss ({v['epoch']}): {shown}.", ""]
 
 
-def markdown(r: dict) -> str:
-    """The results table of a reproduction record."""
-    exp = r["experiment"]
-    cl = r.get("classical_reference")
-    lines = [f"# {exp['name']}: {exp['description']}", "",
-             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
-             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
-    if cl:
-        lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
+def also_on_lines(r: dict) -> list[str]:
+    """The tables of a record's run judged on other recipes' test splits (``also_on``): a one-class run's AUROC per
+    anomalous class with its five zones, or a regression's metrics beside its own recipe's."""
+    exp, lines = r["experiment"], []
     for other, m in r.get("also_on", {}).items():  # the same run on another recipe's test split
         keys = [k for k in ("relative_error", "mae_scaled", "rmse", "coverage_68") if all(k in v for v in m.values())]
         if not keys and "auroc" in m.get("all", {}):  # a one-class run judged on a set of every class
@@ -107,6 +102,19 @@ def markdown(r: dict) -> str:
         for t, v in m.items():
             own = r["metrics"].get(t, {})
             lines.append(f"| {t} | " + " | ".join(f"{own.get(k, float('nan')):.4f} | {v[k]:.4f}" for k in keys) + " |")
+    return lines
+
+
+def markdown(r: dict) -> str:
+    """The results table of a reproduction record."""
+    exp = r["experiment"]
+    cl = r.get("classical_reference")
+    lines = [f"# {exp['name']}: {exp['description']}", "",
+             f"Seed: `{exp['seed']}`. Model `{exp['model']}`, dataset recipe `{exp['recipe']}` "
+             f"(splits {r['splits']}, dataset seed {r['dataset_seed']}).", "", *metric_table(r)]
+    if cl:
+        lines += ["", f"Classical reference ({cl['method']}, {cl['seconds']} s): {cl['description']}."]
+    lines += also_on_lines(r)
     s = r["settings"]
     lines += ["", "Definitions: " + " ".join(r["definitions"].split()), "",
               f"Settings: batch {s['batch_size']}, {r.get('optimizer', 'Adam')} lr {s['learning_rate']}, up to {s['epochs']} epochs "
@@ -143,6 +151,15 @@ def validation_value(r: dict, key: str):
     return value if isinstance(value, float) else None
 
 
+def one_class_auroc(also_on: dict | None) -> tuple[str | None, float | None]:
+    """``(recipe, AUROC)`` of a one-class run on the first labelled recipe it was judged on (its ``also_on``), else
+    ``(None, None)``."""
+    for where, m in (also_on or {}).items():
+        if isinstance(m.get("all", {}).get("auroc"), float):
+            return where, m["all"]["auroc"]
+    return None, None
+
+
 def headline_rows(r: dict, floors=None) -> list[str]:
     """One summary-table row per metric that the seed reports or that has a goal (an experiment with
     neither shows its AUROC on a labelled recipe (``also_on``: a one-class run) or else its headline metric).
@@ -173,10 +190,10 @@ def headline_rows(r: dict, floors=None) -> list[str]:
                 rows.append(row(target, f"{key}, validation (best epoch)", val, ref, None))
     if rows or not r["metrics"]:
         return rows
-    for where, m in r.get("also_on", {}).items():  # a one-class run's worth is its AUROC on a labelled recipe
-        if isinstance(m.get("all", {}).get("auroc"), float):
-            pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
-            return [row(f"all, on {where}", "auroc", m["all"]["auroc"], None, None, pca)]
+    where, auroc = one_class_auroc(r.get("also_on"))  # a one-class run's worth is its AUROC on a labelled recipe
+    if auroc is not None:
+        pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
+        return [row(f"all, on {where}", "auroc", auroc, None, None, pca)]
     key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
     return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
             if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it

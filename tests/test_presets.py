@@ -1,6 +1,7 @@
 """Pretrained presets: shipped weights verified and usable, and the way a preset is made from a reproduce run."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -18,8 +19,11 @@ def test_every_shipped_preset_matches_its_manifest_and_card():
         assert preset_file(name).stat().st_size == e["bytes"]
         assert (PRESET_DIR / e["card"]).exists() and e["train_commit"] and e["license"].startswith("MIT")
         # the same numbers as results/: the reproduce record of the experiment
-        record = json.loads((PRESET_DIR.parent.parent / "results" / f"{e['experiment']}.json").read_text())
-        assert record["metrics"] == e["test_metrics"], name
+        record = json.loads((PRESET_DIR.parent.parent / e.get("record", f"results/{e['experiment']}.json")).read_text())
+        assert record["metrics"] == e["test_metrics"] and record.get("also_on") == e.get("also_on"), name
+        card = (PRESET_DIR / e["card"]).read_text()
+        for figure in re.findall(r"\]\(([^)]+\.png)\)", card):  # every plot the card shows ships beside it
+            assert (PRESET_DIR / "cards" / figure).exists(), (name, figure)
     # a preset of more than ~5 MB is stored as float16 (presets add --half), and none is over 10 MB
     assert all(e["bytes"] < 6e6 or e.get("stored_as") == "float16" and e["bytes"] < 10e6 for e in entries.values())
     total = sum(e["bytes"] for e in entries.values())
@@ -70,6 +74,24 @@ def test_a_preset_with_scaled_targets_predicts_physical_units(tmp_path, capsys):
     assert out["targets"] == ["A_dm", "n_ps_gc+n_ps_disk"] and n_ps > 10  # a count, not a number in [0, 1]
 
 
+def test_the_deep_svdd_preset_scores_spirals_above_ellipticals_and_labels_their_zones(tmp_path):
+    """The one-class preset on galaxies it never saw (another seed): its run's zones travel with it."""
+    from kzoo.families.svdd.sky import simulate
+    from kzoo.predict import predict
+
+    paths = {}
+    for k, cls in ((1, "elliptical"), (2, "spiral")):
+        images = simulate(np.random.default_rng(123), 10, classes=(k, k))["image"]
+        paths[cls] = [tmp_path / f"{cls}{i}.npy" for i in range(len(images))]
+        for p, img in zip(paths[cls], images):
+            np.save(p, img)
+    out = predict("svdd-elliptical-oneclass-bin2", paths["elliptical"] + paths["spiral"])
+    assert out["targets"] == ["anomaly_score", "zone_label"] and len(out["zones"]["thresholds"]) == 4
+    score = {c: np.array([out["predictions"][str(p)] for p in ps]) for c, ps in paths.items()}
+    assert np.median(score["spiral"][:, 0]) > 2 * np.median(score["elliptical"][:, 0])
+    assert score["spiral"][:, 1].mean() > score["elliptical"][:, 1].mean()
+
+
 def test_build_with_weights_refuses_another_model():
     with pytest.raises(ValueError, match="holds a gc_cnn, not a gc_unet"):
         kzoo.build("gc_unet", weights="gc-dm")
@@ -98,6 +120,7 @@ def test_a_damaged_preset_is_refused_before_loading(tmp_path):
 def test_presets_are_listed_with_metrics_and_unknown_names_are_one_line(capsys):
     assert main(["list", "--presets"]) == 0
     out = capsys.readouterr().out
+    assert "svdd-elliptical-oneclass-bin2" in out and "all auroc 0.9522 on morphology" in out  # a one-class model
     assert "gc-dm " in out and "A_dm mae_scaled" in out and "(0.0807)" in out
     assert main(["predict", "gc-dn", "x.npy"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -107,7 +130,7 @@ def test_presets_are_listed_with_metrics_and_unknown_names_are_one_line(capsys):
     assert info["seed_title"].startswith('"Applying ML on simulations of the Milky Way"')
 
 
-def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_path):
+def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_path, monkeypatch):
     from kzoo.reproduce import reproduce
 
     reproduce("gc-dm", tmp_path / "work", n=100, epochs=1, workers=1, results_dir=tmp_path / "res")
@@ -125,6 +148,16 @@ def test_a_preset_is_made_only_from_the_run_its_reproduce_record_reports(tmp_pat
     with pytest.raises(PresetError, match="metrics.json differs"):
         add_preset(tmp_path / "res" / "forged.json", directory=d, name="forged")
     assert list_presets(directory=d) == ["tiny"]
+    before = sorted(p.relative_to(d) for p in d.rglob("*"))
+
+    def fail(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("kzoo.presets.model_card", fail)  # a failure after the model is written: no trace of it
+    with pytest.raises(OSError, match="disk full"):
+        add_preset(tmp_path / "res" / "gc-dm.json", directory=d, name="broken")
+    assert sorted(p.relative_to(d) for p in d.rglob("*")) == before
+    monkeypatch.undo()
     # a large model's weights stored as float16: about half the file, loaded as float32, judged again
     h = add_preset(tmp_path / "res" / "gc-dm.json", directory=d, name="half", half=True)
     assert h["stored_as"] == "float16" and 0.45 < h["bytes"] / e["bytes"] < 0.6

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from kzoo.io import atomic_path, excerpt, plain_file_name, read_json, sha256_file, write_json, write_text
@@ -238,7 +239,7 @@ def summary(pattern: str = "*", directory=None) -> list[tuple]:
     notebooks' numbers (or its experiment's headline metric where they give none); ``kzoo list --presets`` and the
     documentation's table."""
     from kzoo.families import sky_family
-    from kzoo.report import headline_metric
+    from kzoo.report import headline_metric, one_class_auroc
 
     rows = []
     for name in list_presets(pattern, directory):
@@ -249,6 +250,9 @@ def summary(pattern: str = "*", directory=None) -> list[tuple]:
                 value = e["test_metrics"].get(target, {}).get(key)
                 if isinstance(value, float):
                     shown.append(f"{target} {key} {value:.4g} ({seed})")
+        where, auroc = one_class_auroc(e.get("also_on"))
+        if not shown and auroc is not None:  # a one-class model: its AUROC on a labelled recipe
+            shown = [f"all auroc {auroc:.4g} on {where}"]
         if not shown:  # the source notebooks give no number: the experiment's headline metric, without one
             key = headline_metric(e.get("experiment_declaration") or {}, e["test_metrics"])
             shown = [f"{t} {key} {m[key]:.4g}" for t, m in e["test_metrics"].items()
@@ -343,9 +347,11 @@ def load_frozen(path_or_preset, who: str, argument: str, input_shape=None, norma
     if normalization not in (None, "none") and normalization != {"mode": "none"}:
         raise ValueError(f"{who}: a trained {argument} holds its own input normalisation; normalization must be "
                          f"'none', got {normalization!r}")
+    from kzoo.export import model_input_shape
+
     model = load(path_or_preset)
     model.trainable = False
-    got = tuple(model.input_shape[1:]) if not isinstance(model.input, dict) else None
+    got = model_input_shape(model)
     if input_shape is not None and got != tuple(input_shape):
         raise ValueError(f"{who}: {argument} {path_or_preset} takes one input of shape {got}, not "
                          f"{tuple(input_shape)}")
@@ -411,6 +417,14 @@ def store_half(path) -> None:
             z.writestr(info, out.getvalue() if info.filename == "model.weights.h5" else data)
 
 
+def _record_name(record_path: Path) -> str:
+    """A record's path from the repository's root where it is inside kzoo's source tree (results/...), else its name."""
+    try:
+        return record_path.resolve().relative_to(PRESET_DIR.resolve().parents[1]).as_posix()
+    except ValueError:
+        return record_path.name
+
+
 def add_preset(record_path, run_dir=None, name: str | None = None, directory=None, half: bool = False) -> dict:
     """Make (or remake) a preset from a ``kzoo reproduce`` record and its run; returns the manifest entry.
 
@@ -440,70 +454,81 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
     _record_matches_run(record, run, metrics, run_dir)
     name = name or exp["name"]
     directory = Path(directory or PRESET_DIR)
-    (directory / "cards").mkdir(parents=True, exist_ok=True)
-
-    model = load_model(run_dir / "model.keras")  # compile=False: no optimizer, a third of the size
-    file = f"{name}.keras"
-    with atomic_path(directory / file) as tmp:
-        model.save(tmp)
-    stored = None
-    if half:
-        import tempfile
-
-        from kzoo.evaluate import evaluate
-
-        store_half(directory / file)
-        with tempfile.TemporaryDirectory() as where:  # the shipped weights judged as the run was, on its test split
-            stored = evaluate(run_dir, model=load_model(directory / file), out=where, classical=False)["metrics"]
-    figures = directory / "cards" / name
-    if figures.exists():
-        shutil.rmtree(figures)
-    figures.mkdir()
-    for png in record.get("figures", []):
-        if (run_dir / png).exists():
-            shutil.copy2(run_dir / png, figures / png)
+    from kzoo.evaluate import ZONES_FILE
     from kzoo.experiments import get_experiment
+    from kzoo.export import model_input_shape
 
-    sky = run.get("sky", "")
-    entry = {
-        "experiment": exp["name"],
-        "model": exp["model"],
-        "description": exp["description"],
-        "seed_document": exp["seed"],
-        "file": file,
-        "bytes": (directory / file).stat().st_size,
-        "sha256": sha256_file(directory / file),
-        "parameters": int(model.count_params()),
-        "input_shape": list(model.input_shape[1:]) if not isinstance(model.input_shape, dict) else None,
-        "inputs": exp["inputs"],
-        "targets": exp["targets"],
-        "normalization": run["settings"]["normalization"],
-        "scale_targets": exp.get("scale_targets", False),
-        "target_scale": exp.get("target_scale", [0.0, 1.0]),
-        "target_ranges": run_target_ranges(run),
-        "image_preparation": run.get("image_preparation"),
-        "loss": exp["loss"],
-        "sky": sky,
-        "recipe": exp["recipe"],
-        "recipe_sha256": record["recipe_sha256"],
-        "dataset_seed": record["dataset_seed"],
-        "dataset_sha256": run.get("dataset_sha256"),
-        "splits": record["splits"],
-        "train_commit": record["train_commit"],
-        "settings": record["settings"],
-        "epochs_run": record["epochs_run"],
-        "device": record["machine"]["device"],
-        "test_metrics": record["metrics"],
-        **({"stored_as": "float16", "stored_test_metrics": stored} if half else {}),
-        "seed_reference": record["reference"],
-        "goals": exp.get("goals", {}),
-        "command": record["command"],
-        "license": LICENSE,
-        "card": f"cards/{name}.md",
-        "experiment_declaration": exp,
-    }
     get_experiment(exp["name"])  # the experiment still exists in this kzoo
-    write_text(directory / "cards" / f"{name}.md", model_card(name, entry, record))
+    directory.mkdir(parents=True, exist_ok=True)
+    file = f"{name}.keras"
+    # Everything is made in a staging folder and moved in at the end: a failure leaves the folder as it was.
+    with tempfile.TemporaryDirectory(prefix=f".staging-{name}-", dir=directory) as staging:
+        staging = Path(staging)
+        model = load_model(run_dir / "model.keras")  # compile=False: no optimizer, a third of the size
+        model.save(staging / file)
+        stored = None
+        if half:
+            from kzoo.evaluate import evaluate
+
+            store_half(staging / file)
+            with tempfile.TemporaryDirectory() as where:  # the shipped weights judged as the run was, on its test split
+                stored = evaluate(run_dir, model=load_model(staging / file), out=where, classical=False)["metrics"]
+        figures = staging / "figures"
+        figures.mkdir()
+        for png in record.get("figures", []):  # from the run, or the record's folder (plots made on other recipes)
+            for where in (run_dir / png, record_path.parent / exp["name"] / png):
+                if where.exists():
+                    shutil.copy2(where, figures / png)
+                    break
+        sky = run.get("sky", "")
+        entry = {
+            "experiment": exp["name"],
+            "model": exp["model"],
+            "description": exp["description"],
+            "seed_document": exp["seed"],
+            "file": file,
+            "bytes": (staging / file).stat().st_size,
+            "sha256": sha256_file(staging / file),
+            "parameters": int(model.count_params()),
+            "input_shape": list(shape) if (shape := model_input_shape(model)) else None,
+            "inputs": exp["inputs"],
+            "targets": exp["targets"],
+            "normalization": run["settings"]["normalization"],
+            "scale_targets": exp.get("scale_targets", False),
+            "target_scale": exp.get("target_scale", [0.0, 1.0]),
+            "target_ranges": run_target_ranges(run),
+            "image_preparation": run.get("image_preparation"),
+            "loss": exp["loss"],
+            "sky": sky,
+            "recipe": exp["recipe"],
+            "recipe_sha256": record["recipe_sha256"],
+            "dataset_seed": record["dataset_seed"],
+            "dataset_sha256": run.get("dataset_sha256"),
+            "splits": record["splits"],
+            "train_commit": record["train_commit"],
+            "settings": record["settings"],
+            "epochs_run": record["epochs_run"],
+            "device": record["machine"]["device"],
+            "test_metrics": record["metrics"],
+            **({"also_on": record["also_on"]} if record.get("also_on") else {}),
+            **({"zones": zones} if (zones := read_json(run_dir / ZONES_FILE, default=None)) else {}),
+            **({"stored_as": "float16", "stored_test_metrics": stored} if half else {}),
+            "seed_reference": record["reference"],
+            "goals": exp.get("goals", {}),
+            "command": record["command"],
+            "record": _record_name(record_path),
+            "license": LICENSE,
+            "card": f"cards/{name}.md",
+            "experiment_declaration": exp,
+        }
+        (staging / "card.md").write_text(model_card(name, entry, record))
+        (directory / "cards").mkdir(exist_ok=True)
+        with atomic_path(directory / file) as tmp:
+            os.replace(staging / file, tmp)
+        with atomic_path(directory / "cards" / name) as tmp:
+            os.replace(figures, tmp)
+        with atomic_path(directory / "cards" / f"{name}.md") as tmp:
+            os.replace(staging / "card.md", tmp)
     entries = manifest(directory)
     entries[name] = entry
     write_json(directory / "manifest.json", dict(sorted(entries.items())))
@@ -513,7 +538,7 @@ def add_preset(record_path, run_dir=None, name: str | None = None, directory=Non
 def model_card(name: str, e: dict, record: dict) -> str:
     """The markdown model card of a preset, from its manifest entry and reproduce record."""
     from kzoo.seeds import seed_title
-    from kzoo.report import metric_table
+    from kzoo.report import also_on_lines, metric_table
 
     scaled = ""
     if e["scale_targets"]:
@@ -552,8 +577,8 @@ def model_card(name: str, e: dict, record: dict) -> str:
         f"Fit: batch {s['batch_size']}, {record.get('optimizer', 'Adam')} lr {s['learning_rate']}, {e['epochs_run']} epochs, precision "
         f"{s['precision']}, on {e['device']}; trained at commit {e['train_commit']}.", "",
         "## Test metrics beside the seed's", "",
-        *metric_table(record), "",
-        "The numbers are those of `results/" + e["experiment"] + ".md`, from the same run.", "",
+        *metric_table(record), *also_on_lines(record), "",
+        f"The numbers are those of `{e.get('record', 'results/' + e['experiment'] + '.json')[:-5]}.md`, from the same run.", "",
         *(["The stored float16 weights, judged again on the same test split:", "",
            *(f"- {t}: " + ", ".join(f"{k} {v:.4g}" for k, v in m.items() if isinstance(v, float))
              for t, m in (e.get("stored_test_metrics") or {}).items() if isinstance(m, dict)), ""]
@@ -574,8 +599,7 @@ def main(argv=None) -> int:
                                 description="Make a pretrained preset from a kzoo reproduce record and its run.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("add", help="add (or remake) a preset in the package's presets folder",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s = sub.add_parser("add", help="add (or remake) a preset in the package's presets folder")
     s.add_argument("record", help="results/<experiment>.json written by kzoo reproduce")
     s.add_argument("--run", help="the run directory it reports (default: the run folder under the record's --out)")
     s.add_argument("--name", help="preset name (default: the experiment's name)")
