@@ -12,6 +12,9 @@
                spends its time is the steps between (d) and (b): parse, decode, shuffle.
 (e) read only, GZIP: (d) over the same shards gzip-compressed (level 6, as ``TFRecordOptions("GZIP")``
                writes them), with their size beside the raw shards': what compression would cost.
+(f) no TensorFlow: ``kzoo.data.reader.ShardReader``, the numpy reader of the same shards in (b)'s order (the
+               same batches, checked by tests/test_reader.py), with ``--reader-workers`` threads: what a machine
+               with JAX or PyTorch and no TensorFlow gets.
 
 Beside them, the rate of a plain memory copy of the same images (``numpy.copyto``, one core): the
 physical ceiling of anything that moves 16 KiB per image.
@@ -55,7 +58,7 @@ def time_passes(ds, epochs: int) -> dict:
     n, total = 0, 0.0
     for x, _ in ds:
         n += int(x.shape[0])
-        total += float(np.sum(x.numpy(), dtype=np.float64))
+        total += float(np.sum(np.asarray(x), dtype=np.float64))
     wall, cpu = [], []
     for _ in range(epochs):
         seen = 0
@@ -176,6 +179,11 @@ def run_block(block: int, args, workdir: Path) -> dict:
     res["kzoo_small_shuffle"] = time_passes(dataset(data, "train", inputs="counts", targets=("A_dm",),
                                                     batch_size=args.batch_size, shuffle=True,
                                                     shuffle_images=args.small_shuffle), args.epochs)
+    from kzoo.data.reader import ShardReader
+
+    res["no_tensorflow"] = time_passes(ShardReader(data, "train", inputs="counts", targets=("A_dm",),
+                                                   batch_size=args.batch_size, shuffle=True,
+                                                   workers=args.reader_workers), args.epochs)
     res["naive"] = time_passes(naive(files, x.shape[1:], y.shape[1], args.batch_size), args.epochs)
     shard_files = sorted(str(f) for f in data.glob("train-*.tfrecord"))
     res["read_only"] = time_records(shard_files, block, args.batch_size, args.epochs, min(len(shard_files), 8))
@@ -191,12 +199,12 @@ def run_block(block: int, args, workdir: Path) -> dict:
     shutil.rmtree(naive_dir, ignore_errors=True)
 
     ref = res["in_memory"]
-    for k in ("kzoo", "kzoo_small_shuffle", "naive"):  # the same images: same count, same (order-independent) pixel sum
+    for k in ("kzoo", "kzoo_small_shuffle", "naive", "no_tensorflow"):  # the same images: same count, same (order-independent) pixel sum
         if (res[k]["images"], res[k]["pixel_sum"]) != (ref["images"], ref["pixel_sum"]):
             raise RuntimeError(f"block {block}: {k} read {res[k]['images']} images (sum {res[k]['pixel_sum']}), "
                                f"in_memory {ref['images']} (sum {ref['pixel_sum']})")
     ips = {k: res[k]["images_per_s"] for k in ("in_memory", "kzoo", "kzoo_small_shuffle", "naive", "read_only",
-                                                 "read_only_gzip")}
+                                                 "read_only_gzip", "no_tensorflow")}
     res["images_per_s"] = ips
     res["ratio_kzoo_over_in_memory"] = ips["kzoo"] / ips["in_memory"]
     res["ratio_kzoo_over_read_only"] = ips["kzoo"] / ips["read_only"]
@@ -221,6 +229,8 @@ def main(argv=None):
     ap.add_argument("--small-shuffle", type=int, default=1024,
                     help="(b'): kzoo with a shuffle buffer of this many images, to show the default buffer's cost "
                          "(default 1024; kzoo's default is 8192)")
+    ap.add_argument("--reader-workers", type=int, default=2,
+                    help="(f): threads of the TensorFlow-free reader (default 2)")
     ap.add_argument("--workdir", help="where to write the data (default: a temporary directory, removed at the end)")
     ap.add_argument("--out-json", default=str(RESULTS / "pipeline.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "pipeline.md"))
@@ -250,7 +260,7 @@ def main(argv=None):
     main_row = next((r for r in rows if r["block"] == args.block), rows[0])
     result = {
         "benchmark": "pipeline", "machine": machine, "n": args.n, "batch_size": args.batch_size,
-        "epochs": args.epochs, "small_shuffle": args.small_shuffle, "quick": args.quick, "image_shape": [64, 64, 1], "dtype": "float32",
+        "epochs": args.epochs, "small_shuffle": args.small_shuffle, "reader_workers": args.reader_workers, "quick": args.quick, "image_shape": [64, 64, 1], "dtype": "float32",
         "block": main_row["block"], "images_per_s": main_row["images_per_s"],
         "ratio_kzoo_over_in_memory": main_row["ratio_kzoo_over_in_memory"],
         "targets": {"kzoo_images_per_s": TARGET_IMAGES_PER_S, "kzoo_over_in_memory": TARGET_RATIO,
@@ -260,7 +270,8 @@ def main(argv=None):
     }
     table = md_table(
         ["block", "(a) in-memory img/s", "(b) kzoo img/s", f"(b') kzoo, shuffle {args.small_shuffle:,} img/s",
-         "(c) naive img/s", "(d) read only img/s", "(e) read only, GZIP img/s", "memcpy img/s",
+         "(c) naive img/s", "(d) read only img/s", "(e) read only, GZIP img/s",
+         f"(f) no TensorFlow, {args.reader_workers} threads img/s", "memcpy img/s",
          "GZIP size / raw", "(b)/(a)", "(b)/(d)", "(b)/memcpy", f"(b) >= {TARGET_IMAGES_PER_S:,}", f"(b)/(a) >= {TARGET_RATIO}"],
         [[r["block"], *r["images_per_s"].values(), r["memcpy_images_per_s"], r["gzip_size_ratio"],
           r["ratio_kzoo_over_in_memory"],

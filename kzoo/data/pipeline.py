@@ -9,7 +9,9 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.data.augment import augment_batch, parse_augment
-from kzoo.data.records import fold_records, model_shape, record_sizes, records_for_limit, target_ranges
+from kzoo.data.order import READERS
+from kzoo.data.records import (SELECTED_CUT, fold_records, model_shape, record_sizes, records_for_limit,
+                                target_matrix, target_ranges)
 from kzoo.data.shards import DataError, load_manifest
 
 
@@ -18,7 +20,6 @@ def _per_image_max(y):
     return tf.math.divide_no_nan(y, tf.reduce_max(y, axis=axes, keepdims=True))
 
 
-SELECTED_CUT = 0.02  # the seed's cut on the U-net's probability in both of its evaluations (kzoo.evaluate)
 
 
 def _selected(y):
@@ -52,24 +53,6 @@ def array_transform(name: str, source: str, manifest: dict):
     st = manifest["stats"]["features"][source]
     lo, span = float(st["min"]), max(float(st["max"]) - float(st["min"]), 1e-12)
     return lambda y: (y - lo) / span
-
-
-def target_matrix(manifest: dict, targets) -> np.ndarray:
-    """(n_labels, k) matrix W so that ``targets = labels @ W``.
-
-    A target is a label name or a sum of them written with "+": ``"n_ps_gc+n_ps_disk"`` is the total
-    number of point sources.
-    """
-    names = manifest["schema"]["labels"]["names"]
-    bad = [t for t in targets if any(part not in names for part in t.split("+"))]
-    if bad:
-        raise DataError(f"targets {bad} are not labels of this dataset, or sums of them with '+' "
-                        f"({manifest['sky']}: {', '.join(names)})")
-    w = np.zeros((len(names), len(targets)), np.float32)
-    for j, t in enumerate(targets):
-        for part in t.split("+"):
-            w[names.index(part), j] += 1.0
-    return w
 
 
 def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", targets=("A_dm",),
@@ -185,7 +168,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         keep = tf.constant(in_fold)
         records_ds = tf.data.TFRecordDataset(files).enumerate().filter(lambda j, r: keep[j]).map(lambda j, r: r)
     else:
-        records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), 8) if len(files) > 1 else None)
+        records_ds = tf.data.TFRecordDataset(files, num_parallel_reads=min(len(files), READERS) if len(files) > 1 else None)
     if cache:  # shared by every pass below: the shards are read once
         records_ds = records_ds.cache()
     needs_rebatch = partial or batch_size % block

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from kzoo.data.shards import DataError
+
+SELECTED_CUT = 0.02  # the seed's cut on the U-net's probability in both of its evaluations (kzoo.evaluate)
+
 
 def model_shape(stored_shape) -> tuple:
     """The per-example tensor shape a model sees: 1-D spectra and 2-D maps get a channel axis,
@@ -61,3 +65,21 @@ def class_count(manifest: dict, target: str) -> int:
     if lo != 0 or hi != int(hi):
         raise ValueError(f"label {target!r} is not a class index: its range is [{lo:g}, {hi:g}], expected [0, K - 1]")
     return int(hi) + 1
+
+
+def target_matrix(manifest: dict, targets) -> np.ndarray:
+    """(n_labels, k) matrix W so that ``targets = labels @ W``.
+
+    A target is a label name or a sum of them written with "+": ``"n_ps_gc+n_ps_disk"`` is the total
+    number of point sources.
+    """
+    names = manifest["schema"]["labels"]["names"]
+    bad = [t for t in targets if any(part not in names for part in t.split("+"))]
+    if bad:
+        raise DataError(f"targets {bad} are not labels of this dataset, or sums of them with '+' "
+                        f"({manifest['sky']}: {', '.join(names)})")
+    w = np.zeros((len(names), len(targets)), np.float32)
+    for j, t in enumerate(targets):
+        for part in t.split("+"):
+            w[names.index(part), j] += 1.0
+    return w

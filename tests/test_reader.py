@@ -1,0 +1,132 @@
+"""The TensorFlow-free shard reader: the batches of tf.data, in the same order, without TensorFlow."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kzoo.data import write_shards
+from kzoo.data.order import pass_order
+from kzoo.data.reader import ShardReader, parse_example, record_offsets
+from kzoo.data.shards import DataError
+
+from conftest import tiny_recipe
+
+
+def _tf_batches(data_dir, split, **kw):
+    from kzoo.data.pipeline import dataset
+
+    import tensorflow as tf
+
+    return [tf.nest.map_structure(lambda t: t.numpy(), b) for b in dataset(data_dir, split, **kw)]
+
+
+def _same(a, b):
+    assert len(a) == len(b)
+    for u, v in zip(a, b):
+        flat_u, flat_v = (sorted(t.items()) if isinstance(t, dict) else t for t in (u, v))
+        if isinstance(u, tuple):
+            for p, q in zip(u, v):
+                _same([p], [q])
+        elif isinstance(u, dict):
+            assert u.keys() == v.keys()
+            for k in u:
+                np.testing.assert_array_equal(u[k], v[k])
+        else:
+            np.testing.assert_array_equal(u, v)
+
+
+@pytest.fixture(scope="module")
+def partial_data(tmp_path_factory):
+    """Shards whose last records hold fewer than `block` images (3 shards of 37 train images, block 8)."""
+    out = tmp_path_factory.mktemp("partial") / "gc"
+    write_shards(tiny_recipe(splits={"train": 111, "val": 20, "test": 20}, shards=3, block=8), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("kw", [
+    dict(split="val", batch_size=8, targets="ps_flux", target_transform="selected"),
+    dict(split="test", batch_size=5, inputs={"maps": "counts", "truth": ["A_dm"]}, targets={"ps": "ps_flux"}),
+    dict(split="train", batch_size=10, shuffle=False, scale_targets=True, targets=["A_dm", "n_ps_gc+n_ps_disk"]),
+    dict(split="train", batch_size=16, shuffle=False, limit=48),
+    dict(split="train", batch_size=7, shuffle=False, fold=(1, 3, False), drop_remainder=True),
+    dict(split="train", batch_size=16, targets=None, shuffle=False),
+])
+def test_an_unshuffled_pass_without_tensorflow_gives_tf_datas_batches(partial_data, kw):
+    kw = {"targets": ["A_dm"], **kw}
+    split = kw.pop("split")
+    _same(_tf_batches(partial_data, split, **kw), list(ShardReader(partial_data, split, workers=2, **kw)))
+
+
+def test_a_shuffled_pass_holds_tf_datas_images_and_depends_on_seed_and_epoch_only(partial_data):
+    kw = dict(batch_size=16, targets=["A_dm"], shuffle_images=32)
+    tf_y = np.concatenate([y for _, y in _tf_batches(partial_data, "train", epochs=(2, 3), seed=1, **kw)])
+    a = [y for _, y in ShardReader(partial_data, "train", epochs=(0, 3), seed=1, **kw)]
+    b = [y for _, y in ShardReader(partial_data, "train", epochs=(2, 3), seed=1, workers=1, **kw)]
+    third = np.concatenate(a[-len(b):])
+    np.testing.assert_array_equal(third, np.concatenate(b))  # pass 2 alone is pass 2 of the run from 0
+    np.testing.assert_array_equal(np.sort(third, 0), np.sort(tf_y, 0))  # the same images as tf.data's pass
+    assert not np.array_equal(third, np.concatenate(a[:len(b)]))  # another pass, another order
+    assert [len(y) for y in b] == [16] * 6 + [15]
+
+
+def test_the_stream_is_tf_datas_interleave_of_the_shards(tmp_path):
+    import tensorflow as tf
+
+    from kzoo.data.order import interleave_order
+
+    for sizes in ([3, 5, 2, 7, 1, 4, 6, 2, 3, 9, 1], [4, 0, 3, 2], [1] * 12):
+        files, g = [], 0
+        for i, n in enumerate(sizes):
+            files.append(str(tmp_path / f"{len(sizes)}-{i}"))
+            with tf.io.TFRecordWriter(files[-1]) as w:
+                for _ in range(n):
+                    w.write(str(g).encode())
+                    g += 1
+        for cycle in (2, 3, 8):
+            got = [int(r.numpy()) for r in tf.data.TFRecordDataset(files, num_parallel_reads=cycle)]
+            assert got == interleave_order(sizes, cycle).tolist(), (sizes, cycle)
+
+
+def test_a_pass_is_a_function_of_seed_and_epoch_and_moves_records_within_a_window():
+    a, b = pass_order(100, 1, 3, 10, True), pass_order(100, 1, 3, 10, True)
+    np.testing.assert_array_equal(a, b)
+    assert sorted(a) == list(range(100)) and not np.array_equal(a, pass_order(100, 1, 4, 10, True))
+    assert np.abs(a - np.arange(100)).max() < 10
+    np.testing.assert_array_equal(pass_order(100, 1, 3, 10, False), np.arange(100))
+
+
+def test_the_reader_parses_tensorflows_own_records_and_refuses_a_damaged_one(tmp_path, partial_data):
+    import shutil
+
+    import tensorflow as tf
+
+    ex = tf.train.Example(features=tf.train.Features(feature={
+        "n": tf.train.Feature(int64_list=tf.train.Int64List(value=[-3])),
+        "labels": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"\x00\x01"]))}))
+    got = parse_example(ex.SerializeToString())
+    assert got["n"] == -3 and bytes(got["labels"]) == b"\x00\x01"
+    d = tmp_path / "d"
+    shutil.copytree(partial_data, d)
+    shard = sorted(d.glob("val-*.tfrecord"))[0]
+    offset, length = record_offsets(shard)[1]
+    data = bytearray(shard.read_bytes())
+    data[offset + length // 2] ^= 0x10  # a bit flip inside a record: same size
+    shard.write_bytes(bytes(data))
+    with pytest.raises(DataError, match=r"val-.*record 1 is damaged"):
+        list(ShardReader(d, "val", batch_size=8, verify=False))
+
+
+def test_a_process_without_tensorflow_reads_shards(partial_data):
+    code = ("import sys; sys.modules['tensorflow'] = None\n"
+            "from kzoo.data.reader import ShardReader\n"
+            f"r = ShardReader({str(partial_data)!r}, 'train', batch_size=16, epochs=(0, 2))\n"
+            "print(sum(len(x) for x, y in r))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "222"
+
+
+def test_the_reader_refuses_augmentation_in_one_line(partial_data):
+    with pytest.raises(DataError, match="augment and input_noise"):
+        ShardReader(partial_data, "train", augment=["flip"])
