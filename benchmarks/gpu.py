@@ -10,10 +10,12 @@ on numpy arrays in memory: one warm-up epoch of ``--steps`` batches (tracing, co
 SVDD, whose centre is set from data) is listed with the reason, not left out. ``--model-arg NAME=VALUE`` passes
 builder arguments, as ``kzoo train`` does (e.g. the spectra WGAN's ``penalty=gp``).
 
-The pipeline: ``kzoo.data.dataset`` streamed (shuffled, not cached) from galactic-centre shards of 64 x 64
-maps, batch 256, images/s over one pass after a warm-up pass; it needs TensorFlow (tf.data). Where
-TensorFlow is not installed (a JAX- or PyTorch-only GPU machine) the models are fed numpy, the pipeline
-is not measured, and the page says so.
+The pipelines: ``kzoo.data.dataset`` (tf.data, where TensorFlow is installed) and kzoo's reader without TensorFlow
+(``kzoo.data.reader.ShardReader``, ``--reader-workers`` threads) streamed (shuffled, not cached) from galactic-centre
+shards of 64 x 64 maps, batch ``--batch``, images/s over one pass after a warm-up pass. And training from those
+shards: each model whose one input is 64 x 64 x 1 and whose one output is a vector of k <= 7 values is trained
+again, fed by the reader (targets: the first k labels), beside its rate from arrays in memory: does the reader
+keep that network busy?
 
     python benchmarks/gpu.py                                  # every model, float32 and mixed_bfloat16
     KERAS_BACKEND=jax python benchmarks/gpu.py --batch 1024   # or --backend jax
@@ -29,7 +31,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
 import fnmatch
-import importlib.util
 import platform
 import re
 import statistics
@@ -139,29 +140,74 @@ def measure(name: str, precision: str, args) -> dict:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def pipeline_rate(args, work: Path) -> dict:
-    """kzoo's shard pipeline (64 x 64 float32 maps, batch 256, shuffled, streamed): images/s over one pass."""
-    if "tensorflow" in sys.modules and sys.modules["tensorflow"] is None or importlib.util.find_spec("tensorflow") is None:
-        return {"error": "tensorflow is not installed: the models were fed numpy, the tf.data pipeline not measured"}
+def shard_data(args, work: Path) -> Path:
+    """Galactic-centre shards of 64 x 64 maps for the pipelines and the training from shards."""
     from _common import gc_shards
 
-    from kzoo.data import dataset
+    gc_shards(work / "gc", 2048 if args.quick else 16384)
+    return work / "gc"
 
-    n = 2048 if args.quick else 16384
-    gc_shards(work / "gc", n)
-    ds = dataset(work / "gc", "train", batch_size=256, shuffle=True, cache=False)
-    count = sum(int(b[0].shape[0]) for b in ds)  # warm-up pass (file cache, tracing)
-    t0 = time.perf_counter()
-    count = sum(int(b[0].shape[0]) for b in ds)
-    return {"images": count, "images_per_s": count / (time.perf_counter() - t0), "batch": 256,
-            "image_shape": [64, 64, 1]}
+
+def pipeline_rate(args, data: Path) -> dict:
+    """kzoo's shard pipelines (64 x 64 float32 maps, batch --batch, shuffled, streamed): images/s over one pass of
+    each, after a warm-up pass; tf.data only where TensorFlow is installed."""
+    from kzoo.data.reader import ShardReader, tensorflow_installed
+
+    readers = {"numpy reader": lambda: ShardReader(data, "train", batch_size=args.batch, shuffle=True,
+                                                   workers=args.reader_workers)}
+    if tensorflow_installed():
+        from kzoo.data import dataset
+
+        readers["tf.data"] = lambda: dataset(data, "train", batch_size=args.batch, shuffle=True, cache=False)
+    out = {"batch": args.batch, "image_shape": [64, 64, 1], "reader_workers": args.reader_workers}
+    for name, make in readers.items():
+        ds = make()
+        count = sum(int(b[0].shape[0]) for b in ds)  # warm-up pass (file cache, tracing)
+        t0 = time.perf_counter()
+        count = sum(int(b[0].shape[0]) for b in ds)
+        out[name] = {"images": count, "images_per_s": count / (time.perf_counter() - t0)}
+    return out
+
+
+def from_shards(name: str, precision: str, args, data: Path, r: dict) -> None:
+    """Train ``name`` again, fed by the reader from real shards (when its input is 64 x 64 x 1 and its one output a
+    vector of k <= 7 values): ``r["shards_train_images_per_s"]`` beside the in-memory rate, or the reason not."""
+    import keras
+
+    import kzoo
+    from kzoo.data import load_manifest
+    from kzoo.data.reader import ShardReader
+
+    if "error" in r or r["input_shape"] != [[64, 64, 1]]:
+        return
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        keras.utils.set_random_seed(0)
+        model = kzoo.build(name, **args.model_args)
+        shape = tuple(model.output.shape[1:]) if not isinstance(model.output, (list, dict)) else ()
+        labels = load_manifest(data, verify=False)["schema"]["labels"]["names"]
+        if len(shape) != 1 or not 1 <= shape[0] <= len(labels):
+            r["shards"] = f"not run: output {shape}, not a vector of labels"
+            return
+        model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="mse")
+        stream = iter(ShardReader(data, "train", targets=labels[:shape[0]], batch_size=args.batch, shuffle=True,
+                                  repeat=True, workers=args.reader_workers))
+        fit = lambda: model.fit(stream, steps_per_epoch=args.steps, epochs=1, verbose=0)  # noqa: E731
+        fit()
+        seconds = rounds_of(fit, args.rounds)
+        r["shards_train_seconds"] = seconds
+        r["shards_train_images_per_s"] = args.batch * args.steps / statistics.median(seconds)
+    except Exception as e:
+        r["shards"] = f"not run: {type(e).__name__}: {' '.join(str(e).split())[:200]}"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def markdown(result: dict) -> str:
     from _common import md_table
 
     rows = []
-    pipe = result["pipeline"].get("images_per_s")
+    pipe = result["pipeline"]["numpy reader"]["images_per_s"]
     for r in result["models"]:
         if "error" in r:
             rows.append([r["model"], r["precision"], "", "", "", "", "", f"not run: {r['error']}"])
@@ -169,16 +215,18 @@ def markdown(result: dict) -> str:
         keeps = ""
         if pipe and r["input_shape"] == [[64, 64, 1]]:
             keeps = f"{pipe / r['train_images_per_s']:.2f}"
+        shards = (f"{r['shards_train_images_per_s']:,.0f}" if "shards_train_images_per_s" in r else r.get("shards", ""))
         rows.append([r["model"], r["precision"], f"{r['parameters']:,}", " + ".join("x".join(map(str, t)) for t in r["input_shape"]),
-                     f"{r['train_images_per_s']:,.0f}", f"{r['predict_images_per_s']:,.0f}", keeps,
+                     f"{r['train_images_per_s']:,.0f}", shards, f"{r['predict_images_per_s']:,.0f}", keeps,
                      f"warm-up {r['warmup_seconds']:.1f} s"])
-    table = md_table(["model", "precision", "parameters", "input", "train img/s", "predict img/s",
-                      "pipeline / train", "notes"], rows)
+    table = md_table(["model", "precision", "parameters", "input", "train img/s (arrays)",
+                      "train img/s (from shards, numpy reader)", "predict img/s", "reader / train", "notes"], rows)
     p = result["pipeline"]
-    pipe_line = (f"kzoo's shard pipeline: {p['images_per_s']:,.0f} images/s of {'x'.join(map(str, p['image_shape']))} "
-                 f"float32 (batch {p['batch']}, streamed, shuffled, {p['images']:,} images); 'pipeline / train' "
-                 "above 1 means it keeps up with that network (64 x 64 x 1 networks only)."
-                 if "images_per_s" in p else f"Pipeline: {p['error']}.")
+    pipe_line = "; ".join(f"{k} {p[k]['images_per_s']:,.0f} images/s" for k in ("numpy reader", "tf.data") if k in p)
+    pipe_line = (f"kzoo's shard pipelines, {'x'.join(map(str, p['image_shape']))} float32 maps (batch {p['batch']}, "
+                 f"streamed, shuffled, {p['numpy reader']['images']:,} images, the reader with {p['reader_workers']} "
+                 f"threads): {pipe_line}. 'reader / train' above 1 means the reader alone keeps up with that network "
+                 "(64 x 64 x 1 networks only); 'from shards' is the network trained from the reader.")
     v = result["versions"]
     return (f"# Zoo throughput on {result['device']}\n\n"
             f"Keras {v['keras']} on the {result['backend']} backend"
@@ -205,6 +253,8 @@ def main(argv=None):
                          "(e.g. penalty=gp; repeatable)")
     ap.add_argument("--out-json", default=str(RESULTS / "gpu.json"))
     ap.add_argument("--out-md", default=str(RESULTS / "gpu.md"))
+    ap.add_argument("--reader-workers", type=int, default=4,
+                    help="threads of kzoo's numpy shard reader (default 4)")
     ap.add_argument("--quick", action="store_true", help="smoke test: batch 8, 2 batches, 1 round, a small pipeline")
     args = ap.parse_args(argv)
     if args.quick:
@@ -242,16 +292,19 @@ def main(argv=None):
               "batch": args.batch, "predict_batch": args.predict_batch, "steps": args.steps, "rounds": args.rounds,
               "quick": args.quick, "model_args": args.model_args, "models": []}
     print(f"{backend} on {result['device']}: {len(names)} models x {precisions}", flush=True)
-    for name in names:
-        for precision in precisions:
-            r = measure(name, precision, args)
-            result["models"].append(r)
-            print(f"  {name} {precision}: " + (r["error"] if "error" in r else
-                  f"train {r['train_images_per_s']:,.0f} img/s, predict {r['predict_images_per_s']:,.0f} img/s"),
-                  flush=True)
-            write_json(args.out_json, result)  # so far: a run cut short keeps the models it measured
     with tempfile.TemporaryDirectory(prefix="kzoo-bench-gpu-") as work:
-        result["pipeline"] = pipeline_rate(args, Path(work))
+        data = shard_data(args, Path(work))
+        for name in names:
+            for precision in precisions:
+                r = measure(name, precision, args)
+                from_shards(name, precision, args, data, r)
+                result["models"].append(r)
+                print(f"  {name} {precision}: " + (r["error"] if "error" in r else
+                      f"train {r['train_images_per_s']:,.0f} img/s, from shards "
+                      f"{r.get('shards_train_images_per_s', 0):,.0f}, predict {r['predict_images_per_s']:,.0f} img/s"),
+                      flush=True)
+                write_json(args.out_json, result)  # so far: a run cut short keeps the models it measured
+        result["pipeline"] = pipeline_rate(args, data)
     md = markdown(result)
     write_json(args.out_json, result)
     write_text(args.out_md, md)

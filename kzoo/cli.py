@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-from kzoo.cli_options import (BACKEND_HELP, NO_REFERENCE_HELP, PRECISION_HELP, HelpFormatter, Parser,
+from kzoo.cli_options import (BACKEND_HELP, READER_HELP, NO_REFERENCE_HELP, PRECISION_HELP, HelpFormatter, Parser,
                                log_to_stderr, model_args, run_reporting)
 
 
@@ -284,7 +284,7 @@ def _cmd_train(a):
               cache=False if a.no_cache else "auto",
               verbose=2 if a.quiet or not sys.stdout.isatty() else "auto", overwrite=a.overwrite,  # a log gets lines
               allow_other_recipe=a.allow_other_recipe, model_args=args, classical=not a.no_reference,
-              worker=worker, init=a.init, freeze_epochs=a.freeze_epochs)
+              worker=worker, init=a.init, freeze_epochs=a.freeze_epochs, reader=a.reader)
     _print_metrics(res)
     print(res["training"]["message"])
 
@@ -540,6 +540,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
     s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
+    s.add_argument("--reader", choices=["auto", "tf.data", "numpy"], default="auto", help=READER_HELP)
     s.add_argument("--strategy", default="default", choices=["default", "mirrored", "multiworker"],
                    help="default (one device); mirrored (tf.distribute over every local GPU; tensorflow backend "
                         "only); multiworker (data parallel over the processes named by TF_CONFIG, or those of a "

@@ -19,7 +19,7 @@ log = logging.getLogger("kzoo")  # kzoo's messages (the CLI shows them as "kzoo:
 
 
 def _regression(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.data.records import target_ranges, unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma, split_mean_sigma
@@ -30,7 +30,7 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     args = pipeline_args(exp)
     # a model of named outputs: its label output is judged here, each image output by its MSE and MAE
     key, targets = label_output(args["targets"])
-    ds = dataset(data_dir, split, **{**args, "scale_targets": False}, batch_size=256, shuffle=False,
+    ds = batches(data_dir, split, **{**args, "scale_targets": False}, batch_size=256, shuffle=False,
                  manifest=manifest, verify=False)
     y_true, y_pred, image_err = [], [], {}
     for x, y in ds:
@@ -38,11 +38,11 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         if key is not None:
             for out, want in y.items():
                 if out != key:
-                    d = np.asarray(pred[out], np.float64) - y[out].numpy()
+                    d = np.asarray(pred[out], np.float64) - np.asarray(y[out])
                     acc = image_err.setdefault(out, [0.0, 0.0, 0])
                     acc[0], acc[1], acc[2] = acc[0] + np.sum(d**2), acc[1] + np.sum(np.abs(d)), acc[2] + d.size
             y, pred = y[key], pred[key]
-        y_true.append(y.numpy())
+        y_true.append(np.asarray(y))
         y_pred.append(np.asarray(pred, dtype=np.float32))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     sigma = None
@@ -72,15 +72,15 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
     opts = exp.get("evaluation_args") or {}
     color, by = None, opts.get("color_by") or opts.get("bin_by")
     if by:  # a label of each image (e.g. its SNR), read in the same order
-        color = np.concatenate([y.numpy()[:, 0] for _, y in dataset(
+        color = np.concatenate([np.asarray(y)[:, 0] for _, y in batches(
             data_dir, split, inputs=args["inputs"], targets=[by], batch_size=256, shuffle=False, manifest=manifest,
             verify=False)])
     if opts.get("bin_by"):
         for j, t in enumerate(targets):
             metrics[t]["binned"] = binned_errors(y_true[:, j], y_pred[:, j], color, opts["bin_by"], opts["bins"])
     if opts.get("saliency"):  # where the network looks: a few images spread over the first 256 of the split
-        x0 = next(iter(dataset(data_dir, split, inputs=args["inputs"], targets=None, batch_size=256,
-                               shuffle=False, manifest=manifest, verify=False))).numpy()
+        x0 = np.asarray(next(iter(batches(data_dir, split, inputs=args["inputs"], targets=None, batch_size=256,
+                               shuffle=False, manifest=manifest, verify=False))))
         pick = np.unique(np.linspace(0, len(x0) - 1, int(opts["saliency"])).astype(int))  # not 6 maps of one set
         x0 = x0[pick]
         grads, cams, layer = saliency_maps(model, x0)
@@ -105,7 +105,7 @@ def rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets
     degrees (``mse_rot90``: an exact permutation of the pixels), and ``rotated_over_unrotated`` =
     mse_rotated / mse (seed 001 D: ~37 for a CNN trained without augmentation). The turns are seeded by the
     run's seed: the same run gives the same numbers."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
 
@@ -114,7 +114,7 @@ def rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets
     out = {}
     for key, aug in (("mse_rotated", {"rotate": 180.0}), ("mse_rot90", {"rot90": True})):
         pred = []
-        for x, _ in dataset(data_dir, split, **{**args, "scale_targets": False}, augment=aug, batch_size=256,
+        for x, _ in batches(data_dir, split, **{**args, "scale_targets": False}, augment=aug, batch_size=256,
                             shuffle=False, seed=int(run["seed"]) + 1, manifest=manifest, verify=False):
             pred.append(infer(model, x, np.float64))
         pred = np.concatenate(pred)
@@ -130,7 +130,7 @@ def rotation_test(model, run, data_dir, split, manifest, y_true, y_pred, targets
 
 
 def _segmentation(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
@@ -138,9 +138,9 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
     # whatever target it trained on (gc-ps-unet-selected trains on its brightest pixels only).
     args = {**pipeline_args(exp), "target_transform": "per_image_max"}
     first, flux, prob = None, [], []
-    for x, y in dataset(data_dir, split, **args, batch_size=128, shuffle=False, manifest=manifest, verify=False):
-        first = x.numpy()[:4] if first is None else first
-        flux.append(y.numpy())
+    for x, y in batches(data_dir, split, **args, batch_size=128, shuffle=False, manifest=manifest, verify=False):
+        first = np.asarray(x)[:4] if first is None else first
+        flux.append(np.asarray(y))
         prob.append(infer(model, x, np.float32))
     flux, prob = np.concatenate(flux), np.concatenate(prob)
     cut = float((exp.get("evaluation_args") or {}).get("cut", 0.02))  # a mask of 0 / 1 (kzoo import): 0.5
@@ -151,16 +151,16 @@ def _segmentation(model, run, data_dir, split, manifest, out_dir):
 
 
 def _denoising(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
     noisy, out, clean = [], [], []
-    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, seed=run["seed"],
+    for x, y in batches(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, seed=run["seed"],
                         manifest=manifest, verify=False):
-        noisy.append(x.numpy())
+        noisy.append(np.asarray(x))
         out.append(infer(model, x, np.float32))
-        clean.append(y.numpy())
+        clean.append(np.asarray(y))
     noisy, out, clean = np.concatenate(noisy), np.concatenate(out), np.concatenate(clean)
     if exp.get("target_transform") and not exp.get("input_transform"):  # the raw noisy image on the target's scale
         from kzoo.data.pipeline import array_transform
@@ -188,14 +188,14 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
     ``rms_per_image`` = the mean over maps of sqrt(mean over pixels (output - map)^2); ``pca_<k>``: the same
     for the maps projected on the top k principal components of the training split, k = the size of the
     autoencoder's code (its layer "code"; the classical compression at the same size), and ``code_size``."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
     x, out = [], []
-    for xb, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, manifest=manifest,
+    for xb, _ in batches(data_dir, split, **pipeline_args(exp), batch_size=128, shuffle=False, manifest=manifest,
                          verify=False):
-        x.append(xb.numpy())
+        x.append(np.asarray(xb))
         out.append(infer(model, xb, np.float32))
     x, out = np.concatenate(x), np.concatenate(out)
 
@@ -212,7 +212,7 @@ def _reconstruction(model, run, data_dir, split, manifest, out_dir):
     except ValueError:
         code = None
     if code:
-        from kzoo.data.pipeline import load_arrays
+        from kzoo.data.reader import load_arrays
 
         train, _ = load_arrays(data_dir, "train", **pipeline_args(exp), manifest=manifest, verify=False)
         k = min(code, len(train) - 1, int(np.prod(train.shape[1:])))
@@ -286,16 +286,16 @@ def _anomaly(model, run, data_dir, split, manifest, out_dir):
     images of each class (and unlabelled) fall in each zone, labelled 0.0, 0.2, 0.5, 0.8, 1.0 as the seed
     labelled its application images; score histograms per class with the thresholds, and ``scores_<split>.txt``
     (label, score, zone label per image, as the seed's test_output.txt)."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
     (target,) = exp["targets"]
     normal = int((exp.get("evaluation_args") or {}).get("normal_class", 0))
     labels, scores = [], []
-    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=64, shuffle=False, manifest=manifest,
+    for x, y in batches(data_dir, split, **pipeline_args(exp), batch_size=64, shuffle=False, manifest=manifest,
                         verify=False):
-        labels.append(y.numpy()[:, 0].astype(int))
+        labels.append(np.asarray(y)[:, 0].astype(int))
         scores.append(infer(model, x, np.float64).reshape(len(labels[-1])))
     labels, scores = np.concatenate(labels), np.concatenate(scores)
     zones_file = Path(run["run_dir"]) / ZONES_FILE
@@ -347,7 +347,7 @@ def class_names(exp: dict, classes: int, manifest: dict | None = None, target: s
 
 
 def _classification(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
@@ -356,9 +356,9 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     opts = exp.get("evaluation_args") or {}
     names = class_names(exp, classes, manifest, target)
     y_true, y_pred = [], []
-    for x, y in dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
+    for x, y in batches(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest,
                         verify=False):
-        y_true.append(y.numpy()[:, 0])
+        y_true.append(np.asarray(y)[:, 0])
         y_pred.append(np.argmax(infer(model, x, np.float32), axis=-1))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
     metrics = classification_metrics(y_true, y_pred, target, classes, names)

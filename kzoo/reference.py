@@ -80,7 +80,7 @@ def covariance_bound(fisher: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def train_and_split_images(manifest: dict, data_dir, split: str, targets, feature: str | None = None):
     """A stored array (``feature``, default the first) and ``targets`` of the training split and of ``split``,
     each example flattened."""
-    from kzoo.data.pipeline import images_that_fit, load_arrays
+    from kzoo.data.reader import images_that_fit, load_arrays
 
     image = feature or next(k for k in manifest["schema"] if k != "labels")
     limit = images_that_fit(manifest, "train", image)  # a training split too big for memory: its first images

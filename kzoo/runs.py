@@ -313,12 +313,13 @@ def versions() -> dict:
 
     import keras
     import numpy
-    import tensorflow as tf
 
+    from kzoo.data.reader import tensorflow_installed
     from kzoo.version import __version__
 
     backend = keras.backend.backend()
-    versions = {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__, "tensorflow": tf.__version__,
+    versions = {"kzoo": __version__, "commit": git_commit(), "keras": keras.__version__,
+                "tensorflow": __import__("tensorflow").__version__ if tensorflow_installed() else None,
                 "numpy": numpy.__version__, "python": platform.python_version(), "backend": backend}
     if backend != "tensorflow":
         versions[backend] = importlib.metadata.version(backend)

@@ -28,7 +28,8 @@ from kzoo.experiments import Experiment, image_input_name, label_output
 from kzoo.io import atomic_path, dir_lock, write_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's; tf.data (TensorFlow) feeds each of them
+BACKENDS = ("tensorflow", "jax", "torch")  # Keras 3's; tf.data or kzoo's numpy reader feeds each of them
+READERS = ("auto", "tf.data", "numpy")  # how a run reads its shards (data_reader)
 
 
 def use_backend(name: str | None = None) -> str:
@@ -41,8 +42,7 @@ def use_backend(name: str | None = None) -> str:
     if name is not None and name not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
     if name is not None and importlib.util.find_spec(name) is None:
-        raise ValueError(f"backend {name!r}: {name} is not installed (pip install {name}); kzoo's data pipeline "
-                         "also needs tensorflow")
+        raise ValueError(f"backend {name!r}: {name} is not installed (pip install {name})")
     if "keras" in sys.modules:
         import keras
 
@@ -314,7 +314,7 @@ def recalibrate_batchnorm(model, train_ds, val_ds=None, batches: int = 200) -> d
     before = val_loss()
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in bns]
     n = 0
-    for x, _ in train_ds.take(batches):
+    for x, _ in _take(train_ds, batches):
         for layer in bns:
             layer.momentum = n / (n + 1)  # a running mean over the batches seen so far
         model(x, training=True)
@@ -389,8 +389,60 @@ def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int
     return int(info["count"])
 
 
+def data_reader(choice: str = "auto") -> str:
+    """How a run reads its shards: "tf.data" (TensorFlow's pipeline) or "numpy" (:class:`kzoo.data.reader.ShardReader`,
+    no TensorFlow: a machine with JAX or PyTorch only). "auto": tf.data where TensorFlow is installed, else numpy."""
+    from kzoo.data.reader import tensorflow_installed
+
+    if choice not in READERS:
+        raise ValueError(f"reader must be one of {READERS}, got {choice!r}")
+    if choice == "auto":
+        return "tf.data" if tensorflow_installed() else "numpy"
+    if choice == "tf.data" and not tensorflow_installed():
+        raise ValueError("--reader tf.data needs TensorFlow (pip install tensorflow-cpu); --reader numpy reads the "
+                         "shards without it")
+    return choice
+
+
+def split_batches(reader):
+    """A :class:`kzoo.data.reader.ShardReader`'s single pass as a Keras PyDataset (read again at every epoch's
+    validation; iterable as a tf.data dataset is)."""
+    import keras
+
+    class SplitBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()
+            self.plan = reader.batch_plan(0)
+
+        def __len__(self):
+            return len(self.plan)
+
+        def __getitem__(self, i):
+            return reader.read_batch(self.plan[i])
+
+        def __iter__(self):
+            return iter(reader)
+
+    return SplitBatches()
+
+
+def _take(batches, n: int):
+    """The first ``n`` batches of a pass (a tf.data dataset's or a reader's, each read from its start)."""
+    import itertools
+
+    return batches.take(n) if hasattr(batches, "take") else itertools.islice(iter(batches), n)
+
+
+def _feed(batches):
+    """What model.fit takes: a tf.data dataset or a Keras PyDataset as it is, a reader's stream as a generator."""
+    from kzoo.data.reader import ShardReader
+
+    return iter(batches) if isinstance(batches, ShardReader) else batches
+
+
 def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: bool = True,
-                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None, fold=None, worker=None):
+                 epochs: tuple[int, int] = (0, 1), train_size: int | None = None, fold=None, worker=None,
+                 reader: str = "tf.data"):
     """The (train, val) tf.data datasets ``fit`` trains on (val None when the dataset has no val split).
 
     ``train`` streams the training passes ``epochs`` = (start, stop), each shuffled and augmented as a
@@ -400,9 +452,26 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     fold i (the val split is not used).
     ``worker`` = (i, n): process i of a data-parallel run of n (:func:`join_workers`): every process reads
     the same global batches (whole ones only) and keeps its slice i of each, batch_size / n images.
+    ``reader`` "numpy": read by :class:`kzoo.data.reader.ShardReader` without TensorFlow (train: the reader, whose
+    passes follow :mod:`kzoo.data.order`; val: a Keras PyDataset of its batches).
     """
-    from kzoo.data.pipeline import dataset
     from kzoo.experiments import pipeline_args
+
+    if reader == "numpy":
+        from kzoo.data.reader import ShardReader
+
+        if worker is not None:
+            raise ValueError("data-parallel workers read their shards with tf.data: install TensorFlow")
+        common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False)
+        held = None if fold is None else (int(fold[0]), int(fold[1]), False)
+        train = ShardReader(data_dir, "train", shuffle=True, augment=exp.augment, epochs=epochs, limit=train_size,
+                            fold=held, **common)
+        if fold is not None:
+            val = ShardReader(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
+        else:
+            val = ShardReader(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
+        return train, (None if val is None else split_batches(val))
+    from kzoo.data.pipeline import dataset
 
     common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache, drop_remainder=worker is not None)
@@ -512,7 +581,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
         model_args: dict | None = None, callbacks: list | None = None, verbose="auto",
         evaluate_split: str = "test", overwrite: bool = False, allow_other_recipe: bool = False,
         classical: bool = True, train_size: int | None = None, fold=None, worker=None, init: str | None = None,
-        freeze_epochs: int = 0) -> dict:
+        freeze_epochs: int = 0, reader: str = "auto") -> dict:
     """Train ``experiment`` on the shards in ``data_dir``; write the run directory ``out``.
 
     The run is trained in ``out/.staging`` and replaces what ``out`` held only once it is complete
@@ -540,6 +609,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     ``cache``: keep the training split's records in memory after the first epoch; "auto" when they take at most half
     of the memory this process may use, cgroup limits included (a cluster job's), else stream them from the shards
     every epoch, in the same order (:func:`kzoo.data.shards.cache_fits`; one line says which).
+    ``reader``: how the shards are read (:func:`data_reader`): "tf.data", "numpy" (kzoo's reader, no TensorFlow; a
+    shuffled epoch is another order than tf.data's, so it is recorded in settings) or "auto" (tf.data where
+    TensorFlow is installed, else numpy).
     ``init``: fine-tune: start from the weights of a preset, a finished run's directory or a .keras file
     (:mod:`kzoo.transfer`: layers of the same name and shapes copied, the others, such as a head for other
     targets, built anew and named in run.json's ``init_report``); the source's input normalisation is kept; its
@@ -564,7 +636,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     check_units(exp, manifest, data_dir)
     source = fine_tuning(init, freeze_epochs, exp, manifest, data_dir)
     run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
-                       worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs)
+                       worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs,
+                       reader=data_reader(reader))
     created = not out.exists()
     try:
         with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
@@ -582,6 +655,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
 
             cache, said = cache_fits(manifest, "train", train_count(manifest, train_size, fold)
                                      / manifest["splits"]["train"]["count"], cache)
+            if run["settings"].get("reader") == "numpy":
+                said = ("reading the shards with kzoo's numpy reader (no TensorFlow); the operating system's page "
+                        "cache keeps what memory allows")
             logging.getLogger("kzoo").info(said)
             keras.utils.set_random_seed(seed)
             old_policy = keras.mixed_precision.global_policy().name
@@ -691,7 +767,8 @@ def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision,
 
 
 def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: dict, model_args, backend: str,
-                 worker, fold, train_size, init: dict | None = None, freeze_epochs: int = 0) -> dict:
+                 worker, fold, train_size, init: dict | None = None, freeze_epochs: int = 0,
+                 reader: str = "tf.data") -> dict:
     """What run.json records: the run's identity (the experiment's declaration, the dataset, the seed, the
     settings), from the declaration and the manifest alone (no Keras); ``versions`` and ``device`` are filled in
     when training starts. Every setting is checked before anything is written."""
@@ -711,6 +788,8 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
+    if reader != "tf.data":  # the same: a shuffled pass of the numpy reader is another order (kzoo.data.order)
+        run["settings"]["reader"] = reader
     if manifest["sky"] == "image_folder":  # a user's images: how each was made from its file, for kzoo predict
         from kzoo.sims.image_folder import preparation
 
@@ -794,7 +873,8 @@ def training_data(exp, data_dir, manifest: dict, run: dict, *, cache: bool, fold
     batch_size, epochs = run["settings"]["batch_size"], run["settings"]["epochs"]
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=run["seed"], cache=cache,
                                     train_size=train_size, fold=fold, worker=worker,
-                                    epochs=(initial_epoch, max(epochs, initial_epoch + 1)))
+                                    epochs=(initial_epoch, max(epochs, initial_epoch + 1)),
+                                    reader=run["settings"].get("reader", "tf.data"))
     n_train = train_count(manifest, train_size, fold)
     steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
     if steps == 0:
@@ -823,13 +903,14 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
     import keras
 
     from kzoo import runs
+    from kzoo.data.reader import tensorflow_installed
 
     staging, state, initial_epoch = stage["staging"], stage["state"], stage["initial_epoch"]
     epochs, patience = run["settings"]["epochs"], run["settings"]["patience"]
     if state is None and hasattr(model, "init_center"):
         # Deep SVDD: c = the initial phi's mean over one pass of the training split (a resumed run
         # restores c and R from its checkpoint instead)
-        model.init_center(train_ds.take(steps))
+        model.init_center(_take(train_ds, steps))
     guard = _nan_guard()
     # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
     # run do the epoch again (its row is then trimmed), never skip a row.
@@ -837,7 +918,7 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
         _history_trimmer(staging / "history.csv"),
         keras.callbacks.CSVLogger(str(staging / "history.csv"), append=True),
         runs.checkpoint(staging, "val_loss" if has_val else "loss", patience, state),
-        keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False),
+        *([keras.callbacks.TensorBoard(str(staging / "logs"), write_graph=False)] if tensorflow_installed() else []),
         guard,
         *(model.fit_callbacks() if hasattr(model, "fit_callbacks") else []),  # a model's own (SVDD's epoch)
         *(callbacks or []),
@@ -856,7 +937,7 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
             for layer in frozen:
                 layer.trainable = False
             model.compile(optimizer=model.optimizer, **compile_args(exp))
-            model.fit(train_ds, validation_data=val_ds, epochs=freeze, initial_epoch=initial_epoch,
+            model.fit(_feed(train_ds), validation_data=val_ds, epochs=freeze, initial_epoch=initial_epoch,
                       steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
             for layer in frozen:
                 layer.trainable = True
@@ -865,7 +946,7 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
             if initial_epoch < epochs:
                 train_ds = restream(initial_epoch)
         if initial_epoch < epochs and not model.stop_training:
-            model.fit(train_ds, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
+            model.fit(_feed(train_ds), validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps, callbacks=cbs, verbose=verbose)
     else:  # killed after the last epoch's checkpoint: nothing left to train
         cbs[2].set_model(model)
@@ -881,7 +962,8 @@ def calibrate(exp, model, data_dir, manifest: dict, run: dict, val_ds, *, fold, 
     """The finished model's batch-norm statistics recalibrated over the training split and its sigmas calibrated on
     the validation split (each recorded in ``run``); the calibrated model."""
     bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"], seed=run["seed"],
-                               cache=False, train_size=train_size, fold=fold)
+                               cache=False, train_size=train_size, fold=fold,
+                               reader=run["settings"].get("reader", "tf.data"))
     run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
     model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
     return model

@@ -125,8 +125,14 @@ def test_the_gpu_benchmark_measures_each_model_and_the_pipeline(tmp_path):
     import kzoo  # the builder argument reached the model: its parameter count is that of dense=[8]
 
     assert m["parameters"] == kzoo.build("rings_regressor", dense=[8]).count_params() != kzoo.build("rings_regressor").count_params()
-    assert r["pipeline"]["images"] == 2048 and r["pipeline"]["images_per_s"] > 0
+    for reader in ("numpy reader", "tf.data"):
+        assert r["pipeline"][reader]["images"] == 2048 and r["pipeline"][reader]["images_per_s"] > 0
     assert "kzoo's shard pipeline" in (tmp_path / "g.md").read_text()
+    # a 64 x 64 x 1 network is also trained from real shards, fed by the reader without TensorFlow
+    gpu.main(["--quick", "--models", "gc_cnn", "--precisions", "float32", "--out-json", str(tmp_path / "c.json"),
+              "--out-md", str(tmp_path / "c.md")])
+    (m,) = json.loads((tmp_path / "c.json").read_text())["models"]
+    assert m["shards_train_images_per_s"] > 0 and "from shards, numpy reader" in (tmp_path / "c.md").read_text()
 
 
 def _free_ports(k):

@@ -77,7 +77,7 @@ def test_whole_split_arrays_are_refused_or_cut_to_what_fits_in_memory(tiny_data,
 
     import kzoo.data.shards as shards
     from kzoo.data import DataError, load_manifest
-    from kzoo.data.pipeline import images_that_fit, load_arrays
+    from kzoo.data.reader import images_that_fit, load_arrays
     from kzoo.reference import train_and_split_images
 
     m = load_manifest(tiny_data)

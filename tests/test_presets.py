@@ -33,7 +33,7 @@ def test_every_shipped_preset_matches_its_manifest_and_card():
 def test_the_gc_dm_preset_measures_dark_matter_on_fresh_maps(tmp_path):
     """A real check: maps it never saw, simulated with another seed, predicted from raw counts."""
     from kzoo.data import write_shards
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
 
     write_shards("galactic_center", tmp_path / "d", n=60, seed=123, shards=1, workers=1, progress=False)
     x, y = load_arrays(tmp_path / "d", "test", inputs="counts", targets=["A_dm"])

@@ -130,3 +130,31 @@ def test_a_process_without_tensorflow_reads_shards(partial_data):
 def test_the_reader_refuses_augmentation_in_one_line(partial_data):
     with pytest.raises(DataError, match="augment and input_noise"):
         ShardReader(partial_data, "train", augment=["flip"])
+
+
+def _without_tensorflow(code: str, *args) -> subprocess.CompletedProcess:
+    """``code`` run in a fresh Python on JAX, with TensorFlow hidden (an import of it fails, as where it is absent)."""
+    import os
+
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    return subprocess.run([sys.executable, "-c", "import sys; sys.modules['tensorflow'] = None\n" + code, *args],
+                          capture_output=True, text=True, env=env)
+
+
+def test_kzoo_train_on_jax_without_tensorflow_trains_from_shards_and_evaluates(tiny_data, tmp_path):
+    import json
+
+    code = "from kzoo.cli import main; sys.exit(main(sys.argv[1:]))"
+    train = ["train", "gc-dm", "--data", str(tiny_data), "--out", str(tmp_path / "run"), "--epochs", "2",
+             "--batch-size", "16", "--allow-other-recipe", "--backend", "jax", "--no-reference", "--quiet"]
+    done = _without_tensorflow(code, *train)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["settings"]["reader"] == "numpy" and run["versions"]["tensorflow"] is None
+    assert run["epochs_run"] == 2 and json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]["A_dm"]["n"] == 28
+    again = _without_tensorflow(code, *train)  # the same run again: up to date, nothing trained
+    assert again.returncode == 0 and "up to date" in again.stdout
+    refused = _without_tensorflow(code, *train[:-1], "--reader", "tf.data", "--out", str(tmp_path / "other"))
+    err = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and len(err) == 1 and "reader tf.data needs TensorFlow" in err[0]
+    assert not (tmp_path / "other").exists()

@@ -286,7 +286,7 @@ def test_noisy_inputs_are_reproducible_and_targets_clean(tiny_data):
 
 
 def test_multi_output_experiment_reports_physical_units(tiny_data, tmp_path):
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
 
     res = fit("gc-dm-nps", tiny_data, tmp_path / "multi", epochs=1, batch_size=16,
               model_args={"blocks": ((4,), (4,)), "kernel_sizes": (3, 5), "dense": (8,)}, verbose=0, allow_other_recipe=True)

@@ -64,7 +64,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     import autokeras as ak
     import keras
 
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
     from kzoo.layers import normalization_layer
 
     args = {**pipeline_args(exp), "shuffle": False}

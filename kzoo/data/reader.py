@@ -27,6 +27,16 @@ from kzoo.data.order import pass_order, stream
 from kzoo.data.records import SELECTED_CUT, model_shape, record_sizes, target_matrix, target_ranges
 from kzoo.data.shards import DataError, load_manifest
 
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (without importing it)."""
+    import importlib.util
+    import sys
+
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"] is not None
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def _per_image_max(y):
     m = y.max(axis=tuple(range(1, y.ndim)), keepdims=True)
     return np.divide(y, m, out=np.zeros_like(y), where=m != 0)
@@ -123,7 +133,8 @@ class ShardReader:
     ``workers`` threads read and parse batches ahead (``prefetch`` of them).
 
     Augmentation and input noise are tf.data's only (their random draws are TensorFlow's stateless ones): a
-    reader asked for them refuses in one line.
+    reader asked for them refuses in one line. ``cache`` is accepted for tf.data's arguments and does nothing: the
+    operating system's page cache keeps the shards read while memory allows.
     """
 
     def __init__(self, data_dir, split: str, inputs="counts", targets=("A_dm",), batch_size: int = 64,
@@ -179,7 +190,7 @@ class ShardReader:
         self.chosen = stream(info, self.block, limit, fold, f"{self.data_dir / 'manifest.json'} {split}")
         self.count = int(self.sizes[self.chosen].sum())
         self.window = max(1, min(len(self.chosen), int(shuffle_images) // self.block))
-        self._index = None
+        self._index, self._fds = None, {}
         self._lock = threading.Lock()
 
     def _transform(self, name, source):
@@ -233,9 +244,19 @@ class ShardReader:
             plan.append(cur)
         return plan
 
-    def _read(self, fds, r: int) -> dict:
+    def _fd(self, i: int) -> int:
+        with self._lock:
+            if i not in self._fds:
+                self._fds[i] = os.open(self.files[i], os.O_RDONLY)
+            return self._fds[i]
+
+    def __del__(self):
+        for fd in getattr(self, "_fds", {}).values():
+            os.close(fd)
+
+    def _read(self, r: int) -> dict:
         i, offset, length = self.index()[r]
-        data = os.pread(fds[i], length + 4, offset)
+        data = os.pread(self._fd(i), length + 4, offset)
         if len(data) != length + 4 or _masked_crc(data[:length]) != int.from_bytes(data[length:], "little"):
             raise DataError(f"{self.files[i]}: record {r} is damaged (its CRC does not match); "
                             f"run kzoo verify {self.data_dir}")
@@ -244,10 +265,11 @@ class ShardReader:
     def _decode(self, ex, name, shape):
         return np.frombuffer(ex[name], dtype="<f4").reshape(-1, *shape)
 
-    def _batch(self, fds, spans):
+    def read_batch(self, spans):
+        """One batch of :meth:`batch_plan`: ``(x, y)``, or ``x`` for ``targets=None``."""
         parts = {("in", k): [] for k in self.in_map} | {("out", k): [] for k in self.out_map}
         for r, a, b in spans:
-            ex = self._read(fds, r)
+            ex = self._read(r)
             labels = None
             for (side, key) in parts:
                 src = (self.in_map if side == "in" else self.out_map)[key]
@@ -276,17 +298,65 @@ class ShardReader:
         return x, y
 
     def __iter__(self):
-        fds = [os.open(f, os.O_RDONLY) for f in self.files]
-        try:
-            with ThreadPoolExecutor(self.workers) as pool:
-                ahead = deque()
-                plans = (spans for e in self.passes() for spans in self.batch_plan(e))
-                for spans in plans:
-                    ahead.append(pool.submit(self._batch, fds, spans))
-                    if len(ahead) > self.prefetch:
-                        yield ahead.popleft().result()
-                while ahead:
+        with ThreadPoolExecutor(self.workers) as pool:
+            ahead = deque()
+            for spans in (spans for e in self.passes() for spans in self.batch_plan(e)):
+                ahead.append(pool.submit(self.read_batch, spans))
+                if len(ahead) > self.prefetch:
                     yield ahead.popleft().result()
-        finally:
-            for fd in fds:
-                os.close(fd)
+            while ahead:
+                yield ahead.popleft().result()
+
+
+def images_that_fit(manifest: dict, split: str, inputs: str, targets=None) -> int | None:
+    """How many of a split's first images (whole records) may be read into memory as arrays by :func:`load_arrays`
+    (at most half of what this process may use, cgroup limits included, counting the batches and their
+    concatenation); None when the whole split fits (or the memory cannot be read)."""
+    import kzoo.data.shards as shards
+
+    info, room = manifest["splits"][split], shards.available_memory()
+    if room is None or not isinstance(inputs, str) or inputs not in manifest["schema"]:
+        return None
+    arrays = [inputs, "labels"] + ([targets] if isinstance(targets, str) and targets in manifest["schema"] else [])
+    per_image = 2 * 4 * sum(int(np.prod(manifest["schema"][a]["shape"])) for a in arrays)  # batches + concatenation
+    n = (room // 2) // per_image
+    if n >= info["count"]:
+        return None
+    ends = [e for e in np.cumsum(record_sizes(info, int(manifest["block"]))).tolist() if e <= n]
+    return int(ends[-1]) if ends else 0
+
+
+def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",), **kwargs):
+    """The whole split as numpy arrays ``(x, y)`` (for small data, scikit-learn and plots), read without TensorFlow
+    unless augmented or corrupted (``augment``, ``input_noise``: tf.data's random draws). Refused in one line
+    (DataError) before anything is read when the split would not fit in memory (:func:`images_that_fit`); give
+    ``limit`` (the first images) to read less."""
+    if kwargs.get("limit") is None and kwargs.get("fold") is None:
+        manifest = kwargs.get("manifest") or load_manifest(data_dir, verify=False)
+        if images_that_fit(manifest, split, inputs, targets) is not None:
+            import kzoo.data.shards as shards
+
+            count = manifest["splits"][split]["count"]
+            raise DataError(f"{data_dir}: the {split} split's {count:,} images of {inputs!r} would not fit as arrays "
+                            f"in the {shards._size(shards.available_memory())} this process may use; read fewer "
+                            f"(limit) or leave out what needs them whole (kzoo train --no-reference)")
+    xs, ys = [], []
+    kwargs = {"shuffle": False, "batch_size": 256, **kwargs}
+    for x, y in batches(data_dir, split, inputs=inputs, targets=targets, **kwargs):
+        xs.append(x)
+        ys.append(y)
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def batches(data_dir, split: str, **kwargs):
+    """Numpy batches ``(x, y)`` (or ``x`` for ``targets=None``) of a split, with the arguments of
+    :func:`kzoo.data.pipeline.dataset`: read by :class:`ShardReader` (no TensorFlow; an unshuffled pass gives
+    tf.data's batches), or by tf.data where its random draws are asked for (``augment``, ``input_noise``)."""
+    if kwargs.get("augment") or kwargs.get("input_noise"):
+        import tensorflow as tf
+
+        from kzoo.data.pipeline import dataset
+
+        return (tf.nest.map_structure(np.asarray, b) for b in dataset(data_dir, split, **kwargs))
+    kwargs = {k: v for k, v in kwargs.items() if k not in ("augment", "input_noise")}
+    return ShardReader(data_dir, split, **kwargs)

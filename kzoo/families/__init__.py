@@ -49,6 +49,8 @@ class Family:
         skies: ``{sky name: module in the package}``, e.g. ``{"galactic_center": "sky"}``.
         aliases: other names the family answers to (e.g. its sky's name), for ``kzoo reproduce`` and ``get_family``.
         preset_limits: what a preset trained on the family's sky cannot know, for its model card.
+        preset_usage: the lines of Python that use a preset of the family after ``model = kzoo.load(NAME)``, for
+            its model card ({name} is the preset's name); empty: ``kzoo.predict.predict`` on image files.
         package: the Python package (set by the loader).
     """
 
@@ -58,6 +60,7 @@ class Family:
     skies: dict = dataclasses.field(default_factory=dict)
     aliases: tuple = ()
     preset_limits: str = ""
+    preset_usage: str = ""
     package: str = ""
 
     def folder(self) -> Path:

@@ -37,6 +37,14 @@ def limits_of(sky: str) -> str:
     return (family and family.preset_limits) or "Trained on kzoo's simulations only, not on observed data."
 
 
+def usage_of(sky: str) -> str:
+    """How a preset trained on ``sky`` is used after loading it (its family's ``preset_usage``), or ""."""
+    from kzoo.families import sky_family
+
+    family = sky_family(sky)
+    return (family and family.preset_usage) or ""
+
+
 class PresetError(ValueError):
     """An unknown preset, or a preset file that does not match its manifest."""
 
@@ -558,8 +566,9 @@ def model_card(name: str, e: dict, record: dict) -> str:
         "```python",
         "import kzoo",
         f"model = kzoo.load({name!r})            # or kzoo.build({e['model']!r}, weights={name!r})",
-        "from kzoo.predict import predict",
-        f"predict({name!r}, ['map.fits'])        # physical units; the command line: kzoo predict {name} map.fits",
+        *(usage_of(e["sky"]).format(name=name).splitlines() or [
+            "from kzoo.predict import predict",
+            f"predict({name!r}, ['map.fits'])        # physical units; the command line: kzoo predict {name} map.fits"]),
         "```", "",
         "## What it is", "",
         f"- Model `{e['model']}`, {e['parameters']:,} parameters, file `{e['file']}` ({e['bytes'] / 1e6:.1f} MB, "

@@ -32,7 +32,7 @@ def cluster_luminosity_mass(counts: np.ndarray, params: dict, iterations: int = 
 
 def cluster_luminosity_reference(manifest: dict, data_dir, split: str, targets, progress: bool = False):
     """``cluster_luminosity_mass`` on every image of a split of the clusters sky; (y_true, y_pred, names, info)."""
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
 
     if "log_m500" not in targets:
         raise ValueError(f"the luminosity mass estimate gives log_m500, not {list(targets)}")

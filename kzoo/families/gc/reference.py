@@ -195,7 +195,7 @@ def galactic_center_template_fit(manifest: dict, data_dir, split: str, targets, 
 
     Returns (y_true, y_pred, names, description) for the targets that are template amplitudes.
     """
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
     from kzoo.families.gc import sky as gc
 
     names = [t for t in targets if t in AMPLITUDES]

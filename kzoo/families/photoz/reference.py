@@ -44,7 +44,7 @@ def template_fit_reference(manifest: dict, data_dir, split: str, targets, progre
     background noise and the 0.005 mag calibration floor. A flux reported at its 1-sigma limit (a non-detection)
     is fitted as that flux. Nothing is fitted to the training split: the templates are the model, so this is the
     baseline a network must beat with the same photometry. (y_true, y_pred, names, info)."""
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
     from kzoo.families.photoz import sky
 
     if list(targets) != ["z"]:

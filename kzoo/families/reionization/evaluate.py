@@ -41,12 +41,12 @@ def power_spectra_figure(value, run, data_dir, split, manifest, out_dir, y_true,
     """For ``evaluation_args={"power_spectra": True}``: is the information in the maps' statistics at all? Each
     class's mean map value and power spectrum (:func:`power_spectrum_features`) and its scatter
     (``power_spectra.png``)."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp = run["experiment"]
     (target,) = exp["targets"]
-    features = [power_spectrum_features(x.numpy()[..., 0]) for x, _ in dataset(
+    features = [power_spectrum_features(np.asarray(x)[..., 0]) for x, _ in batches(
         data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False, manifest=manifest, verify=False)]
     class_spectra(np.concatenate(features), y_true, names, Path(out_dir) / "power_spectra.png",
                   title=f"{exp['name']}: {split} split, by true "

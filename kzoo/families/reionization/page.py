@@ -64,7 +64,7 @@ def identical_input_ceiling(data_dir, target: str, split: str = "test") -> float
     class. None when the dataset is not at hand."""
     import numpy as np
 
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
 
     if not data_dir or not (Path(data_dir) / "manifest.json").exists():
         return None

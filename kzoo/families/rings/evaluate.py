@@ -30,7 +30,7 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     and ``bias_generated`` = mean(measured - requested), measured by a trained regressor
     (``evaluation_args["regressor"]``, "run:<experiment>", in physical units), and ``rmse_real`` = the same
     regressor's error on the real images (what a perfect generator would score)."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.export import load_model
@@ -38,11 +38,11 @@ def _generation(model, run, data_dir, split, manifest, out_dir):
     exp = run["experiment"]
     opts = exp.get("evaluation_args") or {}
     real, recon, cond, gen = [], [], [], []
-    for i, (x, y) in enumerate(dataset(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False,
+    for i, (x, y) in enumerate(batches(data_dir, split, **pipeline_args(exp), batch_size=256, shuffle=False,
                                        manifest=manifest, verify=False)):
-        real.append(y.numpy())
+        real.append(np.asarray(y))
         recon.append(infer(model, x, np.float32))
-        cond.append(x["conditions"].numpy())
+        cond.append(np.asarray(x["conditions"]))
         gen.append(model.generate(cond[-1], seed=int(run["seed"]) + i))
     real, recon, cond, gen = (np.concatenate(a) for a in (real, recon, cond, gen))
     eps = 1e-7
@@ -129,12 +129,12 @@ def generated_examples(real, reconstructed, generated, conditions, path, title: 
 def ring_overlays_figure(k, run, data_dir, split, manifest, out_dir, y_true, y_pred, names):
     """Seed 001 F's figure, for ``evaluation_args={"ring_overlays": k}``: true (red) and predicted (cyan) rings over
     the first ``k`` images of the split (``rings.png``)."""
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
     from kzoo.experiments import pipeline_args
 
     exp, k = run["experiment"], int(k)
-    x0 = next(iter(dataset(data_dir, split, inputs=pipeline_args(exp)["inputs"], targets=None, batch_size=k,
-                           shuffle=False, manifest=manifest, verify=False))).numpy()
+    x0 = np.asarray(next(iter(batches(data_dir, split, inputs=pipeline_args(exp)["inputs"], targets=None, batch_size=k,
+                           shuffle=False, manifest=manifest, verify=False))))
     ring_overlays(x0, y_true[:k], y_pred[:k], names, Path(out_dir) / "rings.png",
                   npix=int(manifest["recipe"]["params"].get("npix", x0.shape[1])),
                   title=f"{exp['name']}: true (red) and predicted (cyan) rings, {split} split")

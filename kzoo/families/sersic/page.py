@@ -63,7 +63,7 @@ def sersic_crb_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     ``out/crb_test.npz``."""
     import numpy as np
 
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
     from kzoo.data.shards import write_shards
     from kzoo.evaluate import evaluate
     from kzoo.metrics import binned_errors

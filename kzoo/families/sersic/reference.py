@@ -204,7 +204,7 @@ def sersic_lbfgs_reference(manifest: dict, data_dir, split: str, targets, progre
     """
     from kzoo.progress import bar
 
-    from kzoo.data.pipeline import dataset
+    from kzoo.data.reader import batches
 
     names = [t for t in targets if t in SERSIC_PARAMS]
     if not names:
@@ -212,7 +212,7 @@ def sersic_lbfgs_reference(manifest: dict, data_dir, split: str, targets, progre
     params = manifest["recipe"].get("params", {})
     labels = [*SERSIC_PARAMS, "psf_fwhm", "sigma"]
     xs, ys = [], []
-    for x, y in dataset(data_dir, split, inputs="image", targets=labels, shuffle=False, manifest=manifest,
+    for x, y in batches(data_dir, split, inputs="image", targets=labels, shuffle=False, manifest=manifest,
                         verify=False, batch_size=max(1, min(64, max_images))):
         xs.append(np.asarray(x))
         ys.append(np.asarray(y))

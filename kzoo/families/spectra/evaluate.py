@@ -56,7 +56,7 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
     line between two noise vectors."""
     from scipy.stats import ks_2samp
 
-    from kzoo.data.pipeline import dataset, load_arrays
+    from kzoo.data.reader import batches, load_arrays
     from kzoo.experiments import pipeline_args
     from kzoo.families.spectra import sky
 
@@ -64,10 +64,10 @@ def _spectra(model, run, data_dir, split, manifest, out_dir):
     feature = exp["inputs"]["spectrum"]
     names = list(exp["inputs"]["conditions"])
     real, cond = [], []
-    for x, _ in dataset(data_dir, split, **pipeline_args(exp), batch_size=512, shuffle=False, manifest=manifest,
+    for x, _ in batches(data_dir, split, **pipeline_args(exp), batch_size=512, shuffle=False, manifest=manifest,
                         verify=False):
-        real.append(x["spectrum"].numpy().reshape(len(x["spectrum"]), -1))
-        cond.append(x["conditions"].numpy())
+        real.append(np.asarray(x["spectrum"]).reshape(len(x["spectrum"]), -1))
+        cond.append(np.asarray(x["conditions"]))
     real, cond = np.concatenate(real), np.concatenate(cond)
     gen = model.generate(cond, seed=int(run["seed"])).reshape(len(real), -1)
     params = manifest["params"]

@@ -108,7 +108,7 @@ def svdd_pca_record(exp, run_dir: Path, data: Path, out: Path) -> dict | None:
     the test split of each ``also_on`` recipe (their datasets as reproduce made them)."""
     if exp.evaluation != "anomaly":
         return None
-    from kzoo.data.pipeline import load_arrays
+    from kzoo.data.reader import load_arrays
     from kzoo.evaluate import anomaly_metrics_per_class
     from kzoo.families.svdd.reference import pca_anomaly_scorer
     from kzoo.families.svdd.sky import CLASSES

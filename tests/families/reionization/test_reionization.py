@@ -149,13 +149,13 @@ def test_the_suite_page_sets_each_question_beside_its_reference_and_the_seed(tmp
 
 
 def test_the_ceiling_gives_every_blank_map_its_most_common_class(tmp_path, monkeypatch):
-    import kzoo.data.pipeline as pipeline
+    import kzoo.data.reader as reader
     from kzoo.families.reionization.page import identical_input_ceiling
 
     x = np.ones((10, 4, 4, 1), np.float32)
     x[:4] = 0  # four blank maps: classes 0, 0, 1, 2
     y = np.array([[0], [0], [1], [2], [3], [3], [4], [4], [5], [6]], np.float32)
-    monkeypatch.setattr(pipeline, "load_arrays", lambda *a, **k: (x, y))
+    monkeypatch.setattr(reader, "load_arrays", lambda *a, **k: (x, y))
     assert identical_input_ceiling(tmp_path, "z_class") is None  # no dataset there
     (tmp_path / "manifest.json").write_text("{}")
     assert identical_input_ceiling(tmp_path, "z_class") == pytest.approx((6 + 2) / 10)

@@ -74,7 +74,7 @@ def test_lbfgs_fit_recovers_a_noiseless_galaxy():
 
 
 def test_reference_entry_runs_on_a_tiny_fake_split(monkeypatch):
-    import kzoo.data.pipeline as pipeline
+    import kzoo.data.reader as reader
     from kzoo.families.sersic.sky import draw_noiseless
 
     rng = np.random.default_rng(0)
@@ -82,12 +82,12 @@ def test_reference_entry_runs_on_a_tiny_fake_split(monkeypatch):
     images = np.stack([draw_noiseless(*t, PSF, npix=32) + rng.normal(0, 200, (32, 32)) for t in truth])
     labels = np.concatenate([truth, np.full((3, 1), PSF), np.full((3, 1), 200.0)], axis=1)
 
-    def fake_dataset(data_dir, split, inputs, targets, batch_size, **kwargs):
+    def fake_batches(data_dir, split, inputs, targets, batch_size, **kwargs):
         assert inputs == "image" and list(targets) == [*R.SERSIC_PARAMS, "psf_fwhm", "sigma"]
         for i in range(0, 3, batch_size):
             yield images[i:i + batch_size, ..., None].astype(np.float32), labels[i:i + batch_size].astype(np.float32)
 
-    monkeypatch.setattr(pipeline, "dataset", fake_dataset)
+    monkeypatch.setattr(reader, "batches", fake_batches)
     manifest = {"recipe": {"params": {}}, "splits": {"test": {"count": 3}}}
     y_true, y_pred, names, info = R.REFERENCES["sersic_lbfgs"](manifest, "unused", "test", ["n", "flux", "snr"],
                                                                   max_images=2, maxiter=2)
