@@ -92,6 +92,24 @@ def test_the_deep_svdd_preset_scores_spirals_above_ellipticals_and_labels_their_
     assert score["spiral"][:, 1].mean() > score["elliptical"][:, 1].mean()
 
 
+def test_the_spectra_preset_draws_an_old_galaxys_4000_angstrom_break(capsys):
+    """The card's usage line works: spectra generated for an old and a young galaxy; the old one's flux below 4000 A
+    is a fraction of its flux above, more so than the young one's. kzoo predict refuses it in one line."""
+    from kzoo.families.spectra.sky import rest_grid
+    from kzoo.data.recipes import load_recipe
+
+    model = kzoo.load("spectra-wgan-gaussian")
+    s = model.generate([[11.0, 0.02, 11.0, 0.1], [0.3, 0.02, 9.0, 0.1]], seed=0)[..., 0]
+    wave = rest_grid(load_recipe("spectra")["params"])
+    assert s.shape == (2, len(wave)) and np.isfinite(s).all()
+    blue, red = (wave > 3750) & (wave < 3950), (wave > 4050) & (wave < 4250)
+    ratio = s[:, blue].mean(axis=1) / s[:, red].mean(axis=1)
+    assert ratio[0] < 0.6 and ratio[0] < ratio[1]
+    assert main(["predict", "spectra-wgan-gaussian", __file__]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "named inputs" in err[0]
+
+
 def test_build_with_weights_refuses_another_model():
     with pytest.raises(ValueError, match="holds a gc_cnn, not a gc_unet"):
         kzoo.build("gc_unet", weights="gc-dm")
