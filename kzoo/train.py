@@ -458,30 +458,23 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     from kzoo.experiments import pipeline_args
 
     if reader == "numpy":
-        from kzoo.data.reader import ShardReader
+        from kzoo.data.reader import ShardReader as read
 
         if worker is not None:
             raise ValueError("data-parallel workers read their shards with tf.data: install TensorFlow")
-        common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False)
-        held = None if fold is None else (int(fold[0]), int(fold[1]), False)
-        train = ShardReader(data_dir, "train", shuffle=True, augment=exp.augment, epochs=epochs, limit=train_size,
-                            fold=held, **common)
-        if fold is not None:
-            val = ShardReader(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
-        else:
-            val = ShardReader(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
-        return train, (None if val is None else split_batches(val))
-    from kzoo.data.pipeline import dataset
-
+    else:
+        from kzoo.data.pipeline import dataset as read
     common = dict(**pipeline_args(exp), batch_size=batch_size, seed=seed, manifest=manifest, verify=False,
                   cache=cache, drop_remainder=worker is not None)
     held = None if fold is None else (int(fold[0]), int(fold[1]), False)
-    train_ds = dataset(data_dir, "train", shuffle=True, augment=exp.augment, epochs=epochs, limit=train_size,
-                       fold=held, **common)
+    train_ds = read(data_dir, "train", shuffle=True, augment=exp.augment, epochs=epochs, limit=train_size,
+                    fold=held, **common)
     if fold is not None:
-        val_ds = dataset(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
+        val_ds = read(data_dir, "train", shuffle=False, fold=(held[0], held[1], True), **common)
     else:
-        val_ds = dataset(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
+        val_ds = read(data_dir, "val", shuffle=False, **common) if "val" in manifest["splits"] else None
+    if reader == "numpy":  # Keras reads a validation PyDataset again at every epoch
+        return train_ds, (None if val_ds is None else split_batches(val_ds))
     if worker is not None:
         import tensorflow as tf
 
