@@ -418,7 +418,7 @@ def split_batches(reader):
             return len(self.plan)
 
         def __getitem__(self, i):
-            return reader.read_batch(self.plan[i])
+            return reader.read_batch(self.plan[i], (0, i))
 
         def __iter__(self):
             return iter(reader)

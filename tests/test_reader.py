@@ -127,9 +127,31 @@ def test_a_process_without_tensorflow_reads_shards(partial_data):
     assert out.stdout.strip() == "222"
 
 
-def test_the_reader_refuses_augmentation_in_one_line(partial_data):
-    with pytest.raises(DataError, match="augment and input_noise"):
-        ShardReader(partial_data, "train", augment=["flip"])
+def test_numpy_rotations_are_tensorflows_and_augmentation_and_noise_are_drawn_per_pass_and_batch(partial_data):
+    import tensorflow as tf
+
+    from kzoo.data.augment import rotate_images as tf_rotate
+    from kzoo.data.augment_numpy import rotate_images
+
+    rng = np.random.default_rng(0)
+    x, angles = rng.random((6, 16, 16, 2)).astype(np.float32), rng.uniform(-3, 3, 6)
+    np.testing.assert_allclose(rotate_images(x, angles), tf_rotate(tf.constant(x), tf.constant(angles, tf.float32)),
+                               atol=1e-5)
+    kw = dict(batch_size=16, inputs="counts", targets="counts", augment=["flip", "rot90"], epochs=(0, 2), seed=4)
+    a, b = list(ShardReader(partial_data, "train", **kw)), list(ShardReader(partial_data, "train", **kw))
+    for (xa, ya), (xb, yb) in zip(a, b):
+        np.testing.assert_array_equal(xa, xb)  # the same (seed, pass, batch), the same draws
+        np.testing.assert_array_equal(xa, ya)  # an image target turns with its image
+    plain = list(ShardReader(partial_data, "train", **{**kw, "augment": None, "shuffle": False, "epochs": None}))
+    flat = np.sort(np.concatenate([x for x, _ in a[:len(plain)]]).reshape(-1, 256), axis=1)
+    ref = np.sort(np.concatenate([x for x, _ in plain]).reshape(-1, 256), axis=1)  # flips and turns move pixels only
+    np.testing.assert_array_equal(np.sort(flat, axis=0), np.sort(ref, axis=0))
+    noisy = ShardReader(partial_data, "val", batch_size=20, inputs="counts", targets="counts", shuffle=False,
+                        input_transform="per_image_max", target_transform="per_image_max",
+                        input_noise={"kind": "gaussian", "amount": 0.2})
+    (xn, yn), (xm, _) = next(iter(noisy)), next(iter(noisy))
+    np.testing.assert_array_equal(xn, xm)
+    assert xn.min() >= 0 and xn.max() <= 1 and 0.1 < np.std(xn - yn) < 0.25
 
 
 def _without_tensorflow(code: str, *args) -> subprocess.CompletedProcess:

@@ -10,24 +10,7 @@ import math
 
 import tensorflow as tf
 
-AUGMENTATIONS = ("flip", "rot90", "rotate")
-
-
-def parse_augment(augment) -> dict:
-    """Normalise ``augment`` (None, a list of names, or ``{"flip": True, "rot90": True, "rotate": 180}``)."""
-    if not augment:
-        return {}
-    if isinstance(augment, str):
-        augment = [augment]
-    if isinstance(augment, (list, tuple)):
-        augment = {name: True for name in augment}
-    unknown = sorted(set(augment) - set(AUGMENTATIONS))
-    if unknown:
-        raise ValueError(f"augment: unknown augmentation(s) {unknown}; choose from {list(AUGMENTATIONS)}")
-    out = {k: v for k, v in augment.items() if v}
-    if out.get("rotate") is True:
-        out["rotate"] = 180.0  # degrees: any angle
-    return out
+from kzoo.data.augment_numpy import AUGMENTATIONS, parse_augment  # noqa: F401 (kzoo.data.augment's names too)
 
 
 def _apply(fn, x, y):

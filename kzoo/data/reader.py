@@ -132,8 +132,8 @@ class ShardReader:
     its batches exactly; a shuffled one :mod:`kzoo.data.order`'s order), iterated with ``iter(reader)``.
     ``workers`` threads read and parse batches ahead (``prefetch`` of them).
 
-    Augmentation and input noise are tf.data's only (their random draws are TensorFlow's stateless ones): a
-    reader asked for them refuses in one line. ``cache`` is accepted for tf.data's arguments and does nothing: the
+    Augmentation and input noise (:mod:`kzoo.data.augment_numpy`) are drawn by numpy from (seed, pass, batch), so
+    they are not tf.data's draws (TensorFlow's stateless ones): the same kinds and amounts, other images. ``cache`` is accepted for tf.data's arguments and does nothing: the
     operating system's page cache keeps the shards read while memory allows.
     """
 
@@ -143,9 +143,9 @@ class ShardReader:
                  shuffle_images: int = 8192, target_transform="", input_transform="", epochs=None, limit=None,
                  fold=None, repeat: bool = False, augment=None, input_noise=None, cache: bool = False,
                  workers: int = 2, prefetch: int = 4):
-        if augment or input_noise:
-            raise DataError("augment and input_noise: kzoo's TensorFlow-free reader does not apply them yet; "
-                            "train this experiment with TensorFlow installed (tf.data)")
+        from kzoo.data.augment_numpy import check_noise, parse_augment
+
+        self.augment, self.input_noise = parse_augment(augment), check_noise(input_noise)
         self.data_dir = Path(data_dir)
         m = self.manifest = manifest or load_manifest(data_dir, verify=verify)
         if split not in m["splits"]:
@@ -162,6 +162,8 @@ class ShardReader:
         self.drop_remainder, self.repeat, self.epochs = drop_remainder, repeat, epochs
         self.workers, self.prefetch = max(1, int(workers)), max(1, int(prefetch))
         self.named_in, self.named_out = isinstance(inputs, dict), isinstance(targets, dict)
+        if (self.named_in or self.named_out) and (self.augment or self.input_noise):
+            raise ValueError("augment and input_noise take a single image input and a label or image target")
         self.in_map = dict(inputs) if self.named_in else {None: inputs}
         self.out_map = dict(targets) if self.named_out else ({} if targets is None else {None: targets})
         self.images_only = targets is None
@@ -265,8 +267,9 @@ class ShardReader:
     def _decode(self, ex, name, shape):
         return np.frombuffer(ex[name], dtype="<f4").reshape(-1, *shape)
 
-    def read_batch(self, spans):
-        """One batch of :meth:`batch_plan`: ``(x, y)``, or ``x`` for ``targets=None``."""
+    def read_batch(self, spans, at=(0, 0)):
+        """One batch of :meth:`batch_plan`: ``(x, y)``, or ``x`` for ``targets=None``; ``at`` = (pass, batch) seeds
+        its augmentation and noise."""
         parts = {("in", k): [] for k in self.in_map} | {("out", k): [] for k in self.out_map}
         for r, a, b in spans:
             ex = self._read(r)
@@ -289,6 +292,20 @@ class ShardReader:
             elif (side, key) in self.transforms:
                 v = self.transforms[(side, key)](v)
             out[(side, key)] = np.ascontiguousarray(v, dtype=np.float32)
+        if self.augment or self.input_noise:
+            from kzoo.data.augment_numpy import augment_batch, corrupt
+
+            x_img, y_img = out[("in", None)], out.get(("out", None))
+            image_target = y_img is not None and isinstance(self.out_map[None], str)
+            if self.augment:
+                rng = np.random.default_rng([self.seed, int(at[0]), int(at[1]), 0])
+                x_img, y_aug = augment_batch(x_img, y_img if image_target else None, rng, **self.augment)
+                if image_target:
+                    out[("out", None)] = y_aug
+            if self.input_noise:
+                rng = np.random.default_rng([self.seed, int(at[0]), int(at[1]), 1])
+                x_img = corrupt(x_img, rng, self.input_noise["kind"], self.input_noise.get("amount"))
+            out[("in", None)] = x_img
         x = {k: out[("in", k)] for k in self.in_map}
         x = x if self.named_in else x[None]
         if self.images_only:
@@ -300,8 +317,8 @@ class ShardReader:
     def __iter__(self):
         with ThreadPoolExecutor(self.workers) as pool:
             ahead = deque()
-            for spans in (spans for e in self.passes() for spans in self.batch_plan(e)):
-                ahead.append(pool.submit(self.read_batch, spans))
+            for e, i, spans in ((e, i, spans) for e in self.passes() for i, spans in enumerate(self.batch_plan(e))):
+                ahead.append(pool.submit(self.read_batch, spans, (e, i)))
                 if len(ahead) > self.prefetch:
                     yield ahead.popleft().result()
             while ahead:
@@ -351,12 +368,12 @@ def load_arrays(data_dir, split: str, inputs: str = "counts", targets=("A_dm",),
 def batches(data_dir, split: str, **kwargs):
     """Numpy batches ``(x, y)`` (or ``x`` for ``targets=None``) of a split, with the arguments of
     :func:`kzoo.data.pipeline.dataset`: read by :class:`ShardReader` (no TensorFlow; an unshuffled pass gives
-    tf.data's batches), or by tf.data where its random draws are asked for (``augment``, ``input_noise``)."""
-    if kwargs.get("augment") or kwargs.get("input_noise"):
+    tf.data's batches), or by tf.data where its random draws are asked for (``augment``, ``input_noise``) and
+    TensorFlow is installed (so that evaluations keep their numbers)."""
+    if (kwargs.get("augment") or kwargs.get("input_noise")) and tensorflow_installed():
         import tensorflow as tf
 
         from kzoo.data.pipeline import dataset
 
         return (tf.nest.map_structure(np.asarray, b) for b in dataset(data_dir, split, **kwargs))
-    kwargs = {k: v for k, v in kwargs.items() if k not in ("augment", "input_noise")}
     return ShardReader(data_dir, split, **kwargs)
