@@ -78,3 +78,12 @@ def test_the_readme_numbers_are_the_records_numbers():
     assert len(readme.splitlines()) <= 200
     for _, exp, *_ in build.HEADLINES:
         assert f"(results/{exp}.md)" in readme
+
+
+def test_no_documentation_page_says_the_same_paragraph_twice():
+    """A page assembled from several sources once held its whole text twice (docs/guide/using.md)."""
+    root = Path(__file__).resolve().parent.parent
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md")), *sorted((root / "docs" / "guide").glob("*.md"))]:
+        paragraphs = [p.strip() for p in page.read_text(encoding="utf-8").split("\n\n") if len(p.strip()) > 120]
+        repeated = {p[:60] for p in paragraphs if paragraphs.count(p) > 1}
+        assert not repeated, (page.name, repeated)
