@@ -26,13 +26,13 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
 
     The dataset goes to ``data`` (default ``out/data``; a suite shares one per recipe), the run to ``out/run``."""
     from kzoo.data.shards import write_shards
-    from kzoo.experiments import get_experiment
+    from kzoo.experiment_files import resolve
     from kzoo.train import fit, recalibrate_run
 
     from kzoo.evaluate import evaluate
     from kzoo.io import read_json
 
-    exp = get_experiment(experiment)
+    exp = resolve(experiment)  # a declared experiment, or one of a YAML file (results/seed-schedule/*.yaml)
     out, results_dir = Path(out), Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings = read_json(out / "timings.json", default={})

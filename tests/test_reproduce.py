@@ -242,3 +242,15 @@ def test_a_source_number_measured_on_validation_is_shown_beside_the_validation_v
     assert "0.0011" in rows[1]
     r["experiment"]["reference_split"] = "test"
     assert len(headline_rows(r)) == 1
+
+
+def test_an_experiment_file_reproduces_as_its_own_comment_says(tmp_path):
+    """`kzoo reproduce FILE.yaml` (results/seed-schedule/*.yaml say so) resolves the file, as `--train-sizes` did."""
+    from kzoo.cli import main
+
+    f = tmp_path / "my-gc.yaml"
+    f.write_text("name: my-gc\nrecipe: galactic_center\nmodel: gc_cnn\ninputs: counts\ntargets: [A_dm]\n"
+                 "scale_targets: true\nepochs: 1\n")
+    assert main(["reproduce", str(f), "--out", str(tmp_path / "work"), "--n", "120", "--workers", "1",
+                 "--results", str(tmp_path / "results")]) == 0
+    assert json.loads((tmp_path / "results" / "my-gc.json").read_text())["experiment"]["name"] == "my-gc"
