@@ -163,7 +163,7 @@ def _denoising(model, run, data_dir, split, manifest, out_dir):
         clean.append(np.asarray(y))
     noisy, out, clean = np.concatenate(noisy), np.concatenate(out), np.concatenate(clean)
     if exp.get("target_transform") and not exp.get("input_transform"):  # the raw noisy image on the target's scale
-        from kzoo.data.pipeline import array_transform
+        from kzoo.data.reader import array_transform
 
         noisy = np.asarray(array_transform(exp["target_transform"], exp["targets"], manifest)(noisy), np.float32)
     plots.denoising_examples(noisy[:4], out[:4], clean[:4], out_dir / "denoising_examples.png",

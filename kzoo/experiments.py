@@ -41,7 +41,7 @@ class Experiment:
         optimizer: "adam" (the default) or "sgd" (plain stochastic gradient descent, as Keras's SGD at its
             defaults: no momentum), for the source notebooks that compared them.
         augment: tf.data augmentations (see ``kzoo.data.augment``).
-        target_transform, input_transform: transforms in ``kzoo.data.pipeline.TRANSFORMS`` applied in
+        target_transform, input_transform: transforms named in ``kzoo.data.records.TRANSFORM_NAMES`` applied in
             the pipeline to image targets / inputs.
         input_noise: ``{"kind", "amount"}`` noise (``kzoo.layers.corrupt``) on the inputs, for denoisers.
         evaluation: an evaluator of ``kzoo.evaluate.evaluators()`` (a task's, or a family's own).

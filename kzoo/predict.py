@@ -56,28 +56,16 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
         run = json.loads((run_dir / "run.json").read_text())
         exp, prep = run["experiment"], run.get("image_preparation")
         ranges = run_target_ranges(run)
+    # a preset's manifest gives its input shape: its images are read (and a bad one refused) before TensorFlow
+    # and the model are loaded, which a small job's memory cap may not allow; a run's model is loaded first
+    want = tuple(e["input_shape"]) if is_preset(run_or_preset) and e.get("input_shape") else None
+    images = _read_images(paths, want, prep, resize) if want else None
     model = load(run_or_preset)
-    want = model_input_shape(model)
-    if want is None:
+    if model_input_shape(model) is None:
         raise InputError(f"{run_or_preset}: this model takes named inputs, not images; kzoo predict reads images")
-    images = []
-    if resize and (len(want) != 3 or want[0] != want[1] or want[2] != 1):
-        raise InputError(f"--resize makes grey square images; this model takes {want}")
-    for p in paths:  # each .npy header is checked against the model input before its data is read
-        if prep:  # a model trained on imported images: each file made as the import made them
-            from kzoo.sims.image_folder import prepare
-
-            img = prepare(p, prep)
-        elif resize:
-            from kzoo.sims.image_folder import to_grey_square
-
-            img = to_grey_square(read_image(p), want[0])
-        else:
-            img = read_image(p, want)
-        images.append(img[..., None] if img.ndim == 2 else img)
-    if not images:
-        raise InputError("no input images given")
-    y = np.asarray(model.predict(np.stack(images), batch_size=batch_size, verbose=0), dtype=np.float64)
+    if images is None:
+        images = _read_images(paths, model_input_shape(model), prep, resize)
+    y = np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
     if isinstance(exp["targets"], str):  # an image out per image in
         from kzoo.io import atomic_path, ensure_dir
 
@@ -106,6 +94,28 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
                 "predictions": {str(p): [float(v), float(z)] for p, v, z in zip(paths, score, zl)}}
     names, y = interpret(exp, ranges, y)
     return {"targets": names, "predictions": {str(p): y[i].tolist() for i, p in enumerate(paths)}}
+
+
+def _read_images(paths, want, prep, resize) -> np.ndarray:
+    """The images of ``paths`` as one (N, H, W, C) batch for a model whose input is ``want`` (H, W, C)."""
+    images = []
+    if resize and (len(want) != 3 or want[0] != want[1] or want[2] != 1):
+        raise InputError(f"--resize makes grey square images; this model takes {want}")
+    for p in paths:  # each .npy header is checked against the model input before its data is read
+        if prep:  # a model trained on imported images: each file made as the import made them
+            from kzoo.sims.image_folder import prepare
+
+            img = prepare(p, prep)
+        elif resize:
+            from kzoo.sims.image_folder import to_grey_square
+
+            img = to_grey_square(read_image(p), want[0])
+        else:
+            img = read_image(p, want)
+        images.append(img[..., None] if img.ndim == 2 else img)
+    if not images:
+        raise InputError("no input images given")
+    return np.stack(images)
 
 
 def interpret(exp: dict, ranges, y: np.ndarray) -> tuple[list[str], np.ndarray]:

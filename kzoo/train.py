@@ -314,7 +314,7 @@ def recalibrate_batchnorm(model, train_ds, val_ds=None, batches: int = 200) -> d
     before = val_loss()
     saved = [(layer.momentum, layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in bns]
     n = 0
-    for x, _ in _take(train_ds, batches):
+    for x, _ in train_ds.take(batches):
         for layer in bns:
             layer.momentum = n / (n + 1)  # a running mean over the batches seen so far
         model(x, training=True)
@@ -424,13 +424,6 @@ def split_batches(reader):
             return iter(reader)
 
     return SplitBatches()
-
-
-def _take(batches, n: int):
-    """The first ``n`` batches of a pass (a tf.data dataset's or a reader's, each read from its start)."""
-    import itertools
-
-    return batches.take(n) if hasattr(batches, "take") else itertools.islice(iter(batches), n)
 
 
 def _feed(batches):
@@ -646,11 +639,12 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             stage = open_staging(out, run, overwrite)
             from kzoo.data.shards import cache_fits
 
-            cache, said = cache_fits(manifest, "train", train_count(manifest, train_size, fold)
-                                     / manifest["splits"]["train"]["count"], cache)
             if run["settings"].get("reader") == "numpy":
                 said = ("reading the shards with kzoo's numpy reader (no TensorFlow); the operating system's page "
                         "cache keeps what memory allows")
+            else:
+                cache, said = cache_fits(manifest, "train", train_count(manifest, train_size, fold)
+                                         / manifest["splits"]["train"]["count"], cache)
             logging.getLogger("kzoo").info(said)
             keras.utils.set_random_seed(seed)
             old_policy = keras.mixed_precision.global_policy().name
@@ -903,7 +897,7 @@ def train_loop(exp, model, train_ds, val_ds, steps: int, run: dict, stage: dict,
     if state is None and hasattr(model, "init_center"):
         # Deep SVDD: c = the initial phi's mean over one pass of the training split (a resumed run
         # restores c and R from its checkpoint instead)
-        model.init_center(_take(train_ds, steps))
+        model.init_center(train_ds.take(steps))
     guard = _nan_guard()
     # The CSV row of an epoch goes before its checkpoint: a kill between the two makes the resumed
     # run do the epoch again (its row is then trimmed), never skip a row.

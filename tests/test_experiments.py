@@ -8,7 +8,7 @@ from kzoo.experiments import declared, get_experiment, list_experiments
 def test_every_declared_experiment_is_complete(name):
     import kzoo
     from kzoo import losses
-    from kzoo.data.pipeline import TRANSFORMS
+    from kzoo.data.records import TRANSFORM_NAMES
     from kzoo.data.recipes import load_recipe
     from kzoo.evaluate import evaluators
     from kzoo.reference import estimated_targets, references
@@ -32,7 +32,7 @@ def test_every_declared_experiment_is_complete(name):
         assert set(estimated_targets(exp.reference_method, recipe["sky"])) & set(label_output(exp.targets)[1])
     for t in (exp.target_transform, exp.input_transform):
         for one in (t.values() if isinstance(t, dict) else [t]):
-            assert not one or one in TRANSFORMS
+            assert not one or one in TRANSFORM_NAMES
     targets = exp.targets if isinstance(exp.targets, dict) else {None: exp.targets}
     for source in targets.values():  # label targets may be sums of labels ("n_ps_gc+n_ps_disk")
         assert source in recipe["features"] if isinstance(source, str) else (

@@ -29,17 +29,6 @@ def parse_augment(augment) -> dict:
     return out
 
 
-def check_noise(input_noise):
-    """``input_noise`` (``{"kind", "amount"}``) checked as tf.data's pipeline checks it; None stays None."""
-    if not input_noise:
-        return None
-    from kzoo.layers import NOISES
-
-    if input_noise.get("kind") not in NOISES or set(input_noise) - {"kind", "amount"}:
-        raise ValueError(f"input_noise must be {{'kind': one of {NOISES}, 'amount': number}}, got {input_noise!r}")
-    return dict(input_noise)
-
-
 def rotate_images(images: np.ndarray, angles) -> np.ndarray:
     """Each image of ``(B, H, W, C)`` turned by its angle (radians, counter-clockwise as kzoo.data.augment's), bilinear,
     zero outside."""

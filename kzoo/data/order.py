@@ -36,28 +36,17 @@ def selected_records(info: dict, block: int, limit: int | None = None, fold=None
     return np.arange(n)
 
 
-def pass_windows(n: int, seed: int, epoch: int, window: int) -> tuple[int, np.ndarray]:
-    """``(first, perms)`` of a shuffled pass over a stream of ``n`` records: the first window's length (0: the first
-    window is a whole one) and an ``(n_windows, window)`` array whose row k starts with the permutation of window k
-    (the rest of a shorter window's row is -1)."""
+def pass_order(n: int, seed: int, epoch: int, window: int, shuffle: bool) -> np.ndarray:
+    """The positions in the stream (0 .. n-1) in the order pass ``epoch`` reads them: windows of ``window``
+    positions, the first ``first`` long (drawn in [0, window) when the stream is longer than a window), each
+    permuted, all drawn from ``numpy.random.default_rng([seed, epoch])``."""
+    if not shuffle or not n:
+        return np.arange(n)
     window = max(1, min(int(window), int(n)))
     rng = np.random.default_rng([int(seed) & _MASK64, int(epoch)])
     first = int(rng.integers(window)) if n > window else 0
-    starts = sorted({0, *range(first, n, window)}) if n else []
-    ends = starts[1:] + [n]
-    perms = np.full((len(starts), window), -1, np.int64)
-    for k, (a, b) in enumerate(zip(starts, ends)):
-        perms[k, :b - a] = rng.permutation(b - a)
-    return first, perms
-
-
-def pass_order(n: int, seed: int, epoch: int, window: int, shuffle: bool) -> np.ndarray:
-    """The positions in the stream (0 .. n-1) in the order pass ``epoch`` reads them."""
-    if not shuffle:
-        return np.arange(n)
-    first, perms = pass_windows(n, seed, epoch, window)
-    starts = sorted({0, *range(first, n, max(1, min(int(window), int(n))))}) if n else []
-    return np.concatenate([s + p[p >= 0] for s, p in zip(starts, perms)]) if n else np.arange(0)
+    starts = sorted({0, *range(first, n, window)})
+    return np.concatenate([a + rng.permutation(b - a) for a, b in zip(starts, starts[1:] + [n])])
 
 
 READERS = 8  # shards read at once (tf.data's parallel interleave): one slow file does not stall the stream

@@ -10,8 +10,8 @@ import tensorflow as tf
 
 from kzoo.data.augment import augment_batch, parse_augment
 from kzoo.data.order import READERS
-from kzoo.data.records import (SELECTED_CUT, fold_records, model_shape, record_sizes, records_for_limit,
-                                target_matrix, target_ranges)
+from kzoo.data.records import (SELECTED_CUT, fold_records, minmax_of, model_shape, read_spec, record_sizes,
+                                records_for_limit, target_ranges)
 from kzoo.data.shards import DataError, load_manifest
 
 
@@ -40,18 +40,15 @@ def _selected(y):
     return tf.where(y > SELECTED_CUT, y, tf.zeros_like(y))
 
 
-TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected, "global_minmax": None}
-# "global_minmax" maps a stored array onto [0, 1] with the min and max of its pixels over the training split
-# (the manifest's statistics): seed 003's autoencoder target. It needs the manifest, so dataset() makes it.
+TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected}  # kzoo.data.records.TRANSFORM_NAMES
 
 
 def array_transform(name: str, source: str, manifest: dict):
-    """The function that the transform ``name`` applies to the stored array ``source`` ("global_minmax" takes
-    its min and max over the training split from the manifest's statistics)."""
+    """The TensorFlow function that the transform ``name`` applies to the stored array ``source``
+    ("global_minmax": :func:`kzoo.data.records.minmax_of`)."""
     if name != "global_minmax":
-        return TRANSFORMS.get(name)
-    st = manifest["stats"]["features"][source]
-    lo, span = float(st["min"]), max(float(st["max"]) - float(st["min"]), 1e-12)
+        return TRANSFORMS[name]
+    lo, span = minmax_of(manifest, source)
     return lambda y: (y - lo) / span
 
 
@@ -80,7 +77,7 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         scale_targets: min-max scale label targets onto ``target_scale`` ([0, 1] by default) with the
             recipe's label ranges (``unscale_targets`` maps predictions back).
         shuffle_images: the shuffle buffer, in images (records hold ``block`` images each).
-        target_transform, input_transform: a name in ``TRANSFORMS`` (e.g. "per_image_max") applied to
+        target_transform, input_transform: a name in ``kzoo.data.records.TRANSFORM_NAMES`` (e.g. "per_image_max") applied to
             image targets / inputs in the pipeline (for models that work on transformed data); with
             named outputs / inputs, a dict ``{name: transform}``.
         input_noise: ``{"kind": ..., "amount": ...}`` corrupts the inputs with ``kzoo.layers.corrupt``
@@ -101,46 +98,16 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     (``epochs`` None, no ``repeat``) is pass 0; iterated again it is reshuffled, as tf.data does.
     """
     manifest = manifest or load_manifest(data_dir, verify=verify)
-    if split not in manifest["splits"]:
-        raise DataError(f"{Path(data_dir) / 'manifest.json'}: no split {split!r} (it has {', '.join(manifest['splits'])})")
-    info = manifest["splits"][split]
-    if info["count"] <= 0:
-        raise DataError(f"{Path(data_dir) / 'manifest.json'}: split {split!r} is empty")
-    schema = manifest["schema"]
-    if int(batch_size) <= 0:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-    stored = ", ".join(k for k in schema if k != "labels")
-    # every input and output as {name: source}: a stored array (str) or label names (list); None = unnamed
-    named_in, named_out = isinstance(inputs, dict), isinstance(targets, dict)
-    in_map = dict(inputs) if named_in else {None: inputs}
-    out_map = dict(targets) if named_out else ({} if targets is None else {None: targets})
-    for what, m in (("inputs", in_map), ("target image", out_map)):
-        for key, src in m.items():
-            if isinstance(src, str) and (src not in schema or src == "labels"):
-                where = f"{what}{'' if key is None else f' {key!r}'}"
-                raise DataError(f"{where} {src!r} is not stored in {data_dir} (stored: {stored})")
-    if not named_in and not isinstance(inputs, str):
-        raise DataError(f"inputs must be a stored array name or a dict of them, got {inputs!r}")
+    spec = read_spec(manifest, data_dir, split, inputs, targets, batch_size, target_transform, input_transform,
+                     augment, input_noise, repeat, epochs)
+    info, schema = manifest["splits"][split], manifest["schema"]
+    in_map, out_map, label_w = spec["in_map"], spec["out_map"], spec["label_w"]
+    named_in, named_out = spec["named_in"], spec["named_out"]
     image_target = not named_out and isinstance(targets, str)
-    label_w = {("in", k): target_matrix(manifest, list(s)) for k, s in in_map.items() if not isinstance(s, str)}
-    label_w.update({("out", k): target_matrix(manifest, list(s)) for k, s in out_map.items() if not isinstance(s, str)})
-    x_tf, y_tf = {}, {}
-    for name, value, m, dest in (("target_transform", target_transform, out_map, y_tf),
-                                 ("input_transform", input_transform, in_map, x_tf)):
-        per = value if isinstance(value, dict) else {k: value for k, s in m.items() if isinstance(s, str)}
-        for key, t in per.items():
-            if t and (t not in TRANSFORMS or key not in m or not isinstance(m[key], str)):
-                raise ValueError(f"{name} must be one of {sorted(TRANSFORMS)} for a stored array"
-                                 f"{'' if key is None else f' ({key!r})'}, got {t!r}")
-            if t:
-                dest[key] = array_transform(t, m[key], manifest)
-    if (named_in or named_out) and (augment or input_noise):
-        raise ValueError("augment and input_noise take a single image input and a label or image target")
+    x_tf = {k: array_transform(t, in_map[k], manifest) for (side, k), t in spec["transforms"].items() if side == "in"}
+    y_tf = {k: array_transform(t, out_map[k], manifest) for (side, k), t in spec["transforms"].items() if side == "out"}
     if input_noise:
-        from kzoo.layers import NOISES, corrupt
-
-        if input_noise.get("kind") not in NOISES or set(input_noise) - {"kind", "amount"}:
-            raise ValueError(f"input_noise must be {{'kind': one of {NOISES}, 'amount': number}}, got {input_noise!r}")
+        from kzoo.layers import corrupt
     aug = parse_augment(augment)
     shuffle = (split == "train") if shuffle is None else shuffle
 
@@ -158,10 +125,6 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
         in_fold = fold_records(info, block, *fold)
         records, count = int(in_fold.sum()), int(sum(n for n, keep in zip(record_sizes(info, block), in_fold) if keep))
 
-    if repeat and epochs is not None:
-        raise ValueError("give repeat=True or epochs=(start, stop), not both")
-    if epochs is not None and not 0 <= int(epochs[0]) < int(epochs[1]):
-        raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
     if limit is not None:  # the first records in shard order
         records_ds = tf.data.TFRecordDataset(files).take(records)
     elif fold is not None:  # the records of (or outside) one fold, in shard order

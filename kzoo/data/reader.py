@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from kzoo.data.order import pass_order, stream
-from kzoo.data.records import SELECTED_CUT, model_shape, record_sizes, target_matrix, target_ranges
+from kzoo.data.records import SELECTED_CUT, minmax_of, model_shape, read_spec, record_sizes, target_ranges
 from kzoo.data.shards import DataError, load_manifest
 
 def tensorflow_installed() -> bool:
@@ -48,6 +48,15 @@ def _selected(y):
 
 
 TRANSFORMS = {"per_image_max": _per_image_max, "selected": _selected}  # kzoo.data.pipeline.TRANSFORMS in numpy
+
+
+def array_transform(name: str, source: str, manifest: dict):
+    """The numpy function that the transform ``name`` (:data:`kzoo.data.records.TRANSFORM_NAMES`) applies to the stored
+    array ``source``."""
+    if name != "global_minmax":
+        return TRANSFORMS[name]
+    lo, span = minmax_of(manifest, source)
+    return lambda y: (y - lo) / span
 
 
 def _varint(buf, pos: int) -> tuple[int, int]:
@@ -143,45 +152,23 @@ class ShardReader:
                  shuffle_images: int = 8192, target_transform="", input_transform="", epochs=None, limit=None,
                  fold=None, repeat: bool = False, augment=None, input_noise=None, cache: bool = False,
                  workers: int = 2, prefetch: int = 4):
-        from kzoo.data.augment_numpy import check_noise, parse_augment
+        from kzoo.data.augment_numpy import parse_augment
 
-        self.augment, self.input_noise = parse_augment(augment), check_noise(input_noise)
         self.data_dir = Path(data_dir)
         m = self.manifest = manifest or load_manifest(data_dir, verify=verify)
-        if split not in m["splits"]:
-            raise DataError(f"{self.data_dir / 'manifest.json'}: no split {split!r} (it has {', '.join(m['splits'])})")
+        spec = read_spec(m, data_dir, split, inputs, targets, batch_size, target_transform, input_transform, augment,
+                         input_noise, repeat, epochs)
         info, schema = m["splits"][split], m["schema"]
-        if int(batch_size) <= 0:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
-        if repeat and epochs is not None:
-            raise ValueError("give repeat=True or epochs=(start, stop), not both")
-        if epochs is not None and not 0 <= int(epochs[0]) < int(epochs[1]):
-            raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
+        self.augment, self.input_noise = parse_augment(augment), (dict(input_noise) if input_noise else None)
         self.block, self.batch_size, self.seed = int(m["block"]), int(batch_size), int(seed)
         self.shuffle = (split == "train") if shuffle is None else bool(shuffle)
         self.drop_remainder, self.repeat, self.epochs = drop_remainder, repeat, epochs
         self.workers, self.prefetch = max(1, int(workers)), max(1, int(prefetch))
-        self.named_in, self.named_out = isinstance(inputs, dict), isinstance(targets, dict)
-        if (self.named_in or self.named_out) and (self.augment or self.input_noise):
-            raise ValueError("augment and input_noise take a single image input and a label or image target")
-        self.in_map = dict(inputs) if self.named_in else {None: inputs}
-        self.out_map = dict(targets) if self.named_out else ({} if targets is None else {None: targets})
+        self.in_map, self.out_map, self.label_w = spec["in_map"], spec["out_map"], spec["label_w"]
+        self.named_in, self.named_out = spec["named_in"], spec["named_out"]
         self.images_only = targets is None
-        stored = ", ".join(k for k in schema if k != "labels")
-        for what, mm in (("inputs", self.in_map), ("target image", self.out_map)):
-            for key, src in mm.items():
-                if isinstance(src, str) and (src not in schema or src == "labels"):
-                    raise DataError(f"{what}{'' if key is None else f' {key!r}'} {src!r} is not stored in {data_dir} "
-                                    f"(stored: {stored})")
-        self.label_w = {("in", k): target_matrix(m, list(s)) for k, s in self.in_map.items() if not isinstance(s, str)}
-        self.label_w.update({("out", k): target_matrix(m, list(s)) for k, s in self.out_map.items()
-                             if not isinstance(s, str)})
-        self.transforms = {}
-        for side, value, mm in (("out", target_transform, self.out_map), ("in", input_transform, self.in_map)):
-            per = value if isinstance(value, dict) else {k: value for k, s in mm.items() if isinstance(s, str)}
-            for key, t in per.items():
-                if t:
-                    self.transforms[(side, key)] = self._transform(t, mm[key])
+        self.transforms = {(side, k): array_transform(t, (self.in_map if side == "in" else self.out_map)[k], m)
+                           for (side, k), t in spec["transforms"].items()}
         self.scale = None
         if scale_targets:
             self.scale = {k: (target_ranges(m, list(s)), tuple(target_scale)) for k, s in self.out_map.items()
@@ -194,15 +181,6 @@ class ShardReader:
         self.window = max(1, min(len(self.chosen), int(shuffle_images) // self.block))
         self._index, self._fds = None, {}
         self._lock = threading.Lock()
-
-    def _transform(self, name, source):
-        if name == "global_minmax":
-            st = self.manifest["stats"]["features"][source]
-            lo, span = float(st["min"]), max(float(st["max"]) - float(st["min"]), 1e-12)
-            return lambda y: (y - lo) / span
-        if name not in TRANSFORMS:
-            raise ValueError(f"transform must be one of {sorted([*TRANSFORMS, 'global_minmax'])}, got {name!r}")
-        return TRANSFORMS[name]
 
     def index(self) -> list[tuple[int, int, int]]:
         """``(file number, offset, length)`` of each record of the split, in shard order (read once)."""
@@ -313,6 +291,12 @@ class ShardReader:
         y = {k: out[("out", k)] for k in self.out_map}
         y = y if self.named_out else y.get(None, np.zeros((len(next(iter(out.values()))), 0), np.float32))
         return x, y
+
+    def take(self, n: int):
+        """The first ``n`` batches of the stream, read from its start (as ``tf.data.Dataset.take``)."""
+        import itertools
+
+        return itertools.islice(iter(self), n)
 
     def __iter__(self):
         with ThreadPoolExecutor(self.workers) as pool:

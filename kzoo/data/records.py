@@ -83,3 +83,68 @@ def target_matrix(manifest: dict, targets) -> np.ndarray:
         for part in t.split("+"):
             w[names.index(part), j] += 1.0
     return w
+
+
+TRANSFORM_NAMES = ("global_minmax", "per_image_max", "selected")  # kzoo.data.pipeline's in TensorFlow, reader's in numpy
+
+
+def minmax_of(manifest: dict, source: str) -> tuple[float, float]:
+    """``(low, span)`` of the "global_minmax" transform of the stored array ``source``: the min and max of its pixels
+    over the training split (the manifest's statistics), seed 003's autoencoder target."""
+    st = manifest["stats"]["features"][source]
+    return float(st["min"]), max(float(st["max"]) - float(st["min"]), 1e-12)
+
+
+def read_spec(manifest: dict, data_dir, split: str, inputs, targets, batch_size: int, target_transform="",
+              input_transform="", augment=None, input_noise=None, repeat: bool = False, epochs=None) -> dict:
+    """What a reader of a split makes of the arguments of :func:`kzoo.data.pipeline.dataset`, each checked (one
+    error naming the file, array or argument): ``in_map`` / ``out_map`` = every input and output as ``{name:
+    source}`` (a stored array, or label names; name None when unnamed), ``named_in`` / ``named_out``, ``label_w``
+    = ``{(side, name): target_matrix}`` for label sources, ``transforms`` = ``{(side, name): transform name}``.
+    Both readers (tf.data's and kzoo's without TensorFlow) start from it."""
+    from pathlib import Path
+
+    where = Path(data_dir) / "manifest.json"
+    if split not in manifest["splits"]:
+        raise DataError(f"{where}: no split {split!r} (it has {', '.join(manifest['splits'])})")
+    if manifest["splits"][split]["count"] <= 0:
+        raise DataError(f"{where}: split {split!r} is empty")
+    if int(batch_size) <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size}")
+    if repeat and epochs is not None:
+        raise ValueError("give repeat=True or epochs=(start, stop), not both")
+    if epochs is not None and not 0 <= int(epochs[0]) < int(epochs[1]):
+        raise ValueError(f"epochs must be (start, stop) with 0 <= start < stop, got {epochs!r}")
+    schema = manifest["schema"]
+    stored = ", ".join(k for k in schema if k != "labels")
+    named_in, named_out = isinstance(inputs, dict), isinstance(targets, dict)
+    in_map = dict(inputs) if named_in else {None: inputs}
+    out_map = dict(targets) if named_out else ({} if targets is None else {None: targets})
+    for what, m in (("inputs", in_map), ("target image", out_map)):
+        for key, src in m.items():
+            if isinstance(src, str) and (src not in schema or src == "labels"):
+                raise DataError(f"{what}{'' if key is None else f' {key!r}'} {src!r} is not stored in {data_dir} "
+                                f"(stored: {stored})")
+    if not named_in and not isinstance(inputs, str):
+        raise DataError(f"inputs must be a stored array name or a dict of them, got {inputs!r}")
+    label_w = {("in", k): target_matrix(manifest, list(s)) for k, s in in_map.items() if not isinstance(s, str)}
+    label_w.update({("out", k): target_matrix(manifest, list(s)) for k, s in out_map.items() if not isinstance(s, str)})
+    transforms = {}
+    for name, side, value, m in (("target_transform", "out", target_transform, out_map),
+                                 ("input_transform", "in", input_transform, in_map)):
+        per = value if isinstance(value, dict) else {k: value for k, s in m.items() if isinstance(s, str)}
+        for key, t in per.items():
+            if t and (t not in TRANSFORM_NAMES or key not in m or not isinstance(m[key], str)):
+                raise ValueError(f"{name} must be one of {list(TRANSFORM_NAMES)} for a stored array"
+                                 f"{'' if key is None else f' ({key!r})'}, got {t!r}")
+            if t:
+                transforms[(side, key)] = t
+    if (named_in or named_out) and (augment or input_noise):
+        raise ValueError("augment and input_noise take a single image input and a label or image target")
+    if input_noise:
+        from kzoo.layers import NOISES
+
+        if input_noise.get("kind") not in NOISES or set(input_noise) - {"kind", "amount"}:
+            raise ValueError(f"input_noise must be {{'kind': one of {NOISES}, 'amount': number}}, got {input_noise!r}")
+    return {"in_map": in_map, "out_map": out_map, "named_in": named_in, "named_out": named_out, "label_w": label_w,
+            "transforms": transforms}

@@ -31,18 +31,19 @@ LICENSE = "MIT (the licence of kzoo; the weights are trained on kzoo's own simul
 
 def limits_of(sky: str) -> str:
     """What a preset trained on ``sky`` cannot know (its family's ``preset_limits``), shown on its card."""
-    from kzoo.families import sky_family
-
-    family = sky_family(sky)
-    return (family and family.preset_limits) or "Trained on kzoo's simulations only, not on observed data."
+    return _family_text(sky, "preset_limits") or "Trained on kzoo's simulations only, not on observed data."
 
 
 def usage_of(sky: str) -> str:
     """How a preset trained on ``sky`` is used after loading it (its family's ``preset_usage``), or ""."""
+    return _family_text(sky, "preset_usage")
+
+
+def _family_text(sky: str, field: str) -> str:
     from kzoo.families import sky_family
 
     family = sky_family(sky)
-    return (family and family.preset_usage) or ""
+    return (family and getattr(family, field)) or ""
 
 
 class PresetError(ValueError):
