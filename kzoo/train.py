@@ -446,7 +446,7 @@ def fit_datasets(exp, data_dir, manifest, *, batch_size: int, seed: int, cache: 
     ``worker`` = (i, n): process i of a data-parallel run of n (:func:`join_workers`): every process reads
     the same global batches (whole ones only) and keeps its slice i of each, batch_size / n images.
     ``reader`` "numpy": read by :class:`kzoo.data.reader.ShardReader` without TensorFlow (train: the reader, whose
-    passes follow :mod:`kzoo.data.order`; val: a Keras PyDataset of its batches).
+    passes follow tf.data's order, :mod:`kzoo.data.order`; val: a Keras PyDataset of its batches).
     """
     from kzoo.experiments import pipeline_args
 
@@ -595,8 +595,8 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     ``cache``: keep the training split's records in memory after the first epoch; "auto" when they take at most half
     of the memory this process may use, cgroup limits included (a cluster job's), else stream them from the shards
     every epoch, in the same order (:func:`kzoo.data.shards.cache_fits`; one line says which).
-    ``reader``: how the shards are read (:func:`data_reader`): "tf.data", "numpy" (kzoo's reader, no TensorFlow; a
-    shuffled epoch is another order than tf.data's, so it is recorded in settings) or "auto" (tf.data where
+    ``reader``: how the shards are read (:func:`data_reader`): "tf.data", "numpy" (kzoo's reader, no TensorFlow; tf.data's
+    batches and order, but other draws of augmentation and noise, so it is recorded in settings) or "auto" (tf.data where
     TensorFlow is installed, else numpy).
     ``init``: fine-tune: start from the weights of a preset, a finished run's directory or a .keras file
     (:mod:`kzoo.transfer`: layers of the same name and shapes copied, the others, such as a head for other
@@ -775,7 +775,7 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
-    if reader != "tf.data":  # the same: a shuffled pass of the numpy reader is another order (kzoo.data.order)
+    if reader != "tf.data":  # the same: its augmentation and noise are other draws
         run["settings"]["reader"] = reader
     if manifest["sky"] == "image_folder":  # a user's images: how each was made from its file, for kzoo predict
         from kzoo.sims.image_folder import preparation

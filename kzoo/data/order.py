@@ -1,17 +1,15 @@
-"""The order in which kzoo's TensorFlow-free reader (:mod:`kzoo.data.reader`) reads a split's records in one pass,
-defined with numpy only.
+"""The order in which kzoo's TensorFlow-free reader (:mod:`kzoo.data.reader`) reads a split's records in one pass:
+tf.data's order, computed with numpy only.
 
 A split's records are numbered in shard order (shard 0's records, then shard 1's, ...). A pass's *stream* is the
 order tf.data reads them in (:func:`stream`): the shards read ``READERS`` at a time, one record of each in turn, or,
-for a ``limit`` or a ``fold``, the chosen records in shard order. An unshuffled pass is the stream, so the two
-readers give the same batches of a validation or test split. A shuffled pass cuts the stream into windows of
-``window`` records, the first window ``first`` records long (drawn in [0, window), so that the windows' edges move
-from pass to pass and every record meets new neighbours), and permutes each window; ``first`` and the permutations
-come from ``numpy.random.default_rng([seed, pass])`` only, so pass ``e`` is the same whether a stream starts at
-pass 0 or at ``e`` (a resumed run sees the batches of an uninterrupted one), and a reader needs no more than one
-window of records at a time. tf.data's shuffle (a buffer of the same size, seeded by (seed, pass)) draws
-another order: the same images per pass, not the same batches (making tf.data follow this order halved its
-throughput on 2 cores, from the 128 MiB tensor of each window; see the note in issue 51).
+for a ``limit`` or a ``fold``, the chosen records in shard order. An unshuffled pass is the stream. A shuffled pass
+is the stream through tf.data's shuffle buffer (:func:`buffer_shuffle`) with the seed pair kzoo's pipeline gives pass
+``e`` (:func:`pass_order`), its random numbers from TensorFlow's Philox generator (:func:`philox`) reproduced in
+numpy. So both readers give the same batches of every pass of a run (``epochs`` or ``repeat``; tests/test_reader.py checks
+it against TensorFlow; their augmentation and noise are other draws), pass
+``e`` is the same whether a stream starts at pass 0 or at ``e``, and a run may be resumed with either reader.
+Written by hand because no library reproduces tf.data's order without TensorFlow.
 """
 
 from __future__ import annotations
@@ -19,8 +17,6 @@ from __future__ import annotations
 import numpy as np
 
 from kzoo.data.records import fold_records, record_sizes, records_for_limit
-
-_MASK64 = (1 << 64) - 1
 
 
 def selected_records(info: dict, block: int, limit: int | None = None, fold=None, where: str = "") -> np.ndarray:
@@ -36,17 +32,56 @@ def selected_records(info: dict, block: int, limit: int | None = None, fold=None
     return np.arange(n)
 
 
+_M31 = (1 << 31) - 1  # TensorFlow truncates op seeds to [0, 2^31 - 1)
+_M32 = np.uint64(0xFFFFFFFF)
+
+
+def philox(key: int, counter_hi: int, n: int) -> np.ndarray:
+    """The first ``n`` 32-bit numbers of TensorFlow's ``random::PhiloxRandom(key, counter_hi)`` (Philox4x32-10) read
+    one at a time (``SingleSampleAdapter``), as tf.data's shuffle draws them."""
+    blocks = -(-int(n) // 4)
+    i = np.arange(blocks, dtype=np.uint64)
+    c = [i & _M32, i >> np.uint64(32), np.full(blocks, counter_hi & 0xFFFFFFFF, np.uint64),
+         np.full(blocks, (counter_hi >> 32) & 0xFFFFFFFF, np.uint64)]
+    k0, k1 = np.uint64(key & 0xFFFFFFFF), np.uint64((key >> 32) & 0xFFFFFFFF)
+    for _ in range(10):
+        p0, p1 = np.uint64(0xD2511F53) * c[0], np.uint64(0xCD9E8D57) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ k0, p1 & _M32, (p0 >> np.uint64(32)) ^ c[3] ^ k1, p0 & _M32]
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & _M32, (k1 + np.uint64(0xBB67AE85)) & _M32
+    return np.stack(c, axis=1).reshape(-1)[:n]
+
+
+def buffer_shuffle(n: int, buffer: int, seeds: tuple[int, int]) -> np.ndarray:
+    """The order in which ``Dataset.range(n).shuffle(buffer)`` yields its elements when its seed pair is ``seeds``:
+    the buffer filled, then each element taken from a position drawn uniformly, its place filled by the buffer's
+    oldest, which the next element read replaces (tensorflow/core/kernels/data/shuffle_dataset_op.cc)."""
+    draws = philox(seeds[0], seeds[1], n).astype(np.int64).tolist()
+    buf, out, start, end = [0] * buffer, [], 0, 0
+    for k in range(n):
+        while end - start < buffer and end < n:
+            buf[end % buffer] = end
+            end += 1
+        i = (start + draws[k] % (end - start)) % buffer
+        out.append(buf[i])
+        buf[i] = buf[start % buffer]
+        start += 1
+    return np.array(out, np.int64)
+
+
+def pass_seed(seed: int, epoch: int) -> int:
+    """The shuffle seed of pass ``epoch``: ``seed * 1_000_003 + epoch`` as TensorFlow computes it (int64)."""
+    v = (int(seed) * 1_000_003 + int(epoch)) & ((1 << 64) - 1)
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
 def pass_order(n: int, seed: int, epoch: int, window: int, shuffle: bool) -> np.ndarray:
-    """The positions in the stream (0 .. n-1) in the order pass ``epoch`` reads them: windows of ``window``
-    positions, the first ``first`` long (drawn in [0, window) when the stream is longer than a window), each
-    permuted, all drawn from ``numpy.random.default_rng([seed, epoch])``."""
+    """The positions in the stream (0 .. n-1) in the order pass ``epoch`` reads them: tf.data's shuffle of the
+    stream through a buffer of ``window`` records, seeded (1, pass_seed(seed, epoch) mod 2^31 - 1) as kzoo's
+    pipeline seeds the passes of a run (``epochs`` or ``repeat``). A lone shuffled tf.data pass (neither) is seeded by
+    TensorFlow's global seed and reshuffled when iterated again; the reader gives pass 0 of a run instead."""
     if not shuffle or not n:
         return np.arange(n)
-    window = max(1, min(int(window), int(n)))
-    rng = np.random.default_rng([int(seed) & _MASK64, int(epoch)])
-    first = int(rng.integers(window)) if n > window else 0
-    starts = sorted({0, *range(first, n, window)})
-    return np.concatenate([a + rng.permutation(b - a) for a, b in zip(starts, starts[1:] + [n])])
+    return buffer_shuffle(n, max(1, min(int(window), int(n))), (1, pass_seed(seed, epoch) % _M31))
 
 
 READERS = 8  # shards read at once (tf.data's parallel interleave): one slow file does not stall the stream

@@ -1,8 +1,8 @@
 """A reader of kzoo shards without TensorFlow: numpy batches for a machine with JAX or PyTorch and no TensorFlow.
 
 The parsing, targets, scaling and transforms of :func:`kzoo.data.pipeline.dataset`, and its stream of records
-(:mod:`kzoo.data.order`): an unshuffled pass gives tf.data's batches exactly; a shuffled pass is a function of
-(seed, pass) drawn by numpy (the same images per pass as tf.data, in another order).
+(:mod:`kzoo.data.order`): every pass of a run, shuffled or not, gives tf.data's batches exactly; augmentation and
+input noise are drawn by numpy from (seed, pass, batch), other draws than tf.data's.
 
 Written by hand rather than with a library: kzoo writes its TFRecords and their ``tf.train.Example`` payloads by hand
 too (:func:`kzoo.data.shards.example_bytes`, byte-tested against TensorFlow), the format is four protobuf fields and
