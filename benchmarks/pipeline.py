@@ -14,7 +14,8 @@
                writes them), with their size beside the raw shards': what compression would cost.
 (f) no TensorFlow: ``kzoo.data.reader.ShardReader``, the numpy reader of the same shards in (b)'s order (the
                same batches, checked by tests/test_reader.py), with ``--reader-workers`` threads: what a machine
-               with JAX or PyTorch and no TensorFlow gets.
+               with JAX or PyTorch and no TensorFlow gets, and what ``kzoo train`` reads with by default for an
+               experiment without augmentation or input noise.
 
 Beside them, the rate of a plain memory copy of the same images (``numpy.copyto``, one core): the
 physical ceiling of anything that moves 16 KiB per image.

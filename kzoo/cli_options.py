@@ -36,10 +36,11 @@ PRECISION_HELP = ("training precision; mixed_bfloat16 pays off only on GPUs and 
 
 BACKEND_HELP = ("Keras backend to train on: tensorflow, jax or torch (default: KERAS_BACKEND, else tensorflow); "
                 "the saved model loads on every backend")
-READER_HELP = ("how the shards are read: tf.data (TensorFlow's pipeline), numpy (kzoo's reader, no TensorFlow: "
-               "for a machine with JAX or PyTorch only; the same batches in the same order as tf.data, but its "
-               "augmentation and input noise are numpy's draws), or auto (tf.data where TensorFlow is installed, else "
-               "numpy; default). The reader is part of the run's settings when it is numpy")
+READER_HELP = ("how the shards are read: tf.data (TensorFlow's pipeline), numpy (kzoo's reader, no TensorFlow: the "
+               "same batches in the same order as tf.data, read faster, but its augmentation and input noise are "
+               "numpy's draws, so for an experiment with those the reader is part of the run's settings), or auto "
+               "(default: numpy where TensorFlow is absent or the experiment has no augmentation or input noise and "
+               "one process trains, else tf.data)")
 
 
 NO_REFERENCE_HELP = ("skip the experiment's classical reference method (e.g. the Poisson template fit); otherwise "

@@ -389,19 +389,37 @@ def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int
     return int(info["count"])
 
 
-def data_reader(choice: str = "auto") -> str:
-    """How a run reads its shards: "tf.data" (TensorFlow's pipeline) or "numpy" (:class:`kzoo.data.reader.ShardReader`,
-    no TensorFlow: a machine with JAX or PyTorch only). "auto": tf.data where TensorFlow is installed, else numpy."""
+def draws_randomness(exp) -> bool:
+    """Whether the experiment's training batches hold random draws (augmentation, input noise), which tf.data and
+    kzoo's numpy reader draw differently; without them both readers give the same batches in the same order."""
+    from kzoo.experiments import pipeline_args
+
+    return bool(exp.augment or pipeline_args(exp)["input_noise"])
+
+
+def data_reader(choice: str = "auto", exp=None, distributed: bool = False) -> str:
+    """How a run reads its shards: "tf.data" (TensorFlow's pipeline) or "numpy" (:class:`kzoo.data.reader.ShardReader`:
+    no TensorFlow, tf.data's batches in tf.data's order, its own draws of augmentation and noise). "auto": numpy where
+    TensorFlow is absent; else numpy for a single-process run of an experiment ``exp`` without random draws (the
+    same batches, read faster: benchmarks/results/pipeline.md), tf.data for the others (their recorded draws, and
+    TensorFlow's distribution strategies)."""
     from kzoo.data.reader import tensorflow_installed
 
     if choice not in READERS:
         raise ValueError(f"reader must be one of {READERS}, got {choice!r}")
     if choice == "auto":
-        return "tf.data" if tensorflow_installed() else "numpy"
+        if not tensorflow_installed():
+            return "numpy"
+        return "tf.data" if distributed or exp is None or draws_randomness(exp) else "numpy"
     if choice == "tf.data" and not tensorflow_installed():
         raise ValueError("--reader tf.data needs TensorFlow (pip install tensorflow-cpu); --reader numpy reads the "
                          "shards without it")
     return choice
+
+
+def run_reader(run: dict) -> str:
+    """The reader a run (its run.json) reads with."""
+    return run.get("reader") or run["settings"].get("reader", "tf.data")
 
 
 def split_batches(reader):
@@ -596,8 +614,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     of the memory this process may use, cgroup limits included (a cluster job's), else stream them from the shards
     every epoch, in the same order (:func:`kzoo.data.shards.cache_fits`; one line says which).
     ``reader``: how the shards are read (:func:`data_reader`): "tf.data", "numpy" (kzoo's reader, no TensorFlow; tf.data's
-    batches and order, but other draws of augmentation and noise, so it is recorded in settings) or "auto" (tf.data where
-    TensorFlow is installed, else numpy).
+    batches in tf.data's order, but its own draws of augmentation and noise, so for an experiment with those it is
+    recorded in settings) or "auto" (numpy where TensorFlow is absent or the experiment draws nothing at random and
+    one process trains; else tf.data).
     ``init``: fine-tune: start from the weights of a preset, a finished run's directory or a .keras file
     (:mod:`kzoo.transfer`: layers of the same name and shapes copied, the others, such as a head for other
     targets, built anew and named in run.json's ``init_report``); the source's input normalisation is kept; its
@@ -623,7 +642,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     source = fine_tuning(init, freeze_epochs, exp, manifest, data_dir)
     run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
                        worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs,
-                       reader=data_reader(reader))
+                       reader=data_reader(reader, exp, distributed=strategy is not None or worker is not None))
     created = not out.exists()
     try:
         with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
@@ -639,7 +658,7 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             stage = open_staging(out, run, overwrite)
             from kzoo.data.shards import cache_fits
 
-            if run["settings"].get("reader") == "numpy":
+            if run_reader(run) == "numpy":
                 said = ("reading the shards with kzoo's numpy reader (no TensorFlow); the operating system's page "
                         "cache keeps what memory allows")
             else:
@@ -775,8 +794,9 @@ def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: di
     }
     if backend != "tensorflow":  # only then in settings: the runs made before keep their identity
         run["settings"]["backend"] = backend
-    if reader != "tf.data":  # the same: its augmentation and noise are other draws
-        run["settings"]["reader"] = reader
+    run["reader"] = reader  # how this session reads (not part of the run's identity)
+    if reader != "tf.data" and draws_randomness(exp):  # in settings only where it changes the batches: the numpy
+        run["settings"]["reader"] = reader  # reader's augmentation and noise are other draws than tf.data's
     if manifest["sky"] == "image_folder":  # a user's images: how each was made from its file, for kzoo predict
         from kzoo.sims.image_folder import preparation
 
@@ -861,7 +881,7 @@ def training_data(exp, data_dir, manifest: dict, run: dict, *, cache: bool, fold
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=run["seed"], cache=cache,
                                     train_size=train_size, fold=fold, worker=worker,
                                     epochs=(initial_epoch, max(epochs, initial_epoch + 1)),
-                                    reader=run["settings"].get("reader", "tf.data"))
+                                    reader=run_reader(run))
     n_train = train_count(manifest, train_size, fold)
     steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
     if steps == 0:
@@ -950,7 +970,7 @@ def calibrate(exp, model, data_dir, manifest: dict, run: dict, val_ds, *, fold, 
     the validation split (each recorded in ``run``); the calibrated model."""
     bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"], seed=run["seed"],
                                cache=False, train_size=train_size, fold=fold,
-                               reader=run["settings"].get("reader", "tf.data"))
+                               reader=run_reader(run))
     run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
     model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
     return model

@@ -33,7 +33,8 @@ def test_the_training_split_is_cached_when_it_fits_and_streamed_when_not_with_th
     assert cache_fits(m, cache=True)[0] and not cache_fits(m, cache=False)[0]
     with pytest.raises(ValueError, match="cache must be True, False or 'auto'"):
         cache_fits(m, cache="yes")
-    kw = dict(epochs=2, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True, classical=False)
+    kw = dict(epochs=2, batch_size=16, model_args=TINY, verbose=0, allow_other_recipe=True, classical=False,
+              reader="tf.data")  # the cache is tf.data's (the numpy reader leaves it to the page cache)
     fit("gc-dm", tiny_data, tmp_path / "cached", cache=True, **kw)
     with caplog.at_level("INFO", logger="kzoo"):
         fit("gc-dm", tiny_data, tmp_path / "streamed", **kw)  # "auto", in too little memory

@@ -80,9 +80,10 @@ def test_the_shuffle_buffer_draws_tf_datas_order():
 
     from kzoo.data.order import buffer_shuffle
 
+    tf.random.set_seed(77)  # the seed pair is (global seed, op seed)
     for n, buffer, seed in [(20, 5, 3), (100, 17, 7_000_023), (50, 50, 5), (1000, 64, 123_456_789_012)]:
         got = [int(v) for v in tf.data.Dataset.range(n).shuffle(buffer, seed=seed, reshuffle_each_iteration=False)]
-        assert got == buffer_shuffle(n, buffer, (87654321, seed % (2**31 - 1))).tolist(), (n, buffer, seed)
+        assert got == buffer_shuffle(n, buffer, (77, seed % (2**31 - 1))).tolist(), (n, buffer, seed)
 
 
 def test_the_stream_is_tf_datas_interleave_of_the_shards(tmp_path):
@@ -186,7 +187,8 @@ def test_kzoo_train_on_jax_without_tensorflow_trains_from_shards_and_evaluates(t
     done = _without_tensorflow(code, *train)
     assert done.returncode == 0, done.stderr[-2000:]
     run = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert run["settings"]["reader"] == "numpy" and run["versions"]["tensorflow"] is None
+    assert run["reader"] == "numpy" and run["versions"]["tensorflow"] is None
+    assert "reader" not in run["settings"]  # gc-dm draws nothing at random: tf.data's batches, the same run
     assert run["epochs_run"] == 2 and json.loads((tmp_path / "run" / "metrics.json").read_text())["metrics"]["A_dm"]["n"] == 28
     again = _without_tensorflow(code, *train)  # the same run again: up to date, nothing trained
     assert again.returncode == 0 and "up to date" in again.stdout
