@@ -18,11 +18,34 @@ from kzoo.metrics import regression_metrics, coverage, binned_errors, roc_auc, s
 log = logging.getLogger("kzoo")  # kzoo's messages (the CLI shows them as "kzoo: ...")
 
 
-def _regression(model, run, data_dir, split, manifest, out_dir):
-    from kzoo.data.reader import batches
-    from kzoo.data.records import target_ranges, unscale_targets
+def run_ranges(run: dict, manifest: dict, targets) -> np.ndarray:
+    """The training set's label ranges of a run (a run recorded before they were: the evaluated dataset's, the same
+    recipe)."""
+    from kzoo.data.records import target_ranges
+
+    return np.asarray(run["target_ranges"], np.float32) if run.get("target_ranges") else target_ranges(manifest, targets)
+
+
+def physical(exp: dict, y_pred: np.ndarray, ranges) -> tuple[np.ndarray, np.ndarray | None]:
+    """A regression model's outputs in the targets' units: the means and (a Gaussian-NLL head) their standard
+    deviations, else None."""
+    from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma, split_mean_sigma
+
+    sigma = None
+    if predicts_sigma(exp["loss"]):  # the network predicts a mean and a log standard deviation per target
+        y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
+    if exp["scale_targets"]:
+        y_pred, sigma_phys = unscale_targets(y_pred, ranges, pipeline_args(exp)["target_scale"],
+                                             sigma=0.0 if sigma is None else sigma)
+        sigma = None if sigma is None else sigma_phys
+    return y_pred, sigma
+
+
+def _regression(model, run, data_dir, split, manifest, out_dir):
+    from kzoo.data.reader import batches
+    from kzoo.experiments import pipeline_args
 
     from kzoo.experiments import label_output
 
@@ -45,14 +68,8 @@ def _regression(model, run, data_dir, split, manifest, out_dir):
         y_true.append(np.asarray(y))
         y_pred.append(np.asarray(pred, dtype=np.float32))
     y_true, y_pred = np.concatenate(y_true), np.concatenate(y_pred)
-    sigma = None
-    if predicts_sigma(exp["loss"]):  # the network predicts a mean and a log standard deviation per target
-        y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
-    # the training set's label ranges (a run recorded before they were: the evaluated dataset's, the same recipe)
-    r = np.asarray(run["target_ranges"], np.float32) if run.get("target_ranges") else target_ranges(manifest, targets)
-    if exp["scale_targets"]:
-        y_pred, sigma_phys = unscale_targets(y_pred, r, args["target_scale"], sigma=0.0 if sigma is None else sigma)
-        sigma = None if sigma is None else sigma_phys
+    r = run_ranges(run, manifest, targets)
+    y_pred, sigma = physical(exp, y_pred, r)
     metrics = regression_metrics(y_true, y_pred, targets, ranges=r)
     for out, (sq, ab, n) in image_err.items():  # on the scale the output is trained on (its target_transform)
         metrics[out] = {"n": n, "mse": float(sq / n), "mae": float(ab / n)}
@@ -369,6 +386,34 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
                                  f"{metrics[target]['accuracy']:.3f}", label=opts.get("class_label", target))
     return metrics
 
+
+
+def held_out_metrics(run_dir, data_dir, fold: tuple[int, int], manifest: dict) -> dict | None:
+    """A cross-validation run's finished model (the one judged on the test split, batch norm recalibrated) judged on
+    its held-out fold ``(i, k)`` of the training split with the test split's metrics: the same model and measurement
+    on the fold as on the test split. Classification and plain regression runs; None for the others."""
+    from kzoo.data.reader import batches
+    from kzoo.experiments import pipeline_args
+    from kzoo.export import load_model
+
+    run = json.loads((Path(run_dir) / "run.json").read_text())
+    exp, args = run["experiment"], pipeline_args(run["experiment"])
+    if exp["evaluation"] not in ("classification", "regression") or not isinstance(args["targets"], list):
+        return None
+    model = load_model(Path(run_dir) / "model.keras")
+    y_true, out = [], []
+    for x, y in batches(data_dir, "train", **{**args, "scale_targets": False}, fold=(int(fold[0]), int(fold[1]), True),
+                        batch_size=256, shuffle=False, manifest=manifest, verify=False):
+        y_true.append(np.asarray(y))
+        out.append(np.asarray(infer(model, x, np.float32), np.float64))
+    y_true, out = np.concatenate(y_true), np.concatenate(out)
+    targets = args["targets"]
+    if exp["evaluation"] == "classification":
+        classes = class_count(manifest, targets[0])
+        return classification_metrics(y_true[:, 0], np.argmax(out, axis=-1), targets[0], classes,
+                                      class_names(exp, classes, manifest, targets[0]))
+    ranges = run_ranges(run, manifest, targets)
+    return regression_metrics(y_true, physical(exp, out, ranges)[0], targets, ranges=ranges)
 
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
               "classification": _classification, "reconstruction": _reconstruction, "anomaly": _anomaly}

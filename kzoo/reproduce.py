@@ -362,8 +362,11 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     rows = [{"fold": i, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}} for i, r in enumerate(fit_runs(
         exp, data, out, [(f"fold-{i}", f"fold-{i}", {"seed": seed, "fold": (i, int(folds))}) for i in range(int(folds))],
         precision=precision, epochs=epochs))]
-    for r in rows:  # the held-out fold at the best epoch: images of the training split's own simulations
+    from kzoo.evaluate import held_out_metrics
+
+    for r in rows:  # the held-out fold: images of the training split's own simulations
         r["validation"] = best_epoch(out / f"fold-{r['fold']}" / "history.csv")
+        r["held_out"] = held_out_metrics(out / f"fold-{r['fold']}", data, (r["fold"], int(folds)), manifest)
     d = exp.to_dict()
     first = rows[0]["metrics"]
     summary = {t: {k: {"mean": float(np.mean([r["metrics"][t][k] for r in rows])),
@@ -394,14 +397,30 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     goals = d.get("goals", {})
     met = [f"{t} {k}: {goal_status(summary[t][k]['mean'], goals[k][t])} (mean over folds)"
            for t, k in cols if t in goals.get(k, {})]
-    val_key = next((f"val_{m}" for m in exp.metrics if all(f"val_{m}" in (r["validation"] or {}) for r in rows)),
-                   "val_loss")
-    if all(r["validation"] and val_key in r["validation"] for r in rows):
-        vals = [r["validation"][val_key] for r in rows]
-        lines += ["", f"Each held-out fold at its fold's best epoch (records of the training split: where a sky draws "
-                      f"groups across records, such as a 21-cm realisation, the same simulations as training; the seeds "
-                      f"that validated on their training boxes measured this): {val_key} "
-                  + ", ".join(f"{v:.4g}" for v in vals) + f"; mean {np.mean(vals):.4g}."]
+    if all(r["held_out"] for r in rows):  # the final model on its held-out fold, measured as on the test split
+        held = {(t, k): [r["held_out"][t][k] for r in rows] for t, k in cols if k in r["held_out"].get(t, {})}
+        record["held_out_summary"] = {f"{t} {k}": {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1))}
+                                      for (t, k), v in held.items()}
+        lines += ["", "Each fold's final model (the one judged on the test split above) on its held-out fold, measured "
+                      "as on the test split (records of the training split: where a sky draws groups across records, "
+                      "such as a 21-cm realisation, the same simulations as training; the seeds that validated on "
+                      "their training boxes measured this):", "",
+                  "| fold | " + " | ".join(f"held-out {t} {k}" for t, k in held) + " | images |",
+                  "|---|" + "---|" * (len(held) + 1)]
+        for i, r in enumerate(rows):
+            lines.append(f"| {r['fold']} | " + " | ".join(f"{v[i]:.4g}" for v in held.values())
+                         + f" | {r['held_out'][names[0]]['n'] if 'n' in r['held_out'][names[0]] else ''} |")
+        lines.append("| **mean +- std** | " + " | ".join(f"**{np.mean(v):.4g} +- {np.std(v, ddof=1):.2g}**"
+                                                      for v in held.values()) + " | |")
+        write_json(results_dir / f"{stem}.json", record)
+    else:
+        val_key = next((f"val_{m}" for m in exp.metrics if all(f"val_{m}" in (r["validation"] or {}) for r in rows)),
+                       "val_loss")
+        if all(r["validation"] and val_key in r["validation"] for r in rows):
+            vals = [r["validation"][val_key] for r in rows]
+            lines += ["", f"Each held-out fold at its fold's best epoch, as Keras logged it in training (before batch "
+                          f"norm recalibration; records of the training split): {val_key} "
+                      + ", ".join(f"{v:.4g}" for v in vals) + f"; mean {np.mean(vals):.4g}."]
     lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *provenance(record)[1:]]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record

@@ -162,3 +162,30 @@ for _base, _recipe in (("gc-dm", "galactic_center_smooth_gas"), ("gc-dae-gaussia
         description=EXPERIMENTS[_base].description + " Ablation: the gas log field smoothed over 3.75 deg instead "
                                                      "of 0.25 deg, its standard deviation kept at 0.13.",
     ))
+
+
+# The source notebooks' own ablations of the single-output CNN (000, Part a): "ReLU activation performed better than
+# LeakyReLU", and each image divided by its own maximum rather than all images by the largest maximum (which "did
+# not give optimal results"). gc-dm standardises with the training split's mean and standard deviation instead.
+add(dataclasses.replace(
+    EXPERIMENTS["gc-dm"],
+    name="gc-dm-leaky-relu",
+    model_args={"activation": "leaky_relu"},
+    goals={},
+    reference={},
+    comparison="the source notebooks' ablation (LeakyReLU against ReLU), which they report without a number; set "
+               "beside gc-dm, which differs only in its activation",
+    description=EXPERIMENTS["gc-dm"].description + " Ablation: LeakyReLU (slope 0.2) instead of ReLU.",
+))
+add(dataclasses.replace(
+    EXPERIMENTS["gc-dm"],
+    name="gc-dm-per-image-max",
+    normalization="per_image_max",
+    goals={},
+    reference={},
+    comparison="the source notebooks' normalisation (each map divided by its maximum), which they preferred to a "
+               "global one without giving a number; set beside gc-dm (the training split's mean and standard deviation)",
+    description=EXPERIMENTS["gc-dm"].description + " Ablation: each map divided by its own maximum, as the source "
+                                                   "notebooks normalised, instead of the training split's mean and "
+                                                   "standard deviation.",
+))
