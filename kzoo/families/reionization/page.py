@@ -32,7 +32,9 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
                 f" at escape fraction {f[0]:g}" if f[0] == f[1] else f" at redshift {z[0]:g}" if z[0] == z[1]
                 else ", every escape fraction")
             what = ("the autoencoder's code" if "encoder" in e["model_args"] else
-                    "50 x 50 crops, one hidden layer" if e["model"] == "reion_mlp" else "the maps")
+                    (f"{e['model_args'].get('crop', 50)} x {e['model_args'].get('crop', 50)} "
+                     + ("maps" if e["model_args"].get("crop") == 64 else "crops") + ", one hidden layer")
+                    if e["model"] == "reion_mlp" else "the maps")
             c = (r.get("classical_reference") or {})
             cl = (f"{c['metrics'][t]['accuracy']:.3f} ({c['method']})" if t in c.get("metrics", {}) else "")
             seed = (e.get("reference") or {}).get("accuracy", {}).get(t, "")
