@@ -58,9 +58,9 @@ def md_table(headers, rows) -> str:
             return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"
         return f"{v:,}" if isinstance(v, int) else str(v)
 
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
+    from kzoo.report import md_table as table
+
+    return table(headers, [[cell(v) for v in row] for row in rows]) + "\n"
 
 
 def machine_line(m: dict) -> str:

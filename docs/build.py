@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from kzoo.report import md_table
+
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 COPIED = {"results": ROOT / "results", "benchmarks/results": ROOT / "benchmarks" / "results",
@@ -54,13 +56,6 @@ def _copy_tree(src_dir: Path, dest: Path) -> None:
                 out.write_text("---\norphan: true\n---\n\n" + path.read_text(encoding="utf-8"), encoding="utf-8")
             else:
                 shutil.copyfile(path, out)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    cell = lambda v: str(v).replace("|", "\\|").replace("\n", " ")
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def _inline(text: str, prefix: str) -> str:
@@ -101,13 +96,13 @@ def family_page(name: str) -> str:
         out += [f"### `{sky}`", "", "```{eval-rst}", f".. automodule:: {fam.package}.{module}", "   :no-index:",
                 "```", ""]
     if models:
-        out += ["## The models", "", _table(
+        out += ["## The models", "", md_table(
             ["model", "task", "input", "parameters", "what it is"],
             [[f"`{m}`", index[m]["task"], " x ".join(map(str, index[m]["input_shape"])),
               f"{index[m]['parameters']:,}" if index[m].get("parameters") else "-", index[m]["description"]]
              for m in models]), ""]
     if exps:
-        out += ["## The experiments", "", "`kzoo info EXPERIMENT` shows a whole declaration.", "", _table(
+        out += ["## The experiments", "", "`kzoo info EXPERIMENT` shows a whole declaration.", "", md_table(
             ["experiment", "recipe", "model", "targets", "what it asks"],
             [[f"`{e.name}`", f"`{e.recipe}`", f"`{e.model}`", ", ".join(map(str, e.targets)) if not
               isinstance(e.targets, dict) else ", ".join(e.targets), e.description or "-"] for e in exps]), ""]
@@ -134,7 +129,7 @@ def zoo_table() -> str:
     rows = [[f"`{name}`", ", ".join(f"`{a}`" for a in s["aliases"]) or "-", s["task"],
              " x ".join(map(str, s["input_shape"])), f"{s['parameters']:,}" if s.get("parameters") else "-",
              s["description"]] for name, s in sorted(registry.index().items())]
-    return _table(["model", "aliases", "task", "input", "parameters", "what it is"], rows)
+    return md_table(["model", "aliases", "task", "input", "parameters", "what it is"], rows)
 
 
 EXPERIMENTS_MARK = "<!-- the experiments table: written by docs/build.py from the declarations -->"
@@ -151,7 +146,7 @@ def experiments_table() -> str:
         ref = "; ".join(f"{k} {t} {v}" for k, per in e.reference.items() for t, v in per.items()) or "-"
         rows.append([f"`{name}`", experiments.FAMILY_OF.get(name, "-"), f"`{e.recipe}`", f"`{e.model}`", targets, ref,
                      e.comparison or ("-" if ref == "-" else "not reviewed yet")])
-    return _table(["experiment", "family", "recipe", "model", "targets", "source notebooks' number",
+    return md_table(["experiment", "family", "recipe", "model", "targets", "source notebooks' number",
                    "measured as they did?"], rows)
 
 
@@ -163,7 +158,7 @@ def presets_table() -> str:
     import kzoo.presets as presets
 
     rows = [[f"`{r[0]}`", *r[1:], f"[card](../presets/cards/{r[0]}.md)"] for r in presets.summary()]
-    return _table([*presets.SUMMARY_COLUMNS, "card"], rows)
+    return md_table([*presets.SUMMARY_COLUMNS, "card"], rows)
 
 
 def assemble(src: Path) -> None:
@@ -257,7 +252,7 @@ def readme_table() -> str:
         rows.append([f"`{fam}` ({fams[fam].seed.split('_')[0]})", title, what,
                      f"[{fmt.format(_get(record, path))}](results/{exp}.md)", seed,
                      f"`{exp}`, {record['commit']}, {machine}"])
-    return _table(["family", "what it is", "headline", "kzoo", "source notebooks", "record (commit, CPU)"], rows)
+    return md_table(["family", "what it is", "headline", "kzoo", "source notebooks", "record (commit, CPU)"], rows)
 
 
 def readme_quickstart() -> str:

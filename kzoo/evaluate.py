@@ -27,15 +27,15 @@ def run_ranges(run: dict, manifest: dict, targets) -> np.ndarray:
 
 
 def physical(exp: dict, y_pred: np.ndarray, ranges) -> tuple[np.ndarray, np.ndarray | None]:
-    """A regression model's outputs in the targets' units: the means and (a Gaussian-NLL head) their standard
-    deviations, else None."""
+    """A regression model's outputs in the targets' units (the dtype of ``y_pred``): the means and (a Gaussian-NLL
+    head) their standard deviations, else None; ``ranges``: the run's label ranges, used for scaled targets."""
     from kzoo.data.records import unscale_targets
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma, split_mean_sigma
 
-    sigma = None
+    sigma, dtype = None, np.asarray(y_pred).dtype
     if predicts_sigma(exp["loss"]):  # the network predicts a mean and a log standard deviation per target
-        y_pred, sigma = (np.asarray(t) for t in split_mean_sigma(y_pred))
+        y_pred, sigma = (np.asarray(t, dtype) for t in split_mean_sigma(y_pred))
     if exp["scale_targets"]:
         y_pred, sigma_phys = unscale_targets(y_pred, ranges, pipeline_args(exp)["target_scale"],
                                              sigma=0.0 if sigma is None else sigma)
@@ -387,7 +387,6 @@ def _classification(model, run, data_dir, split, manifest, out_dir):
     return metrics
 
 
-
 def held_out_metrics(run_dir, data_dir, fold: tuple[int, int], manifest: dict) -> dict | None:
     """A cross-validation run's finished model (the one judged on the test split, batch norm recalibrated) judged on
     its held-out fold ``(i, k)`` of the training split with the test split's metrics: the same model and measurement
@@ -414,6 +413,7 @@ def held_out_metrics(run_dir, data_dir, fold: tuple[int, int], manifest: dict) -
                                       class_names(exp, classes, manifest, targets[0]))
     ranges = run_ranges(run, manifest, targets)
     return regression_metrics(y_true, physical(exp, out, ranges)[0], targets, ranges=ranges)
+
 
 EVALUATORS = {"regression": _regression, "segmentation": _segmentation, "denoising": _denoising,
               "classification": _classification, "reconstruction": _reconstruction, "anomaly": _anomaly}

@@ -61,10 +61,11 @@ def predict(run_or_preset, paths, batch_size: int = 64, out=".", resize: bool = 
     want = tuple(e["input_shape"]) if is_preset(run_or_preset) and e.get("input_shape") else None
     images = _read_images(paths, want, prep, resize) if want else None
     model = load(run_or_preset)
-    if model_input_shape(model) is None:
+    shape = model_input_shape(model)
+    if shape is None:
         raise InputError(f"{run_or_preset}: this model takes named inputs, not images; kzoo predict reads images")
     if images is None:
-        images = _read_images(paths, model_input_shape(model), prep, resize)
+        images = _read_images(paths, shape, prep, resize)
     y = np.asarray(model.predict(images, batch_size=batch_size, verbose=0), dtype=np.float64)
     if isinstance(exp["targets"], str):  # an image out per image in
         from kzoo.io import atomic_path, ensure_dir
@@ -122,18 +123,10 @@ def interpret(exp: dict, ranges, y: np.ndarray) -> tuple[list[str], np.ndarray]:
     """A regression or classification model's outputs ``y`` (one row per image) in the experiment's physical units:
     the target names and their values, then ``sigma_<target>`` for a Gaussian-NLL head (a classifier's row is its
     class probabilities, under the target's name)."""
-    names, sigma = list(exp["targets"]), None
-    from kzoo.losses import predicts_sigma
+    from kzoo.evaluate import physical
 
-    if predicts_sigma(exp["loss"]):  # means and log sigmas (calibrated when the model ends in SigmaScale)
-        from kzoo.losses import split_mean_sigma
-
-        y, sigma = (np.asarray(t, np.float64) for t in split_mean_sigma(y))
-    if exp["scale_targets"]:
-        from kzoo.data.records import unscale_targets
-
-        y, s = unscale_targets(y, ranges, exp.get("target_scale", (0.0, 1.0)), sigma=0.0 if sigma is None else sigma)
-        sigma = None if sigma is None else s
+    names = list(exp["targets"])
+    y, sigma = physical(exp, np.asarray(y, np.float64), ranges)  # sigmas calibrated when the model ends in SigmaScale
     if sigma is not None:
         y, names = np.concatenate([y, sigma], axis=1), names + [f"sigma_{t}" for t in names]
     return names, y

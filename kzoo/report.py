@@ -6,6 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def md_table(header, rows) -> str:
+    """A markdown table of ``header`` and ``rows`` (each cell ``str()``-ed, its ``|`` escaped, its newlines made
+    spaces), without a final newline."""
+    def cell(v) -> str:
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
+
+
 HEADLINE_METRICS = ("mae_scaled", "mse", "auc_mean", "rmse")  # what a summary shows where the seed is silent
 
 

@@ -379,7 +379,6 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
         + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
         "folds": int(folds), "runs": rows, "summary": summary, "metric": metric}
     stem = f"{exp.name}-cv"
-    write_json(results_dir / f"{stem}.json", record)
     extra = [k for k in ("rotated_over_unrotated", "bias", "std") if k != metric and all(k in summary[t] for t in names)]
     cols = [(t, k) for t in names for k in (metric, *extra)]
     lines = [f"# {exp.name}: {folds}-fold cross-validation", "",
@@ -412,7 +411,6 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
                          + f" | {r['held_out'][names[0]]['n'] if 'n' in r['held_out'][names[0]] else ''} |")
         lines.append("| **mean +- std** | " + " | ".join(f"**{np.mean(v):.4g} +- {np.std(v, ddof=1):.2g}**"
                                                       for v in held.values()) + " | |")
-        write_json(results_dir / f"{stem}.json", record)
     else:
         val_key = next((f"val_{m}" for m in exp.metrics if all(f"val_{m}" in (r["validation"] or {}) for r in rows)),
                        "val_loss")
@@ -422,6 +420,7 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
                           f"norm recalibration; records of the training split): {val_key} "
                       + ", ".join(f"{v:.4g}" for v in vals) + f"; mean {np.mean(vals):.4g}."]
     lines += ["", *([("Goals: " + "; ".join(met) + "."), ""] if met else []), *provenance(record)[1:]]
+    write_json(results_dir / f"{stem}.json", record)
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
 

@@ -392,9 +392,7 @@ def train_count(manifest: dict, train_size: int | None = None, fold=None) -> int
 def draws_randomness(exp) -> bool:
     """Whether the experiment's training batches hold random draws (augmentation, input noise), which tf.data and
     kzoo's numpy reader draw differently; without them both readers give the same batches in the same order."""
-    from kzoo.experiments import pipeline_args
-
-    return bool(exp.augment or pipeline_args(exp)["input_noise"])
+    return bool(exp.augment or exp.input_noise)
 
 
 def data_reader(choice: str = "auto", exp=None, distributed: bool = False) -> str:
@@ -415,11 +413,6 @@ def data_reader(choice: str = "auto", exp=None, distributed: bool = False) -> st
         raise ValueError("--reader tf.data needs TensorFlow (pip install tensorflow-cpu); --reader numpy reads the "
                          "shards without it")
     return choice
-
-
-def run_reader(run: dict) -> str:
-    """The reader a run (its run.json) reads with."""
-    return run.get("reader") or run["settings"].get("reader", "tf.data")
 
 
 def split_batches(reader):
@@ -658,9 +651,9 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
             stage = open_staging(out, run, overwrite)
             from kzoo.data.shards import cache_fits
 
-            if run_reader(run) == "numpy":
-                said = ("reading the shards with kzoo's numpy reader (no TensorFlow); the operating system's page "
-                        "cache keeps what memory allows")
+            if run["reader"] == "numpy":
+                said = ("reading the shards with kzoo's numpy reader (tf.data's batches, without TensorFlow); the "
+                        "operating system's page cache keeps what memory allows")
             else:
                 cache, said = cache_fits(manifest, "train", train_count(manifest, train_size, fold)
                                          / manifest["splits"]["train"]["count"], cache)
@@ -881,7 +874,7 @@ def training_data(exp, data_dir, manifest: dict, run: dict, *, cache: bool, fold
     train_ds, val_ds = fit_datasets(exp, data_dir, manifest, batch_size=batch_size, seed=run["seed"], cache=cache,
                                     train_size=train_size, fold=fold, worker=worker,
                                     epochs=(initial_epoch, max(epochs, initial_epoch + 1)),
-                                    reader=run_reader(run))
+                                    reader=run["reader"])
     n_train = train_count(manifest, train_size, fold)
     steps = n_train // batch_size if worker is not None else -(-n_train // batch_size)
     if steps == 0:
@@ -970,7 +963,7 @@ def calibrate(exp, model, data_dir, manifest: dict, run: dict, val_ds, *, fold, 
     the validation split (each recorded in ``run``); the calibrated model."""
     bn_train, _ = fit_datasets(exp, data_dir, manifest, batch_size=run["settings"]["batch_size"], seed=run["seed"],
                                cache=False, train_size=train_size, fold=fold,
-                               reader=run_reader(run))
+                               reader=run["reader"])
     run["batchnorm_recalibration"] = recalibrate_batchnorm(model, bn_train, val_ds)
     model, run["uncertainty_calibration"] = calibrate_uncertainty(model, val_ds, exp)
     return model

@@ -68,9 +68,12 @@ def buffer_shuffle(n: int, buffer: int, seeds: tuple[int, int]) -> np.ndarray:
     return np.array(out, np.int64)
 
 
+PASS_STRIDE = 1_000_003  # pass e of a run of seed s is shuffled and augmented with the seed s * PASS_STRIDE + e
+
+
 def pass_seed(seed: int, epoch: int) -> int:
-    """The shuffle seed of pass ``epoch``: ``seed * 1_000_003 + epoch`` as TensorFlow computes it (int64)."""
-    v = (int(seed) * 1_000_003 + int(epoch)) & ((1 << 64) - 1)
+    """The shuffle seed of pass ``epoch``: ``seed * PASS_STRIDE + epoch`` as TensorFlow computes it (int64)."""
+    v = (int(seed) * PASS_STRIDE + int(epoch)) & ((1 << 64) - 1)
     return v - (1 << 64) if v >= 1 << 63 else v
 
 

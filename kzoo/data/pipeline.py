@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from kzoo.data.augment import augment_batch, parse_augment
-from kzoo.data.order import READERS
+from kzoo.data.order import PASS_STRIDE, READERS
 from kzoo.data.records import (SELECTED_CUT, fold_records, minmax_of, model_shape, read_spec, record_sizes,
                                 records_for_limit, target_ranges)
 from kzoo.data.shards import DataError, load_manifest
@@ -170,10 +170,10 @@ def dataset(data_dir: str | os.PathLike, split: str, inputs: str = "counts", tar
     def one_pass(epoch):
         """Pass ``epoch`` (a Python int or an int64 tensor) over the split."""
         if isinstance(epoch, int):
-            pass_seed = int(seed) * 1_000_003 + epoch
+            pass_seed = int(seed) * PASS_STRIDE + epoch
         else:  # traced inside flat_map: fix this function graph's seed, so that the shuffle's seed pair is
             tf.random.set_seed(1)  # (1, pass_seed) whatever the global seed (a tensor seed fails beside 0)
-            pass_seed = tf.cast(seed, tf.int64) * 1_000_003 + epoch
+            pass_seed = tf.cast(seed, tf.int64) * PASS_STRIDE + epoch
         ds = records_ds
         if shuffle:
             ds = ds.shuffle(max(1, min(records, shuffle_images // block)), seed=pass_seed,

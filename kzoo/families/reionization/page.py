@@ -9,6 +9,17 @@ from kzoo.report import variant_links
 from kzoo.reproduce import Suite
 
 
+def mlp_input(e: dict) -> str:
+    """What the MLP of experiment ``e`` (its declaration) sees: a crop of the map, or the whole map."""
+    import inspect
+
+    from kzoo.families.reionization.models import reion_mlp
+
+    crop = e["model_args"].get("crop", inspect.signature(reion_mlp).parameters["crop"].default)
+    whole = crop >= load_recipe_param(e["recipe"], "npix")
+    return f"{crop} x {crop} {'maps' if whole else 'crops'}, one hidden layer"
+
+
 def reionization_section(out: Path, results_dir: Path, records=()) -> str:
     """Seed 004 in two tables: every classifier's test accuracy beside its classical reference and the seed's
     number, by question (redshift at one escape fraction, redshift over all, escape fraction at one redshift)
@@ -32,9 +43,7 @@ def reionization_section(out: Path, results_dir: Path, records=()) -> str:
                 f" at escape fraction {f[0]:g}" if f[0] == f[1] else f" at redshift {z[0]:g}" if z[0] == z[1]
                 else ", every escape fraction")
             what = ("the autoencoder's code" if "encoder" in e["model_args"] else
-                    (f"{e['model_args'].get('crop', 50)} x {e['model_args'].get('crop', 50)} "
-                     + ("maps" if e["model_args"].get("crop") == 64 else "crops") + ", one hidden layer")
-                    if e["model"] == "reion_mlp" else "the maps")
+                    mlp_input(e) if e["model"] == "reion_mlp" else "the maps")
             c = (r.get("classical_reference") or {})
             cl = (f"{c['metrics'][t]['accuracy']:.3f} ({c['method']})" if t in c.get("metrics", {}) else "")
             seed = (e.get("reference") or {}).get("accuracy", {}).get(t, "")
