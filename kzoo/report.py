@@ -69,9 +69,10 @@ def metric_table(r: dict) -> list[str]:
     exp, cl = r["experiment"], r.get("classical_reference")
     lines = [f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
              "|---|---|---|---|---|---|"]
-    for target, m in r["metrics"].items():
+    reference = seed_reference(r)
+    for target, m in shown_metrics(r).items():
         for key in [k for k, v in m.items() if isinstance(v, float)]:
-            ref = r["reference"].get(key, {}).get(target, "")
+            ref = reference.get(key, {}).get(target, "")
             c = cl["metrics"].get(target, {}).get(key) if cl else None
             lines.append(f"| {target} | {key} | {num(m[key])} | {'' if c is None else num(c)} | {ref} | "
                          f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
@@ -141,15 +142,63 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-def comparison(exp: dict) -> str:
-    """Whether an experiment's number is measured as the source notebooks measured theirs (``Experiment.comparison``,
-    how a result is reported: today's declaration, which a record made before the field existed lacks)."""
+def _declared(exp: dict, field: str, default):
+    """``field`` of today's declaration of ``exp`` (how a result is reported, not what was trained: a record made
+    before the field existed or was reviewed lacks it), else the record's own."""
     import kzoo.experiments as experiments
 
     try:
-        return experiments.get_experiment(exp["name"]).comparison
+        return getattr(experiments.get_experiment(exp["name"]), field)
     except KeyError:  # an experiment of a user's file, or one no longer declared
-        return exp.get("comparison", "")
+        return exp.get(field, default)
+
+
+def comparison(exp: dict) -> str:
+    """Whether an experiment's number is measured as the source notebooks measured theirs (``Experiment.comparison``)."""
+    return _declared(exp, "comparison", "")
+
+
+def seed_reference(r: dict) -> dict:
+    """The source notebooks' numbers for a record, ``{metric: {target: value}}``: today's declaration
+    (``Experiment.reference``, the seed's figures as read now), else those the record was made with."""
+    return _declared(r["experiment"], "reference", None) or r.get("reference") or {}
+
+
+def shown_metrics(r: dict) -> dict:
+    """A record's metrics, plus ``mse_scaled`` (the MSE of the [0, 1]-scaled target) where the seed's number is one:
+    (rmse / (high - low))^2, the range read from the same record as mae / mae_scaled (``mae_scaled``'s definition,
+    kzoo.metrics.regression_metrics), so it needs no rerun."""
+    wanted = seed_reference(r).get("mse_scaled", {})
+    out = {}
+    for target, m in r["metrics"].items():
+        m = dict(m) if isinstance(m, dict) else m
+        if target in wanted and "mse_scaled" not in m and all(isinstance(m.get(k), float) for k in
+                                                                ("rmse", "mae", "mae_scaled")) and m["mae"] > 0:
+            m["mse_scaled"] = (m["rmse"] * m["mae_scaled"] / m["mae"]) ** 2
+        out[target] = m
+    return out
+
+
+LOWER_IS_BETTER = ("mse", "mae", "rmse", "nmad", "outlier_fraction", "z_error")  # a metric's name starts with one
+HIGHER_IS_BETTER = ("accuracy", "auc", "auroc", "r2")
+
+
+def seed_status(value: float, ref, key: str) -> str:
+    """The seed's number with kzoo's verdict beside it: ``"0.0807: met"`` where kzoo's ``value`` is as good or
+    better (lower for errors, higher for accuracies and AUCs), ``"0.0807: **missed**"`` where worse; the number
+    alone where the metric has no direction (a ratio, a coverage) or the seed's figure is not a number."""
+    if ref is None:
+        return ""
+    base = key.split(",")[0]
+    if not isinstance(ref, (int, float)) or value != value:
+        return str(ref)
+    if base.startswith(LOWER_IS_BETTER):
+        met = value <= ref
+    elif base.startswith(HIGHER_IS_BETTER):
+        met = value >= ref
+    else:
+        return str(ref)
+    return f"{ref}: {'met' if met else '**missed**'}"
 
 
 def validation_value(r: dict, key: str):
@@ -176,22 +225,22 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     ``floors(r)`` gives the floor cells, ``{(target, metric): text}``."""
     exp, cl = r["experiment"], r.get("classical_reference")
     floor = floors(r) if floors else {}
-    same = comparison(exp)
+    same, reference = comparison(exp) or "not reviewed yet", seed_reference(r)
 
     def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
         if c is None and cl:
             c = cl["metrics"].get(target, {}).get(key)
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
-                f"{'' if c is None else num(c)} | {'' if ref is None else ref} | {floor.get((target, key), '')} | "
+                f"{'' if c is None else num(c)} | {seed_status(value, ref, key)} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
-                f"{r['seconds'].get('train_and_evaluate')} | {(same or 'not reviewed yet') if ref is not None else ''} |")
+                f"{r['seconds'].get('train_and_evaluate')} | {same} |")
 
     rows = []
-    for target, m in r["metrics"].items():
+    for target, m in shown_metrics(r).items():
         for key, value in m.items():
             if not isinstance(value, float):
                 continue
-            ref = r["reference"].get(key, {}).get(target)
+            ref = reference.get(key, {}).get(target)
             goal = exp.get("goals", {}).get(key, {}).get(target)
             if ref is not None or goal is not None:
                 rows.append(row(target, key, value, ref, goal))

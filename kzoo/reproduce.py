@@ -546,7 +546,8 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
 
     ``from_results=True`` trains nothing: the page is assembled from the records ``results/<experiment>.json``
     that earlier ``kzoo reproduce`` runs wrote (each names its commit, command and machine), and refused,
-    naming every record that is missing or was made from another recipe or declaration than today's."""
+    naming every record that was made from another recipe or declaration than today's; experiments declared but
+    not recorded yet are listed under the summary table (refused when none is recorded)."""
     from kzoo.experiments import get_experiment
 
     the_suite = suites()[suite]
@@ -554,14 +555,16 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
     names = [n for n in names if not run_dependencies(get_experiment(n))] + \
         [n for n in names if run_dependencies(get_experiment(n))]  # the runs others build on come first
     out, results_dir = Path(out), Path(results_dir)
+    missing = []
     if from_results:
         found = [recorded(name, results_dir) for name in names]
-        problems = [why for _, why in found if why]
+        missing = [n for n, (_, why) in zip(names, found) if why and why.endswith("is missing")]
+        problems = [why for _, why in found if why and not (why.endswith("is missing") and len(missing) < len(names))]
         if problems:
             raise ValueError(f"--from-results: {len(problems)} of {len(names)} records cannot be used: "
                              + "; ".join(problems) + f"; rerun those with kzoo reproduce EXPERIMENT --out "
                              f"{out}/EXPERIMENT, or the whole suite without --from-results")
-        records = [r for r, _ in found]
+        records = [r for r, _ in found if r is not None]
     else:
         # experiments of one recipe share its dataset (out/data/<recipe>), each its own run (out/<experiment>/run)
         records = [reproduce(name, out / name, results_dir=results_dir,
@@ -580,6 +583,9 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
     for r in records:
         parts += headline_rows(r, floors)
     parts.append("")
+    if missing:
+        parts += ["Declared, not recorded yet (`kzoo reproduce EXPERIMENT` records one): "
+                  + ", ".join(f"`{n}`" for n in missing) + ".", ""]
     if extra:
         parts.append(extra)
     parts += [(results_dir / f"{r['experiment']['name']}.md").read_text().replace("\n# ", "\n## ", 1)

@@ -82,6 +82,12 @@ def test_a_suite_runs_each_experiment_and_writes_one_page(tmp_path, monkeypatch)
         with pytest.raises(ValueError, match=r"1 of 1 records cannot be used: .*gc-dm\.json was (made from another "
                                              r"recipe|trained under another declaration)"):
             rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
+    # an experiment declared but not recorded yet is listed under the summary; a suite with no record is refused
+    write_json(tmp_path / "res" / "gc-dm.json", saved)
+    monkeypatch.setitem(rp.suites(), "tiny", rp.Suite("tiny", ("gc-dm", "gc-dm-leaky-relu"), floors=gc_floors))
+    assert len(rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)) == 1
+    assert "Declared, not recorded yet (`kzoo reproduce EXPERIMENT` records one): `gc-dm-leaky-relu`." in \
+        (tmp_path / "res" / "tiny.md").read_text()
     (tmp_path / "res" / "gc-dm.json").unlink()
     with pytest.raises(ValueError, match=r"gc-dm\.json is missing"):
         rp.reproduce_suite("tiny", tmp_path / "elsewhere", results_dir=tmp_path / "res", from_results=True)
