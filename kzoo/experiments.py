@@ -152,6 +152,13 @@ def add(exp: Experiment) -> Experiment:
     return exp
 
 
+def set_comparisons(texts: dict[str, str]) -> None:
+    """Say how each named experiment's number compares with the source notebooks' (``Experiment.comparison``, ``{name:
+    text}``), for a family that declares its experiments in loops; each must be declared already."""
+    for name, text in texts.items():
+        EXPERIMENTS[name] = dataclasses.replace(EXPERIMENTS[name], comparison=text)
+
+
 _loaded = False
 
 

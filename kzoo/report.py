@@ -69,11 +69,11 @@ def metric_table(r: dict) -> list[str]:
     exp, cl = r["experiment"], r.get("classical_reference")
     lines = [f"| target | metric | kzoo `{exp['model']}` | {cl['method'] if cl else 'classical reference'} | seed | goal |",
              "|---|---|---|---|---|---|"]
-    reference = seed_reference(r)
+    reference, classical = seed_reference(r), shown_metrics(r, cl["metrics"]) if cl else {}
     for target, m in shown_metrics(r).items():
         for key in [k for k, v in m.items() if isinstance(v, float)]:
             ref = reference.get(key, {}).get(target, "")
-            c = cl["metrics"].get(target, {}).get(key) if cl else None
+            c = classical.get(target, {}).get(key)
             lines.append(f"| {target} | {key} | {num(m[key])} | {'' if c is None else num(c)} | {ref} | "
                          f"{goal_status(m[key], exp.get('goals', {}).get(key, {}).get(target))} |")
     return lines
@@ -164,13 +164,13 @@ def seed_reference(r: dict) -> dict:
     return _declared(r["experiment"], "reference", None) or r.get("reference") or {}
 
 
-def shown_metrics(r: dict) -> dict:
-    """A record's metrics, plus ``mse_scaled`` (the MSE of the [0, 1]-scaled target) where the seed's number is one:
-    (rmse / (high - low))^2, the range read from the same record as mae / mae_scaled (``mae_scaled``'s definition,
-    kzoo.metrics.regression_metrics), so it needs no rerun."""
+def shown_metrics(r: dict, metrics: dict | None = None) -> dict:
+    """A record's metrics (or ``metrics``, its classical reference's), plus ``mse_scaled`` (the MSE of the [0, 1]-scaled
+    target) where the seed's number is one: (rmse / (high - low))^2, the range read from the same metrics as
+    mae / mae_scaled (``mae_scaled``'s definition, kzoo.metrics.regression_metrics), so it needs no rerun."""
     wanted = seed_reference(r).get("mse_scaled", {})
     out = {}
-    for target, m in r["metrics"].items():
+    for target, m in (r["metrics"] if metrics is None else metrics).items():
         m = dict(m) if isinstance(m, dict) else m
         if target in wanted and "mse_scaled" not in m and all(isinstance(m.get(k), float) for k in
                                                                 ("rmse", "mae", "mae_scaled")) and m["mae"] > 0:
@@ -201,10 +201,11 @@ def seed_status(value: float, ref, key: str) -> str:
     return f"{ref}: {'met' if met else '**missed**'}"
 
 
-def validation_value(r: dict, key: str):
+def validation_value(r: dict, key: str, field: str = "validation"):
     """The record's value of metric ``key`` on the validation split at the best epoch (``r["validation"]``, from
-    history.csv): ``val_<key>``, or ``val_loss`` when ``key`` is the experiment's loss; None when not recorded."""
-    v = r.get("validation") or {}
+    history.csv; ``field="validation_last"``: at the last epoch): ``val_<key>``, or ``val_loss`` when ``key`` is the
+    experiment's loss; None when not recorded."""
+    v = r.get(field) or {}
     loss = r["experiment"].get("loss")
     value = v.get(f"val_{key}", v.get("val_loss") if key == loss else None)
     return value if isinstance(value, float) else None
@@ -227,9 +228,11 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     floor = floors(r) if floors else {}
     same, reference = comparison(exp) or "not reviewed yet", seed_reference(r)
 
+    classical = shown_metrics(r, cl["metrics"]) if cl else {}
+
     def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
-        if c is None and cl:
-            c = cl["metrics"].get(target, {}).get(key)
+        if c is None:
+            c = classical.get(target, {}).get(key)
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
                 f"{'' if c is None else num(c)} | {seed_status(value, ref, key)} | {floor.get((target, key), '')} | "
                 f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
@@ -244,9 +247,12 @@ def headline_rows(r: dict, floors=None) -> list[str]:
             goal = exp.get("goals", {}).get(key, {}).get(target)
             if ref is not None or goal is not None:
                 rows.append(row(target, key, value, ref, goal))
-            val = validation_value(r, key)
-            if ref is not None and exp.get("reference_split") == "validation" and val is not None:
-                rows.append(row(target, f"{key}, validation (best epoch)", val, ref, None))
+            if ref is None or exp.get("reference_split") != "validation":
+                continue
+            for field, when in (("validation", "best epoch"), ("validation_last", "last epoch")):
+                val = validation_value(r, key, field)
+                if val is not None and not (field == "validation_last" and r[field]["epoch"] == r["validation"]["epoch"]):
+                    rows.append(row(target, f"{key}, validation ({when}: {r[field]['epoch']})", val, ref, None))
     if rows or not r["metrics"]:
         return rows
     where, auroc = one_class_auroc(r.get("also_on"))  # a one-class run's worth is its AUROC on a labelled recipe

@@ -32,7 +32,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
     from kzoo.evaluate import evaluate
     from kzoo.io import read_json
 
-    exp = resolve(experiment)  # a declared experiment, or one of a YAML file (results/seed-schedule/*.yaml)
+    exp = resolve(experiment)  # a declared experiment, or one of a YAML file (kzoo reproduce FILE.yaml)
     out, results_dir = Path(out), Path(results_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings = read_json(out / "timings.json", default={})
@@ -86,6 +86,7 @@ def reproduce(experiment, out, *, seed: int = 1, workers: int = 2, precision: st
         "definitions": res["definitions"],
         "epochs_run": run.get("epochs_run"),
         "validation": best_epoch(run_dir / "history.csv"),
+        "validation_last": best_epoch(run_dir / "history.csv", last=True),
         "batchnorm_recalibration": run.get("batchnorm_recalibration"),
         "settings": run["settings"],
         "optimizer": compiled_optimizer(run_dir / "model.keras"),
@@ -425,17 +426,18 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     return record
 
 
-def best_epoch(history_csv) -> dict | None:
-    """The training history's epoch of the lowest validation loss, with every logged value of it (``loss``,
-    ``val_loss``, ``val_mae``, ...): what the seeds that quote a training or validation loss measured, for the rows
-    that set it beside theirs; None without a validation loss."""
+def best_epoch(history_csv, last: bool = False) -> dict | None:
+    """The training history's epoch of the lowest validation loss (``last``: its last epoch), with every logged value
+    of it (``loss``, ``val_loss``, ``val_mae``, ...): what the seeds that quote a training or validation loss measured
+    (at their best epoch, or after their whole schedule), for the rows that set it beside theirs; None without a
+    validation loss."""
     from kzoo.runs import read_history
 
     h = read_history(history_csv) if Path(history_csv).exists() else {}
     losses = h.get("val_loss") or []
     if not losses:
         return None
-    i = min(range(len(losses)), key=lambda k: losses[k])
+    i = len(losses) - 1 if last else min(range(len(losses)), key=lambda k: losses[k])
     return {"epoch": int(h["epoch"][i]) + 1 if "epoch" in h else i + 1,
             **{k: float(v[i]) for k, v in h.items() if k != "epoch" and i < len(v)}}
 

@@ -253,14 +253,18 @@ def test_a_source_number_measured_on_validation_is_shown_beside_the_validation_v
          "validation": {"epoch": 12, "loss": 0.001, "val_loss": 0.0013}, "classical_reference": None,
          "epochs_run": 20, "settings": {"precision": "float32"}, "seconds": {"train_and_evaluate": 1.0}}
     rows = headline_rows(r)
-    assert len(rows) == 2 and "| mse | 0.0015 |" in rows[0] and "| mse, validation (best epoch) | 0.0013 |" in rows[1]
-    assert "0.0011" in rows[1]
+    assert len(rows) == 2 and "| mse | 0.0015 |" in rows[0] and "| mse, validation (best epoch: 12) | 0.0013 |" in rows[1]
+    assert "| 0.0011: **missed** |" in rows[1]  # the seed's number with kzoo's verdict (lower is better for an MSE)
+    # a seed that quotes its validation value after its whole schedule: the last epoch too, where it is another one
+    r["validation_last"] = {"epoch": 20, "loss": 0.0009, "val_loss": 0.00105}
+    rows = headline_rows(r)
+    assert len(rows) == 3 and "| mse, validation (last epoch: 20) | 0.00105 |" in rows[2] and "0.0011: met" in rows[2]
     r["experiment"]["reference_split"] = "test"
     assert len(headline_rows(r)) == 1
 
 
 def test_an_experiment_file_reproduces_as_its_own_comment_says(tmp_path):
-    """`kzoo reproduce FILE.yaml` (results/seed-schedule/*.yaml say so) resolves the file, as `--train-sizes` did."""
+    """`kzoo reproduce FILE.yaml` resolves the file, as `--train-sizes` does."""
     from kzoo.cli import main
 
     f = tmp_path / "my-gc.yaml"

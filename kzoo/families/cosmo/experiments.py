@@ -3,7 +3,7 @@ two-field maps, trained on one simulation suite and tested on both (the seeds' T
 
 from __future__ import annotations
 
-from kzoo.experiments import Experiment, add
+from kzoo.experiments import Experiment, add, set_comparisons
 
 TWO = ("omega_m", "sigma_8")
 SIX = ("omega_m", "sigma_8", "a_sn1", "a_agn1", "a_sn2", "a_agn2")
@@ -45,3 +45,19 @@ for _name, _model, _args, _targets, _suite, _loss, _what in (
                     "the physics or the suite?). The seeds report no numbers, only that Omega_m and sigma_8 are "
                     "learned and the feedback amplitudes barely.",
     ))
+
+# the source notebooks give no error for any parameter (plots only): what each experiment is set beside
+_DATA = "their 15,000 CAMELS maps, ours a stand-in sky (kzoo/families/cosmo/sky.py) split by parameter set"
+set_comparisons({
+    "cosmo-2p": "the source notebooks give no number (plots only; group H: 'Simple model, good performance'; 300 "
+                f"epochs, maps shuffled by image, not by simulation); {_DATA}",
+    "cosmo-2p-resnet": f"the source notebooks give no number (group E's ResNet-18, plots only; split 6:2:2); {_DATA}",
+    "cosmo-2p-simba": "the source notebooks give no number (group E's SIMBA-trained network tested on both suites: "
+                      f"plots only); {_DATA}",
+    "cosmo-6p": "the source notebooks give no number (group H: 'Can you infer 6 parameters? No:('; group E learns "
+                f"Omega_m and sigma_8 on TNG, plots only); {_DATA}",
+    "cosmo-6p-o3": "the source notebooks give no number and used neither the CAMELS benchmark network nor a moment "
+                   f"loss (their six-parameter verdict 'No:('); {_DATA}",
+    "cosmo-6p-simba": "the source notebooks give no number (group E lists Omega_m, sigma_8 and SN1 as learned on "
+                      f"SIMBA, plots only); {_DATA}",
+})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from kzoo.experiments import EXPERIMENTS, Experiment, add
+from kzoo.experiments import EXPERIMENTS, Experiment, add, set_comparisons
 
 SEED_001A = "001_08a5d74de1e70061.txt, Generating galaxy spectra with a conditional WGAN (groups A and B)"
 CONDITIONS = ("age_gyr", "metallicity", "log_mass", "z")
@@ -96,3 +96,25 @@ add(dataclasses.replace(
         "(observed_range), gradient penalty",
         "(observed_range), the critic also seeing each spectrum shifted back to the rest frame (rest_view), "
         "gradient penalty")))
+
+# groups A and B give no measured number: cross-correlation against SDSS templates was group A's plan; group B's
+# "FID ... 5 is good" names neither its network nor its spectra (kzoo's Frechet distance is in another feature space)
+_DATA = "their SDSS spectra, ours simulated from the CWW templates (kzoo/families/spectra/sky.py)"
+set_comparisons({
+    "spectra-wgan": "the source notebooks give no number (cross-correlation against templates was group A's plan, "
+                    f"not a result; 20 epochs of batch 20, weights clipped at 0.03); {_DATA}",
+    "spectra-wgan-gp": f"the source notebooks give no number and clipped weights (the gradient penalty is kzoo's); {_DATA}",
+    "spectra-wgan-gaussian": "the source notebooks give no number (group B's FID '5 is good' is of an unstated network "
+                             f"and spectra, not this Frechet distance); latent 16 and 5 epochs as theirs; {_DATA}",
+    "spectra-wgan-uniform": "the source notebooks give no number (uniform against Gaussian noise: 'qualitatively not "
+                            f"much difference'); latent 16 and 5 epochs as theirs; {_DATA}",
+    "spectra-wgan-params-latent": "the source notebooks give no number (physical parameters in the latent 'did not "
+                                  f"show any better results'); 5 epochs as theirs; {_DATA}",
+    "spectra-wgan-observed": "the source notebooks give no number and trained in the rest frame (measuring a "
+                             f"generated spectrum's redshift was their plan); {_DATA}",
+    "spectra-wgan-redshifted": "beyond the source notebooks (rest-frame training, redshift measurement planned, no "
+                               "number); set beside spectra-wgan-observed, which generates the observed frame directly",
+    "spectra-wgan-rest-critic": "beyond the source notebooks (rest-frame training, redshift measurement planned, no "
+                                "number); set beside spectra-wgan-redshifted, which differs only in the critic's "
+                                "rest-frame view",
+})
