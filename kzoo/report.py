@@ -258,7 +258,10 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     where, auroc = one_class_auroc(r.get("also_on"))  # a one-class run's worth is its AUROC on a labelled recipe
     if auroc is not None:
         pca = r.get("pca_reference", {}).get(where, {}).get("all", {}).get("auroc")  # its classical AUROC
-        return [row(f"all, on {where}", "auroc", auroc, None, None, pca)]
+        ref = reference.get("auroc", {}).get("all")
+        own = (r.get("training_auroc") or {}).get("auroc")  # on the images it trained on: a seed's measurement
+        return [row(f"all, on {where}", "auroc", auroc, ref, None, pca)] + \
+            ([row("all, on its training images", "auroc", own, ref, None)] if own is not None else [])
     key = headline_metric(exp, r["metrics"])  # neither a seed's number nor a goal: the experiment's main metric
     return [row(t, key, m[key], None, None) for t, m in r["metrics"].items()
             if isinstance(m, dict) and isinstance(m.get(key), float)]  # of every target that has it

@@ -232,7 +232,7 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
 
     from kzoo.experiments import declared
     from kzoo.report import headline_rows
-    from kzoo.families.svdd.page import svdd_pca_record, svdd_section
+    from kzoo.families.svdd.page import svdd_pca_record, svdd_section, svdd_training_auroc
 
     d, _ = svdd_run
     for other in ("morphology", "morphology_simlike"):  # where reproduce keeps the other recipes' data
@@ -255,3 +255,18 @@ def test_a_deep_svdd_record_holds_the_classical_reference_and_the_suite_shows_it
                   seconds={"train_and_evaluate": 1.0}, classical_reference=None)
     (summary,) = headline_rows(record)
     assert f"| all, on morphology | auroc | 0.9000 | {rec['morphology']['all']['auroc']:.4f} |" in summary
+    # the seed's own measurement: the normal class's training images against the other classes' (never trained on)
+    own = svdd_training_auroc(exp, d / "svdd", d / "ell", tmp_path)
+    from kzoo.data.reader import load_arrays
+
+    _, labels = load_arrays(d / "all", "train", inputs="image", targets=["morph_class"], verify=False)
+    assert own["n_normal"] == 64 and own["n_anomalous"] == int((labels[:, 0] != 1).sum()) > 0
+    assert 0.0 <= own["auroc"] <= 1.0
+    record["training_auroc"] = own
+    summary, mine = headline_rows(record)
+    assert "| all, on its training images | auroc |" in mine and "the source notebooks give no number" in mine
+    # the one-class run of the same class carries the seed's Table 5, with kzoo's verdict beside it
+    record["experiment"] = {**record["experiment"], "name": "svdd-elliptical-oneclass"}
+    summary, mine = headline_rows(record)
+    assert "| 0.9966: " in summary and "| 0.9966: " in mine
+    assert f"| {own['auroc']:.4f} | 0.9966 |" in svdd_section(tmp_path, tmp_path, [record])
