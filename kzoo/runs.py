@@ -373,8 +373,10 @@ def provenance_fields(command: str | None = None) -> dict:
     import os
     import platform
 
+    program = Path(sys.argv[0]).name if sys.argv else "python"
+    program = "kzoo" if program in ("cli.py", "__main__.py") else program  # python -m kzoo.cli is the kzoo command
     return {"commit": git_commit(),
-            "command": command or " ".join([Path(sys.argv[0]).name if sys.argv else "python", *sys.argv[1:]]),
+            "command": command or " ".join([program, *sys.argv[1:]]),
             "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"], "platform": platform.platform()}}
 
 
