@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from kzoo.report import md_table
+from kzoo.report import md_table, seed_reference, seed_status, shown_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -206,18 +206,19 @@ def assemble(src: Path) -> None:
 # The README's table of families: one headline number per family, read from its record in results/ (written by
 # `kzoo reproduce`), beside the source notebooks' number where the record holds it. (family, record, what,
 # path to kzoo's number, path to the source notebooks' number or None, format)
-HEADLINES = [
-    ("gc", "gc-dm", "dark-matter amplitude, `mae_scaled`", ("metrics", "A_dm", "mae_scaled"),
-     ("reference", "mae_scaled", "A_dm"), "{:.4f}"),
-    ("clusters", "clusters-mass-aug", "log M500, MSE (dex^2)", ("metrics", "log_m500", "mse"), None, "{:.4f}"),
+HEADLINES = [  # family, experiment, what, the value's path in the record, the seed's number's in its reference, format
+    ("gc", "gc-dm", "dark-matter amplitude, `mae_scaled`", ("metrics", "A_dm", "mae_scaled"), ("mae_scaled", "A_dm"),
+     "{:.4f}"),
+    ("clusters", "clusters-mass", "log M500, MSE of the [0, 1]-scaled mass", ("metrics", "log_m500", "mse_scaled"),
+     ("mse_scaled", "log_m500"), "{:.5f}"),
     ("cosmo", "cosmo-2p", "Omega_m, relative error", ("metrics", "omega_m", "relative_error"), None, "{:.3f}"),
     ("photoz", "photoz-mlp", "redshift, NMAD", ("metrics", "z", "nmad"), None, "{:.4f}"),
     ("rings", "rings-count", "1-4 rings counted, accuracy", ("metrics", "ring_class", "accuracy"), None, "{:.3f}"),
     ("spectra", "spectra-wgan-gp", "Frechet distance (real vs real: {floor})", ("metrics", "frechet", "generated"),
      None, "{:.4f}"),
     ("svdd", "svdd-elliptical-oneclass-bin2", "ellipticals as normal, AUROC",
-     ("also_on", "morphology", "all", "auroc"), None, "{:.3f}"),
-    ("sersic", "sersic-v1", "Sersic index n, RMSE", ("metrics", "n", "rmse"), ("reference", "rmse", "n"), "{:.3f}"),
+     ("also_on", "morphology", "all", "auroc"), ("auroc", "all"), "{:.3f}"),
+    ("sersic", "sersic-v1", "Sersic index n, RMSE", ("metrics", "n", "rmse"), ("rmse", "n"), "{:.3f}"),
     ("reionization", "reion-z", "redshift class (17), accuracy", ("metrics", "z_class", "accuracy"), None, "{:.3f}"),
 ]
 README_BLOCKS = {  # the README's generated parts: (first marker, last marker) -> the function that writes what is between
@@ -242,17 +243,17 @@ def readme_table() -> str:
     rows = []
     for fam, exp, what, path, seed_path, fmt in HEADLINES:
         record = json.loads((ROOT / "results" / f"{exp}.json").read_text())
+        record = {**record, "metrics": shown_metrics(record)}  # mse_scaled where the seed's number is one
         if "{floor}" in what:
             what = what.format(floor=fmt.format(record["metrics"]["frechet"]["real_vs_real"]))
-        seed = "-"
-        if seed_path:
-            seed = f"{_get(record, seed_path):g}"
+        value = _get(record, path)
+        seed = seed_status(value, _get(seed_reference(record), seed_path), seed_path[0]) if seed_path else "-"
         machine = record.get("machine", {}).get("cpu", "?")
         title = re.split(r" of source notebooks \d+|:", fams[fam].title)[0]
         rows.append([f"`{fam}` ({fams[fam].seed.split('_')[0]})", title, what,
-                     f"[{fmt.format(_get(record, path))}](results/{exp}.md)", seed,
-                     f"`{exp}`, {record['commit']}, {machine}"])
-    return md_table(["family", "what it is", "headline", "kzoo", "source notebooks", "record (commit, CPU)"], rows)
+                     f"[{fmt.format(value)}](results/{exp}.md)", seed, f"`{exp}`, {record['commit']}, {machine}"])
+    return md_table(["family", "what it is", "headline", "kzoo", "source notebooks (kzoo met or missed it)",
+                     "record (commit, CPU)"], rows)
 
 
 def readme_quickstart() -> str:
