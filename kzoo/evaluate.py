@@ -559,7 +559,8 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
 
     if run["experiment"]["name"] in declared():  # evaluate the way the current declaration says
         current = declared()[run["experiment"]["name"]].to_dict()
-        run["experiment"].update({k: current[k] for k in ("evaluation", "reference_method", "reference")})
+        run["experiment"].update({k: current[k] for k in ("evaluation", "evaluation_args", "reference_method",
+                                                          "reference")})
     data_dir = Path(data_dir or run["data_dir"])
     manifest = load_manifest(data_dir, verify=verify)
     if manifest["sky"] != run["sky"] and manifest["sky"] != "image_folder":  # real images judge any sky's run

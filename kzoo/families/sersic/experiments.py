@@ -94,7 +94,8 @@ for _v in ("v1", "v2", "v3"):  # the source notebooks ran it on v1; on v2 (sigma
         epochs=50,
         patience=10,
         evaluation="regression",
-        evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS},
+        # panels of input, truth and generated image for 4 test galaxies (reconstructions.png), as the seed showed
+        evaluation_args={"color_by": "snr", "bin_by": "snr", "bins": SNR_BINS, "panels": 4},
         reference={},
         seed="003_1092a4b99fd26c02.txt (the parameter-latent autoencoder)",
         description=f"The source notebooks' autoencoder on dataset {_v}: noisy image, PSF image and [sigma, PSF FWHM] in; a "

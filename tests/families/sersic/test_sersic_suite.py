@@ -46,6 +46,11 @@ def test_the_autoencoder_trains_evaluates_and_exports_on_the_one_fit_path(v1, tm
     m = res["metrics"]
     assert set(m) == {"flux", "n", "re", "g1", "g2", "noiseless"}
     assert m["n"]["rmse"] > 0 and 0 < m["noiseless"]["mse"] < 1  # parameters in physical units, image on [0, 1]
+    # the seed's panels: noisy input, noiseless truth and the generated image of 4 test galaxies, in rows
+    from PIL import Image
+
+    panels = Image.open(tmp_path / "ae" / "reconstructions.png")
+    assert panels.size[1] > panels.size[0] > 300
     from kzoo.export import export, load_model
 
     model = load_model(tmp_path / "ae" / "model.keras")
