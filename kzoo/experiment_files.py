@@ -89,6 +89,17 @@ def experiment_file(path) -> Experiment:
             except (KeyError, ValueError, TypeError):
                 problems.append(f"loss {excerpt(d['loss'])}: not a kzoo loss ({', '.join(sorted(LOSSES))}) nor a "
                                 f"keras one (mse, mae, binary_crossentropy, ...)")
+    if d.get("loss_args"):
+        from kzoo.losses import LOSSES
+
+        if not isinstance(d["loss_args"], dict) or d.get("loss") not in LOSSES:
+            problems.append(f"loss_args {excerpt(d['loss_args'])}: a mapping of arguments of a kzoo loss "
+                            f"({', '.join(sorted(LOSSES))}), not of {excerpt(d.get('loss'))}")
+        else:
+            try:
+                LOSSES[d["loss"]](**d["loss_args"])
+            except (TypeError, ValueError) as e:
+                problems.append(f"loss_args {excerpt(d['loss_args'])}: not arguments of {d['loss']} ({e})")
     if isinstance(d.get("units"), dict) and set(d["units"]) - {"bunit", "pixel_scale"}:
         problems.append("units takes bunit and pixel_scale only")
     if problems:

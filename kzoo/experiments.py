@@ -32,6 +32,7 @@ class Experiment:
             stored array, or a tuple of label names}`` (see ``kzoo.data.dataset``).
         targets: label names, a stored image array, or for a model of named outputs a dict ``{output:
             tuple of label names or stored array}``.
+        loss_args: arguments of a kzoo loss (``kzoo.losses.LOSSES``), e.g. the U-net's ``{"cut_factor": 1.05}``.
         loss, metrics: keras loss and metrics (names or registered kzoo objects); "model": the model computes
             its own loss (a VAE's ``compute_loss``, as the rings family's ConditionalVAE); with named outputs
             ``loss`` may be a dict ``{output: loss}`` and ``loss_weights`` a dict ``{output: weight}``.
@@ -75,6 +76,7 @@ class Experiment:
     normalization: str = "global"
     model_args: dict = dataclasses.field(default_factory=dict)
     loss: str = "mse"
+    loss_args: dict = dataclasses.field(default_factory=dict)
     loss_weights: dict = dataclasses.field(default_factory=dict)
     metrics: tuple = ("mae",)
     batch_size: int = 64

@@ -95,7 +95,7 @@ class MomentLoss(keras.losses.Loss):
 
 
 LOSSES = {"count_penalty_bce": count_penalty_bce,
-          "count_penalty_bce_soft": lambda: count_penalty_bce(soft=True),
+          "count_penalty_bce_soft": lambda **kwargs: count_penalty_bce(soft=True, **kwargs),
           "gaussian_nll": GaussianNLL,
           "moment": MomentLoss}
 MEAN_SIGMA_LOSSES = ("gaussian_nll", "moment")  # heads of k means then k log sigmas
@@ -106,8 +106,11 @@ def predicts_sigma(loss) -> bool:
     return isinstance(loss, str) and loss in MEAN_SIGMA_LOSSES
 
 
-def get(loss):
-    """A kzoo loss by name (``LOSSES``), or whatever keras accepts (a name, a Loss, a function)."""
+def get(loss, **kwargs):
+    """A kzoo loss by name (``LOSSES``), built with ``kwargs``, or whatever keras accepts (a name, a Loss, a function;
+    no arguments)."""
     if isinstance(loss, str) and loss in LOSSES:
-        return LOSSES[loss]()
+        return LOSSES[loss](**kwargs)
+    if kwargs:
+        raise ValueError(f"loss_args {kwargs} are for a kzoo loss ({', '.join(sorted(LOSSES))}), not {loss!r}")
     return loss

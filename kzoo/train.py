@@ -207,7 +207,8 @@ def compile_args(exp) -> dict:
 
     if exp.loss == "model":  # the model computes its own loss (a VAE: kzoo.families.rings.models.ConditionalVAE)
         return {"loss": None, "metrics": list(exp.metrics) or None}
-    loss = {k: losses.get(v) for k, v in exp.loss.items()} if isinstance(exp.loss, dict) else losses.get(exp.loss)
+    loss = {k: losses.get(v) for k, v in exp.loss.items()} if isinstance(exp.loss, dict) else \
+        losses.get(exp.loss, **exp.loss_args)
     args = {"loss": loss, "metrics": list(exp.metrics) or None}
     if exp.loss_weights:
         args["loss_weights"] = dict(exp.loss_weights)

@@ -159,6 +159,12 @@ def test_segmentation_experiment_end_to_end(tiny_data, tmp_path):
     assert 0 <= res["metrics"]["A"]["auc_mean"] <= 1
     assert (tmp_path / "unet" / "roc.png").exists() and (tmp_path / "unet" / "masks.png").exists()
     assert res["reference"]["auc_mean"]["A"] == 0.92
+    # the cut-factor scan's runs train with their own cut (Experiment.loss_args), saved with the model
+    fit("gc-ps-unet-cut120", tiny_data, tmp_path / "cut", epochs=1, batch_size=16,
+        model_args={"base_filters": 2, "depth": 2}, verbose=0, allow_other_recipe=True)
+    from kzoo.export import load_model
+
+    assert load_model(tmp_path / "cut" / "model.keras", compile=True).loss.cut_factor == 1.2
 
 
 def test_the_selected_target_keeps_the_brightest_pixels_above_the_seed_cut():

@@ -96,6 +96,13 @@ def test_an_experiment_file_lists_every_problem_at_once_and_kzoo_info_reads_it(t
     for needle in ("unknown field 'learning_rat' (did you mean learning_rate?)", "gc_cnnn", "did you mean",
                    "epochs must be a positive integer", "loss 'nonsense'", "targets 3: must be str or list or dict"):
         assert needle in err, (needle, err)
+    # a kzoo loss's arguments: only a kzoo loss takes them, and only its own
+    bad.write_text("name: x\nmodel: gc_unet\nloss: count_penalty_bce\nloss_args: {cut_fator: 1.05}\n")
+    assert main(["info", str(bad)]) == 2
+    assert "loss_args {'cut_fator': 1.05}: not arguments of count_penalty_bce" in capsys.readouterr().err
+    bad.write_text("name: x\nmodel: gc_cnn\nloss: mse\nloss_args: {cut_factor: 1.05}\n")
+    assert main(["info", str(bad)]) == 2
+    assert "loss_args {'cut_factor': 1.05}: a mapping of arguments of a kzoo loss" in capsys.readouterr().err
     assert main(["info", str(experiment(tmp_path))]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["name"] == "my-flux" and d["recipe"] == "" and d["units"] == {"bunit": "MJy/sr"}

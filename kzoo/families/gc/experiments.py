@@ -200,3 +200,32 @@ add(dataclasses.replace(
                                                    "notebooks normalised, instead of the training split's mean and "
                                                    "standard deviation.",
 ))
+
+
+# The source notebooks' scans that they report without numbers: the denoiser's latent size ("examined range: 1x2 1x10",
+# they kept 6) and the U-net's cut factor ("optimized by trying values in the range 105-120 %", they kept 108 %).
+for _latent in (2, 4, 8, 10):
+    add(dataclasses.replace(
+        EXPERIMENTS["gc-dae-gaussian"],
+        name=f"gc-dae-gaussian-latent{_latent}",
+        model_args={"latent": _latent},
+        reference={},
+        goals={},
+        comparison="the source notebooks give no number (they examined latent sizes 2-10 and kept 6, gc-dae-gaussian); "
+                   "set beside gc-dae-gaussian, which differs only in its latent size",
+        description=EXPERIMENTS["gc-dae-gaussian"].description.split(" (source notebooks:")[0]
+        + f", its latent of {_latent} numbers instead of 6: the source notebooks' latent-size scan.",
+    ))
+for _cut in (1.05, 1.12, 1.20):
+    add(dataclasses.replace(
+        EXPERIMENTS["gc-ps-unet"],
+        name=f"gc-ps-unet-cut{round(_cut * 100)}",
+        loss_args={"cut_factor": _cut},
+        reference={},
+        goals={},
+        comparison="the source notebooks give no number (they tried cut factors of 105-120 % and kept 108 %, "
+                   "gc-ps-unet); set beside gc-ps-unet, which differs only in its cut factor",
+        description=EXPERIMENTS["gc-ps-unet"].description[:-1]
+        + f", the count's cut at {round(_cut * 100)} % of the smallest true source flux instead of 108 %: the source "
+          "notebooks' cut-factor scan.",
+    ))
