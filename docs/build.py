@@ -268,18 +268,71 @@ def readme_quickstart() -> str:
             "ended with:\n\n```\n" + "\n".join(train["last_lines"]) + "\n```")
 
 
+def summary_table(suite_page: str) -> list[str]:
+    """The lines of a suite page's summary table (results/<family>.md: every experiment's headline rows beside the
+    source notebooks' numbers), and its list of experiments declared but not recorded yet."""
+    lines, found = suite_page.split("\n"), []
+    start = next((i for i, line in enumerate(lines) if line.startswith("| experiment |")), None)
+    if start is None:
+        return []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        found.append(line)
+    found += [""] + [line for line in lines if line.startswith("Declared, not recorded yet")]
+    return found
+
+
+def results_page() -> str:
+    """docs/results.md: each family's summary table, read from its suite page (which ``kzoo reproduce FAMILY
+    --from-results`` writes from the records), and every benchmark record; no number written by hand."""
+    import kzoo.families as families
+
+    out = ["# Results and benchmarks", "",
+           "<!-- written by `python docs/build.py --readme` from results/<family>.md and benchmarks/results/: "
+           "edit those (by rerunning what wrote them), not this page -->", "",
+           "Each family's table below is the summary of its suite page, which `kzoo reproduce FAMILY "
+           "--from-results` writes from the records of the runs (each experiment's page names its commit, command "
+           "and machine, with the plots). Per row: kzoo's number, the classical reference's, the source "
+           "notebooks' number with kzoo's verdict (met or missed), the physical floor where one is computed, "
+           "this project's goal, and whether the source notebooks measured theirs the same way (and if not, what "
+           "differs).", ""]
+    for name, fam in sorted(families.families().items()):
+        page = ROOT / "results" / f"{name}.md"
+        if not page.exists():
+            continue
+        title = re.split(r" of source notebooks \d+|:", fam.title)[0]
+        out += [f"## {title} (`{name}`, source notebooks {fam.seed.split('_')[0]})", "",
+                f"The whole page: [results/{name}.md](results/{name}.md).", "",
+                *[re.sub(r"(\]\()(?![a-z]+:|#|/)", r"\1results/", line) for line in summary_table(page.read_text())],
+                ""]
+    rows = []
+    for md in sorted((ROOT / "benchmarks" / "results").glob("*.md")):
+        record = json.loads(md.with_suffix(".json").read_text()) if md.with_suffix(".json").exists() else {}
+        machine = record.get("machine", {})
+        cpu = machine.get("cpu") or machine.get("cpu_model") or "not recorded" if isinstance(machine, dict) else "?"
+        first = md.read_text(encoding="utf-8").split("\n", 1)[0].lstrip("# ").strip()
+        rows.append([f"[{first}](benchmarks/results/{md.name})", record.get("commit", "not recorded"), cpu])
+    out += ["## Benchmarks", "", "Each written by its script in `benchmarks/` (`python benchmarks/NAME.py`), with "
+            "the machine it ran on; the GPU ones on the device machines lent to some sessions.", "",
+            md_table(["benchmark", "commit", "CPU"], rows), ""]
+    return "\n".join(out)
+
+
 def update_readme(check: bool = False) -> bool:
-    """Write the generated parts into README.md between their markers (or, with ``check``, say whether they are up
-    to date)."""
+    """Write the generated parts into README.md between their markers, and docs/results.md (or, with ``check``, say
+    whether they are up to date)."""
     path = ROOT / "README.md"
     text = new = path.read_text(encoding="utf-8")
     for (begin, end), fn in README_BLOCKS.items():
         head, rest = new.split(begin)
         _, tail = rest.split(end)
         new = f"{head}{begin}\n{globals()[fn]()}\n{end}{tail}"
+    results, page = ROOT / "docs" / "results.md", results_page()
     if check:
-        return new == text
+        return new == text and results.read_text(encoding="utf-8") == page
     path.write_text(new, encoding="utf-8")
+    results.write_text(page, encoding="utf-8")
     return True
 
 
