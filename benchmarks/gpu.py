@@ -288,7 +288,10 @@ def main(argv=None):
     for pkg in ("tensorflow", "jax", "torch"):
         if sys.modules.get(pkg) is not None or pkg == backend:
             versions[pkg] = getattr(sys.modules.get(pkg) or __import__(pkg), "__version__", "?")
-    result = {"benchmark": "gpu", "backend": backend, "device": device_name(backend), "versions": versions,
+    from kzoo.runs import provenance_fields
+
+    result = {**provenance_fields(), "benchmark": "gpu", "backend": backend, "device": device_name(backend),
+              "versions": versions,
               "batch": args.batch, "predict_batch": args.predict_batch, "steps": args.steps, "rounds": args.rounds,
               "quick": args.quick, "model_args": args.model_args, "models": []}
     print(f"{backend} on {result['device']}: {len(names)} models x {precisions}", flush=True)

@@ -178,6 +178,8 @@ def test_a_real_one_trial_autokeras_search_ends_as_a_kzoo_run(tiny_data, tmp_pat
     assert np.asarray(model(x)).shape == (2, 1)
     assert (export(out / "run", "savedmodel") / "saved_model.pb").exists()
     assert "| 0 | COMPLETED |" in (out / "trials.md").read_text()
+    trials = json.loads((out / "trials.json").read_text())  # a record: its commit, command and machine
+    assert trials["command"] and trials["commit"] and trials["machine"]["cores"] >= 1
     capsys.readouterr()
     assert main(["automl", "gc-ps-unet", "--data", str(tiny_data), "--out", str(tmp_path / "x")]) == 2
     assert "regression experiment of one image input" in capsys.readouterr().err

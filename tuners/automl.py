@@ -124,7 +124,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
         "versions": runs.versions(), "device": runs.device_name(), "target_ranges": ranges, "epochs_run": settings["epochs"],
         "parameters": int(model.count_params())})
     result = evaluate(run_dir, data_dir, classical=classical)
-    write_json(out / "trials.json", {"experiment": exp.name, "trials": rows})
+    write_json(out / "trials.json", {"experiment": exp.name, "trials": rows, **runs.provenance_fields()})
     lines = [f"# AutoKeras search of {exp.name}", "", "| trial | status | val_loss | hyper-parameters |", "|---|---|---|---|"]
     for r in rows:
         loss = f"{r['val_loss']:.5g}" if r["val_loss"] is not None else ""
