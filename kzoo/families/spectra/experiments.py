@@ -61,7 +61,10 @@ for _name, _args, _what in (
         ("spectra-wgan-gaussian", {}, "Gaussian noise (latent 16), group B's baseline"),
         ("spectra-wgan-uniform", {"noise": "uniform"}, "uniform noise in [-1, 1] instead of Gaussian (group B)"),
         ("spectra-wgan-params-latent", {"latent_dim": 0},
-         "no noise: the four physical parameters are the whole latent (group B's conditional latent)")):
+         "no noise: the four physical parameters are the whole latent (group B's conditional latent)"),
+        # group B's own width: 8 times the channels, about 64 times the convolutions' arithmetic (days on 2 CPU
+        # cores; a GPU's run)
+        ("spectra-wgan-hidden512", {"hidden": 512}, "Gaussian noise (latent 16) at group B's width (hidden 512)")):
     add(dataclasses.replace(
         EXPERIMENTS["spectra-wgan-gp"], name=_name, model_args={**EXPERIMENTS["spectra-wgan-gp"].model_args, **_args},
         epochs=5, patience=5,
@@ -110,6 +113,8 @@ set_comparisons({
                             f"much difference'); latent 16 and 5 epochs as theirs; {_DATA}",
     "spectra-wgan-params-latent": "the source notebooks give no number (physical parameters in the latent 'did not "
                                   f"show any better results'); 5 epochs as theirs; {_DATA}",
+    "spectra-wgan-hidden512": "the source notebooks give no number (group B's width, hidden 512, latent 16, 5 "
+                              f"epochs, as theirs); {_DATA}",
     "spectra-wgan-observed": "the source notebooks give no number and trained in the rest frame (measuring a "
                              f"generated spectrum's redshift was their plan); {_DATA}",
     "spectra-wgan-redshifted": "beyond the source notebooks (rest-frame training, redshift measurement planned, no "
