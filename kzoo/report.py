@@ -230,13 +230,15 @@ def headline_rows(r: dict, floors=None) -> list[str]:
 
     classical = shown_metrics(r, cl["metrics"]) if cl else {}
 
-    def row(target, key, value, ref, goal, c=None):  # c: the classical cell, else from the classical reference
-        if c is None:
+    def row(target, key, value, ref, goal, c=None, runs=None):  # c: the classical cell; runs: other runs' epochs,
+        if c is None:                                                 # precision and seconds (a cross-validation's)
             c = classical.get(target, {}).get(key)
+        epochs, precision, seconds = (runs["epochs"], runs["precision"], runs["seconds"]) if runs else \
+            (r["epochs_run"], r["settings"].get("precision", ""), r["seconds"].get("train_and_evaluate"))
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
-                f"{'' if c is None else num(c)} | {seed_status(value, ref, key)} | {floor.get((target, key), '')} | "
-                f"{goal_status(value, goal)} | {r['epochs_run']} | {r['settings'].get('precision', '')} | "
-                f"{r['seconds'].get('train_and_evaluate')} | {same} |")
+                f"{'' if c is None or c == '' else num(c)} | {seed_status(value, ref, key)} | "
+                f"{floor.get((target, key), '')} | {goal_status(value, goal)} | {epochs} | {precision} | {seconds} | "
+                f"{same} |")
 
     rows = []
     for target, m in shown_metrics(r).items():
@@ -247,6 +249,10 @@ def headline_rows(r: dict, floors=None) -> list[str]:
             goal = exp.get("goals", {}).get(key, {}).get(target)
             if ref is not None or goal is not None:
                 rows.append(row(target, key, value, ref, goal))
+            held = (r.get("held_out") or {}).get(f"{target} {key}")  # a cross-validation's held-out folds
+            if ref is not None and held:
+                rows.append(row(target, f"{key}, held-out folds (mean of {r['held_out']['folds']})", held["mean"], ref,
+                                None, c="", runs=r["held_out"]))
             if ref is None or exp.get("reference_split") != "validation":
                 continue
             for field, when in (("validation", "best epoch"), ("validation_last", "last epoch")):

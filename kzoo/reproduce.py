@@ -541,6 +541,23 @@ def recorded(name: str, results_dir) -> tuple[dict | None, str | None]:
     return r, None
 
 
+def with_held_out(r: dict, results_dir: Path) -> dict:
+    """A record with its cross-validation's held-out summary (``results/<experiment>-cv.json``, made under the same
+    declaration): each fold's model on records of its own training simulations, the measurement of the seeds that
+    validated on slices of their training boxes, for the suite's summary rows."""
+    from kzoo.io import read_json
+    from kzoo.runs import identity
+
+    cv = read_json(Path(results_dir) / f"{r['experiment']['name']}-cv.json", default=None)
+    if not cv or not cv.get("held_out_summary") or \
+            identity({"experiment": cv["experiment"]}) != identity({"experiment": r["experiment"]}):
+        return r
+    epochs = sorted(run["epochs_run"] for run in cv["runs"])
+    return {**r, "held_out": {**cv["held_out_summary"], "folds": cv.get("folds"), "precision": cv.get("precision", ""),
+                              "epochs": f"{epochs[0]}-{epochs[-1]}" if epochs[0] != epochs[-1] else str(epochs[0]),
+                              "seconds": round(sum(run["seconds"] for run in cv["runs"]), 1)}}
+
+
 def reproduce_suite(suite: str, out, results_dir="results", from_results: bool = False, **kwargs) -> list[dict]:
     """Reproduce every experiment of a suite (each in ``out/<experiment>``, finished ones reused) and
     write ``results/<suite>.md``: one table of our numbers beside the seed's, the physical floor and the
@@ -583,7 +600,7 @@ def reproduce_suite(suite: str, out, results_dir="results", from_results: bool =
              "train + evaluate s | as the source notebooks measured? |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
-        parts += headline_rows(r, floors)
+        parts += headline_rows(with_held_out(r, results_dir), floors)
     parts.append("")
     if missing:
         parts += ["Declared, not recorded yet (`kzoo reproduce EXPERIMENT` records one): "

@@ -273,3 +273,28 @@ def test_an_experiment_file_reproduces_as_its_own_comment_says(tmp_path):
     assert main(["reproduce", str(f), "--out", str(tmp_path / "work"), "--n", "120", "--workers", "1",
                  "--results", str(tmp_path / "results")]) == 0
     assert json.loads((tmp_path / "results" / "my-gc.json").read_text())["experiment"]["name"] == "my-gc"
+
+
+def test_a_cross_validations_held_out_folds_are_a_row_beside_the_seeds_number(tmp_path):
+    """The seeds that validated on slices of their training boxes measured what a cross-validation's held-out folds
+    measure: the suite's summary shows that mean beside their number, with the folds' epochs, precision and time."""
+    from kzoo.experiments import get_experiment
+    from kzoo.io import write_json
+    from kzoo.report import headline_rows
+    from kzoo.reproduce import with_held_out
+
+    exp = get_experiment("reion-z-fesc007-mlp").to_dict()
+    r = {"experiment": exp, "metrics": {"z_class": {"accuracy": 0.26}}, "reference": {}, "classical_reference": None,
+         "epochs_run": 23, "settings": {"precision": "mixed_bfloat16"}, "seconds": {"train_and_evaluate": 70.1}}
+    assert with_held_out(r, tmp_path) is r  # no cross-validation recorded
+    write_json(tmp_path / "reion-z-fesc007-mlp-cv.json", {
+        "experiment": exp, "folds": 3, "precision": "float32",
+        "held_out_summary": {"z_class accuracy": {"mean": 0.105, "std": 0.016}},
+        "runs": [{"epochs_run": 27, "seconds": 10.0}, {"epochs_run": 16, "seconds": 5.0}, {"epochs_run": 36, "seconds": 1.5}]})
+    rows = headline_rows(with_held_out(r, tmp_path))
+    assert "| accuracy | 0.2600 |" in rows[0] and "| 0.48: **missed** |" in rows[0]
+    assert "| accuracy, held-out folds (mean of 3) | 0.1050 |  | 0.48: **missed** |" in rows[1]
+    assert "| 16-36 | float32 | 16.5 |" in rows[1]
+    write_json(tmp_path / "reion-z-fesc007-mlp-cv.json", {"experiment": {**exp, "learning_rate": 0.5}, "folds": 3,
+                                                         "held_out_summary": {"z_class accuracy": {"mean": 0.1}}})
+    assert with_held_out(r, tmp_path) is r  # made under another declaration: not this experiment's
