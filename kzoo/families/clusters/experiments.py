@@ -3,7 +3,9 @@ mock X-ray images, and whether the answer depends on the image's orientation (th
 
 from __future__ import annotations
 
-from kzoo.experiments import Experiment, add
+import dataclasses
+
+from kzoo.experiments import EXPERIMENTS, Experiment, add
 
 # evaluation also on the test split turned by random angles and by k x 90 deg; saliency maps of 6 test clusters
 ROTATION_TEST = {"rotation_test": True, "saliency": 6}
@@ -93,4 +95,24 @@ for _name, _model, _args, _augment, _goals, _what in (
         description=f"log10 M500 of mock Chandra-like cluster images: {_what}. Bias and scatter in dex; the MSE on the "
                     "test split as it is, turned by random angles (bilinear, zero fill, as the training augmentation) "
                     "and by random quarter turns (exact).",
+    ))
+
+
+# Group D's RandomRotation scan (seed lines 1039-1072): one layer at factor 0.01, 0.1 and 0.2, and two and three
+# layers at 0.1 ("The smaller the rotation degrees are, the better result we get, but not that good"); their number is
+# a ratio ("about 1.50, but not stable"), so each is set beside clusters-mass and clusters-mass-rotlayer (factor 0.5)
+for _layers, _factor in ((1, 0.01), (1, 0.1), (1, 0.2), (2, 0.1), (3, 0.1)):
+    _name = f"clusters-mass-rotlayer{'' if _layers == 1 else _layers}-f{round(_factor * 100):03d}"
+    add(dataclasses.replace(
+        EXPERIMENTS["clusters-mass-rotlayer"],
+        name=_name,
+        model_args={"rotation_layers": _layers, "rotation_factor": _factor},
+        comparison=f"group D's scan of RandomRotation ({_layers} layer{'s' if _layers > 1 else ''}, factor {_factor}); "
+                   "their number is a ratio, the plain CNN's loss over this one's ('about 1.50, but not stable'), "
+                   f"not shown; their 986 TNG mocks, {_OURS}",
+        description=f"log10 M500 of mock Chandra-like cluster images: Ntampaka et al.'s CNN with {_layers} keras "
+                    f"RandomRotation layer{'s' if _layers > 1 else ''} of factor {_factor} inside the model (training "
+                    "only), group D's scan. Bias and scatter in dex; the MSE on the test split as it is, turned by "
+                    "random angles (bilinear, zero fill, as the training augmentation) and by random quarter turns "
+                    "(exact).",
     ))
