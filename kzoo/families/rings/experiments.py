@@ -93,12 +93,15 @@ _COUNT = ("the source notebooks give no number (accuracy against the maximum num
 set_comparisons({
     **{name: _COUNT for name in ("rings-count", "rings-count-k2", "rings-count-k3", "rings-count-k6")},
     "rings-regress": "the source notebooks give no error, only a few test rings' true and predicted parameters; their "
-                     "8,000 / 2,000 images and 8 epochs, ours 7,000 / 1,000 / 2,000 with early stopping",
+                     "8,000 / 2,000 images and 8 epochs, ours 7,000 / 1,000 / 2,000 with early stopping (their third "
+                     "regressor, the 'Ellipse Regressor', is given only as 566,918 parameters ending in a 774-weight "
+                     "linear layer: nothing to rebuild it from)",
     "rings-regress-mlp": "the source notebooks give no error for their fully connected network (their examples are "
                          "not attributable to one model); their 8,000 / 2,000 images and 8 epochs, ours 7,000 / "
                          "1,000 / 2,000",
     "rings-regress-noisy": "beyond the source notebooks, which show no noisy rings and give no error; set beside "
                            "rings-regress, which differs only in the photon and dark noise",
     "rings-cvae": "the source notebooks give no number (generated rings and loss curves for train ratios 0.3 and "
-                  "0.8); their 4,000 / 1,000 images and ~150 epochs, ours 7,000 / 1,000 / 2,000",
+                  "0.8 of 5,000: 1,500 and 4,000 training images, which rings-cvae-learning-curve's 1,000-7,000 "
+                  "span); their 4,000 / 1,000 images and ~150 epochs, ours 7,000 / 1,000 / 2,000",
 })
