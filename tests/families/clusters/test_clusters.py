@@ -125,6 +125,11 @@ def test_a_cluster_run_reports_the_rotation_test(tmp_path):
     table = clusters_section(tmp_path, tmp_path, [record])
     ratio = f"{m['rotated_over_unrotated']:.2f} | <= 1.1: {'met' if m['rotated_over_unrotated'] <= 1.1 else '**missed**'}"
     assert f"| `cluster_p4cnn` | flip, rotate 180 deg | {m['mse']:.4f} | " in table and ratio in table
+    # group D's "original loss / our loss": the plain CNN's MSE (clusters-mass, the same recipe) over each run's
+    plain = {**record, "experiment": {**record["experiment"], "name": "clusters-mass", "model_args": {}, "augment": {}},
+             "metrics": {"log_m500": {**m, "mse": 2 * m["mse"]}}}
+    rows = [line for line in clusters_section(tmp_path, tmp_path, [plain, record]).splitlines() if "[clusters-mass" in line]
+    assert rows[0].endswith("| 1.00 |  |") and rows[1].endswith("| 2.00 |  |")
 
 
 def test_saliency_maps_point_at_the_pixels_that_move_the_prediction():
