@@ -7,7 +7,7 @@ FAMILY = Family(
     title=("The Galactic-centre gamma-ray sky of source notebooks 000: dark-matter and point-source regression, point-source "
            "segmentation (U-net), denoising autoencoders"),
     seed="000_5837b5ed42dd2f8c.txt, Parts a-c and Appendices 1-2",
-    skies={"galactic_center": "sky"},
+    skies={"galactic_center": "sky", "galactic_center_noise": "noise_sky"},
     aliases=("galactic_center",),
     preset_limits=("Trained on kzoo's simulation of the source notebooks' toy Galactic-centre sky (the public 'P6 "
                    "galactic-center excess' notebook's generative process: fixed templates, a log-normal gas of "

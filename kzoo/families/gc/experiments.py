@@ -229,3 +229,33 @@ for _cut in (1.05, 1.12, 1.20):
         + f", the count's cut at {round(_cut * 100)} % of the smallest true source flux instead of 108 %: the source "
           "notebooks' cut-factor scan.",
     ))
+
+
+# The source notebooks' proposed next step for their denoiser, which they did not run: "classify the different types
+# of noise" (000, Part c). A small CNN of the zoo's gc_cnn on the maps of sky galactic_center_noise (each corrupted
+# by one of the four noises at their amounts), beside the shared PCA + SVM on the same pixels.
+add(Experiment(
+    name="gc-noise-classifier",
+    recipe="galactic_center_noise",
+    model="gc_cnn",
+    model_args={"filters": (16, 32, 64), "convs_per_block": 1, "dense": (64,), "output_activation": "softmax"},
+    inputs="noisy",
+    targets=("noise_kind",),
+    normalization="none",  # the maps are divided by their maximum and corrupted, in [0, 1], as the denoisers see them
+    loss="sparse_categorical_crossentropy",
+    metrics=("accuracy",),
+    batch_size=64,
+    learning_rate=1e-3,
+    epochs=30,
+    patience=5,
+    evaluation="classification",
+    evaluation_args={"class_label": "noise"},
+    reference_method="pca_svm",
+    comparison="the source notebooks give no number (classifying the noise was their proposed next step, not run); "
+               "their 8,192 / 1,024 / 1,024 maps and noise amounts",
+    seed="000_5837b5ed42dd2f8c.txt, Part c (its next steps: classify the types of noise)",
+    description="Which of the four noises of the denoising study (Gaussian, Poisson, masked, salt and pepper, at the "
+                "source notebooks' amounts) corrupts a randomly rotated, per-image max-normalised Galactic-centre "
+                "map: a small CNN (gc_cnn with three convolutions of 16-64 filters, one dense layer of 64, softmax "
+                "over 4), accuracy and confusion matrix on the test split beside PCA + SVM.",
+))

@@ -318,4 +318,5 @@ REFERENCES = {
     "poisson_template_fit": galactic_center_template_fit,
     "poisson_template_fit_known_sources": lambda *a, **k: galactic_center_template_fit(*a, known_sources=True, **k),
 }
-ESTIMATES = {"poisson_template_fit": tuple(AMPLITUDES), "poisson_template_fit_known_sources": tuple(AMPLITUDES)}
+ESTIMATES = {"poisson_template_fit": tuple(AMPLITUDES), "poisson_template_fit_known_sources": tuple(AMPLITUDES),
+             "pca_svm": {"galactic_center_noise": ("noise_kind",)}}  # the shared PCA + SVM on the noise classifier's maps
