@@ -14,6 +14,7 @@ import kzoo.explore as explore
 
 SMALL = {  # small images so that every sky draws in a second or two (21cm: the tiny box of its own tests)
     "clusters": {"npix": 32}, "cosmo_maps": {"npix": 16, "maps_per_set": 2}, "galactic_center": {"npix": 16},
+    "galactic_center_noise": {"npix": 16},
     "morphology": {"npix": 32}, "photometry": {}, "rings": {}, "sersic": {"npix": 16}, "spectra": {},
     "reionization": {"npix": 16, "box_mpc": 32.0, "r_bubble_max_mpc": 10.0, "hires_factor": 1,
                      "redshift_range": [6.0, 10.0], "redshift_step": 4.0, "escape_fraction_range": [0.1, 0.1],
