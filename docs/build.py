@@ -304,7 +304,7 @@ def results_page() -> str:
         title = re.split(r" of source notebooks \d+|:", fam.title)[0]
         out += [f"## {title} (`{name}`, source notebooks {fam.seed.split('_')[0]})", "",
                 f"The whole page: [results/{name}.md](results/{name}.md).", "",
-                *[re.sub(r"(\]\()(?![a-z]+:|#|/)", r"\1results/", line) for line in summary_table(page.read_text())],
+                _inline("\n".join(summary_table(page.read_text())), "results/"),
                 ""]
     rows = []
     for md in sorted((ROOT / "benchmarks" / "results").glob("*.md")):

@@ -231,12 +231,12 @@ def headline_rows(r: dict, floors=None) -> list[str]:
     classical = shown_metrics(r, cl["metrics"]) if cl else {}
 
     def row(target, key, value, ref, goal, c=None, runs=None):  # c: the classical cell; runs: other runs' epochs,
-        if c is None:                                                 # precision and seconds (a cross-validation's)
+        if c is None and runs is None:                                # precision and seconds (a cross-validation's)
             c = classical.get(target, {}).get(key)
         epochs, precision, seconds = (runs["epochs"], runs["precision"], runs["seconds"]) if runs else \
             (r["epochs_run"], r["settings"].get("precision", ""), r["seconds"].get("train_and_evaluate"))
         return (f"| [{exp['name']}]({exp['name']}.md) | {target} | {key} | {num(value)} | "
-                f"{'' if c is None or c == '' else num(c)} | {seed_status(value, ref, key)} | "
+                f"{'' if c is None else num(c)} | {seed_status(value, ref, key)} | "
                 f"{floor.get((target, key), '')} | {goal_status(value, goal)} | {epochs} | {precision} | {seconds} | "
                 f"{same} |")
 
@@ -252,7 +252,7 @@ def headline_rows(r: dict, floors=None) -> list[str]:
             held = (r.get("held_out") or {}).get(f"{target} {key}")  # a cross-validation's held-out folds
             if ref is not None and held:
                 rows.append(row(target, f"{key}, held-out folds (mean of {r['held_out']['folds']})", held["mean"], ref,
-                                None, c="", runs=r["held_out"]))
+                                None, runs=r["held_out"]))
             if ref is None or exp.get("reference_split") != "validation":
                 continue
             for field, when in (("validation", "best epoch"), ("validation_last", "last epoch")):
