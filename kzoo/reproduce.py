@@ -164,8 +164,14 @@ def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precisi
 
 
 def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note: str, command: str) -> dict:
-    """The fields every multi-run results record (learning curve, ensemble, cross-validation) shares."""
-    return {"experiment": exp.to_dict(), "dataset_seed": seed,
+    """The fields every multi-run results record (learning curve, ensemble, cross-validation) shares; the command
+    names the Keras backend the runs trained on where it is not TensorFlow (``--backend``)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend != "tensorflow" and "--backend" not in command:
+        command += f" --backend {backend}"
+    return {"experiment": exp.to_dict(), "dataset_seed": seed, "backend": backend,
             "splits": {k: v["count"] for k, v in manifest["splits"].items()}, "data_dir": str(data),
             "precision": precision, "machine": {"cores": os.cpu_count(), "cpu": cpu_info()["cpu_model"],
                                                 "platform": platform.platform()},

@@ -129,6 +129,7 @@ def test_a_learning_curve_trains_on_the_first_n_images_and_writes_its_page(tmp_p
     assert main(args) == 0
     record = json.loads((res / "gc-dm-learning-curve.json").read_text())
     assert [p["train_size"] for p in record["points"]] == [32, 64] and record["metric"] == "mae_scaled"
+    assert record["backend"] == "tensorflow" and "--backend" not in record["command"]  # only another backend is named
     for n in (32, 64):
         run = json.loads((work / f"run-n{n}" / "run.json").read_text())
         assert run["settings"]["train_size"] == n
@@ -298,3 +299,18 @@ def test_a_cross_validations_held_out_folds_are_a_row_beside_the_seeds_number(tm
     write_json(tmp_path / "reion-z-fesc007-mlp-cv.json", {"experiment": {**exp, "learning_rate": 0.5}, "folds": 3,
                                                          "held_out_summary": {"z_class accuracy": {"mean": 0.1}}})
     assert with_held_out(r, tmp_path) is r  # made under another declaration: not this experiment's
+
+
+def test_a_multi_run_record_names_a_backend_other_than_tensorflow_in_its_command(monkeypatch):
+    import keras
+
+    from kzoo.experiments import get_experiment as get
+    from kzoo.reproduce import variant_record
+
+    manifest = {"splits": {"train": {"count": 8}, "test": {"count": 4}}}
+    monkeypatch.setattr(keras.backend, "backend", lambda: "torch")
+    r = variant_record(get("gc-dm"), manifest, "d", seed=1, precision="float32", note="", command="kzoo reproduce x")
+    assert r["backend"] == "torch" and r["command"] == "kzoo reproduce x --backend torch"
+    r = variant_record(get("gc-dm"), manifest, "d", seed=1, precision="float32", note="",
+                       command="kzoo reproduce x --backend torch")
+    assert r["command"].count("--backend") == 1
