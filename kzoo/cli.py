@@ -361,8 +361,9 @@ def _cmd_reproduce(a):
         except UnknownNameError:
             pass  # reproduce() names the closest experiments
     if a.experiment in suites():
-        if a.train_sizes or a.members or a.folds:
-            raise ValueError(f"--train-sizes, --members and --folds take one experiment, not the suite {a.experiment}")
+        if a.train_sizes or a.members or a.folds or a.seeds:
+            raise ValueError(f"--train-sizes, --members, --folds and --seeds take one experiment, not the suite "
+                             f"{a.experiment}")
         if a.data:
             raise ValueError(f"--data takes one experiment; the suite {a.experiment} keeps one dataset per "
                              f"recipe under {a.out}/data")
@@ -372,8 +373,14 @@ def _cmd_reproduce(a):
         return
     if a.from_results:
         raise ValueError(f"--from-results takes a suite ({', '.join(suites())}), not the experiment {a.experiment}")
-    if sum(map(bool, (a.members, a.train_sizes, a.folds))) > 1:
-        raise ValueError("give one of --members, --train-sizes and --folds")
+    if sum(map(bool, (a.members, a.train_sizes, a.folds, a.seeds))) > 1:
+        raise ValueError("give one of --members, --train-sizes, --folds and --seeds")
+    if a.seeds:
+        from kzoo.reproduce import seed_spread
+
+        r = seed_spread(a.experiment, a.out, a.seeds, data=a.data, **kw)
+        print(f"wrote {a.results}/{r['experiment']['name']}-seeds.md and .json ({a.seeds} training seeds)")
+        return
     if a.folds:
         from kzoo.reproduce import cross_validate
 
@@ -643,6 +650,11 @@ def parser() -> argparse.ArgumentParser:
                    help="one experiment only: K-fold cross-validation instead: K runs, each trained on the training "
                         "split less one fold of its records and validated on that fold, all judged on the test split; "
                         "writes RESULTS/<experiment>-cv.md and .json (each fold, mean and spread)")
+    s.add_argument("--seeds", type=int, metavar="K",
+                   help="one experiment only: its training-seed spread instead: K runs on one dataset with training "
+                        "random seeds SEED .. SEED+K-1 (the first is OUT/run, as without --seeds), each judged alone; "
+                        "writes RESULTS/<experiment>-seeds.md and .json (each run, mean and standard deviation): what "
+                        "a difference between two experiments is to be held against")
     s.add_argument("--from-results", action="store_true",
                    help="a suite only: train nothing and write RESULTS/<suite>.md from each experiment's recorded "
                         "RESULTS/<experiment>.json (made by earlier kzoo reproduce runs, perhaps on other machines); "

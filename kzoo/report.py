@@ -274,7 +274,8 @@ def headline_rows(r: dict, floors=None) -> list[str]:
 
 
 def variant_links(results_dir: Path, records) -> list[str]:
-    """Links to the learning curves, ensembles and cross-validations recorded beside a suite's experiments."""
+    """Links to the learning curves, ensembles, cross-validations and seed spreads recorded beside a suite's
+    experiments."""
     found = [f"[{r['experiment']['name']}{v}]({r['experiment']['name']}{v}.md)" for r in records
-             for v in ("-cv", "-learning-curve", "-ensemble") if (results_dir / f"{r['experiment']['name']}{v}.md").exists()]
+             for v in ("-cv", "-learning-curve", "-ensemble", "-seeds") if (results_dir / f"{r['experiment']['name']}{v}.md").exists()]
     return ["Also recorded: " + ", ".join(found) + ".", ""] if found else []

@@ -348,6 +348,65 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     return record
 
 
+def metric_spread(metrics: list[dict]) -> dict:
+    """The mean and sample standard deviation over several runs' test metrics (``{target: {metric: value}}`` each) of
+    every float metric the first run has: ``{target: {metric: {"mean", "std"}}}``."""
+    import numpy as np
+
+    return {t: {k: {"mean": float(np.mean([m[t][k] for m in metrics])),
+                    "std": float(np.std([m[t][k] for m in metrics], ddof=1))}
+                for k, v in first.items() if isinstance(v, float)}
+            for t, first in metrics[0].items() if isinstance(first, dict)}
+
+
+def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, precision: str = "float32",
+                epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
+                note: str = "") -> dict:
+    """The training-seed spread of an experiment: ``runs`` runs on one dataset (dataset seed ``seed``) that differ
+    only in their training seed (``seed``, ``seed + 1``, ...: initial weights, shuffling, augmentation, a
+    generator's noise), each judged alone, as ``kzoo reproduce`` judges one. Run 0 is ``out/run``, the run ``kzoo
+    reproduce`` itself makes (reused when finished); the others ``out/run-seed<s>``, as an ensemble's members.
+    Writes ``results/<experiment>-seeds.{md,json}``: every run's test metrics with their mean and sample standard
+    deviation, so that a difference between two experiments can be held against the spread of one."""
+    from kzoo.data.shards import write_shards
+    from kzoo.experiments import get_experiment
+
+    exp = get_experiment(experiment)
+    if int(runs) < 2:
+        raise ValueError(f"--seeds must be at least 2, got {runs}")
+    out, results_dir = Path(out), Path(results_dir)
+    data = Path(data) if data is not None else out / "data"
+    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    seeds = [seed + i for i in range(int(runs))]
+    rows = [{"seed": s_, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s_, r in zip(seeds, fit_runs(
+        exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s_}", "run" if i == 0 else
+                          f"run-seed{s_}", {"seed": s_}) for i, s_ in enumerate(seeds)], precision=precision,
+        epochs=epochs))]
+    summary = metric_spread([r["metrics"] for r in rows])
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
+        f"kzoo reproduce {exp.name} --out {out} --seeds {runs} --seed {seed} --precision {precision}"
+        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
+        "runs": rows, "summary": summary, "metric": headline_metric(exp.to_dict(), rows[0]["metrics"])}
+    stem = f"{exp.name}-seeds"
+    lines = [f"# {exp.name}: {runs} training seeds", "",
+             f"`{exp.model}` trained {runs} times on one dataset (recipe `{exp.recipe}`, dataset seed {seed}, splits "
+             f"{record['splits']}) with training seeds {', '.join(map(str, seeds))} (initial weights, shuffling, "
+             f"augmentation, noise draws), each judged alone on the test split; precision {precision}. The spread "
+             f"(sample standard deviation) is what a difference between two experiments is to be held against.", "",
+             "| target | metric | " + " | ".join(f"seed {s_}" for s_ in seeds) + " | mean | std |",
+             "|---|---|" + "---|" * (len(seeds) + 2)]
+    for t, ms in summary.items():
+        for k, v in ms.items():
+            lines.append(f"| {t} | {k} | " + " | ".join(f"{r['metrics'][t][k]:.4g}" for r in rows)
+                         + f" | **{v['mean']:.4g}** | {v['std']:.2g} |")
+    lines += ["", "| seed | epochs | train + evaluate s |", "|---|---|---|",
+              *[f"| {r['seed']} | {r['epochs_run']} | {r['seconds'] if r['seconds'] is not None else ''} |"
+                for r in rows], *provenance(record)]
+    write_json(results_dir / f"{stem}.json", record)
+    write_text(results_dir / f"{stem}.md", "\n".join(lines))
+    return record
+
+
 def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int = 2, precision: str = "float32",
                    epochs: int | None = None, n: int | None = None, results_dir="results", data=None,
                    note: str = "") -> dict:
@@ -376,9 +435,7 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
         r["held_out"] = held_out_metrics(out / f"fold-{r['fold']}", data, (r["fold"], int(folds)), manifest)
     d = exp.to_dict()
     first = rows[0]["metrics"]
-    summary = {t: {k: {"mean": float(np.mean([r["metrics"][t][k] for r in rows])),
-                       "std": float(np.std([r["metrics"][t][k] for r in rows], ddof=1))}
-                   for k, v in m.items() if isinstance(v, float)} for t, m in first.items() if isinstance(m, dict)}
+    summary = metric_spread([r["metrics"] for r in rows])
     metric = headline_metric(d, first)
     names = [t for t in summary if metric in summary[t]]
     record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from kzoo.reproduce import reproduce
 
 
@@ -314,3 +316,27 @@ def test_a_multi_run_record_names_a_backend_other_than_tensorflow_in_its_command
     r = variant_record(get("gc-dm"), manifest, "d", seed=1, precision="float32", note="",
                        command="kzoo reproduce x --backend torch")
     assert r["command"].count("--backend") == 1
+
+
+def test_a_seed_spread_judges_runs_that_differ_only_in_their_training_seed(tmp_path, capsys, monkeypatch):
+    small_gc_dm(monkeypatch)
+    from kzoo.cli import main
+
+    work, res = tmp_path / "work", tmp_path / "res"
+    args = ["reproduce", "gc-dm", "--out", str(work), "--n", "160", "--epochs", "1", "--workers", "1",
+            "--results", str(res), "--seeds", "2"]
+    assert main(args) == 0
+    record = json.loads((res / "gc-dm-seeds.json").read_text())
+    assert [r["seed"] for r in record["runs"]] == [1, 2] and record["metric"] == "mae_scaled"
+    assert json.loads((work / "run-seed2" / "run.json").read_text())["seed"] == 2
+    a, b = (r["metrics"]["A_dm"]["mae_scaled"] for r in record["runs"])
+    assert a != b  # other initial weights and shuffling
+    spread = record["summary"]["A_dm"]["mae_scaled"]
+    assert spread["mean"] == pytest.approx((a + b) / 2) and spread["std"] == pytest.approx(abs(a - b) / 2 ** 0.5)
+    md = (res / "gc-dm-seeds.md").read_text()
+    assert "| A_dm | mae_scaled | " in md and "| seed 1 | seed 2 | mean | std |" in md and "--seeds 2" in md
+    before = (work / "run-seed2" / "model.keras").stat().st_mtime_ns
+    assert main(args) == 0 and (work / "run-seed2" / "model.keras").stat().st_mtime_ns == before  # reused
+    capsys.readouterr()
+    assert main(args[:-1] + ["1"]) == 2 and "--seeds must be at least 2" in capsys.readouterr().err
+    assert main(args + ["--members", "2"]) == 2 and "give one of" in capsys.readouterr().err

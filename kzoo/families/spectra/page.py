@@ -41,7 +41,52 @@ def spectra_section(out: Path, results_dir: Path, records=()) -> str:
                       "| experiment | frame | Lipschitz | noise | r, generated (real) | KS(r) | same template | "
                       "z error (real) | Frechet (real-real) | spread of draws | epochs |",
                       "|---|---|---|---|---|---|---|---|---|---|---|", *rows, "",
-                      *variant_links(results_dir, records)])
+                      *noise_spread_section(results_dir), *variant_links(results_dir, records)])
+
+
+NOISES = ("spectra-wgan-gaussian", "spectra-wgan-uniform")  # group B's two noises, the same in all else
+SPREAD = (("frechet", "generated", "Frechet"), ("cross_correlation", "r_ks", "KS(r)"),
+          ("cross_correlation", "template_agreement", "same template"))
+
+
+def noise_spread_section(results_dir: Path) -> list[str]:
+    """Group B's Gaussian against uniform noise held against the training-seed spread of each
+    (``results/<experiment>-seeds.json``, ``kzoo reproduce EXPERIMENT --seeds K``): every seed's numbers, their mean
+    and standard deviation, and the difference of the means with Welch's t-test."""
+    import math
+
+    from kzoo.io import read_json
+
+    found = {e: read_json(Path(results_dir) / f"{e}-seeds.json", default=None) for e in NOISES}
+    found = {e: r for e, r in found.items() if r}
+    if not found:
+        return []
+    lines = ["## Gaussian against uniform noise across training seeds (seed 001 B)", "",
+             "Group B found Gaussian and uniform latent noise 'qualitatively not much different'. Each noise trained "
+             "with several training seeds on one dataset, all judged in one feature space (the Frechet network's "
+             "seed is fixed); each cell the seeds' values, then mean +- standard deviation.", "",
+             "| experiment | seeds | " + " | ".join(label for _, _, label in SPREAD) + " | epochs |",
+             "|---|---|" + "---|" * (len(SPREAD) + 1)]
+    for e, r in found.items():
+        cells = [", ".join(f"{run['metrics'][t][k]:.4f}" for run in r["runs"])
+                 + f" ({r['summary'][t][k]['mean']:.4f} +- {r['summary'][t][k]['std']:.4f})" for t, k, _ in SPREAD]
+        lines.append(f"| [{e}]({e}-seeds.md) | {', '.join(str(run['seed']) for run in r['runs'])} | "
+                     + " | ".join(cells) + f" | {', '.join(str(run['epochs_run']) for run in r['runs'])} |")
+    if len(found) == len(NOISES):
+        from scipy.stats import ttest_ind
+
+        (_, g), (_, u) = found.items()
+        parts = []
+        for t, k, label in SPREAD:
+            gv, uv = ([run["metrics"][t][k] for run in r["runs"]] for r in (g, u))
+            spread = len(set(gv)) > 1 or len(set(uv)) > 1  # seeds that all agree leave no test to make
+            test = ttest_ind(uv, gv, equal_var=False) if spread else None
+            parts.append(f"{label} {u['summary'][t][k]['mean'] - g['summary'][t][k]['mean']:+.4f}"
+                         + (f" (Welch's t {test.statistic:.2f}, p {test.pvalue:.2g})"
+                            if test is not None and math.isfinite(test.pvalue) else ""))
+        lines += ["", "Uniform minus Gaussian, mean against mean (Welch's t-test over the seeds, scipy): "
+                  + "; ".join(parts) + "."]
+    return [*lines, ""]
 
 
 SUITE = Suite(section=spectra_section)

@@ -67,3 +67,27 @@ def test_the_frechet_distance_of_shifted_gaussians():
     assert frechet_distance(a, b) < 0.02
     assert frechet_distance(a, b + [2.0, 0.0, 0.0]) == pytest.approx(4.0, abs=0.15)
     assert frechet_distance(a, 2.0 * b) == pytest.approx(3 * (1 + 4 - 2 * 2), abs=0.2)  # Tr(S + 4S - 2 (4 S^2)^1/2)
+
+
+def test_the_page_holds_gaussian_against_uniform_noise_against_the_seeds_spread(tmp_path):
+    from kzoo.families.spectra.page import noise_spread_section
+    from kzoo.io import write_json
+    from kzoo.reproduce import metric_spread
+
+    assert noise_spread_section(tmp_path) == []  # nothing recorded: no section
+
+    def record(frechets):
+        runs = [{"seed": s, "epochs_run": 5, "metrics": {"frechet": {"generated": f, "real_vs_real": 0.003},
+                                                         "cross_correlation": {"r_ks": 0.1, "template_agreement": 0.8}}}
+                for s, f in enumerate(frechets, start=1)]
+        return {"runs": runs, "summary": metric_spread([r["metrics"] for r in runs])}
+
+    write_json(tmp_path / "spectra-wgan-gaussian-seeds.json", record([0.06, 0.07, 0.08]))
+    one = "\n".join(noise_spread_section(tmp_path))
+    assert "| [spectra-wgan-gaussian](spectra-wgan-gaussian-seeds.md) | 1, 2, 3 | 0.0600, 0.0700, 0.0800 " \
+           "(0.0700 +- 0.0100) |" in one and "Welch" not in one  # one noise alone: no comparison
+    write_json(tmp_path / "spectra-wgan-uniform-seeds.json", record([0.08, 0.09, 0.10]))
+    both = "\n".join(noise_spread_section(tmp_path))
+    # uniform - gaussian = 0.02 over a standard error of sqrt(2 * 0.01^2 / 3): t = 2.45
+    assert "Frechet +0.0200 (Welch's t 2.45, p " in both
+    assert "KS(r) +0.0000" in both and "KS(r) +0.0000 (" not in both  # no spread at all: no test

@@ -226,5 +226,10 @@ def test_the_evaluation_measures_the_redshift_and_what_the_noise_does(tmp_path, 
     assert res["metrics"]["frechet"]["generated"] > res["metrics"]["frechet"]["real_vs_real"]
     if latent_dim:
         assert res["metrics"]["noise"]["draw_std"] > 0 and (tmp_path / "run" / "latent_walk.png").exists()
+        # another training seed is judged in the same features (one real-vs-real floor), its generator not the same
+        other = fit("spectra-wgan-observed", tmp_path / "data", tmp_path / "run-seed2", epochs=1, verbose=0, seed=2,
+                    model_args={"hidden": 8, "latent_dim": latent_dim, "n_critic": 1, "blocks": 1})
+        assert other["metrics"]["frechet"]["real_vs_real"] == res["metrics"]["frechet"]["real_vs_real"]
+        assert other["metrics"]["frechet"]["generated"] != res["metrics"]["frechet"]["generated"]
     else:
         assert "noise" not in res["metrics"] and not (tmp_path / "run" / "latent_walk.png").exists()
