@@ -547,7 +547,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
     from kzoo.data.shards import DataError, load_manifest
     from kzoo.export import load_model
 
-    from kzoo.runs import recover
+    from kzoo.runs import provenance_fields, recover
 
     run_dir = Path(run_dir)
     recover(run_dir)  # a swap of a new run that a kill cut short
@@ -604,6 +604,7 @@ def evaluate(run_dir, data_dir=None, split: str = "test", model=None, verify: bo
         "definitions": (DEFINITIONS.get(run["experiment"]["evaluation"])
                         or evaluators().get(run["experiment"]["evaluation"], evaluate)).__doc__.strip(),
         "seconds": round(time.time() - t0, 2),
+        **provenance_fields(),  # the commit, command and machine that judged it (kzoo evaluate on another dataset)
     }
     if run.get("uncertainty_calibration"):  # the sigma scales and what they did on the validation split
         result["uncertainty_calibration"] = run["uncertainty_calibration"]

@@ -169,6 +169,8 @@ def test_train_again_says_what_it_did_and_no_reference_skips_the_classical_fit(t
                                                                 f"new run (1 epochs)")
     assert main(["evaluate", str(run), "--out", str(tmp_path / "judged"), "--no-reference"]) == 0
     assert (tmp_path / "judged" / "metrics.json").exists() and not list((tmp_path / "judged").glob("classical_*"))
+    judged = json.loads((tmp_path / "judged" / "metrics.json").read_text())  # names what made it
+    assert judged["commit"] and judged["command"] and judged["machine"]["cores"]
     assert not list(run.glob("classical_*"))
 
 
