@@ -163,6 +163,16 @@ def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precisi
     return done
 
 
+def fit_seeds(exp, data, out: Path, seeds: list[int], *, precision: str, epochs) -> list[dict]:
+    """Runs of ``exp`` on one dataset that differ only in their training seed: the first ``out/run`` (the run ``kzoo
+    reproduce`` makes), the others ``out/run-seed<s>`` (an ensemble's members, a seed spread's runs); per run its
+    seed, folder, test metrics, epochs run and seconds."""
+    done = fit_runs(exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s}",
+                                      "run" if i == 0 else f"run-seed{s}", {"seed": s}) for i, s in enumerate(seeds)],
+                    precision=precision, epochs=epochs)
+    return [{"seed": s, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s, r in zip(seeds, done)]
+
+
 def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note: str, command: str) -> dict:
     """The fields every multi-run results record (learning curve, ensemble, cross-validation) shares; the command
     names the Keras backend the runs trained on where it is not TensorFlow (``--backend``)."""
@@ -304,10 +314,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     data = Path(data) if data is not None else out / "data"
     manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(members))]
-    runs = [{"seed": s_, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s_, r in zip(seeds, fit_runs(
-        exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s_}", "run" if i == 0 else
-                          f"run-seed{s_}", {"seed": s_}) for i, s_ in enumerate(seeds)], precision=precision,
-        epochs=epochs))]
+    runs = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
     preds = [np.load(Path(r["run"]) / "predictions_test.npz") for r in runs]
     y_true = preds[0]["y_true"]
     if any(not np.array_equal(p["y_true"], y_true) for p in preds):
@@ -378,10 +385,7 @@ def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, 
     data = Path(data) if data is not None else out / "data"
     manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(runs))]
-    rows = [{"seed": s_, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s_, r in zip(seeds, fit_runs(
-        exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s_}", "run" if i == 0 else
-                          f"run-seed{s_}", {"seed": s_}) for i, s_ in enumerate(seeds)], precision=precision,
-        epochs=epochs))]
+    rows = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
     summary = metric_spread([r["metrics"] for r in rows])
     record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
         f"kzoo reproduce {exp.name} --out {out} --seeds {runs} --seed {seed} --precision {precision}"
