@@ -45,6 +45,8 @@ def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, t
     winner = min(table, key=lambda r: r["val_loss"])["trial"]
     assert (tmp_path / "best" / "run.json").read_text() == (tmp_path / "runs" / winner / "run.json").read_text()
     assert "| 0 | COMPLETED |" in (tmp_path / "trials.md").read_text() and (tmp_path / "trials.png").exists()
+    made = json.loads((tmp_path / "trials.json").read_text())  # a record: the page says what the JSON does
+    assert made["commit"] and f"commit {made['commit']}." in (tmp_path / "trials.md").read_text()
     assert set(evaluate(tmp_path / "best", tiny_data, split="val")["metrics"]) == {"A_dm"}  # a normal run directory
     mtime = (tmp_path / "runs" / "0" / "model.keras").stat().st_mtime_ns
     t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, allow_other_recipe=True, verbose=0,
@@ -180,6 +182,7 @@ def test_a_real_one_trial_autokeras_search_ends_as_a_kzoo_run(tiny_data, tmp_pat
     assert "| 0 | COMPLETED |" in (out / "trials.md").read_text()
     trials = json.loads((out / "trials.json").read_text())  # a record: its commit, command and machine
     assert trials["command"] and trials["commit"] and trials["machine"]["cores"] >= 1
+    assert f"Command: `{trials['command']}`" in (out / "trials.md").read_text()
     capsys.readouterr()
     assert main(["automl", "gc-ps-unet", "--data", str(tiny_data), "--out", str(tmp_path / "x")]) == 2
     assert "regression experiment of one image input" in capsys.readouterr().err

@@ -110,6 +110,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
     from kzoo import runs
     from kzoo.evaluate import evaluate
     from kzoo.io import atomic_path, write_json, write_text
+    from kzoo.report import provenance
 
     run_dir = out / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -124,12 +125,13 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
         "versions": runs.versions(), "device": runs.device_name(), "target_ranges": ranges, "epochs_run": settings["epochs"],
         "parameters": int(model.count_params())})
     result = evaluate(run_dir, data_dir, classical=classical)
-    write_json(out / "trials.json", {"experiment": exp.name, "trials": rows, **runs.provenance_fields()})
+    made = runs.provenance_fields()
+    write_json(out / "trials.json", {"experiment": exp.name, "trials": rows, **made})
     lines = [f"# AutoKeras search of {exp.name}", "", "| trial | status | val_loss | hyper-parameters |", "|---|---|---|---|"]
     for r in rows:
         loss = f"{r['val_loss']:.5g}" if r["val_loss"] is not None else ""
         lines.append(f"| {r['trial']} | {r['status']} | {loss} | `{json.dumps(r['hyperparameters'])}` |")
     lines += ["", f"Best model: `run/model.keras`, {model.count_params():,} parameters; test metrics in `run/metrics.json`.",
-              ""]
+              *provenance({**made, "note": ""})]
     write_text(out / "trials.md", "\n".join(lines))
     return result

@@ -196,10 +196,11 @@ def report(t, hm, out: Path) -> None:
                      "hyperparameters": decoded(hm.space, {k: v for k, v in trial.hyperparameters.values.items()
                                                            if not k.startswith("tuner/")}),
                      "epochs_run": info.get("epochs_run"), "seconds": info.get("seconds_this_session")})
+    from kzoo.report import provenance
     from kzoo.runs import provenance_fields
 
-    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows,
-                                     **provenance_fields()})
+    made = provenance_fields()
+    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows, **made})
     names = sorted({k for r in rows for k in r["hyperparameters"]})
     lines = [f"# Search of {hm.exp.name} ({hm.exp.model})", "",
              "| trial | status | val_loss | " + " | ".join(names) + " | epochs | seconds |",
@@ -224,6 +225,7 @@ def report(t, hm, out: Path) -> None:
         lines += ["", f"Best: trial {best['trial']}, val_loss {best['val_loss']:.5g}; its run is in `best/` "
                   f"(settings {json.dumps(settings.get('settings', {}))}); `best_hyperparameters.json` for "
                   "`kzoo train --hyperparameters`.", "", "![validation loss per trial](trials.png)", ""]
+    lines += provenance({**made, "note": ""})[1:]  # the machine, commit and command that searched
     write_text(out / "trials.md", "\n".join(lines))
 
 
