@@ -134,8 +134,12 @@ def run_to_end(cmd: list[str], log: Path) -> tuple[int, float]:
 
 
 def tree(d: Path) -> dict[str, bytes]:
-    """Every file under ``d`` (dotfiles too) with its bytes."""
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    """Every file under ``d`` (dotfiles too) with its bytes, but the stamps of the shards' last verification (a cache
+    of each shard's inode and modification time, which differ between any two folders: kzoo.data.shards.VERIFIED)."""
+    from kzoo.data.shards import PARTS, VERIFIED
+
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*"))
+            if p.is_file() and p.relative_to(d).as_posix() != f"{PARTS}/{VERIFIED}"}
 
 
 def same_dataset(ref: Path, d: Path) -> bool:

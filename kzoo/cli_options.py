@@ -116,47 +116,77 @@ def _could_be_native(segment: bytes) -> bool:
             or re.match(rb"[IWEF]\d{0,4}$|[IWEF]\d{4} ", segment) is not None)
 
 
-def filter_native_logs() -> None:
+# Written through this process's own end of the pipe at exit: the filter ends at it, having passed on everything
+# before it, without waiting for the other holders of the pipe to close it (a multiprocessing resource tracker, a
+# worker pool's process, which inherit standard error and outlive the command by seconds)
+_END = b"\0kzoo-stderr-end\0"
+
+
+def _held(data: bytes) -> int:
+    """How many bytes at the end of ``data`` could begin _END (held back until the next read says)."""
+    return next((k for k in range(len(_END) - 1, 0, -1) if data.endswith(_END[:k])), 0)
+
+
+def filter_native_logs():
     """Route this process's standard error (file descriptor 2, which C++ libraries write to) through a thread
     that drops TensorFlow's native log lines (NATIVE_LOG) and passes everything else on, so that a refused
     command says one line. For the command lines only (``kzoo``, ``python -m tuners.search``), not for kzoo used as
-    a library; KZOO_DEBUG=1 keeps every line."""
+    a library; KZOO_DEBUG=1 keeps every line. Returns the function that restores standard error (registered to
+    run at exit; it returns once everything written before it has been passed on), or None when nothing changed."""
     if os.environ.get("KZOO_DEBUG", "") not in ("", "0") or os.name != "posix":
-        return
+        return None
     try:
         sys.stderr.flush()
         saved = os.dup(2)
         read_end, write_end = os.pipe()
+        own = os.dup(write_end)  # the end _END goes through
         os.dup2(write_end, 2)
         os.close(write_end)
     except OSError:  # no usable stderr: leave it as it is
-        return
+        return None
     out = os.dup(saved)
 
     def pump():  # whole lines are filtered; a partial one (a progress bar's "\r...") passes at once unless it
-        buf = b""  # could begin a native log line, which is held until its newline
+        buf = tail = b""  # could begin a native log line, which is held until its newline
         with os.fdopen(read_end, "rb", buffering=0) as src, os.fdopen(out, "wb", buffering=0) as dst:
             while chunk := src.read(65536):
-                *lines, buf = (buf + chunk).split(b"\n")
+                data = tail + chunk
+                end = data.find(_END)
+                keep = 0 if end >= 0 else _held(data)
+                data, tail = (data[:end], b"") if end >= 0 else (data[:len(data) - keep], data[len(data) - keep:])
+                *lines, buf = (buf + data).split(b"\n")
                 dst.write(b"".join(line + b"\n" for line in lines if not NATIVE_LOG.match(line + b"\n")))
                 if buf and not _could_be_native(buf.rpartition(b"\r")[2]):
                     dst.write(buf)
                     buf = b""
+                if end >= 0:
+                    break
+            buf += tail
             if buf and not NATIVE_LOG.match(buf):
                 dst.write(buf)
 
     thread = threading.Thread(target=pump, name="kzoo-stderr", daemon=True)
     thread.start()
+    restored = []
 
-    def restore():  # at exit: the pipe closes, the thread writes what is left and ends
+    def restore():  # at exit: what is written so far is passed on, then the thread ends at _END
+        if restored:
+            return
+        restored.append(True)
         try:
             sys.stderr.flush()
         except (OSError, ValueError):
             pass
         os.dup2(saved, 2)
+        try:
+            os.write(own, _END)
+            os.close(own)
+        except OSError:
+            pass
         thread.join(timeout=5)
 
     atexit.register(restore)
+    return restore
 
 
 def console(main) -> int:

@@ -235,6 +235,21 @@ def test_the_command_lines_drop_tensorflows_native_log_lines_and_pass_the_rest_a
     assert p.stderr == b"\rsimulate:  50%|\rsimulate: 100%|\nkzoo x: error: one line\n", p.stderr
 
 
+def test_the_filter_ends_at_exit_though_a_child_still_holds_standard_error():
+    """A multiprocessing resource tracker inherits standard error and outlives the command: the filter used to wait
+    for it (its 5 s timeout) at every exit of kzoo simulate --workers 2."""
+    code = ("import os, subprocess, sys, time\nfrom kzoo.cli_options import filter_native_logs\n"
+            "restore = filter_native_logs()\n"
+            "child = subprocess.Popen(['sleep', '30'])\n"  # holds the pipe, as a resource tracker does
+            "os.write(2, b'first line\\n' + b'x' * 100000 + b'\\nlast line, no newline')\n"
+            "t0 = time.monotonic(); restore(); took = time.monotonic() - t0\n"
+            "child.kill(); print(round(took, 3))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr[-500:]
+    assert p.stderr == b"first line\n" + b"x" * 100000 + b"\nlast line, no newline"  # all of it, once
+    assert float(p.stdout) < 2.5  # 5.0 before: the timeout, not the end of what was written
+
+
 @pytest.mark.parametrize("argv", [["train", "gc-dm", "--epochs", "x", "--data", "d", "--out", "o"], ["trian"], []])
 def test_a_bad_command_line_is_refused_in_one_line_naming_help(argv, capsys):
     from kzoo.cli import main
