@@ -346,11 +346,12 @@ def device_name() -> str:
     return f"{len(gpus)} GPU(s)" if gpus else f"CPU ({os.cpu_count()} cores)"
 
 
-def git_commit() -> str:
-    """The source checkout's short commit (+uncommitted when it has local changes outside results/); outside a git
+def git_commit(root=None) -> str:
+    """The source checkout's short commit (+uncommitted when it has local changes outside results/ and
+    benchmarks/results/, the records being written; ``root``: another checkout than kzoo's own); outside a git
     checkout (kzoo installed from a wheel), the commit the package was built from (kzoo/_build.json, written by the
     build backend); else 'unknown'."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(root).resolve() if root is not None else Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel", "--short", "HEAD"],
                              capture_output=True, text=True, timeout=10)
@@ -358,7 +359,7 @@ def git_commit() -> str:
         # the checkout kzoo runs from, not one a virtual environment with kzoo installed happens to lie in
         if out.returncode == 0 and Path(top).resolve() == root:
             dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", ".",
-                                    ":(exclude)results"],  # the tables being written are not the source
+                                    ":(exclude)results", ":(exclude)benchmarks/results"],  # records, not the source
                                    capture_output=True, text=True, timeout=10).stdout.strip()
             return commit + ("+uncommitted" if dirty else "")
     except (OSError, subprocess.SubprocessError):

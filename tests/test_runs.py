@@ -267,3 +267,21 @@ def test_a_field_added_to_experiments_at_its_default_leaves_earlier_runs_the_sam
     assert runs.identity(old) == runs.identity(new)
     new["experiment"]["target_scale"] = (-1.0, 1.0)
     assert runs.differences(old, new) == ["experiment.target_scale: [0.0, 1.0] -> [-1.0, 1.0]"]
+
+
+def test_the_commit_a_record_names_ignores_the_records_being_written_but_not_the_source(tmp_path):
+    """A benchmark writing benchmarks/results/ made every later record of the same run say '+uncommitted'."""
+    repo = tmp_path / "repo"
+    for d in ("kzoo", "results", "benchmarks/results"):
+        (repo / d).mkdir(parents=True)
+        (repo / d / "f.txt").write_text("a")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *args], check=True)
+    clean = runs.git_commit(repo)
+    assert clean and "+" not in clean
+    for d in ("results", "benchmarks/results"):
+        (repo / d / "f.txt").write_text("a new record")
+    assert runs.git_commit(repo) == clean
+    (repo / "kzoo" / "f.txt").write_text("a change to the source")
+    assert runs.git_commit(repo) == clean + "+uncommitted"
