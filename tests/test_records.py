@@ -13,6 +13,10 @@ WAITING = {
        for name in ("jax", "spectra_wgan_jax_clip", "spectra_wgan_jax_gp", "spectra_wgan_torch_b256",
                     "spectra_wgan_torch_b64", "xception_sersic")},
 }
+# searches made before kzoo tune and kzoo evaluate recorded provenance; their reruns are queued (CPU hours each)
+SEARCHES_WAITING = ("automl-sersic-v1", "clusters-mass", "cosmo-2p", "gc-dm", "sersic-v1", "svdd-elliptical-ae-bin2")
+WAITING.update({p.relative_to(ROOT).as_posix(): "a search made before its code recorded provenance; rerun queued"
+                for name in SEARCHES_WAITING for p in (ROOT / "results" / "search" / name).glob("*.json")})
 NOT_RECORDS = {"best_hyperparameters.json"}  # kzoo train --hyperparameters' input; its trials.json is the record
 
 
