@@ -368,6 +368,9 @@ def git_commit(root=None) -> str:
     return f"{built['commit']} (built)" if isinstance(built, dict) and built.get("commit") else "unknown"
 
 
+PROVENANCE_KEYS = ("commit", "command", "machine")  # what provenance_fields adds to a record
+
+
 def provenance_fields(command: str | None = None) -> dict:
     """What every record names about where it came from: the commit, the command (default: this process's), the
     machine."""

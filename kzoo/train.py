@@ -223,8 +223,10 @@ FIT_SETTINGS = ("learning_rate", "batch_size")
 def read_hyperparameters(path) -> tuple[dict, dict]:
     """``(fit settings, model arguments)`` from a JSON object of hyper-parameters, such as the
     ``OUT/best_hyperparameters.json`` of ``python -m tuners.search``: ``learning_rate`` and ``batch_size``
-    are fit settings, every other key an argument of the experiment's model builder."""
+    are fit settings, the search's provenance (commit, command, machine) is skipped, every other key is an
+    argument of the experiment's model builder."""
     from kzoo.io import excerpt, read_config
+    from kzoo.runs import PROVENANCE_KEYS
 
     path = Path(path)
     try:
@@ -241,7 +243,7 @@ def read_hyperparameters(path) -> tuple[dict, dict]:
     if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or lr != lr:
         raise ValueError(f"{path}: learning_rate must be a number > 0, got {excerpt(lr)}")
     return ({k: v for k, v in values.items() if k in FIT_SETTINGS},
-            {k: v for k, v in values.items() if k not in FIT_SETTINGS})
+            {k: v for k, v in values.items() if k not in FIT_SETTINGS + PROVENANCE_KEYS})
 
 
 def model_arguments(exp, manifest, normalization=None, **model_args) -> dict:

@@ -117,7 +117,8 @@ def test_model_args_and_hyperparameters_reach_the_model_and_run_json(tiny_data, 
     assert "model_args.dense: [8] -> [16]" in err, err
 
     best = tmp_path / "best_hyperparameters.json"
-    best.write_text(json.dumps({"learning_rate": 0.0123, "batch_size": 8, "dense": [16], "activation": "relu"}))
+    best.write_text(json.dumps({"learning_rate": 0.0123, "batch_size": 8, "dense": [16], "activation": "relu",
+                                "commit": "abc1234", "command": "kzoo tune gc-dm", "machine": {"cores": 2}}))
     assert main(train + ["--hyperparameters", str(best), "--batch-size", "16", "--model-arg", "activation=elu",
                          "--overwrite"]) == 0
     settings = json.loads((run / "run.json").read_text())["settings"]

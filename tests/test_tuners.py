@@ -32,6 +32,7 @@ def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, t
     best = json.loads((tmp_path / "best_hyperparameters.json").read_text())
     assert {"learning_rate", "batch_size", "dense"} <= set(best)
     assert isinstance(best["dense"], list) and best["filters"] == [4, 4, 8, 8]  # as `kzoo train --hyperparameters` takes them
+    assert {"commit", "command", "machine"} <= set(best)  # the search that found them (read_hyperparameters skips these)
     table = json.loads((tmp_path / "trials.json").read_text())["trials"]
     assert [r["trial"] for r in table] == ["0", "1"] and all(r["status"] == "COMPLETED" for r in table)
     for r in table:  # a trial is a run: run.json with the trial's settings, its objective the lowest val_loss

@@ -216,7 +216,7 @@ def report(t, hm, out: Path) -> None:
                             title=f"{hm.exp.name}: validation loss per trial")
         best = min(scored, key=lambda r: r["val_loss"])
         settings = read_json(out / "runs" / best["trial"] / "trial.json", default={})
-        write_json(out / "best_hyperparameters.json", {**best["hyperparameters"], **hm.fixed})
+        write_json(out / "best_hyperparameters.json", {**best["hyperparameters"], **hm.fixed, **made})
         tmp = out / ".best.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(out / "runs" / best["trial"], tmp, ignore=shutil.ignore_patterns(".staging", ".kzoo-lock"))
