@@ -173,6 +173,24 @@ def fit_seeds(exp, data, out: Path, seeds: list[int], *, precision: str, epochs)
     return [{"seed": s, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s, r in zip(seeds, done)]
 
 
+def variant_data(exp, out, results_dir, data, *, seed: int, n, workers: int) -> tuple[Path, Path, Path, dict]:
+    """What every multi-run study (learning curve, ensemble, seed spread, cross-validation) starts from: its work and
+    results folders, and the one dataset all its runs train on (``data``, default ``out/data``; simulated unless
+    one of the same recipe, seed and size is there), with that dataset's manifest."""
+    from kzoo.data.shards import write_shards
+
+    out, results_dir = Path(out), Path(results_dir)
+    data = Path(data) if data is not None else out / "data"
+    return out, results_dir, data, write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+
+
+def variant_command(exp, out, options: str, *, seed: int, precision: str, epochs, n, extra: str = "") -> str:
+    """The ``kzoo reproduce`` command line of a multi-run study: ``options`` its own (``--members 3``), ``extra``
+    what follows the shared ones."""
+    return (f"kzoo reproduce {exp.name} --out {out} {options} --seed {seed} --precision {precision}"
+            + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "") + extra)
+
+
 def variant_record(exp, manifest: dict, data, *, seed: int, precision: str, note: str, command: str) -> dict:
     """The fields every multi-run results record (learning curve, ensemble, cross-validation) shares; the command
     names the Keras backend the runs trained on where it is not TensorFlow (``--backend``)."""
@@ -201,19 +219,16 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     data; writes ``results/<experiment>-finetune.{md,json,png}`` with both curves."""
     from kzoo import plots
     from kzoo.data.records import records_for_limit
-    from kzoo.data.shards import write_shards
     from kzoo.experiment_files import resolve
 
     exp = resolve(experiment)  # a declared experiment, or one of a YAML file (a fine-tuning study)
-    out, results_dir = Path(out), Path(results_dir)
     sizes = sorted({int(v) for v in sizes})
-    data = Path(data) if data is not None else out / "data"
     source = None
     if init is not None:
         from kzoo.transfer import init_source
 
         source = init_source(str(init))  # refused before anything is simulated or trained
-    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     for size in sizes:  # every size checked before anything trains
         records_for_limit(manifest["splits"]["train"], int(manifest["block"]), size,
                           f"--train-sizes {size} ({data})")
@@ -232,9 +247,9 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     metric = headline_metric(d, points[-1]["metrics"])
     names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
     seed_ref = d.get("reference", {}).get(metric, {})
-    command = (f"kzoo reproduce {exp.name} --out {out} --train-sizes {','.join(map(str, sizes))} --seed {seed} "
-               f"--precision {precision}" + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else "")
-               + (f" --init {init}" if source else "") + (f" --freeze-epochs {freeze_epochs}" if freeze_epochs else ""))
+    command = variant_command(exp, out, f"--train-sizes {','.join(map(str, sizes))}", seed=seed, precision=precision,
+                              epochs=epochs, n=n, extra=(f" --init {init}" if source else "")
+                              + (f" --freeze-epochs {freeze_epochs}" if freeze_epochs else ""))
     record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=command),
               "metric": metric, "points": points}
     if source:
@@ -298,7 +313,6 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     import numpy as np
 
     from kzoo import plots
-    from kzoo.data.shards import write_shards
     from kzoo.metrics import regression_metrics
     from kzoo.experiments import get_experiment
 
@@ -310,9 +324,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
                          f"{exp.evaluation!r}, loss {exp.loss!r}); ensembles average regression predictions")
     if int(members) < 2:
         raise ValueError(f"--members must be at least 2, got {members}")
-    out, results_dir = Path(out), Path(results_dir)
-    data = Path(data) if data is not None else out / "data"
-    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(members))]
     runs = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
     preds = [np.load(Path(r["run"]) / "predictions_test.npz") for r in runs]
@@ -328,9 +340,9 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     plots.predicted_vs_true(y_true, y_mean, names, results_dir / f"{stem}.png",
                             title=f"{exp.name}: mean of {members} members, test split ({len(y_true)} images)",
                             ranges=ranges)
-    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
-        f"kzoo reproduce {exp.name} --out {out} --members {members} --seed {seed} --precision {precision}"
-        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))), "members": runs, "metrics": metrics}
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=variant_command(
+        exp, out, f"--members {members}", seed=seed, precision=precision, epochs=epochs, n=n)),
+        "members": runs, "metrics": metrics}
     write_json(results_dir / f"{stem}.json", record)
     metric = headline_metric(d, metrics)
     lines = [f"# {exp.name}: ensemble of {members} runs", "",
@@ -375,21 +387,17 @@ def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, 
     reproduce`` itself makes (reused when finished); the others ``out/run-seed<s>``, as an ensemble's members.
     Writes ``results/<experiment>-seeds.{md,json}``: every run's test metrics with their mean and sample standard
     deviation, so that a difference between two experiments can be held against the spread of one."""
-    from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
 
     exp = get_experiment(experiment)
     if int(runs) < 2:
         raise ValueError(f"--seeds must be at least 2, got {runs}")
-    out, results_dir = Path(out), Path(results_dir)
-    data = Path(data) if data is not None else out / "data"
-    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(runs))]
     rows = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
     summary = metric_spread([r["metrics"] for r in rows])
-    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
-        f"kzoo reproduce {exp.name} --out {out} --seeds {runs} --seed {seed} --precision {precision}"
-        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=variant_command(
+        exp, out, f"--seeds {runs}", seed=seed, precision=precision, epochs=epochs, n=n)),
         "runs": rows, "summary": summary, "metric": headline_metric(exp.to_dict(), rows[0]["metrics"])}
     stem = f"{exp.name}-seeds"
     lines = [f"# {exp.name}: {runs} training seeds", "",
@@ -420,15 +428,12 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     deviation), so that differences between models can be held against the noise of one split (seed 001 G)."""
     import numpy as np
 
-    from kzoo.data.shards import write_shards
     from kzoo.experiments import get_experiment
 
     exp = get_experiment(experiment)
     if int(folds) < 2:
         raise ValueError(f"--folds must be at least 2, got {folds}")
-    out, results_dir = Path(out), Path(results_dir)
-    data = Path(data) if data is not None else out / "data"
-    manifest = write_shards(exp.recipe, data, seed=seed, n=n, workers=workers)
+    out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     rows = [{"fold": i, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}} for i, r in enumerate(fit_runs(
         exp, data, out, [(f"fold-{i}", f"fold-{i}", {"seed": seed, "fold": (i, int(folds))}) for i in range(int(folds))],
         precision=precision, epochs=epochs))]
@@ -442,9 +447,8 @@ def cross_validate(experiment, out, folds: int, *, seed: int = 1, workers: int =
     summary = metric_spread([r["metrics"] for r in rows])
     metric = headline_metric(d, first)
     names = [t for t in summary if metric in summary[t]]
-    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=(
-        f"kzoo reproduce {exp.name} --out {out} --folds {folds} --seed {seed} --precision {precision}"
-        + (f" --epochs {epochs}" if epochs else "") + (f" --n {n}" if n else ""))),
+    record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=variant_command(
+        exp, out, f"--folds {folds}", seed=seed, precision=precision, epochs=epochs, n=n)),
         "folds": int(folds), "runs": rows, "summary": summary, "metric": metric}
     stem = f"{exp.name}-cv"
     extra = [k for k in ("rotated_over_unrotated", "bias", "std") if k != metric and all(k in summary[t] for t in names)]
