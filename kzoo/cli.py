@@ -629,7 +629,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", choices=["tensorflow", "jax", "torch"], help=BACKEND_HELP)
     s.add_argument("--epochs", type=int, help="at most this many epochs (default: the experiment's)")
     s.add_argument("--n", type=int, help="images in all (default: the recipe's split sizes)")
-    s.add_argument("--results", default="results", help="where the .md/.json results go")
+    s.add_argument("--results", default="results",
+                   help="where the .md/.json results go; a learning curve, ensemble or seed spread also records each "
+                        "finished run in RESULTS/runs/, and a run recorded there is not trained again (a study made "
+                        "in parts, across sessions or machines)")
     s.add_argument("--note", default="", help="a sentence recorded with the results (e.g. how the run was made)")
     s.add_argument("--train-sizes", type=sizes_list, metavar="N,N,...",
                    help="one experiment only: a learning curve instead: train on the first N images of the training "

@@ -140,37 +140,93 @@ def compiled_optimizer(model_path) -> str:
     return ((config.get("compile_config") or {}).get("optimizer") or {}).get("class_name", "not compiled")
 
 
-def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precision: str, epochs) -> list[dict]:
+def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precision: str, epochs,
+             ledger: Path | None = None, predictions: bool = False) -> list[dict]:
     """Train (or reuse, when finished) several runs of ``exp`` on the dataset ``data``: ``runs`` lists
     ``(key, run folder under out, fit keyword arguments)``. Times are kept in ``out/timings.json`` under each key
     (a reused run keeps the time of the session that trained it). Returns, per run, its key, folder, test
-    metrics, epochs run and seconds."""
+    metrics, epochs run and seconds; with ``predictions``, its test predictions too (``y_true``, ``y_pred``,
+    ``names``, ``dtype``, ``target_ranges``).
+
+    ``ledger`` (a JSON file under results/, see :func:`ledger_path`): every finished run is recorded there with its
+    identity, metrics, commit, command and machine, and a run recorded there under the same identity (the same
+    declaration, dataset bytes, seed and settings: :func:`kzoo.runs.identity`) is not trained again where ``out``
+    lacks its folder. So a study longer than one session or machine is made in parts: each part's runs are
+    committed with the ledger, and the next part, anywhere, trains only what is missing."""
+    import logging
+
     from kzoo.io import read_json
-    from kzoo.train import fit
+    from kzoo.runs import identity, provenance_fields
+    from kzoo.train import fit, plan_run
 
     timings = read_json(out / "timings.json", default={})
+    recorded = (read_json(ledger, default={}) if ledger is not None else {}).get("runs", {})
     done = []
     for key, folder, kwargs in runs:
+        args = {"precision": precision, "epochs": epochs, "model_args": resolve_run_arguments(exp, out), **kwargs}
+        entry = recorded.get(key)
+        if entry is not None and not (out / folder / "run.json").exists() and \
+                entry["identity"] == identity(plan_run(exp, data, **args)["run"]):
+            logging.getLogger("kzoo").info(f"{key}: recorded in {ledger} (commit {entry['commit']}, "
+                                           f"{entry['machine']['cpu']}): not trained again")
+            done.append({"key": key, "run": None, **{f: entry.get(f) for f in (
+                "metrics", "epochs_run", "seconds", "commit", "machine", *(("predictions",) if predictions else ()))}})
+            continue
         t0 = time.time()
-        res = fit(exp, data, out / folder, precision=precision, epochs=epochs, verbose=2,
-                  model_args=resolve_run_arguments(exp, out), **kwargs)
+        res = fit(exp, data, out / folder, verbose=2, **args)
         if res["training"]["status"] != "up_to_date":
             timings[key] = round(time.time() - t0, 1)
             write_json(out / "timings.json", timings)
         run = json.loads((out / folder / "run.json").read_text())
-        done.append({"key": key, "run": str(out / folder), "metrics": res["metrics"],
-                     "epochs_run": run.get("epochs_run"), "seconds": timings.get(key)})
+        row = {"key": key, "run": str(out / folder), "metrics": res["metrics"], "epochs_run": run.get("epochs_run"),
+               "seconds": timings.get(key)}
+        if predictions:
+            row["predictions"] = run_predictions(out / folder, run)
+        if ledger is not None and (entry is None or entry["identity"] != identity(run)):
+            made = provenance_fields()
+            recorded[key] = {"identity": identity(run), **{f: row[f] for f in ("metrics", "epochs_run", "seconds")},
+                             **made, **({"predictions": row["predictions"]} if predictions else {})}
+            write_json(ledger, {"experiment": exp.name, **made, "runs": recorded})
+        done.append({**row, **{f: (recorded.get(key) or {}).get(f) for f in ("commit", "machine")}})
     return done
 
 
-def fit_seeds(exp, data, out: Path, seeds: list[int], *, precision: str, epochs) -> list[dict]:
+def ledger_path(results_dir, stem: str) -> Path:
+    """Where a multi-run study's finished runs are recorded (:func:`fit_runs`): ``results/runs/<stem>.json``."""
+    return Path(results_dir) / "runs" / f"{stem}.json"
+
+
+def run_predictions(run_dir: Path, run: dict) -> dict:
+    """A finished regression run's test predictions as JSON values (what an ensemble averages)."""
+    import numpy as np
+
+    p = np.load(run_dir / "predictions_test.npz")
+    return {"y_true": p["y_true"].tolist(), "y_pred": p["y_pred"].tolist(), "names": [str(v) for v in p["names"]],
+            "dtype": str(p["y_pred"].dtype), "target_ranges": run["target_ranges"]}
+
+
+def made_earlier(row: dict) -> dict:
+    """``{"made_earlier": {commit, machine}}`` for a run :func:`fit_runs` read from its ledger, else nothing."""
+    return {"made_earlier": {"commit": row["commit"], "machine": row["machine"]}} if row.get("run") is None else {}
+
+
+def recorded_runs_line(rows: list[dict], label, ledger: Path) -> list[str]:
+    """A sentence naming the runs of a study that were read from its ledger (made in an earlier session or on
+    another machine), with the commit and CPU each was made at; nothing when all were trained here."""
+    earlier = [f"{label(r)} (commit {r['commit']}, {r['machine']['cpu']})" for r in rows if r.get("run") is None]
+    return ["", f"Read from the record of runs made earlier, `{ledger.as_posix()}`: {', '.join(earlier)}."] \
+        if earlier else []
+
+
+def fit_seeds(exp, data, out: Path, seeds: list[int], *, precision: str, epochs, ledger: Path | None = None,
+              predictions: bool = False) -> list[dict]:
     """Runs of ``exp`` on one dataset that differ only in their training seed: the first ``out/run`` (the run ``kzoo
     reproduce`` makes), the others ``out/run-seed<s>`` (an ensemble's members, a seed spread's runs); per run its
-    seed, folder, test metrics, epochs run and seconds."""
+    seed, folder, test metrics, epochs run and seconds (and what :func:`fit_runs` adds)."""
     done = fit_runs(exp, data, out, [("train_and_evaluate" if i == 0 else f"train_and_evaluate_seed{s}",
                                       "run" if i == 0 else f"run-seed{s}", {"seed": s}) for i, s in enumerate(seeds)],
-                    precision=precision, epochs=epochs)
-    return [{"seed": s, **{f: r[f] for f in ("run", "metrics", "epochs_run", "seconds")}} for s, r in zip(seeds, done)]
+                    precision=precision, epochs=epochs, ledger=ledger, predictions=predictions)
+    return [{"seed": s, **{f: v for f, v in r.items() if f != "key"}} for s, r in zip(seeds, done)]
 
 
 def variant_data(exp, out, results_dir, data, *, seed: int, n, workers: int) -> tuple[Path, Path, Path, dict]:
@@ -236,13 +292,15 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     if source is not None:
         runs += [(f"{k}-init", f"run-n{k}-init", {"seed": seed, "train_size": k, "init": str(init),
                                                    "freeze_epochs": freeze_epochs}) for k in sizes]
-    done = fit_runs(exp, data, out, runs, precision=precision, epochs=epochs)
+    stem = f"{exp.name}-{'finetune' if source else 'learning-curve'}"
+    ledger = ledger_path(results_dir, stem)
+    done = fit_runs(exp, data, out, runs, precision=precision, epochs=epochs, ledger=ledger)
     arms = {"scratch": done[:len(sizes)], **({"fine_tuned": done[len(sizes):]} if source else {})}
-    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}}
+    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}, **made_earlier(r)}
               for k, r in zip(sizes, arms["scratch"])]
     if source:
         for p, r in zip(points, arms["fine_tuned"]):
-            p["fine_tuned"] = {f: r[f] for f in ("metrics", "epochs_run", "seconds")}
+            p["fine_tuned"] = {**{f: r[f] for f in ("metrics", "epochs_run", "seconds")}, **made_earlier(r)}
     d = exp.to_dict()
     metric = headline_metric(d, points[-1]["metrics"])
     names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
@@ -256,7 +314,6 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
         record["init"] = {k: source[k] for k in ("from", "kind", "sha256", "model")}
         record["init"]["experiment"] = (source["experiment"] or {}).get("name")
         record["freeze_epochs"] = freeze_epochs
-    stem = f"{exp.name}-{'finetune' if source else 'learning-curve'}"
     write_json(results_dir / f"{stem}.json", record)
     if source:
         where = f"fine-tuned from {(source['experiment'] or {}).get('name') or Path(source['from']).name}"
@@ -296,6 +353,7 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
                          + f" | {p['epochs_run']} | {p['seconds'] if p['seconds'] is not None else ''} |")
         if seed_ref:
             lines.append("| seed | " + " | ".join(str(seed_ref.get(t, "")) for t in names) + " | | |")
+    lines += recorded_runs_line(done, lambda r: f"N = {r['key']}", ledger)
     lines += [*provenance(record), f"![{'fine-tuning' if source else 'learning'} curve]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
@@ -326,17 +384,19 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
         raise ValueError(f"--members must be at least 2, got {members}")
     out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(members))]
-    runs = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
-    preds = [np.load(Path(r["run"]) / "predictions_test.npz") for r in runs]
+    stem = f"{exp.name}-ensemble"
+    ledger = ledger_path(results_dir, stem)
+    done = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs, ledger=ledger, predictions=True)
+    preds = [{k: np.asarray(v, dtype=r["predictions"]["dtype"]) for k, v in r["predictions"].items()
+              if k in ("y_true", "y_pred")} for r in done]
     y_true = preds[0]["y_true"]
     if any(not np.array_equal(p["y_true"], y_true) for p in preds):
         raise ValueError(f"{out}: the members' test splits differ; an ensemble needs one dataset")
-    names = [str(v) for v in preds[0]["names"]]
-    ranges = json.loads((out / "run" / "run.json").read_text())["target_ranges"]
+    names, ranges = done[0]["predictions"]["names"], done[0]["predictions"]["target_ranges"]
     y_mean = np.mean([p["y_pred"] for p in preds], axis=0)
     metrics = regression_metrics(y_true, y_mean, names, ranges=ranges)
+    runs = [{**{f: r[f] for f in ("seed", "run", "metrics", "epochs_run", "seconds")}, **made_earlier(r)} for r in done]
     d = exp.to_dict()
-    stem = f"{exp.name}-ensemble"
     plots.predicted_vs_true(y_true, y_mean, names, results_dir / f"{stem}.png",
                             title=f"{exp.name}: mean of {members} members, test split ({len(y_true)} images)",
                             ranges=ranges)
@@ -362,6 +422,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
         lines.append("| seed | " + " | ".join(str(ref.get(t, "")) for t in names) + " | | |")
     if goals:
         lines.append("| goal | " + " | ".join(goal_status(metrics[t][metric], goals.get(t)) for t in names) + " | | |")
+    lines += recorded_runs_line(done, lambda r: f"member, seed {r['seed']}", ledger)
     lines += [*provenance(record), f"![ensemble predicted vs true]({stem}.png)\n"]
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record
@@ -394,12 +455,14 @@ def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, 
         raise ValueError(f"--seeds must be at least 2, got {runs}")
     out, results_dir, data, manifest = variant_data(exp, out, results_dir, data, seed=seed, n=n, workers=workers)
     seeds = [seed + i for i in range(int(runs))]
-    rows = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs)
+    stem = f"{exp.name}-seeds"
+    ledger = ledger_path(results_dir, stem)
+    done = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs, ledger=ledger)
+    rows = [{**{f: r[f] for f in ("seed", "run", "metrics", "epochs_run", "seconds")}, **made_earlier(r)} for r in done]
     summary = metric_spread([r["metrics"] for r in rows])
     record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=variant_command(
         exp, out, f"--seeds {runs}", seed=seed, precision=precision, epochs=epochs, n=n)),
         "runs": rows, "summary": summary, "metric": headline_metric(exp.to_dict(), rows[0]["metrics"])}
-    stem = f"{exp.name}-seeds"
     lines = [f"# {exp.name}: {runs} training seeds", "",
              f"`{exp.model}` trained {runs} times on one dataset (recipe `{exp.recipe}`, dataset seed {seed}, splits "
              f"{record['splits']}) with training seeds {', '.join(map(str, seeds))} (initial weights, shuffling, "
@@ -413,7 +476,7 @@ def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, 
                          + f" | **{v['mean']:.4g}** | {v['std']:.2g} |")
     lines += ["", "| seed | epochs | train + evaluate s |", "|---|---|---|",
               *[f"| {r['seed']} | {r['epochs_run']} | {r['seconds'] if r['seconds'] is not None else ''} |"
-                for r in rows], *provenance(record)]
+                for r in rows], *recorded_runs_line(done, lambda r: f"seed {r['seed']}", ledger), *provenance(record)]
     write_json(results_dir / f"{stem}.json", record)
     write_text(results_dir / f"{stem}.md", "\n".join(lines))
     return record

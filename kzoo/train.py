@@ -623,22 +623,13 @@ def fit(experiment, data_dir, out, *, epochs: int | None = None, batch_size: int
     (``status`` "up_to_date", "resumed", "retrained" or "trained", ``epochs_run``, ``resumed_at`` and a
     one-line ``message``).
     """
-    from kzoo.data.shards import load_manifest
-    from kzoo.experiment_files import resolve
-
-    exp = resolve(experiment)
-    backend = use_backend()  # this process's backend, without importing Keras: a run that is up to date needs none
-    settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                            patience=patience, precision=precision, strategy=strategy, backend=backend, seed=seed)
-    data_dir, out = Path(data_dir).resolve(), Path(out)
-    manifest = load_manifest(data_dir, verify=verify)
-    if not allow_other_recipe and exp.recipe:
-        check_recipe(exp, manifest, data_dir)
-    check_units(exp, manifest, data_dir)
-    source = fine_tuning(init, freeze_epochs, exp, manifest, data_dir)
-    run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
-                       worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs,
-                       reader=data_reader(reader, exp, distributed=strategy is not None or worker is not None))
+    plan = plan_run(experiment, data_dir, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                    patience=patience, seed=seed, precision=precision, strategy=strategy, verify=verify,
+                    model_args=model_args, allow_other_recipe=allow_other_recipe, train_size=train_size, fold=fold,
+                    worker=worker, init=init, freeze_epochs=freeze_epochs, reader=reader)
+    exp, backend, data_dir, manifest, source, run = (plan[k] for k in ("exp", "backend", "data_dir", "manifest",
+                                                                        "source", "run"))
+    out = Path(out)
     created = not out.exists()
     try:
         with dir_lock(out, f"kzoo train {exp.name}"):  # one writer at a time; creates out
@@ -766,6 +757,33 @@ def fit_settings(exp, *, epochs, batch_size, learning_rate, patience, precision,
         raise ValueError(f"learning_rate must be > 0, got {learning_rate}")
     return {"epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate, "patience": patience,
             "precision": precision}
+
+
+def plan_run(experiment, data_dir, *, epochs: int | None = None, batch_size: int | None = None,
+             learning_rate: float | None = None, patience: int | None = None, seed: int = 0,
+             precision: str = "float32", strategy=None, verify: bool = True, model_args: dict | None = None,
+             allow_other_recipe: bool = False, train_size: int | None = None, fold=None, worker=None,
+             init: str | None = None, freeze_epochs: int = 0, reader: str = "auto") -> dict:
+    """What :func:`fit` with these arguments would train, checked and decided before anything is written (no Keras):
+    ``exp``, ``backend``, ``data_dir`` (resolved), ``manifest``, ``source`` (the fine-tuning source or None) and
+    ``run`` (run.json's fields; :func:`kzoo.runs.identity` of it says which run it is)."""
+    from kzoo.data.shards import load_manifest
+    from kzoo.experiment_files import resolve
+
+    exp = resolve(experiment)
+    backend = use_backend()  # this process's backend, without importing Keras: a run that is up to date needs none
+    settings = fit_settings(exp, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+                            patience=patience, precision=precision, strategy=strategy, backend=backend, seed=seed)
+    data_dir = Path(data_dir).resolve()
+    manifest = load_manifest(data_dir, verify=verify)
+    if not allow_other_recipe and exp.recipe:
+        check_recipe(exp, manifest, data_dir)
+    check_units(exp, manifest, data_dir)
+    source = fine_tuning(init, freeze_epochs, exp, manifest, data_dir)
+    run = run_identity(exp, data_dir, manifest, seed=seed, settings=settings, model_args=model_args, backend=backend,
+                       worker=worker, fold=fold, train_size=train_size, init=source, freeze_epochs=freeze_epochs,
+                       reader=data_reader(reader, exp, distributed=strategy is not None or worker is not None))
+    return {"exp": exp, "backend": backend, "data_dir": data_dir, "manifest": manifest, "source": source, "run": run}
 
 
 def run_identity(exp, data_dir: Path, manifest: dict, *, seed: int, settings: dict, model_args, backend: str,

@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -180,6 +181,22 @@ def test_an_ensemble_averages_members_that_differ_only_in_their_training_seed(tm
     assert "| member, seed 2 |" in md and "**ensemble (mean)**" in md and "| seed | 0.0807 |" in md
     assert "<= 0.08: " in md and (res / "gc-dm-ensemble.png").exists()
     assert json.loads((work / "run-seed2" / "run.json").read_text())["seed"] == 2
+
+    # a study in parts (another session, another machine): a member recorded in results/runs/ is not trained again
+    ledger = json.loads((res / "runs" / "gc-dm-ensemble.json").read_text())
+    assert set(ledger["runs"]) == {"train_and_evaluate", "train_and_evaluate_seed2"} and ledger["commit"]
+    assert ledger["command"] and ledger["machine"]["cores"] and ledger["runs"]["train_and_evaluate_seed2"]["commit"]
+    shutil.rmtree(work / "run-seed2")
+    assert main(args) == 0 and not (work / "run-seed2").exists()
+    again = json.loads((res / "gc-dm-ensemble.json").read_text())
+    assert again["metrics"] == record["metrics"] and again["members"][1]["made_earlier"]["commit"]
+    assert "made_earlier" not in again["members"][0]
+    assert "Read from the record of runs made earlier" in (res / "gc-dm-ensemble.md").read_text()
+    ledger["runs"]["train_and_evaluate_seed2"]["identity"]["seed"] = 7  # recorded under another identity: trained
+    (res / "runs" / "gc-dm-ensemble.json").write_text(json.dumps(ledger))
+    assert main(args) == 0 and (work / "run-seed2" / "model.keras").exists()
+    assert json.loads((res / "runs" / "gc-dm-ensemble.json").read_text())["runs"]["train_and_evaluate_seed2"][
+        "identity"]["seed"] == 2
     capsys.readouterr()
     assert main(["reproduce", "gc-ps-unet", "--out", str(work), "--members", "2"]) == 2
     assert "not a plain regression experiment" in capsys.readouterr().err
@@ -335,6 +352,8 @@ def test_a_seed_spread_judges_runs_that_differ_only_in_their_training_seed(tmp_p
     assert spread["mean"] == pytest.approx((a + b) / 2) and spread["std"] == pytest.approx(abs(a - b) / 2 ** 0.5)
     md = (res / "gc-dm-seeds.md").read_text()
     assert "| A_dm | mae_scaled | " in md and "| seed 1 | seed 2 | mean | std |" in md and "--seeds 2" in md
+    assert set(json.loads((res / "runs" / "gc-dm-seeds.json").read_text())["runs"]) == {
+        "train_and_evaluate", "train_and_evaluate_seed2"}  # each run recorded as it finishes, for a study in parts
     before = (work / "run-seed2" / "model.keras").stat().st_mtime_ns
     assert main(args) == 0 and (work / "run-seed2" / "model.keras").stat().st_mtime_ns == before  # reused
     capsys.readouterr()
