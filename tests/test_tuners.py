@@ -53,6 +53,12 @@ def test_a_tiny_search_trains_every_trial_as_a_kzoo_run_and_resumes(tiny_data, t
     t = search("gc-dm", tiny_data, tmp_path, tuner="random", trials=2, epochs=1, allow_other_recipe=True, verbose=0,
                **fixed)  # resumes: nothing to do
     assert len(t.oracle.trials) == 2 and (tmp_path / "runs" / "0" / "model.keras").stat().st_mtime_ns == mtime
+    assert made["tuner_seed"] == 1  # --seed 0: keras-tuner reads a seed of 0 as none and draws one at random
+    again = search("gc-dm", tiny_data, tmp_path / "again", tuner="random", trials=1, epochs=1,
+                   allow_other_recipe=True, verbose=0, **fixed)  # the same seed draws the same trials
+    assert again.oracle.trials["0"].hyperparameters.values == t.oracle.trials["0"].hyperparameters.values
+    with pytest.raises(ValueError, match="--seed must be an integer >= 0"):
+        search("gc-dm", tiny_data, tmp_path / "bad", seed=-1, allow_other_recipe=True)
 
 
 def test_the_installed_tuners_search_runs_outside_the_repository(tiny_data, tmp_path):

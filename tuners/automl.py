@@ -35,6 +35,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma
     from kzoo.train import check_recipe, input_normalization
+    from tuners import tuner_seed
 
     exp = resolve(experiment)
     if exp.evaluation != "regression" or not isinstance(exp.inputs, str) or isinstance(exp.targets, (str, dict)) \
@@ -78,7 +79,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     node = ak.ImageBlock(block_type=block_type, normalize=False, augment=False)(inp)
     head = ak.RegressionHead(output_dim=y.shape[1])(node)
     search = ak.AutoModel(inputs=inp, outputs=head, directory=str(out / "autokeras"), project_name=exp.name,
-                          max_trials=int(max_trials), overwrite=False, seed=seed, objective="val_loss")
+                          max_trials=int(max_trials), overwrite=False, seed=tuner_seed(seed), objective="val_loss")
     keras.utils.set_random_seed(seed)
     t0 = time.time()
     search.fit(x, y, validation_data=(xv, yv), epochs=int(epochs), batch_size=exp.batch_size, verbose=verbose)
@@ -111,6 +112,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
     from kzoo.evaluate import evaluate
     from kzoo.io import atomic_path, write_json, write_text
     from kzoo.report import provenance
+    from tuners import tuner_seed
 
     run_dir = out / "run"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +128,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
         "parameters": int(model.count_params())})
     result = evaluate(run_dir, data_dir, classical=classical)
     made = runs.provenance_fields()
-    write_json(out / "trials.json", {"experiment": exp.name, "trials": rows, **made})
+    write_json(out / "trials.json", {"experiment": exp.name, "tuner_seed": tuner_seed(seed), "trials": rows, **made})
     lines = [f"# AutoKeras search of {exp.name}", "", "| trial | status | val_loss | hyper-parameters |", "|---|---|---|---|"]
     for r in rows:
         loss = f"{r['val_loss']:.5g}" if r["val_loss"] is not None else ""

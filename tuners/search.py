@@ -92,6 +92,7 @@ def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20,
     """
     import keras_tuner as kt
 
+    from tuners import tuner_seed
     from tuners.hypermodel import ExperimentHyperModel
 
     if tuner not in TUNERS:
@@ -102,7 +103,7 @@ def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20,
     hm = ExperimentHyperModel(experiment, data_dir, seed=seed, **fixed_model_args)
     objective = kt.Objective("val_loss", "min")
     kw = {"max_epochs": epochs, "hyperband_iterations": 1} if tuner == "hyperband" else {"max_trials": trials}
-    oracle = getattr(kt.oracles, TUNERS[tuner])(objective=objective, seed=seed, **kw)
+    oracle = getattr(kt.oracles, TUNERS[tuner])(objective=objective, seed=tuner_seed(seed), **kw)
     out = Path(out)
     t = _trial_tuner_class()(hm, oracle, runs_dir=out / "runs", directory=str(out), project_name=hm.exp.name,
                              overwrite=False,
@@ -200,7 +201,8 @@ def report(t, hm, out: Path) -> None:
     from kzoo.runs import provenance_fields
 
     made = provenance_fields()
-    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed, "trials": rows, **made})
+    write_json(out / "trials.json", {"experiment": hm.exp.name, "fixed_model_args": hm.fixed,
+                                     "tuner_seed": t.oracle.seed, "trials": rows, **made})
     names = sorted({k for r in rows for k in r["hyperparameters"]})
     lines = [f"# Search of {hm.exp.name} ({hm.exp.model})", "",
              "| trial | status | val_loss | " + " | ".join(names) + " | epochs | seconds |",
