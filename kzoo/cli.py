@@ -499,7 +499,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--max-images", type=int, metavar="N",
                    help="only the first N training images (shard order), where all of them would not fit in memory "
                         "(refused above half the available memory)")
-    s.add_argument("--seed", type=int, default=0, help="random seed of the search")
+    s.add_argument("--seed", type=int, default=0,
+                   help="random seed of the search (AutoKeras's tuner gets SEED + 1: keras-tuner reads 0 as no seed)")
     s.add_argument("--allow-other-recipe", action="store_true",
                    help="search on a dataset made from another recipe than the experiment's (e.g. tiny test maps)")
     s.add_argument("--no-reference", action="store_true", help=NO_REFERENCE_HELP)

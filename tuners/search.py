@@ -254,7 +254,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="a trial stops after this many epochs without a lower val_loss (its objective: the lowest "
                         "val_loss); default: the experiment's, as `kzoo train` (a shorter one favours what learns "
                         "fast, not what ends best)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the tuner and of each trial's training")
+    p.add_argument("--seed", type=int, default=0,
+                   help="random seed of the tuner (keras-tuner gets SEED + 1: it reads 0 as no seed) and of each "
+                        "trial's training; the same seed draws the same trials")
     p.add_argument("--precision", default="float32", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help=PRECISION_HELP)
     p.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
