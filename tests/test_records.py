@@ -18,8 +18,7 @@ SEARCHES_WAITING = ("automl-sersic-v1", "clusters-mass", "cosmo-2p", "gc-dm", "s
 WAITING.update({p.relative_to(ROOT).as_posix(): "a search made before its code recorded provenance; rerun queued"
                 for name in SEARCHES_WAITING for p in (ROOT / "results" / "search" / name).glob("*.json")})
 WAITING.update({f"results/search/{name}/best_hyperparameters.json": "written before kzoo tune put its provenance "
-                 "there (trials.json beside it names it); rerun queued" for name in ("reion-z",
-                                                                                      "rings-regress")})
+                 "there (trials.json beside it names it); rerun queued" for name in ("reion-z",)})
 
 
 def _commit(record: dict):
