@@ -35,7 +35,7 @@ def automl(experiment, data_dir, out, *, max_trials: int = 10, epochs: int = 10,
     from kzoo.experiments import pipeline_args
     from kzoo.losses import predicts_sigma
     from kzoo.train import check_recipe, input_normalization
-    from tuners import tuner_seed
+    from tuners.seeding import tuner_seed
 
     exp = resolve(experiment)
     if exp.evaluation != "regression" or not isinstance(exp.inputs, str) or isinstance(exp.targets, (str, dict)) \
@@ -112,7 +112,7 @@ def _write_run(exp, manifest, data_dir, out, model, norm, rows, seed, settings, 
     from kzoo.evaluate import evaluate
     from kzoo.io import atomic_path, write_json, write_text
     from kzoo.report import provenance
-    from tuners import tuner_seed
+    from tuners.seeding import tuner_seed
 
     run_dir = out / "run"
     run_dir.mkdir(parents=True, exist_ok=True)

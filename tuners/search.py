@@ -92,7 +92,7 @@ def search(experiment, data_dir, out, tuner: str = "bayesian", trials: int = 20,
     """
     import keras_tuner as kt
 
-    from tuners import tuner_seed
+    from tuners.seeding import tuner_seed
     from tuners.hypermodel import ExperimentHyperModel
 
     if tuner not in TUNERS:
