@@ -17,8 +17,6 @@ WAITING = {
 SEARCHES_WAITING = ("automl-sersic-v1", "sersic-v1", "svdd-elliptical-ae-bin2")
 WAITING.update({p.relative_to(ROOT).as_posix(): "a search made before its code recorded provenance; rerun queued"
                 for name in SEARCHES_WAITING for p in (ROOT / "results" / "search" / name).glob("*.json")})
-WAITING.update({f"results/search/{name}/best_hyperparameters.json": "written before kzoo tune put its provenance "
-                 "there (trials.json beside it names it); rerun queued" for name in ("reion-z",)})
 
 
 def _commit(record: dict):
