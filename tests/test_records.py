@@ -14,7 +14,7 @@ WAITING = {
                     "spectra_wgan_torch_b64", "xception_sersic")},
 }
 # searches made before kzoo tune and kzoo evaluate recorded provenance; their reruns are queued (CPU hours each)
-SEARCHES_WAITING = ("automl-sersic-v1", "sersic-v1", "svdd-elliptical-ae-bin2")
+SEARCHES_WAITING = ("automl-sersic-v1", "sersic-v1")
 WAITING.update({p.relative_to(ROOT).as_posix(): "a search made before its code recorded provenance; rerun queued"
                 for name in SEARCHES_WAITING for p in (ROOT / "results" / "search" / name).glob("*.json")})
 
