@@ -182,9 +182,10 @@ def fit_runs(exp, data, out: Path, runs: list[tuple[str, str, dict]], *, precisi
                "seconds": timings.get(key)}
         if predictions:
             row["predictions"] = run_predictions(out / folder, run)
-        if ledger is not None and (entry is None or entry["identity"] != identity(run)):
+        ident = identity(run)
+        if ledger is not None and (entry is None or entry["identity"] != ident):
             made = provenance_fields()
-            recorded[key] = {"identity": identity(run), **{f: row[f] for f in ("metrics", "epochs_run", "seconds")},
+            recorded[key] = {"identity": ident, **{f: row[f] for f in ("metrics", "epochs_run", "seconds")},
                              **made, **({"predictions": row["predictions"]} if predictions else {})}
             write_json(ledger, {"experiment": exp.name, **made, "runs": recorded})
         done.append({**row, **{f: (recorded.get(key) or {}).get(f) for f in ("commit", "machine")}})
@@ -205,9 +206,11 @@ def run_predictions(run_dir: Path, run: dict) -> dict:
             "dtype": str(p["y_pred"].dtype), "target_ranges": run["target_ranges"]}
 
 
-def made_earlier(row: dict) -> dict:
-    """``{"made_earlier": {commit, machine}}`` for a run :func:`fit_runs` read from its ledger, else nothing."""
-    return {"made_earlier": {"commit": row["commit"], "machine": row["machine"]}} if row.get("run") is None else {}
+def study_row(row: dict, fields=("metrics", "epochs_run", "seconds")) -> dict:
+    """What a study's record keeps of a run :func:`fit_runs` returned: ``fields``, and ``made_earlier`` (its commit
+    and machine) where it was read from the ledger instead of trained here."""
+    earlier = {"made_earlier": {"commit": row["commit"], "machine": row["machine"]}} if row.get("run") is None else {}
+    return {**{f: row[f] for f in fields}, **earlier}
 
 
 def recorded_runs_line(rows: list[dict], label, ledger: Path) -> list[str]:
@@ -296,11 +299,10 @@ def learning_curve(experiment, out, sizes, *, seed: int = 1, workers: int = 2, p
     ledger = ledger_path(results_dir, stem)
     done = fit_runs(exp, data, out, runs, precision=precision, epochs=epochs, ledger=ledger)
     arms = {"scratch": done[:len(sizes)], **({"fine_tuned": done[len(sizes):]} if source else {})}
-    points = [{"train_size": k, **{f: r[f] for f in ("metrics", "epochs_run", "seconds")}, **made_earlier(r)}
-              for k, r in zip(sizes, arms["scratch"])]
+    points = [{"train_size": k, **study_row(r)} for k, r in zip(sizes, arms["scratch"])]
     if source:
         for p, r in zip(points, arms["fine_tuned"]):
-            p["fine_tuned"] = {**{f: r[f] for f in ("metrics", "epochs_run", "seconds")}, **made_earlier(r)}
+            p["fine_tuned"] = study_row(r)
     d = exp.to_dict()
     metric = headline_metric(d, points[-1]["metrics"])
     names = [t for t, m in points[-1]["metrics"].items() if isinstance(m.get(metric), float)]
@@ -395,7 +397,7 @@ def ensemble(experiment, out, members: int, *, seed: int = 1, workers: int = 2, 
     names, ranges = done[0]["predictions"]["names"], done[0]["predictions"]["target_ranges"]
     y_mean = np.mean([p["y_pred"] for p in preds], axis=0)
     metrics = regression_metrics(y_true, y_mean, names, ranges=ranges)
-    runs = [{**{f: r[f] for f in ("seed", "run", "metrics", "epochs_run", "seconds")}, **made_earlier(r)} for r in done]
+    runs = [study_row(r, ("seed", "run", "metrics", "epochs_run", "seconds")) for r in done]
     d = exp.to_dict()
     plots.predicted_vs_true(y_true, y_mean, names, results_dir / f"{stem}.png",
                             title=f"{exp.name}: mean of {members} members, test split ({len(y_true)} images)",
@@ -458,7 +460,7 @@ def seed_spread(experiment, out, runs: int, *, seed: int = 1, workers: int = 2, 
     stem = f"{exp.name}-seeds"
     ledger = ledger_path(results_dir, stem)
     done = fit_seeds(exp, data, out, seeds, precision=precision, epochs=epochs, ledger=ledger)
-    rows = [{**{f: r[f] for f in ("seed", "run", "metrics", "epochs_run", "seconds")}, **made_earlier(r)} for r in done]
+    rows = [study_row(r, ("seed", "run", "metrics", "epochs_run", "seconds")) for r in done]
     summary = metric_spread([r["metrics"] for r in rows])
     record = {**variant_record(exp, manifest, data, seed=seed, precision=precision, note=note, command=variant_command(
         exp, out, f"--seeds {runs}", seed=seed, precision=precision, epochs=epochs, n=n)),
